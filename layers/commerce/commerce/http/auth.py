@@ -1,0 +1,95 @@
+"""Who is calling, and what their Cognito groups allow.
+
+On AWS the Cognito authorizer has already verified the token before the function runs and hands
+its claims over in the request context; the local gateway does the same. Functions therefore only
+read claims, never tokens, on routes behind the authorizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Request
+
+from commerce.errors import Forbidden, Unauthorized
+
+ROLES = frozenset({"customer", "support", "ops", "admin"})
+
+
+def parse_groups(raw: Any) -> frozenset[str]:
+    """Read ``cognito:groups`` whichever way the authorizer serialised it.
+
+    REST API authorizers pass a comma-separated string; other integrations pass a list or a
+    bracketed, space-separated string. Unknown group names are ignored.
+    """
+    if raw is None:
+        return frozenset()
+    if isinstance(raw, list | tuple | set | frozenset):
+        names = [str(item) for item in raw]
+    else:
+        names = str(raw).strip().strip("[]").replace(",", " ").split()
+    return frozenset(name for name in names if name in ROLES)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal of a request, or an anonymous one (``sub is None``)."""
+
+    sub: str | None = None
+    email: str | None = None
+    groups: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.sub is not None
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.groups & {"support", "ops", "admin"})
+
+    def has_role(self, *roles: str) -> bool:
+        """True when the caller holds one of ``roles``; admin holds every role."""
+        return "admin" in self.groups or bool(self.groups.intersection(roles))
+
+    def actor(self) -> str:
+        """A stable name for audit trails (ledger entries, order history)."""
+        return self.sub or "anonymous"
+
+
+def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
+    """Build the caller from an authorizer's claims; no ``sub`` means anonymous."""
+    if not claims or not claims.get("sub"):
+        return Caller()
+    email = claims.get("email")
+    return Caller(
+        sub=str(claims["sub"]),
+        email=str(email) if email else None,
+        groups=parse_groups(claims.get("cognito:groups")),
+    )
+
+
+def current_caller(request: Request) -> Caller:
+    """Dependency: the caller as the API Gateway authorizer described it."""
+    context = request.resolved_event.raw_event.get("requestContext") or {}
+    authorizer = context.get("authorizer") or {}
+    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
+    return caller_from_claims(claims if isinstance(claims, dict) else None)
+
+
+def require_roles(*roles: str) -> Callable[[Request], Caller]:
+    """Dependency factory: an authenticated caller holding one of ``roles`` (or admin)."""
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    def dependency(request: Request) -> Caller:
+        caller = current_caller(request)
+        if not caller.is_authenticated:
+            raise Unauthorized("A valid bearer token is required")
+        if not caller.has_role(*roles):
+            raise Forbidden(f"Requires one of the roles: {', '.join(sorted(roles))}")
+        return caller
+
+    return dependency
