@@ -1,0 +1,156 @@
+"""Command line of the local stack: `python -m infra.local [--port N] [--no-demo-data] ...`.
+
+Runs until SIGINT or SIGTERM, then stops every child it started and says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from infra.local.dynamodb_local import JavaMissingError
+from infra.local.gateway import DEFAULT_MAX_BODY
+from infra.local.stack import REPO_ROOT, LocalStack, StackOptions
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local",
+        description="Serve the whole commerce API locally from template.yaml.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=_env_int("PORT", 3000),
+        help="gateway port (env PORT, default 3000; 0 picks a free one)",
+    )
+    parser.add_argument("--template", type=Path, default=REPO_ROOT / "template.yaml")
+    parser.add_argument(
+        "--no-demo-data", dest="demo_data", action="store_false", help="start with empty tables"
+    )
+    parser.add_argument(
+        "--ready-file",
+        type=Path,
+        default=None,
+        help="write a JSON with the base url and emulator endpoints when ready",
+    )
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=_env_int("LOCAL_MAX_CONCURRENCY", 4),
+        help="workers per function (env LOCAL_MAX_CONCURRENCY, default 4)",
+    )
+    parser.add_argument(
+        "--reservation-ttl",
+        type=int,
+        default=None,
+        help="sets RESERVATION_TTL_SECONDS for the functions",
+    )
+    parser.add_argument(
+        "--sweep-interval",
+        type=float,
+        default=None,
+        help="seconds between schedule runs (env SWEEP_INTERVAL_SECONDS, 60)",
+    )
+    parser.add_argument(
+        "--max-body",
+        type=int,
+        default=_env_int("LOCAL_MAX_BODY_BYTES", DEFAULT_MAX_BODY),
+        help="request body limit in bytes (API Gateway's: 10 MiB)",
+    )
+    parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameter values, as for sam deploy",
+    )
+    parser.add_argument(
+        "--no-warm",
+        dest="warm",
+        action="store_false",
+        help="start function workers on first use only",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="access log and emulator output"
+    )
+    return parser.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> StackOptions:
+    # Flags are turned into the same environment variables the stack passes through to the
+    # functions, so the flag and the variable can never disagree.
+    if args.reservation_ttl is not None:
+        os.environ["RESERVATION_TTL_SECONDS"] = str(args.reservation_ttl)
+    if args.sweep_interval is not None:
+        os.environ["SWEEP_INTERVAL_SECONDS"] = str(args.sweep_interval)
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    if "RESERVATION_TTL_SECONDS" in os.environ:
+        overrides.setdefault("ReservationTtlSeconds", os.environ["RESERVATION_TTL_SECONDS"])
+    return StackOptions(
+        template=args.template,
+        port=args.port,
+        demo_data=args.demo_data,
+        max_concurrency=args.max_concurrency,
+        sweep_interval=float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+        max_body=args.max_body,
+        parameter_overrides=overrides,
+        warm=args.warm,
+        verbose=args.verbose,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's access log
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    if not args.template.exists():
+        print(f"error: template not found: {args.template}", file=sys.stderr)
+        return 2
+    stack = LocalStack(options_from(args))
+    try:
+        stack.start()
+    except JavaMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        stack.stop()
+        return 3
+    except BaseException:
+        stack.stop()
+        raise
+    try:
+        if stop.is_set():
+            return 0
+        base = stack.base_url
+        print(f"Commerce API ready on {base}  (docs: {base}/docs)", flush=True)
+        print(f"  DynamoDB Local: {stack.dynamodb.endpoint}", flush=True)
+        print(f"  moto (SQS, SNS, SES, Cognito, EventBridge): {stack.moto.endpoint}", flush=True)
+        if args.demo_data:
+            print(f"  demo products loaded: {stack.demo_products}", flush=True)
+        if args.ready_file is not None:
+            stack.write_ready_file(args.ready_file)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        stack.stop()
+        print("Commerce API stopped; every child process has exited.", flush=True)
+    return 0

@@ -1,0 +1,83 @@
+"""The environment a function sees locally: its template environment plus the endpoints.
+
+Handler code has no local branch, so everything that differs locally is here: per-service
+endpoint variables (botocore and PynamoDB honour them), dummy credentials, the Lambda runtime's
+reserved variables, and Powertools settings that need no X-Ray daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from infra.local.functions import FunctionSpec
+from infra.local.lambda_worker import WorkerConfig
+from infra.local.moto_server import MOTO_SERVICE_ENV_IDS
+from infra.local.template import REGION
+
+# Settings of the stack a developer may override from the shell; they win over the template.
+PASSTHROUGH = ("RESERVATION_TTL_SECONDS", "SWEEP_INTERVAL_SECONDS", "LOG_LEVEL")
+
+# Never let a developer's real AWS identity or profile reach a handler.
+_SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_")
+
+
+def endpoint_environment(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:
+    """Endpoint and credential variables that send every AWS call to the local emulators."""
+    env = {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_endpoint,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_SESSION_TOKEN": "local",
+    }
+    for service_id in MOTO_SERVICE_ENV_IDS:
+        env[f"AWS_ENDPOINT_URL_{service_id}"] = moto_endpoint
+    return env
+
+
+def function_environment(
+    spec: FunctionSpec,
+    endpoints: Mapping[str, str],
+    parent_env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The full process environment of one function's workers."""
+    parent = dict(os.environ if parent_env is None else parent_env)
+    env = {k: v for k, v in parent.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env.update(spec.environment)
+    env.update(endpoints)
+    env.update(
+        {
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir),
+            "_HANDLER": spec.handler,
+            "TZ": ":UTC",
+            # No X-Ray daemon locally: Tracer becomes a no-op instead of failing to send.
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for name in PASSTHROUGH:
+        if name in parent:
+            env[name] = parent[name]
+    return env
+
+
+def worker_config(spec: FunctionSpec, env: dict[str, str]) -> WorkerConfig:
+    """Code directory first, then layers, like /var/task before /opt/python."""
+    sys_path = [str(spec.code_dir), *(str(d) for d in spec.layer_dirs)]
+    return WorkerConfig(
+        function_name=spec.name,
+        handler=spec.handler,
+        code_dir=str(spec.code_dir),
+        sys_path=sys_path,
+        environment=env,
+        memory_mb=spec.memory,
+        timeout_s=spec.timeout,
+        arn=spec.arn,
+    )

@@ -1,0 +1,238 @@
+"""The HTTP gateway: API Gateway's REST API in front of the function workers.
+
+It routes by the template's Api events, enforces the payload limit and the Cognito authorizer
+before any handler runs, builds the proxy event and hands it to the function's worker pool, and
+serves the local-only routes (/_local/token, /_local/outbox) and the API's docs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aws_lambda_powertools
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from infra.local.auth import (
+    CognitoIssuer,
+    CognitoVerifier,
+    TokenRequest,
+    TokenRequestInvalid,
+    Unauthorized,
+)
+from infra.local.events import (
+    RAW_HEADERS_KEY,
+    MalformedProxyResponse,
+    build_event,
+    to_response,
+)
+from infra.local.openapi import OpenApiDocument
+from infra.local.outbox import Outbox
+from infra.local.problems import problem
+from infra.local.routes import NoRoute, Route, WrongMethod, find_route
+from infra.local.workers import FunctionPool, InvokeError, WorkerTimedOut
+
+log = logging.getLogger("infra.local.gateway")
+
+DEFAULT_MAX_BODY = 10 * 1024 * 1024  # API Gateway's REST payload limit
+SWAGGER_DIR = Path(str(aws_lambda_powertools.__file__)).parent / (
+    "event_handler/openapi/swagger_ui"
+)
+
+
+@dataclass
+class Gateway:
+    """The WSGI application of the local API."""
+
+    routes: list[Route]
+    pools: dict[str, FunctionPool]
+    verifiers: dict[str, CognitoVerifier] = field(default_factory=dict)
+    issuer: CognitoIssuer | None = None
+    outbox: Outbox | None = None
+    openapi: OpenApiDocument | None = None
+    max_body: int = DEFAULT_MAX_BODY
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        request_id = str(uuid.uuid4())
+        try:
+            response = self.dispatch(request, request_id)
+        except Exception:  # the gateway itself failed: log it, never show it
+            log.exception("gateway error on %s %s", request.method, request.path)
+            response = problem(500, "internal-error", "The gateway failed to handle the request.")
+        response.headers["x-amzn-RequestId"] = request_id
+        return response(environ, start_response)
+
+    # -- dispatch ---------------------------------------------------------------------------
+    def dispatch(self, request: Request, request_id: str) -> Response:
+        local = self._local_route(request)
+        if local is not None:
+            return local
+        try:
+            route, params = find_route(self.routes, request.path, request.method)
+        except NoRoute:
+            return problem(404, "not-found", f"No route for {request.path}.")
+        except WrongMethod as exc:
+            return problem(
+                405,
+                "method-not-allowed",
+                f"{request.method} is not allowed on {request.path}.",
+                headers={"Allow": ", ".join(exc.allowed)},
+            )
+        body = self._read_body(request)
+        if body is None:
+            return problem(
+                413, "payload-too-large", f"The request body exceeds {self.max_body} bytes."
+            )
+        claims: dict[str, str] | None = None
+        if route.authorizer_pool is not None:
+            verifier = self.verifiers.get(route.authorizer_pool)
+            if verifier is None:
+                return problem(401, "unauthorized", "No authorizer is configured for this route.")
+            try:
+                claims = verifier.verify(request.headers.get("Authorization"))
+            except Unauthorized as exc:
+                return problem(401, "unauthorized", f"Authentication failed: {exc}.")
+        event = build_event(request, route, params, body, claims, request_id)
+        return self._invoke(route, event, request_id)
+
+    def _read_body(self, request: Request) -> bytes | None:
+        length = request.content_length
+        if length is not None and length > self.max_body:
+            return None
+        data = request.stream.read(self.max_body + 1)
+        if len(data) > self.max_body:
+            return None
+        return bytes(data)
+
+    def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> Response:
+        pool = self.pools[route.function]
+        try:
+            result = pool.invoke(event, request_id)
+        except WorkerTimedOut:
+            return problem(504, "internal-error", "The function timed out.")
+        except InvokeError:
+            log.exception("function %s failed", route.function)
+            return problem(502, "internal-error", "The function failed to respond.")
+        if not result.ok:
+            log.error("function %s raised: %s", route.function, result.payload)
+            return problem(502, "internal-error", "The function failed to respond.")
+        try:
+            return to_response(result.payload)
+        except MalformedProxyResponse as exc:
+            log.error("function %s returned a malformed response: %s", route.function, exc)
+            return problem(502, "internal-error", "The function returned a malformed response.")
+
+    # -- local-only routes ------------------------------------------------------------------
+    def _local_route(self, request: Request) -> Response | None:
+        handlers = {
+            "/_local/token": ("POST", self._token),
+            "/_local/outbox": ("GET", self._outbox),
+            "/_local/health": ("GET", lambda _r: _json({"status": "ok"})),
+            "/openapi.json": ("GET", self._openapi),
+            "/docs": ("GET", self._docs),
+            "/docs/swagger-ui-bundle.min.js": ("GET", self._swagger_asset),
+            "/docs/swagger-ui.min.css": ("GET", self._swagger_asset),
+        }
+        entry = handlers.get(request.path.rstrip("/") or "/")
+        if entry is None:
+            return None
+        method, handler = entry
+        if request.method != method:
+            return problem(
+                405,
+                "method-not-allowed",
+                f"{request.method} is not allowed on {request.path}.",
+                headers={"Allow": method},
+            )
+        return handler(request)
+
+    def _token(self, request: Request) -> Response:
+        if self.issuer is None:
+            return problem(404, "not-found", "The template declares no user pool.")
+        try:
+            body = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        try:
+            token_request = TokenRequest.parse(body)
+        except TokenRequestInvalid as exc:
+            return problem(
+                400, "validation-error", "The token request is invalid.", errors=exc.errors
+            )
+        return _json({"token": self.issuer.issue(token_request)})
+
+    def _outbox(self, _request: Request) -> Response:
+        items = self.outbox.items() if self.outbox is not None else []
+        return _json({"items": items})
+
+    def _openapi(self, _request: Request) -> Response:
+        if self.openapi is None:
+            return problem(404, "not-found", "No OpenAPI document.")
+        try:
+            document = self.openapi.get()
+        except Exception:
+            log.exception("OpenAPI document failed to build")
+            return problem(500, "internal-error", "The OpenAPI document failed to build.")
+        return _json(document)
+
+    def _docs(self, request: Request) -> Response:
+        if request.args.get("format") == "json":
+            return self._openapi(request)
+        from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import (
+            generate_swagger_html,
+        )
+
+        if self.openapi is None:
+            return problem(404, "not-found", "No OpenAPI document.")
+        try:
+            document = self.openapi.get()
+        except Exception:
+            log.exception("OpenAPI document failed to build")
+            return problem(500, "internal-error", "The OpenAPI document failed to build.")
+        html = generate_swagger_html(
+            spec=json.dumps(document),
+            swagger_js="/docs/swagger-ui-bundle.min.js",
+            swagger_css="/docs/swagger-ui.min.css",
+            swagger_base_url="/docs",
+            oauth2_config=None,
+            persist_authorization=True,
+        ).replace('updateUrl(currentUrl.pathname + "?format=json")', 'updateUrl("/openapi.json")')
+        return Response(html, content_type="text/html; charset=utf-8")
+
+    def _swagger_asset(self, request: Request) -> Response:
+        name = request.path.rsplit("/", 1)[-1]
+        content_type = "text/css" if name.endswith(".css") else "application/javascript"
+        return Response((SWAGGER_DIR / name).read_bytes(), content_type=content_type)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Access logs only when asked for (they drown the handlers' own logs otherwise)."""
+
+    verbose = False
+
+    def make_environ(self) -> Any:
+        # WSGI folds repeated headers into one comma-joined value; API Gateway keeps each one
+        # in multiValueHeaders, so the raw list travels alongside.
+        environ = super().make_environ()
+        environ[RAW_HEADERS_KEY] = list(self.headers.items())
+        return environ
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.verbose:
+            super().log_request(code, size)
+
+
+def serve(app: Gateway, port: int, verbose: bool = False) -> BaseWSGIServer:
+    """A threaded server on 127.0.0.1:port; call serve_forever() on a thread."""
+    handler = type("Handler", (QuietRequestHandler,), {"verbose": verbose})
+    return make_server("127.0.0.1", port, app, threaded=True, request_handler=handler)

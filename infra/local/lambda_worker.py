@@ -1,0 +1,105 @@
+"""The child side of a function worker: one process behaving like one Lambda execution
+environment.
+
+It takes the function's environment, puts its code and layers on sys.path, imports the handler
+as the Python runtime would (cold start), then serves one event at a time over a pipe. Handler
+code sees nothing local except environment variables and endpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from infra.local.processes import die_with_parent
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """Everything a worker needs; picklable so the spawn context can ship it."""
+
+    function_name: str
+    handler: str
+    code_dir: str
+    sys_path: list[str]
+    environment: dict[str, str]
+    memory_mb: int
+    timeout_s: int
+    arn: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LambdaContext:
+    """The attributes and method of the Python runtime's context object handlers rely on."""
+
+    def __init__(self, config: WorkerConfig, request_id: str, deadline: float) -> None:
+        self.function_name = config.function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = config.arn
+        self.memory_limit_in_mb = config.memory_mb
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{config.function_name}"
+        self.log_stream_name = f"local/{os.getpid()}"
+        self.identity = None
+        self.client_context = None
+        self._deadline = deadline
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def _load_handler(config: WorkerConfig) -> Any:
+    module_name, _, attr = config.handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    # Mirrors the runtime's error payload; the trace goes to the log (stderr), never the client.
+    traceback.print_exception(exc, file=sys.stderr)
+    return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+
+
+def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
+    """Entry point of a spawned worker process."""
+    die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group; the stack stops its workers itself, in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(config.environment)
+    for entry in reversed(config.sys_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    with contextlib.suppress(OSError):
+        os.chdir(config.code_dir)
+    try:
+        handler = _load_handler(config)
+    except BaseException as exc:  # an init error is reported, like Runtime.ImportModuleError
+        conn.send(("init_error", _error(exc)))
+        return
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        event, request_id = message
+        context = LambdaContext(config, request_id, time.monotonic() + config.timeout_s)
+        try:
+            result = handler(event, context)
+            # Lambda serialises the result as JSON: what does not survive that fails here too.
+            payload: tuple[str, Any] = ("ok", json.loads(json.dumps(result)))
+        except Exception as exc:
+            payload = ("error", _error(exc))
+        conn.send(payload)

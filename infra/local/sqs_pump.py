@@ -1,0 +1,208 @@
+"""SQS event source mappings: Lambda's poller, with its batch semantics.
+
+For each SQS event of a function: receive up to BatchSize messages, invoke the function with
+one SQS event, then delete what succeeded. With ReportBatchItemFailures only the reported items
+stay; a handler error leaves the whole batch. What stays becomes visible again after the queue's
+visibility timeout, and moto moves it to the dead-letter queue once its receive count passes the
+redrive policy's maxReceiveCount, as SQS does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.local.functions import FunctionSpec
+from infra.local.resources import CreatedResources
+from infra.local.template import ACCOUNT_ID, REGION
+from infra.local.workers import FunctionPool, InvokeError
+
+log = logging.getLogger("infra.local.sqs")
+
+
+@dataclass
+class Mapping:
+    """One SQS event of one function."""
+
+    function: str
+    queue_logical_id: str
+    queue_url: str
+    queue_arn: str
+    batch_size: int = 10
+    batching_window: float = 0.0
+    report_failures: bool = False
+    enabled: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _queue_logical_id(queue: Any) -> str | None:
+    if isinstance(queue, dict):
+        if "Fn::GetAtt" in queue:
+            target = queue["Fn::GetAtt"]
+            return str(target[0] if isinstance(target, list) else str(target).split(".")[0])
+        if "Ref" in queue:
+            return str(queue["Ref"])
+    return None
+
+
+def load_mappings(functions: list[FunctionSpec], created: CreatedResources) -> list[Mapping]:
+    """Every SQS event whose queue the template declares."""
+    mappings: list[Mapping] = []
+    for function in functions:
+        for name, event in function.events.items():
+            if not isinstance(event, dict) or event.get("Type") != "SQS":
+                continue
+            props = event.get("Properties") or {}
+            logical = _queue_logical_id(props.get("Queue"))
+            if logical is None or logical not in created.queues:
+                log.warning("%s.%s: queue not declared in the template", function.logical_id, name)
+                continue
+            url = created.queues[logical]
+            mappings.append(
+                Mapping(
+                    function=function.logical_id,
+                    queue_logical_id=logical,
+                    queue_url=url,
+                    queue_arn=f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{url.rsplit('/', 1)[-1]}",
+                    batch_size=int(props.get("BatchSize", 10)),
+                    batching_window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                    report_failures="ReportBatchItemFailures"
+                    in (props.get("FunctionResponseTypes") or []),
+                    enabled=props.get("Enabled", True) not in (False, "false", "False"),
+                )
+            )
+    return mappings
+
+
+def sqs_record(message: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
+    """One record of Lambda's SQS event, from a ReceiveMessage result."""
+    attributes = {str(k): str(v) for k, v in (message.get("Attributes") or {}).items()}
+    message_attributes = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        message_attributes[name] = {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": value.get("StringListValues", []),
+            "binaryListValues": value.get("BinaryListValues", []),
+            "dataType": value.get("DataType"),
+        }
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message.get("Body", ""),
+        "attributes": attributes,
+        "messageAttributes": message_attributes,
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": mapping.queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+def messages_to_delete(
+    records: list[dict[str, Any]], result: Any, report_failures: bool
+) -> list[dict[str, Any]]:
+    """Lambda's rule for what a successful invocation consumed.
+
+    With ReportBatchItemFailures, the listed items stay; an item id that is not in the batch
+    (or a malformed response) fails the whole batch.
+    """
+    if not report_failures or not isinstance(result, dict):
+        return records
+    failures = result.get("batchItemFailures") or []
+    if not isinstance(failures, list):
+        return []
+    ids = {record["messageId"] for record in records}
+    failed: set[str] = set()
+    for failure in failures:
+        item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not item or item not in ids:
+            return []
+        failed.add(str(item))
+    return [record for record in records if record["messageId"] not in failed]
+
+
+class SqsPump:
+    """Pollers for one mapping: as many threads as the function may run workers."""
+
+    def __init__(self, mapping: Mapping, pool: FunctionPool, sqs: Any) -> None:
+        self.mapping = mapping
+        self.pool = pool
+        self.sqs = sqs
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        if not self.mapping.enabled:
+            return
+        for index in range(self.pool.max_size):
+            thread = threading.Thread(
+                target=self._run,
+                name=f"sqs-{self.mapping.function}-{index}",
+                daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _receive(self) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        wait = 1
+        while len(messages) < self.mapping.batch_size and not self._stop.is_set():
+            response = self.sqs.receive_message(
+                QueueUrl=self.mapping.queue_url,
+                MaxNumberOfMessages=min(10, self.mapping.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            batch = response.get("Messages") or []
+            if not batch:
+                break
+            messages.extend(batch)
+            wait = 0
+        return messages
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                if self._stop.is_set():
+                    return
+                log.exception("SQS poller for %s failed; retrying", self.mapping.function)
+                self._stop.wait(1.0)
+
+    def poll_once(self) -> int:
+        """Receive one batch, invoke, delete what was consumed; returns the batch size."""
+        messages = self._receive()
+        if not messages:
+            return 0
+        records = [sqs_record(message, self.mapping) for message in messages]
+        try:
+            result = self.pool.invoke({"Records": records})
+        except InvokeError:
+            if self._stop.is_set():
+                return len(records)
+            log.exception("%s failed on an SQS batch", self.mapping.function)
+            return len(records)
+        if not result.ok:
+            log.error("%s raised on an SQS batch: %s", self.mapping.function, result.payload)
+            return len(records)
+        done = messages_to_delete(records, result.payload, self.mapping.report_failures)
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": record["receiptHandle"]}
+                    for i, record in enumerate(chunk)
+                ],
+            )
+        return len(records)

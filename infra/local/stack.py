@@ -1,0 +1,247 @@
+"""The local stack as one object: start everything in order, stop everything in reverse.
+
+Order matters: emulators first, then the resources the template declares (which give queues
+their urls and the pool its id), then functions whose environment refers to those, then the
+gateway, the pollers and the schedules, and the demo data last, through the gateway itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer
+
+from infra.local.auth import CognitoIssuer, CognitoVerifier
+from infra.local.demo import load_demo_data
+from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.environment import endpoint_environment, function_environment, worker_config
+from infra.local.functions import FunctionSpec, load_functions
+from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
+from infra.local.lambda_worker import WorkerConfig
+from infra.local.moto_server import MotoServer
+from infra.local.openapi import TITLE, OpenApiDocument, mark_secured, project_version
+from infra.local.outbox import Outbox
+from infra.local.processes import descendants, free_port
+from infra.local.resources import CreatedResources, create_all
+from infra.local.routes import Route, load_routes
+from infra.local.schedules import Ticker, load_schedules, record_schedules
+from infra.local.sqs_pump import SqsPump, load_mappings
+from infra.local.template import Resolver, load_template
+from infra.local.workers import FunctionPool, InvokeError, Spawner, run_once
+
+log = logging.getLogger("infra.local")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class StackOptions:
+    """How to run the stack (see cli.py for the command-line form)."""
+
+    template: Path = REPO_ROOT / "template.yaml"
+    port: int = 3000
+    demo_data: bool = True
+    max_concurrency: int = 4
+    sweep_interval: float = 60.0
+    max_body: int = DEFAULT_MAX_BODY
+    parameter_overrides: dict[str, str] = field(default_factory=dict)
+    warm: bool = True
+    verbose: bool = False
+
+
+class LocalStack:
+    """Everything the stack started, and the knowledge of how to stop it."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.dynamodb = DynamoDBLocal(REPO_ROOT, quiet=not options.verbose)
+        self.moto = MotoServer()
+        self.spawner = Spawner()
+        self.pools: dict[str, FunctionPool] = {}
+        self.functions: list[FunctionSpec] = []
+        self.routes: list[Route] = []
+        self.created = CreatedResources()
+        self.pumps: list[SqsPump] = []
+        self.ticker: Ticker | None = None
+        self.server: BaseWSGIServer | None = None
+        self._server_thread: threading.Thread | None = None
+        self.port = 0
+        self.demo_products = 0
+        self.outbox = Outbox()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self) -> None:
+        template_path = self.options.template.resolve()
+        template = load_template(template_path)
+        self.dynamodb.start()
+        self.moto.start()
+        resolver = Resolver(template, parameter_overrides=self.options.parameter_overrides)
+        self.created = create_all(resolver, self.dynamodb.client(), self.moto.client)
+        self.functions = load_functions(template, resolver, template_path.parent)
+        endpoints = endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint)
+        configs = {
+            spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
+            for spec in self.functions
+        }
+        self.pools = {
+            logical: FunctionPool(config, self.spawner, self.options.max_concurrency)
+            for logical, config in configs.items()
+        }
+        self.routes = load_routes(template, self.functions, resolver)
+        self.port = self.options.port or free_port()
+        gateway = self._gateway(configs)
+        self.server = serve(gateway, self.port, verbose=self.options.verbose)
+        self._server_thread = threading.Thread(
+            target=self.server.serve_forever, name="gateway", daemon=True
+        )
+        self._server_thread.start()
+        if self.options.warm:
+            self._warm()
+        self._start_pollers()
+        schedules = load_schedules(template, resolver, self.functions)
+        record_schedules(schedules, self.moto.client("events"))
+        self.ticker = Ticker(schedules, self.pools, self.options.sweep_interval)
+        self.ticker.start()
+        if gateway.openapi is not None:
+            gateway.openapi.prefetch()
+        if self.options.demo_data:
+            has_route = any(
+                r.path == "/admin/products" and r.method in ("POST", "ANY") for r in self.routes
+            )
+            self.demo_products = load_demo_data(self.base_url, has_route)
+
+    def _gateway(self, configs: dict[str, WorkerConfig]) -> Gateway:
+        verifiers: dict[str, CognitoVerifier] = {}
+        for logical, pool in self.created.pools.items():
+            jwks_url = f"{self.moto.endpoint}/{pool.pool_id}/.well-known/jwks.json"
+            verifiers[logical] = CognitoVerifier.from_jwks_url(pool, jwks_url)
+        guarded = [
+            r.authorizer_pool for r in self.routes if r.authorizer_pool in self.created.pools
+        ]
+        issuer_pool = guarded[0] if guarded else next(iter(self.created.pools), None)
+        issuer = None
+        if issuer_pool is not None and self.created.pools[issuer_pool].client_ids:
+            issuer = CognitoIssuer(self.moto.client("cognito-idp"), self.created.pools[issuer_pool])
+        self.outbox.start_polling()
+        return Gateway(
+            routes=self.routes,
+            pools=self.pools,
+            verifiers=verifiers,
+            issuer=issuer,
+            outbox=self.outbox,
+            openapi=OpenApiDocument(lambda: self._build_openapi(configs)),
+            max_body=self.options.max_body,
+        )
+
+    def _build_openapi(self, configs: dict[str, WorkerConfig]) -> dict[str, Any]:
+        """Merge every API function's resolver in one short-lived worker."""
+        api_functions = {route.function for route in self.routes}
+        environment: dict[str, str] = {}
+        sys_path: list[str] = []
+        files: list[str] = []
+        for spec in self.functions:
+            if spec.logical_id not in api_functions:
+                continue
+            config = configs[spec.logical_id]
+            environment.update(config.environment)
+            sys_path.extend(p for p in config.sys_path[1:] if p not in sys_path)
+            module = spec.handler.rpartition(".")[0].replace(".", "/")
+            files.append(str(spec.code_dir / f"{module}.py"))
+        job = WorkerConfig(
+            function_name="openapi",
+            handler="infra.local.openapi.build_document",
+            code_dir=str(REPO_ROOT),
+            sys_path=[*sys_path, str(REPO_ROOT)],
+            environment=environment,
+            memory_mb=512,
+            timeout_s=120,
+            arn="arn:aws:lambda:us-east-1:123456789012:function:openapi",
+        )
+        document = run_once(
+            job,
+            {
+                "title": TITLE,
+                "version": project_version(REPO_ROOT),
+                "servers": [self.base_url],
+                "files": files,
+            },
+            self.spawner,
+        )
+        return mark_secured(document, self.routes)
+
+    def _warm(self) -> None:
+        """One worker per function now: import errors show at start, first calls are warm."""
+        for logical, pool in self.pools.items():
+            try:
+                pool.warm()
+            except InvokeError as exc:
+                log.warning("function %s is not usable: %s", logical, exc)
+
+    def _start_pollers(self) -> None:
+        sqs = self.moto.client("sqs")
+        for mapping in load_mappings(self.functions, self.created):
+            if mapping.function in self.pools:
+                pump = SqsPump(mapping, self.pools[mapping.function], sqs)
+                pump.start()
+                self.pumps.append(pump)
+
+    # -- introspection ----------------------------------------------------------------------
+    def ready_info(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "docs_url": f"{self.base_url}/docs",
+            "dynamodb_endpoint": self.dynamodb.endpoint,
+            "moto_endpoint": self.moto.endpoint,
+            "pid": os.getpid(),
+            "children": sorted(descendants(os.getpid())),
+            "tables": self.created.tables,
+            "queues": self.created.queues,
+            "topics": self.created.topics,
+            "user_pools": {
+                logical: {"pool_id": p.pool_id, "client_ids": p.client_ids, "groups": p.groups}
+                for logical, p in self.created.pools.items()
+            },
+            "functions": {spec.logical_id: spec.name for spec in self.functions},
+            "demo_products": self.demo_products,
+        }
+
+    def write_ready_file(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.ready_info(), indent=2), encoding="utf-8")
+        tmp.replace(path)  # atomic: a reader never sees half a file
+
+    # -- stop -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Reverse order; every step runs even if an earlier one fails."""
+        steps = [
+            self._stop_server,
+            self.outbox.stop,
+            *(pump.stop for pump in self.pumps),
+            self.ticker.stop if self.ticker else None,
+            *(pool.close for pool in self.pools.values()),
+            self.spawner.shutdown,
+            self.moto.stop,
+            self.dynamodb.stop,
+        ]
+        for step in steps:
+            if step is None:
+                continue
+            try:
+                step()
+            except Exception:
+                log.exception("error while stopping")
+
+    def _stop_server(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

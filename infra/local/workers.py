@@ -1,0 +1,230 @@
+"""Pools of function workers: Lambda's concurrency model on a laptop.
+
+Each function gets a pool that grows lazily up to a cap (LOCAL_MAX_CONCURRENCY, default 4); an
+event waits for a free worker, as a throttled-to-N function would queue. A worker that dies is
+replaced by the next event. Processes are started from one long-lived spawner thread, because
+Linux's parent-death signal follows the thread that started a child, and request threads are
+short-lived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from infra.local.lambda_worker import WorkerConfig, worker_main
+
+_CTX = multiprocessing.get_context("spawn")
+
+
+class InvokeError(Exception):
+    """The invocation produced no handler result (crash, timeout or init failure)."""
+
+
+class WorkerCrashed(InvokeError):
+    """The worker process died while handling the event."""
+
+
+class WorkerTimedOut(InvokeError):
+    """The handler ran past the function's Timeout; the worker was killed, as Lambda would."""
+
+
+class WorkerInitFailed(InvokeError):
+    """The handler module failed to import."""
+
+
+@dataclass
+class InvokeResult:
+    """A handler's outcome: ok with its JSON result, or a runtime error payload."""
+
+    ok: bool
+    payload: Any
+
+
+class Spawner:
+    """The one thread that starts every worker process (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-spawner")
+
+    def start(self, config: WorkerConfig, init_timeout: float) -> Worker:
+        return self._executor.submit(Worker.start, config, init_timeout).result()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Worker:
+    """Parent-side handle of one worker process."""
+
+    def __init__(self, process: BaseProcess, conn: Connection, config: WorkerConfig) -> None:
+        self.process = process
+        self.conn = conn
+        self.config = config
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    @classmethod
+    def start(cls, config: WorkerConfig, init_timeout: float) -> Worker:
+        parent_conn, child_conn = _CTX.Pipe()
+        process = _CTX.Process(
+            target=worker_main,
+            args=(child_conn, config, os.getpid()),
+            name=f"lambda:{config.function_name}",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        worker = cls(process, parent_conn, config)
+        if not parent_conn.poll(init_timeout):
+            worker.kill()
+            raise WorkerInitFailed(f"{config.function_name} did not initialise in {init_timeout}s")
+        try:
+            kind, detail = parent_conn.recv()
+        except (EOFError, OSError) as exc:
+            worker.kill()
+            raise WorkerInitFailed(f"{config.function_name} died during init") from exc
+        if kind != "ready":
+            worker.kill()
+            raise WorkerInitFailed(f"{config.function_name} failed to initialise: {detail}")
+        return worker
+
+    def invoke(self, event: Any, request_id: str, timeout: float) -> InvokeResult:
+        try:
+            self.conn.send((event, request_id))
+            if not self.conn.poll(timeout):
+                self.kill()
+                raise WorkerTimedOut(f"{self.config.function_name} timed out after {timeout}s")
+            kind, payload = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            self.kill()
+            raise WorkerCrashed(f"{self.config.function_name} worker exited") from exc
+        return InvokeResult(ok=kind == "ok", payload=payload)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask politely (None over the pipe), then terminate, then kill."""
+        with contextlib.suppress(OSError, BrokenPipeError):
+            self.conn.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout)
+        self.conn.close()
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class FunctionPool:
+    """Workers of one function, grown lazily up to max_size."""
+
+    def __init__(self, config: WorkerConfig, spawner: Spawner, max_size: int = 4) -> None:
+        self.config = config
+        self.spawner = spawner
+        self.max_size = max(1, max_size)
+        self._idle: list[Worker] = []
+        self._all: set[Worker] = set()
+        self._size = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    @property
+    def init_timeout(self) -> float:
+        return max(30.0, float(self.config.timeout_s))
+
+    def pids(self) -> list[int]:
+        with self._cond:
+            return [w.pid for w in self._all if w.pid is not None]
+
+    def warm(self) -> None:
+        """Start one worker now, so that import errors show at start and the first call is warm."""
+        worker = self._acquire()
+        self._release(worker)
+
+    def _acquire(self) -> Worker:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise InvokeError("the stack is stopping")
+                if self._idle:
+                    return self._idle.pop()
+                if self._size < self.max_size:
+                    self._size += 1
+                    break
+                self._cond.wait()
+        try:
+            worker = self.spawner.start(self.config, self.init_timeout)
+        except BaseException:
+            with self._cond:
+                self._size -= 1
+                self._cond.notify()
+            raise
+        with self._cond:
+            self._all.add(worker)
+        return worker
+
+    def _release(self, worker: Worker) -> None:
+        with self._cond:
+            if self._closed:
+                worker.stop()
+                return
+            self._idle.append(worker)
+            self._cond.notify()
+
+    def _discard(self, worker: Worker) -> None:
+        with self._cond:
+            self._all.discard(worker)
+            self._size -= 1
+            self._cond.notify()
+
+    def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
+        """Run the handler on one event in a free worker; raises InvokeError when there is no
+        handler result."""
+        request_id = request_id or str(uuid.uuid4())
+        worker = self._acquire()
+        try:
+            result = worker.invoke(event, request_id, float(self.config.timeout_s))
+        except InvokeError:
+            self._discard(worker)
+            raise
+        self._release(worker)
+        return result
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            workers = list(self._all)
+            self._idle.clear()
+            self._cond.notify_all()
+        for worker in workers:
+            worker.stop()
+
+
+def run_once(config: WorkerConfig, event: Any, spawner: Spawner, timeout: float = 120.0) -> Any:
+    """Run a job in a short-lived worker (used to build the OpenAPI document)."""
+    worker = spawner.start(config, timeout)
+    started = time.monotonic()
+    try:
+        result = worker.invoke(event, str(uuid.uuid4()), timeout - (time.monotonic() - started))
+    finally:
+        worker.stop()
+    if not result.ok:
+        raise InvokeError(str(result.payload))
+    return result.payload
