@@ -1,0 +1,66 @@
+"""CatalogFunction: public product browsing and staff product creation (API.md, catalog)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from commerce.catalog import products
+from commerce.catalog.schemas import CreateProductIn, ProductOut, ProductPageOut
+from commerce.http.api import install, lambda_entrypoint
+from commerce.http.auth import Caller, require_roles
+from commerce.http.docs import responses
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+_TAGS = ["catalog"]
+
+
+@app.get(
+    "/products",
+    summary="List products",
+    description="Every product, newest first, with each SKU's available stock. Public.",
+    tags=_TAGS,
+    responses=responses(200, ProductPageOut, "A page of products", 400),
+)
+def list_products(
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
+    next_token: Annotated[
+        str | None, Query(max_length=2048, description="Cursor from the previous page")
+    ] = None,
+) -> ProductPageOut:
+    return products.list_products(limit, next_token)
+
+
+@app.get(
+    "/products/<product_id>",
+    summary="Get a product",
+    description="One product with its SKUs, prices and available stock. Public.",
+    tags=_TAGS,
+    responses=responses(200, ProductOut, "The product", 404),
+)
+def get_product(product_id: Annotated[str, Path(description="Product id")]) -> ProductOut:
+    return products.get_product(product_id)
+
+
+@app.post(
+    "/admin/products",
+    status_code=201,
+    summary="Create a product",
+    description=(
+        "Creates a product with its SKUs and their opening stock in one step. SKU codes are "
+        "unique across the catalog. Role: ops (or admin)."
+    ),
+    tags=_TAGS,
+    responses=responses(201, ProductOut, "The new product", 400, 401, 403, 409),
+)
+def create_product(
+    body: CreateProductIn, caller: Annotated[Caller, Depends(require_roles("ops"))]
+) -> ProductOut:
+    return products.create_product(body, caller)
+
+
+install(app)
+lambda_handler = lambda_entrypoint(app)

@@ -1,0 +1,68 @@
+"""InventoryFunction: staff reads and adjustments of stock (API.md, inventory)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from commerce.catalog import inventory
+from commerce.catalog.schemas import AdjustmentIn, InventoryOut
+from commerce.http.api import install, lambda_entrypoint
+from commerce.http.auth import Caller, require_roles
+from commerce.http.docs import responses
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+_TAGS = ["inventory"]
+_SKU = Path(description="SKU code; a code that cannot exist is 404")
+
+
+@app.get(
+    "/admin/inventory/<sku>",
+    summary="Get a SKU's stock",
+    description="On hand, reserved by carts, available and safety stock. Roles: ops, support.",
+    tags=_TAGS,
+    responses=responses(200, InventoryOut, "The SKU's stock", 401, 403, 404),
+)
+def get_inventory(
+    sku: Annotated[str, _SKU],
+    _caller: Annotated[Caller, Depends(require_roles("ops", "support"))],
+) -> InventoryOut:
+    return inventory.get_inventory(sku)
+
+
+@app.post(
+    "/admin/inventory/<sku>/adjustments",
+    summary="Adjust a SKU's stock",
+    description=(
+        "Adds a positive or negative delta to on-hand stock and records it in the ledger with "
+        "its reason. A delta that would take on-hand below reserved is 409 conflict (with "
+        "`available`). With an Idempotency-Key, a retry is applied once and answers the "
+        "current stock. Role: ops."
+    ),
+    tags=_TAGS,
+    responses=responses(
+        200, InventoryOut, "The stock after the adjustment", 400, 401, 403, 404, 409, 422
+    ),
+)
+def adjust_inventory(
+    sku: Annotated[str, _SKU],
+    body: AdjustmentIn,
+    caller: Annotated[Caller, Depends(require_roles("ops"))],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            description="Client-chosen key; a retry with the same key changes nothing again",
+        ),
+    ] = None,
+) -> InventoryOut:
+    return inventory.adjust_inventory(sku, body, caller, idempotency_key)
+
+
+install(app)
+lambda_handler = lambda_entrypoint(app)

@@ -1,0 +1,59 @@
+"""Inventory use cases for staff: read a SKU's stock, adjust it with a reason."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from commerce.catalog.clock import now_iso
+from commerce.catalog.schemas import AdjustmentIn, InventoryOut
+from commerce.domain.product import is_valid_sku
+from commerce.errors import NotFound
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.store import inventory
+from commerce.store.inventory import Outcome
+
+
+def _require_known_format(sku: str) -> None:
+    # A SKU code the catalog could never have accepted cannot have stock: 404, like any
+    # unknown SKU, rather than a 400 that would treat the path as a form field.
+    if not is_valid_sku(sku):
+        raise NotFound(f"No inventory for SKU {sku[:64]}")
+
+
+def get_inventory(sku: str, *, consistent: bool = False) -> InventoryOut:
+    """A SKU's stock summed over its shards."""
+    _require_known_format(sku)
+    stock = inventory.read_stock([sku], consistent=consistent).get(sku)
+    if stock is None:
+        raise NotFound(f"No inventory for SKU {sku}")
+    return InventoryOut(
+        sku=sku,
+        on_hand=stock.level.on_hand,
+        reserved=stock.level.reserved,
+        available=stock.level.available,
+        safety_stock=stock.safety_stock,
+    )
+
+
+def adjust_inventory(
+    sku: str, body: AdjustmentIn, caller: Caller, idempotency_key: str | None
+) -> InventoryOut:
+    """Apply a stock adjustment once (per Idempotency-Key) and return the fresh stock."""
+    _require_known_format(sku)
+    outcome = inventory.adjust(
+        sku,
+        body.delta,
+        reason=body.reason,
+        actor=caller.actor(),
+        at=now_iso(),
+        idempotency_key=idempotency_key,
+    )
+    if outcome is Outcome.APPLIED:
+        metrics.add_metric(name="InventoryAdjusted", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "inventory adjusted", extra={"sku": sku, "delta": body.delta, "actor": caller.actor()}
+        )
+    else:
+        logger.info("inventory adjustment replayed", extra={"sku": sku})
+    return get_inventory(sku, consistent=True)

@@ -1,0 +1,1 @@
+"""DynamoDB storage: PynamoDB models and repositories, the only code that knows table layouts."""

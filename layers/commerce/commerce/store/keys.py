@@ -1,0 +1,56 @@
+"""Key formats of the Catalog and Inventory tables, written once.
+
+Every item's ``pk``/``sk`` is built here, so a layout change (such as splitting a SKU over more
+stock shards) touches one module and the repositories stay readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+PRODUCT_SK: Final = "PRODUCT"
+PRODUCTS_GSI1PK: Final = "PRODUCTS"
+SKU_SK: Final = "SKU"
+STOCK_SK: Final = "STOCK"
+META_SK: Final = "META"
+IDEMPOTENCY_SK: Final = "IDEMPOTENCY"
+
+
+def product_pk(product_id: str) -> str:
+    return f"PRODUCT#{product_id}"
+
+
+def product_gsi1sk(created_at: str, product_id: str) -> str:
+    """Newest-first listing sorts on creation time; the id breaks ties."""
+    return f"{created_at}#{product_id}"
+
+
+def sku_pk(sku: str) -> str:
+    """The catalog's SKU record and the inventory's SKU meta share this partition key."""
+    return f"SKU#{sku}"
+
+
+def stock_pk(sku: str, shard: int) -> str:
+    return f"STOCK#{sku}#{shard:02d}"
+
+
+def ledger_pk(sku: str) -> str:
+    return f"LEDGER#{sku}"
+
+
+def ledger_sk(at: str, entry_id: str) -> str:
+    """Ledger entries of a SKU sort by time."""
+    return f"{at}#{entry_id}"
+
+
+def adjustment_key_digest(sku: str, idempotency_key: str) -> str:
+    """A fixed-size id for a client's Idempotency-Key, scoped to one SKU.
+
+    Hashing keeps arbitrary client text out of keys and logs.
+    """
+    return hashlib.sha256(f"{sku}\n{idempotency_key}".encode()).hexdigest()[:32]
+
+
+def adjustment_marker_pk(sku: str, digest: str) -> str:
+    return f"ADJUSTMENT#{sku}#{digest}"

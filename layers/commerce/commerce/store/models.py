@@ -1,0 +1,152 @@
+"""PynamoDB models of the Catalog and Inventory tables.
+
+Table names and the region come from settings; the endpoint does not: botocore honours
+``AWS_ENDPOINT_URL_DYNAMODB``, so the same code talks to AWS, DynamoDB Local or moto.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from commerce.settings import get_settings
+
+_settings = get_settings()
+
+
+class MoneyMap(MapAttribute[str, Any]):
+    """``{"amount": int, "currency": str}``, the wire shape of money, stored as is."""
+
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+
+
+class SkuEntry(MapAttribute[str, Any]):
+    """A SKU as embedded in its product (the product item is read whole)."""
+
+    sku = UnicodeAttribute()
+    price = MoneyMap()  # type: ignore[no-untyped-call]  # pynamodb leaves __init__ untyped
+    attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
+
+
+class ProductsIndex(GlobalSecondaryIndex["ProductModel"]):  # type: ignore[no-untyped-call]
+    """gsi1 as the product list uses it: every product under one key, by creation time."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class ProductModel(Model):
+    """pk=PRODUCT#{id}, sk=PRODUCT."""
+
+    class Meta:
+        table_name = _settings.catalog_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    gsi1 = ProductsIndex()
+    product_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    skus = ListAttribute(of=SkuEntry)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class SkuRecordModel(Model):
+    """pk=SKU#{sku}, sk=SKU: makes a SKU code unique across products; carts look SKUs up here."""
+
+    class Meta:
+        table_name = _settings.catalog_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sku = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    price = MoneyMap()  # type: ignore[no-untyped-call]  # pynamodb leaves __init__ untyped
+    attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
+
+
+class StockShardModel(Model):
+    """pk=STOCK#{sku}#{shard:02d}, sk=STOCK. Every write keeps available = on_hand - reserved."""
+
+    class Meta:
+        table_name = _settings.inventory_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sku = UnicodeAttribute()
+    shard = NumberAttribute()
+    on_hand = NumberAttribute()
+    reserved = NumberAttribute()
+    available = NumberAttribute()
+
+
+class SkuMetaModel(Model):
+    """pk=SKU#{sku}, sk=META: how a SKU's stock is laid out and kept."""
+
+    class Meta:
+        table_name = _settings.inventory_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sku = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    safety_stock = NumberAttribute(default=0)
+    shard_count = NumberAttribute(default=1)
+
+
+class LedgerEntryModel(Model):
+    """pk=LEDGER#{sku}, sk={at}#{entry_id}: one row per change of on-hand stock, for audit."""
+
+    class Meta:
+        table_name = _settings.inventory_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sku = UnicodeAttribute()
+    entry_id = UnicodeAttribute()
+    delta = NumberAttribute()
+    reason = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    at = UnicodeAttribute()
+    idempotency_key = UnicodeAttribute(null=True)
+
+
+class AdjustmentMarkerModel(Model):
+    """pk=ADJUSTMENT#{sku}#{digest}, sk=IDEMPOTENCY: an Idempotency-Key already applied.
+
+    Written in the adjustment's transaction with attribute_not_exists, so a retried request
+    cannot change stock twice. ``fingerprint`` tells a retry from a reuse with another body;
+    ``ttl`` only tidies the table, it is not what makes a retry safe.
+    """
+
+    class Meta:
+        table_name = _settings.inventory_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    entry_id = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    ttl = NumberAttribute()

@@ -1,0 +1,128 @@
+"""One DynamoDB transaction whose cancellation reasons can be read by name, not by position.
+
+PynamoDB sends a TransactWrite's items grouped by kind (condition checks, deletes, puts, then
+updates), whatever order they were added in, and DynamoDB reports one cancellation reason per
+item in that sent order. This wrapper labels each item as it is added and maps the reasons back
+to the labels, so repositories can say "the SKU record failed its condition" without counting.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import CancellationReason, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from commerce.errors import TooManyRequests
+from commerce.settings import get_settings
+
+CONDITION_FAILED = "ConditionalCheckFailed"
+TRANSACTION_CONFLICT = "TransactionConflict"
+_ATTEMPTS = 5
+_BACKOFF_SECONDS = 0.02
+#: DynamoDB's ceiling on the items of one TransactWriteItems call.
+MAX_ITEMS = 100
+
+
+@lru_cache(maxsize=1)
+def _connection() -> Connection:
+    """One connection (and botocore client) per process: creating a client costs milliseconds."""
+    return Connection(region=get_settings().region)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why one labelled item cancelled the transaction; ``item`` is its old image if asked for."""
+
+    label: str
+    code: str
+    item: dict[str, Any] | None
+
+
+@dataclass
+class LabelledTransaction:
+    """Collects labelled puts and updates, then commits them as one TransactWriteItems call."""
+
+    _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
+    _updates: list[tuple[str, Model, list[Action], Condition | None, str | None]] = field(
+        default_factory=list
+    )
+
+    def put(
+        self,
+        label: str,
+        item: Model,
+        condition: Condition | None = None,
+        *,
+        old_image: bool = False,
+    ) -> None:
+        self._puts.append((label, item, condition, "ALL_OLD" if old_image else None))
+
+    def update(
+        self,
+        label: str,
+        item: Model,
+        actions: list[Action],
+        condition: Condition | None = None,
+        *,
+        old_image: bool = False,
+    ) -> None:
+        self._updates.append((label, item, actions, condition, "ALL_OLD" if old_image else None))
+
+    @property
+    def size(self) -> int:
+        return len(self._puts) + len(self._updates)
+
+    def _labels_in_sent_order(self) -> list[str]:
+        return [p[0] for p in self._puts] + [u[0] for u in self._updates]
+
+    def commit(self) -> list[Failure]:
+        """Commit; on a cancellation return the failing items (empty list means success).
+
+        A cancellation caused only by other transactions touching the same items
+        (``TransactionConflict``) is retried with backoff: nothing was written, so retrying is
+        safe. If contention outlasts the retries the caller gets 429 with Retry-After. Errors
+        other than a cancellation propagate.
+        """
+        if self.size > MAX_ITEMS:
+            raise ValueError(f"a transaction holds at most {MAX_ITEMS} items, not {self.size}")
+        for attempt in range(_ATTEMPTS):
+            try:
+                self._send()
+            except TransactWriteError as error:
+                if error.cause_response_code != "TransactionCanceledException":
+                    raise
+                failures = self._failures(error.cancellation_reasons)
+                if any(f.code != TRANSACTION_CONFLICT for f in failures):
+                    return failures
+                # Full jitter, so contending writers spread out instead of colliding again.
+                time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+                continue
+            return []
+        raise TooManyRequests(1, "Too many concurrent changes to the same item; retry shortly")
+
+    def _send(self) -> None:
+        with TransactWrite(connection=_connection()) as transaction:
+            for _, item, condition, old in self._puts:
+                transaction.save(item, condition=condition, return_values=old)
+            for _, item, actions, condition, old in self._updates:
+                transaction.update(item, actions, condition=condition, return_values=old)
+
+    def _failures(self, reasons: list[CancellationReason | None]) -> list[Failure]:
+        failures = [
+            Failure(label=label, code=reason.code, item=reason.raw_item)
+            for label, reason in zip(self._labels_in_sent_order(), reasons, strict=False)
+            if reason is not None and reason.code != "None"
+        ]
+        if not failures:
+            # Cancelled without an item to blame: surface it rather than report success.
+            raise RuntimeError("transaction cancelled without a reason")
+        return failures

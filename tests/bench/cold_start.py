@@ -1,0 +1,104 @@
+"""Cold start of each function: a fresh interpreter imports its handler module and runs its init.
+
+Each figure is timed inside the child around the import (interpreter start-up excluded), taken
+several times, and the median printed next to the floor measured the same way in the same run:
+a fresh interpreter that only does ``import boto3``, which every Python Lambda pays anyway.
+Prints figures; never fails on a timing.
+
+    .venv/bin/python tests/bench/cold_start.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from infra.local.functions import FunctionSpec, load_functions  # noqa: E402
+from infra.local.template import Resolver, load_template  # noqa: E402
+
+_CHILD = """
+import importlib, json, sys, time
+module_name, attr = sys.argv[1], sys.argv[2]
+start = time.perf_counter()
+module = importlib.import_module(module_name)
+if attr:
+    getattr(module, attr)
+print(json.dumps({"ms": (time.perf_counter() - start) * 1000}))
+"""
+
+_BASE_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "Commerce",
+    "PYTHONDONTWRITEBYTECODE": "0",
+}
+
+
+def _once(module: str, attr: str, env: dict[str, str], path: list[Path]) -> float:
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    child_env.update(_BASE_ENV)
+    child_env.update(env)
+    child_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, module, attr],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["ms"])
+
+
+def _median(module: str, attr: str, env: dict[str, str], path: list[Path], repeat: int) -> float:
+    # The first run warms the bytecode cache and the OS file cache; Lambda ships both warm.
+    _once(module, attr, env, path)
+    return statistics.median(_once(module, attr, env, path) for _ in range(repeat))
+
+
+def _functions() -> list[FunctionSpec]:
+    template = load_template(ROOT / "template.yaml")
+    return load_functions(template, Resolver(template), ROOT)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    floor = _median("boto3", "", {}, [], args.repeat)
+    rows: list[tuple[str, str, str]] = [("floor: import boto3", f"{floor:8.1f}", "    1.00")]
+    for spec in _functions():
+        module, _, attr = spec.handler.rpartition(".")
+        try:
+            ms = _median(
+                module, attr, spec.environment, [spec.code_dir, *spec.layer_dirs], args.repeat
+            )
+        except RuntimeError as error:
+            rows.append((spec.logical_id, "   error", f" {error}"))
+            continue
+        rows.append((spec.logical_id, f"{ms:8.1f}", f"{ms / floor:8.2f}"))
+
+    width = max(len(name) for name, _, _ in rows)
+    print(f"cold start: median of {args.repeat} fresh interpreters, import + init inside the child")
+    print(f"{'function'.ljust(width)}  {'ms':>8}  {'x floor':>8}")
+    for name, ms, ratio in rows:
+        print(f"{name.ljust(width)}  {ms}  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

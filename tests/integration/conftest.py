@@ -1,0 +1,233 @@
+"""Integration fixtures: moto tables built from template.yaml, handlers loaded as Lambda would.
+
+The tables come from the template through the local stack's own loader (infra.local), so there
+is no second copy of any key schema here. Environment variables are set at import, before any
+test imports the commerce layer, because settings and PynamoDB table names are read once.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "layers" / "commerce"))
+
+from infra.local.functions import load_functions  # noqa: E402
+from infra.local.resources import CreatedResources, create_tables  # noqa: E402
+from infra.local.template import Resolver, load_template  # noqa: E402
+
+TEMPLATE = load_template(ROOT / "template.yaml")
+EVENTS_DIR = ROOT / "events"
+
+
+def _function_environment() -> dict[str, str]:
+    """The template's environment of the catalog function (table names resolved)."""
+    specs = {s.logical_id: s for s in load_functions(TEMPLATE, Resolver(TEMPLATE), ROOT)}
+    return dict(specs["CatalogFunction"].environment)
+
+
+for _name in [k for k in os.environ if k.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
+os.environ.update(_function_environment())
+os.environ.update(
+    {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "POWERTOOLS_METRICS_NAMESPACE": "Commerce",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "catalog",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",
+    }
+)
+
+from moto import mock_aws  # noqa: E402
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A fresh moto DynamoDB with every table of template.yaml."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        create_tables(Resolver(TEMPLATE), client, CreatedResources())
+        yield client
+
+
+@pytest.fixture
+def scan_all(dynamodb: Any) -> Callable[[], dict[str, list[dict[str, Any]]]]:
+    """Every item of every table, to prove a rejected request wrote nothing."""
+
+    def scan() -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        for table in dynamodb.list_tables()["TableNames"]:
+            pages = dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
+            found[table] = [item for page in pages for item in page["Items"]]
+        return found
+
+    return scan
+
+
+def _load_handler_module(function: str) -> ModuleType:
+    """functions/<function>/app.py under a unique name (every function's module is app.py)."""
+    path = ROOT / "functions" / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"{function}_function_app", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    function_name = "commerce-local-Function"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:commerce-local-Function"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass
+class Reply:
+    """A proxy result, decoded."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def content_type(self) -> str:
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        return lowered.get("content-type", "")
+
+
+def _invoker(module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
+    def invoke(event: dict[str, Any]) -> Reply:
+        result = module.lambda_handler(event, LambdaContext())
+        headers = dict(result.get("headers") or {})
+        for name, values in (result.get("multiValueHeaders") or {}).items():
+            headers.setdefault(name, values[-1])
+        raw = result.get("body")
+        return Reply(result["statusCode"], headers, json.loads(raw) if raw else None)
+
+    return invoke
+
+
+@pytest.fixture(scope="session")
+def catalog_module() -> ModuleType:
+    return _load_handler_module("catalog")
+
+
+@pytest.fixture(scope="session")
+def inventory_module() -> ModuleType:
+    return _load_handler_module("inventory")
+
+
+@pytest.fixture
+def call_catalog(dynamodb: Any, catalog_module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
+    return _invoker(catalog_module)
+
+
+@pytest.fixture
+def call_inventory(
+    dynamodb: Any, inventory_module: ModuleType
+) -> Callable[[dict[str, Any]], Reply]:
+    return _invoker(inventory_module)
+
+
+ROLE_SUBS = {
+    "customer": "c0000000-0000-4000-8000-000000000001",
+    "support": "50000000-0000-4000-8000-000000000002",
+    "ops": "0a000000-0000-4000-8000-000000000003",
+    "admin": "ad000000-0000-4000-8000-000000000004",
+}
+
+
+def _event(
+    name: str,
+    *,
+    role: str | None = "keep",
+    body: Any = "keep",
+    raw_body: str | None = None,
+    path_params: dict[str, str] | None = None,
+    query: dict[str, str] | str | None = "keep",
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A sample from events/, tweaked: caller role (None = anonymous), body, path, query."""
+    event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS_DIR / name).read_text()))
+    if role != "keep":
+        event["headers"].pop("Authorization", None)
+        event["multiValueHeaders"].pop("Authorization", None)
+        event["requestContext"].pop("authorizer", None)
+        if role is not None:
+            claims = {
+                "sub": ROLE_SUBS[role],
+                "email": f"{role}@example.com",
+                "cognito:groups": role,
+                "cognito:username": role,
+                "token_use": "id",
+            }
+            event["requestContext"]["authorizer"] = {"claims": claims}
+    if raw_body is not None:
+        event["body"] = raw_body
+    elif body != "keep":
+        event["body"] = json.dumps(body)
+    if path_params is not None:
+        event["pathParameters"] = path_params
+        path = event["resource"]
+        for key, value in path_params.items():
+            path = path.replace("{" + key + "}", value)
+        event["path"] = path
+    if query != "keep":
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = (
+            {k: [v] for k, v in query.items()} if isinstance(query, dict) else None
+        )
+    for key, value in (headers or {}).items():
+        event["headers"][key] = value
+        event["multiValueHeaders"][key] = [value]
+    return event
+
+
+@pytest.fixture
+def make_event() -> Callable[..., dict[str, Any]]:
+    """Build an event from a sample in events/ (see ``_event`` for the tweaks)."""
+    return _event
+
+
+@pytest.fixture
+def create_product(call_catalog: Callable[[dict[str, Any]], Reply]) -> Callable[..., Reply]:
+    """POST /admin/products as ops with the given SKUs (sku -> stock), asserting 201."""
+
+    def create(*skus: tuple[str, int], name: str = "Test product", price: int = 1000) -> Reply:
+        body = {
+            "name": name,
+            "skus": [
+                {"sku": sku, "price": {"amount": price, "currency": "CNY"}, "stock": stock}
+                for sku, stock in skus
+            ],
+        }
+        reply = call_catalog(_event("catalog_create_product.json", role="ops", body=body))
+        assert reply.status == 201, reply.body
+        return reply
+
+    return create
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Read-only requests publish no business metric; Powertools warns about that on each flush.
+    config.addinivalue_line("filterwarnings", "ignore:No application metrics:UserWarning")
