@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from joserfc import jwt
-from joserfc.errors import JoseError
+from commerce.errors import Unauthorized as TokenRejected
+from commerce.http.tokens import bearer_token, claims_as_authorizer_strings, verify_claims
 from joserfc.jwk import KeySet
 
 from infra.local.resources import UserPoolInfo
@@ -187,39 +187,23 @@ class CognitoVerifier:
         return cls(pool, KeySet.import_key_set(response.json()))
 
     def verify(self, authorization: str | None) -> dict[str, str]:
-        """The token's claims as API Gateway passes them (strings), or Unauthorized."""
-        if not authorization or not authorization.strip():
+        """The token's claims as API Gateway passes them (strings), or Unauthorized.
+
+        The checks are the layer's own (commerce.http.tokens), so the gateway and the functions
+        that verify optional tokens themselves can never disagree about a token.
+        """
+        token = bearer_token(authorization)
+        if token is None:
             raise Unauthorized("missing bearer token")
-        token = authorization.strip()
-        if token.lower().startswith("bearer "):
-            token = token[7:].strip()
         try:
-            decoded = jwt.decode(token, self.keys, algorithms=["RS256"])
-        except (JoseError, ValueError, TypeError) as exc:
-            raise Unauthorized("invalid token") from exc
-        claims = decoded.claims
-        now = int(time.time())
-        exp = claims.get("exp")
-        if not isinstance(exp, int | float) or exp + self.leeway < now:
-            raise Unauthorized("token expired")
-        if claims.get("iss") != self.pool.issuer:
-            raise Unauthorized("token from another issuer")
-        token_use = claims.get("token_use")
-        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")
-        if token_use not in ("id", "access") or audience not in self.pool.client_ids:
-            raise Unauthorized("token not issued for this API")
-        return stringify_claims(claims)
-
-
-def stringify_claims(claims: dict[str, Any]) -> dict[str, str]:
-    """Claims as API Gateway puts them in requestContext.authorizer.claims: all strings,
-    with the groups as one comma-separated string."""
-    result: dict[str, str] = {}
-    for name, value in claims.items():
-        if isinstance(value, list):
-            result[name] = ",".join(str(item) for item in value)
-        elif isinstance(value, bool):
-            result[name] = "true" if value else "false"
-        else:
-            result[name] = str(value)
-    return result
+            claims = verify_claims(
+                token,
+                self.keys,
+                issuer=self.pool.issuer,
+                client_ids=self.pool.client_ids,
+                now=time.time(),
+                leeway_seconds=self.leeway,
+            )
+        except TokenRejected as exc:
+            raise Unauthorized(exc.detail) from exc
+        return claims_as_authorizer_strings(claims)

@@ -35,6 +35,7 @@ class Settings:
     region: str
     catalog_table: str
     inventory_table: str
+    carts_table: str
     orders_table: str
     customers_table: str
     idempotency_table: str
@@ -44,6 +45,8 @@ class Settings:
     max_body_bytes: int
     default_page_size: int
     max_page_size: int
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +57,7 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             catalog_table=env.get("CATALOG_TABLE", f"commerce-{stage}-catalog"),
             inventory_table=env.get("INVENTORY_TABLE", f"commerce-{stage}-inventory"),
+            carts_table=env.get("CARTS_TABLE", f"commerce-{stage}-carts"),
             orders_table=env.get("ORDERS_TABLE", f"commerce-{stage}-orders"),
             customers_table=env.get("CUSTOMERS_TABLE", f"commerce-{stage}-customers"),
             idempotency_table=env.get("IDEMPOTENCY_TABLE", f"commerce-{stage}-idempotency"),
@@ -64,6 +68,8 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 20),
             max_page_size=100,
+            user_pool_id=env.get("USER_POOL_ID", ""),
+            user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
         )
 
 

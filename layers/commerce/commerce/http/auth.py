@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Request
 
 from commerce.errors import Forbidden, Unauthorized
+from commerce.http.tokens import CognitoTokenVerifier, bearer_token
+from commerce.settings import get_settings
 
 ROLES = frozenset({"customer", "support", "ops", "admin"})
 
@@ -76,6 +79,33 @@ def current_caller(request: Request) -> Caller:
     authorizer = context.get("authorizer") or {}
     claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
     return caller_from_claims(claims if isinstance(claims, dict) else None)
+
+
+@lru_cache(maxsize=1)
+def _token_verifier() -> CognitoTokenVerifier:
+    settings = get_settings()
+    return CognitoTokenVerifier(
+        settings.region, settings.user_pool_id, settings.user_pool_client_id
+    )
+
+
+def optional_caller(request: Request) -> Caller:
+    """Dependency for routes open to guests: anonymous without a token, verified with one.
+
+    Such routes have no authorizer at the gateway, so a token that is present is checked here,
+    and a bad or expired one is a 401 rather than a silent downgrade to guest.
+    """
+    caller = current_caller(request)
+    if caller.is_authenticated:
+        return caller
+    headers = request.resolved_event.headers or {}
+    authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    if authorization is None or not authorization.strip():
+        return Caller()
+    token = bearer_token(authorization)
+    if token is None:
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'")
+    return caller_from_claims(_token_verifier().verify(token))
 
 
 def require_roles(*roles: str) -> Callable[[Request], Caller]:
