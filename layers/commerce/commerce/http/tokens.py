@@ -14,13 +14,12 @@ import time
 import urllib.request
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from typing import TYPE_CHECKING, Any
 
 from commerce.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 _JWKS_TIMEOUT_SECONDS = 3
 # A key set is refetched at most this often when a token names a key it does not hold, so a
@@ -51,6 +50,10 @@ def verify_claims(
     leeway_seconds: int = 0,
 ) -> dict[str, Any]:
     """The claims of ``token`` if it passes every check the Cognito authorizer makes."""
+    # joserfc is imported on first use: most requests carry no token and pay nothing for it.
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
     try:
         decoded = jwt.decode(token, keys, algorithms=["RS256"])
     except (JoseError, ValueError, TypeError) as exc:
@@ -135,6 +138,8 @@ class CognitoTokenVerifier:
 
     def _fetch(self) -> KeySet:
         url = f"{self._endpoint()}/{self.user_pool_id}/.well-known/jwks.json"
+        from joserfc.jwk import KeySet
+
         with urllib.request.urlopen(url, timeout=_JWKS_TIMEOUT_SECONDS) as response:  # noqa: S310
             return KeySet.import_key_set(json.load(response))
 
