@@ -87,7 +87,7 @@ def lambda_entrypoint(app: APIGatewayRestResolver) -> LambdaHandler:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)
 
-    handler = metrics.log_metrics(handler)
+    handler = metrics.log_metrics(handler, capture_cold_start_metric=True)
     handler = tracer.capture_lambda_handler(handler, capture_response=False)
     handler = logger.inject_lambda_context(
         handler, correlation_id_path=correlation_paths.API_GATEWAY_REST
