@@ -12,6 +12,7 @@ from commerce.catalog.schemas import CreateProductIn, ProductOut, ProductPageOut
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
+from commerce.http.pagination import MAX_PAGE_TOKEN_CHARS
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -28,7 +29,8 @@ _TAGS = ["catalog"]
 def list_products(
     limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
     next_token: Annotated[
-        str | None, Query(max_length=2048, description="Cursor from the previous page")
+        str | None,
+        Query(max_length=MAX_PAGE_TOKEN_CHARS, description="Cursor from the previous page"),
     ] = None,
 ) -> ProductPageOut:
     return products.list_products(limit, next_token)

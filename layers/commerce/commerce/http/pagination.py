@@ -15,7 +15,10 @@ from typing import Any
 
 from commerce.errors import FieldError, ValidationFailed
 
-_MAX_TOKEN_CHARS = 2048
+_MAX_VALUE_CHARS = 1024
+# Large enough for every key decode accepts (four string attributes of up to 1,024 characters,
+# up to four UTF-8 bytes each, base64-encoded), so anything encoded here decodes again.
+MAX_PAGE_TOKEN_CHARS = 24 * 1024
 
 
 def _bad_token() -> ValidationFailed:
@@ -26,7 +29,7 @@ def encode_page_token(key: Mapping[str, Any] | None) -> str | None:
     """The cursor for the page after ``key``; ``None`` when there is no further page."""
     if not key:
         return None
-    raw = json.dumps(dict(key), separators=(",", ":"), sort_keys=True).encode()
+    raw = json.dumps(dict(key), separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
@@ -38,7 +41,7 @@ def decode_page_token(token: str | None, expected_keys: Collection[str]) -> dict
     """
     if token is None or token == "":
         return None
-    if len(token) > _MAX_TOKEN_CHARS:
+    if len(token) > MAX_PAGE_TOKEN_CHARS:
         raise _bad_token()
     try:
         padded = token + "=" * (-len(token) % 4)
@@ -52,7 +55,7 @@ def decode_page_token(token: str | None, expected_keys: Collection[str]) -> dict
             isinstance(value, dict)
             and set(value) == {"S"}
             and isinstance(value["S"], str)
-            and 0 < len(value["S"]) <= 1024
+            and 0 < len(value["S"]) <= _MAX_VALUE_CHARS
         ):
             raise _bad_token()
     return decoded
