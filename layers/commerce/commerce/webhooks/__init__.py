@@ -1,0 +1,1 @@
+"""Webhooks from carriers and payment providers: signatures checked before anything is believed."""
