@@ -311,7 +311,7 @@ def test_openapi_and_docs_are_served(stack: StackProcess) -> None:
     document = requests.get(f"{stack.base_url}/openapi.json", timeout=120).json()
     assert document["info"]["title"] == "Commerce API"
     assert document["servers"] == [{"url": stack.base_url}]
-    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert document["components"]["securitySchemes"]["CognitoIdToken"]["scheme"] == "bearer"
     html = requests.get(f"{stack.base_url}/docs", timeout=30)
     assert html.headers["Content-Type"].startswith("text/html")
     assert "/docs/swagger-ui-bundle.min.js" in html.text

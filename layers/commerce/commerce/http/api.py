@@ -7,6 +7,8 @@ OpenAPI merge can find it), registers its routes, then calls :func:`install` and
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -16,7 +18,14 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from commerce.errors import CommerceError, NotFound, PayloadTooLarge, UnsupportedMediaType
+from commerce.errors import (
+    CommerceError,
+    FieldError,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
@@ -47,7 +56,19 @@ def request_guard_failure(event: dict[str, Any]) -> CommerceError | None:
         content_type = headers.get("content-type")
         if content_type and not _is_json(content_type):
             return UnsupportedMediaType(f"Send application/json, not {content_type.split(';')[0]}")
+        if event.get("isBase64Encoded") and not _is_utf8_base64(str(body)):
+            # Bytes that are not UTF-8 arrive base64-encoded; the resolver would fail to decode
+            # them with a 500 instead of calling them what they are: JSON that cannot be parsed.
+            return ValidationFailed([FieldError("body", "Malformed JSON: the body is not UTF-8")])
     return None
+
+
+def _is_utf8_base64(body: str) -> bool:
+    try:
+        base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return True
 
 
 def _commerce_error(error: CommerceError) -> Response[str]:

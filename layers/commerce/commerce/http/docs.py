@@ -8,15 +8,27 @@ passes ``responses``, which is why the success model is named here too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from commerce.http.problems import PROBLEM_CONTENT_TYPE
 
 JSON_CONTENT_TYPE = "application/json"
+
+BEARER_SCHEME = "CognitoIdToken"
+"""The OpenAPI security scheme of a Cognito ID token sent as ``Authorization: Bearer``."""
+
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {BEARER_SCHEME: []}]
+"""``security`` of a route open to guests that also accepts a token (carts, checkout).
+
+The OpenAPI merge applies it by itself to every public route whose caller comes from
+:func:`commerce.http.auth.optional_caller`; a route may also pass it as ``security=``.
+"""
 
 
 class ProblemFieldError(BaseModel):
@@ -33,8 +45,15 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: list[ProblemFieldError] | None = Field(
+    # SkipJsonSchema: the fields are absent when unused, never null, and the document says so.
+    errors: list[ProblemFieldError] | SkipJsonSchema[None] = Field(
         default=None, description="validation-error only: the bad fields"
+    )
+    available: int | SkipJsonSchema[None] = Field(
+        default=None, description="out-of-stock only: units that can be had right now"
+    )
+    sku: str | SkipJsonSchema[None] = Field(
+        default=None, description="out-of-stock only: the SKU that ran short"
     )
 
 
@@ -56,3 +75,36 @@ def responses(
         "content": {JSON_CONTENT_TYPE: {"model": model}},
     }
     return {status: success, **problems(*problem_statuses)}
+
+
+def problem_schemas() -> dict[str, Any]:
+    """JSON schemas of :class:`Problem` and its parts, keyed as OpenAPI components.
+
+    The merge adds these when no route happened to name ``Problem`` itself, so the responses it
+    documents for every operation (401 from the authorizer, 429 from throttling, ...) resolve.
+    """
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions: dict[str, Any] = schema.pop("$defs", {})
+    for prop in schema["properties"].values():
+        if prop.get("default", ...) is None:  # absent, not null: see the SkipJsonSchema note
+            del prop["default"]
+    return {**definitions, "Problem": schema}
+
+
+def accepts_optional_token(func: Callable[..., Any]) -> bool:
+    """True when a route handler resolves its caller, at any depth, via ``optional_caller``.
+
+    Such a route is public at the gateway but reads a bearer token when one is sent, which the
+    document shows as ``security: [{}, {CognitoIdToken: []}]`` (see :data:`OPTIONAL_BEARER`).
+    """
+    from aws_lambda_powertools.event_handler.depends import build_dependency_tree
+
+    from commerce.http.auth import optional_caller
+
+    pending = list(build_dependency_tree(func).dependencies)
+    while pending:
+        node = pending.pop()
+        if node.depends.dependency is optional_caller:
+            return True
+        pending.extend(node.dependant.dependencies)
+    return False

@@ -15,10 +15,11 @@ from typing import Any
 
 from commerce.errors import FieldError, ValidationFailed
 
-_MAX_VALUE_CHARS = 1024
-# Large enough for every key decode accepts (four string attributes of up to 1,024 characters,
-# up to four UTF-8 bytes each, base64-encoded), so anything encoded here decodes again.
-MAX_PAGE_TOKEN_CHARS = 24 * 1024
+_MAX_VALUE_CHARS = 256
+# Large enough for every key decode accepts (four string attributes of up to 256 characters,
+# up to four UTF-8 bytes each, base64-encoded), so anything encoded here decodes again, and
+# small enough to sit in a query string well inside API Gateway's URL limits.
+MAX_PAGE_TOKEN_CHARS = 6 * 1024
 
 
 def _bad_token() -> ValidationFailed:

@@ -1,9 +1,9 @@
-"""End-to-end fixtures: one local stack per test session, reached over HTTP.
+"""Suite-wide wiring: layer markers by folder, and the one local stack the HTTP layers share.
 
 The stack runs as `python -m infra.local` in a subprocess, exactly as `make run` starts it
-(demo data included unless E2E_DEMO_DATA=0); tests get its base URL, the emulator endpoints,
-and a token helper. Short hold and sweep times keep expiry tests fast; override them with
-E2E_RESERVATION_TTL_SECONDS and E2E_SWEEP_INTERVAL_SECONDS.
+(demo data included unless E2E_DEMO_DATA=0), at most once per test session whichever of the
+end-to-end, contract or reliability layers asks for it first. Short hold and sweep times keep
+expiry tests fast; override them with E2E_RESERVATION_TTL_SECONDS and E2E_SWEEP_INTERVAL_SECONDS.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ from pathlib import Path
 import pytest
 import requests
 
-E2E_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(E2E_DIR.parents[1]))  # the repo root, for infra.local
+TESTS_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS_DIR.parent))  # the repo root, for infra.local
 
 from infra.local.harness import StackProcess, start_stack  # noqa: E402
 
+LAYERS = ("unit", "integration", "e2e", "reliability", "contract")
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e is marked e2e, so `-m e2e` selects it and `-m "not e2e"`
-    skips the stack."""
+    """Each test is marked with its layer's folder name, so `-m e2e` or `-m "not e2e"` work."""
     for item in items:
-        if E2E_DIR in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.e2e)
+        parts = Path(str(item.fspath)).resolve().relative_to(TESTS_DIR).parts
+        if parts and parts[0] in LAYERS:
+            item.add_marker(getattr(pytest.mark, parts[0]))
 
 
 @pytest.fixture(scope="session")
