@@ -1,4 +1,4 @@
-"""InventoryFunction: staff reads and adjustments of stock (API.md, inventory)."""
+"""InventoryFunction: staff reads and adjustments of stock, sharding and safety stock (API.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from commerce.catalog import inventory
-from commerce.catalog.schemas import AdjustmentIn, InventoryOut
+from commerce.catalog.schemas import AdjustmentIn, InventoryOut, SafetyStockIn, ShardCountIn
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
@@ -62,6 +62,46 @@ def adjust_inventory(
     ] = None,
 ) -> InventoryOut:
     return inventory.adjust_inventory(sku, body, caller, idempotency_key)
+
+
+@app.put(
+    "/admin/inventory/<sku>/shards",
+    summary="Split a SKU's stock over shards",
+    description=(
+        "Sets how many inventory shards hold the SKU's stock (1..32), so a hot SKU is not capped "
+        "by one item's write ceiling. Available stock is spread evenly over the shards in one "
+        "transaction; totals never change. Removing shards that still hold reserved units is "
+        "409 conflict; shards changing too fast to move is 429. Role: ops."
+    ),
+    tags=_TAGS,
+    responses=responses(
+        200, InventoryOut, "The stock, now over `shards` shards", 400, 401, 403, 404, 409, 429
+    ),
+)
+def set_shards(
+    sku: Annotated[str, _SKU],
+    body: ShardCountIn,
+    caller: Annotated[Caller, Depends(require_roles("ops"))],
+) -> InventoryOut:
+    return inventory.set_shards(sku, body, caller)
+
+
+@app.patch(
+    "/admin/inventory/<sku>",
+    summary="Set a SKU's safety stock",
+    description=(
+        "Sets the safety stock; when available falls below it one `inventory.low_stock` event is "
+        "emitted per crossing. The flag is re-evaluated at once. Role: ops."
+    ),
+    tags=_TAGS,
+    responses=responses(200, InventoryOut, "The SKU's stock", 400, 401, 403, 404),
+)
+def set_safety_stock(
+    sku: Annotated[str, _SKU],
+    body: SafetyStockIn,
+    caller: Annotated[Caller, Depends(require_roles("ops"))],
+) -> InventoryOut:
+    return inventory.set_safety_stock(sku, body, caller)
 
 
 install(app)

@@ -63,6 +63,8 @@ def test_support_reads_inventory(stack: Any, http: requests.Session, sku: str) -
         "reserved": 0,
         "available": 10,
         "safety_stock": 2,
+        "shards": 1,
+        "low_stock": False,
     }
 
 

@@ -69,6 +69,8 @@ def test_read_inventory_sample_event(
         "reserved": 0,
         "available": 120,
         "safety_stock": 0,
+        "shards": 1,
+        "low_stock": False,
     }
 
 
@@ -105,6 +107,8 @@ def test_below_reserved_is_409_with_available_and_changes_nothing(
         "reserved": 4,
         "available": 0,
         "safety_stock": 0,
+        "shards": 1,
+        "low_stock": False,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
-from commerce.domain.inventory import MAX_DELTA
+from commerce.domain.inventory import MAX_DELTA, MAX_SHARDS
 from commerce.domain.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
 from commerce.domain.product import (
     ATTRIBUTE_KEY_MAX,
@@ -126,6 +126,37 @@ class InventoryOut(BaseModel):
     reserved: int
     available: int = Field(description="on_hand - reserved, never negative")
     safety_stock: int
+    # Extensions of API.md's inventory view (its fields above stay as written).
+    shards: int = Field(default=1, description="Inventory shards the SKU's stock is split over")
+    low_stock: bool = Field(
+        default=False, description="Available is below safety_stock (an event was emitted)"
+    )
+
+
+class ShardCountIn(BaseModel):
+    """Body of ``PUT /admin/inventory/{sku}/shards``."""
+
+    model_config = _FORBID
+
+    count: Annotated[
+        StrictInt,
+        Field(
+            ge=1,
+            le=MAX_SHARDS,
+            description="Shards to split the SKU's stock over; available is spread evenly",
+        ),
+    ]
+
+
+class SafetyStockIn(BaseModel):
+    """Body of ``PATCH /admin/inventory/{sku}``."""
+
+    model_config = _FORBID
+
+    safety_stock: Annotated[
+        StrictInt,
+        Field(ge=0, le=MAX_STOCK, description="Below this many available units, alert once"),
+    ]
 
 
 class AdjustmentIn(BaseModel):

@@ -1,27 +1,42 @@
-"""Inventory storage: stock shards, SKU meta, the ledger, and conditional adjustments.
+"""Inventory storage: stock shards, SKU meta, the ledger, adjustments, resharding, low stock.
 
-Every change to stock is one transaction whose condition states the invariant on the stored
-``available`` (``on_hand - reserved``), never a read followed by a write.
+Every change to stock is one transaction whose conditions state the invariant on the stored
+``available`` (``on_hand - reserved``) of each shard it touches. A plan may be made from a read,
+but the write never trusts that read: a shard that changed in between fails its condition, the
+transaction writes nothing, and the plan is made again from a fresh read (a bounded number of
+times). Moves between shards are relative (``on_hand = on_hand - :moved``), so totals stay
+exact whatever else lands on a shard meanwhile.
+
+Layout (keys.py): shard rows pk=STOCK#{sku}#{nn}, sk=STOCK (on_hand, reserved, available); the
+SKU meta pk=SKU#{sku}, sk=META (shard_count, safety_stock, low_stock, low_stock_crossings);
+ledger rows pk=LEDGER#{sku}; Idempotency-Key markers pk=ADJUSTMENT#{sku}#{digest}.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Final
+from typing import Final
+
+from pynamodb.exceptions import UpdateError
 
 from commerce.domain.inventory import (
     DEFAULT_SHARD_COUNT,
+    Reshard,
+    ReshardRefusal,
+    Shortfall,
     StockLevel,
-    adjustment_shard,
+    plan_adjustment,
+    plan_reshard,
     shard_ids,
     total,
 )
-from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound
+from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
 from commerce.store import keys
 from commerce.store.models import (
     AdjustmentMarkerModel,
@@ -29,11 +44,14 @@ from commerce.store.models import (
     SkuMetaModel,
     StockShardModel,
 )
-from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
+from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
 
 #: How long an Idempotency-Key marker is kept before TTL may tidy it away.
 MARKER_TTL_SECONDS: Final = 7 * 24 * 3600
 INITIAL_STOCK_REASON: Final = "initial stock"
+#: Plans made afresh after a shard changed under them, before giving up with 429.
+PLAN_ATTEMPTS: Final = 6
+_REPLAN_BACKOFF_SECONDS: Final = 0.01
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,22 @@ class SkuStock:
     level: StockLevel
     safety_stock: int
     shard_count: int
+    low_stock: bool = False
+
+
+@dataclass(frozen=True)
+class SkuShards:
+    """One SKU's meta and each shard's level, in shard order (a consistent read, usually)."""
+
+    sku: str
+    shard_count: int
+    safety_stock: int
+    low_stock: bool
+    levels: tuple[StockLevel, ...]
+
+    @property
+    def level(self) -> StockLevel:
+        return total(self.levels)
 
 
 @dataclass(frozen=True)
@@ -125,14 +159,18 @@ def _metas(skus: Sequence[str], consistent: bool) -> dict[str, SkuMetaModel]:
 
 
 def _shards(metas: Iterable[SkuMetaModel], consistent: bool) -> dict[str, list[StockLevel]]:
+    """Each SKU's shard levels in shard order; a missing row reads as an empty shard."""
+    counts = {meta.sku: int(meta.shard_count) for meta in metas}
     wanted = [
-        (keys.stock_pk(meta.sku, shard), keys.STOCK_SK)
-        for meta in metas
-        for shard in shard_ids(int(meta.shard_count))
+        (keys.stock_pk(sku, shard), keys.STOCK_SK)
+        for sku, count in counts.items()
+        for shard in shard_ids(count)
     ]
-    levels: dict[str, list[StockLevel]] = {}
+    levels = {sku: [StockLevel(0, 0)] * max(1, count) for sku, count in counts.items()}
     for row in StockShardModel.batch_get(wanted, consistent_read=consistent):
-        levels.setdefault(row.sku, []).append(StockLevel(int(row.on_hand), int(row.reserved)))
+        shard = int(row.shard)
+        if row.sku in levels and shard < len(levels[row.sku]):
+            levels[row.sku][shard] = StockLevel(int(row.on_hand), int(row.reserved))
     return levels
 
 
@@ -148,20 +186,94 @@ def read_stock(skus: Sequence[str], *, consistent: bool = False) -> dict[str, Sk
             level=total(shards.get(sku, [])),
             safety_stock=int(meta.safety_stock),
             shard_count=int(meta.shard_count),
+            low_stock=bool(meta.low_stock),
         )
         for sku, meta in metas.items()
     }
+
+
+def read_shards(sku: str, *, consistent: bool = True) -> SkuShards:
+    """The SKU's meta and per-shard levels; NotFound for a SKU with no inventory."""
+    meta = _metas([sku], consistent).get(sku)
+    if meta is None:
+        raise NotFound(f"No inventory for SKU {sku}")
+    levels = _shards([meta], consistent)[sku]
+    return SkuShards(
+        sku=sku,
+        shard_count=int(meta.shard_count),
+        safety_stock=int(meta.safety_stock),
+        low_stock=bool(meta.low_stock),
+        levels=tuple(levels),
+    )
+
+
+def read_levels(sku: str, *, consistent: bool = True) -> tuple[int, list[StockLevel]]:
+    """``(shard_count, levels)`` with ``levels[i]`` the level of shard ``i``.
+
+    For planners such as ``commerce.domain.reservations.plan_set``; NotFound for an unknown SKU.
+    """
+    shards = read_shards(sku, consistent=consistent)
+    return shards.shard_count, list(shards.levels)
+
+
+def _shard_row(sku: str, shard: int) -> StockShardModel:
+    return StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
+
+
+def _add_on_hand(tx: LabelledTransaction, sku: str, shard: int, delta: int) -> None:
+    """On-hand (and so available) of an existing shard moves by ``delta``; a removal carries the
+    invariant as its condition: ``on_hand + delta >= reserved  <=>  available >= -delta``."""
+    condition = StockShardModel.pk.exists()
+    if delta < 0:
+        condition = condition & (StockShardModel.available >= -delta)
+    tx.update(
+        f"stock:{shard}",
+        _shard_row(sku, shard),
+        [
+            StockShardModel.on_hand.set(StockShardModel.on_hand + delta),
+            StockShardModel.available.set(StockShardModel.available + delta),
+        ],
+        condition,
+    )
+
+
+def _replan_pause(attempt: int) -> None:
+    """Full jitter, so writers that lost the same race do not collide again in step."""
+    time.sleep(random.uniform(0, _REPLAN_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
 
 
 def _fingerprint(delta: int, reason: str) -> str:
     return json.dumps([delta, reason], separators=(",", ":"), ensure_ascii=False)
 
 
-def _number(item: dict[str, Any] | None, name: str) -> int | None:
-    value = (item or {}).get(name)
-    if isinstance(value, dict) and "N" in value:
-        return int(value["N"])
-    return None
+def _replay(
+    sku: str, delta: int, reason: str, idempotency_key: str, fingerprint: str | None = None
+) -> Outcome | None:
+    """REPLAYED if the key was already applied to this change; reuse with another change is
+    IdempotencyKeyReuse; None when the key is new."""
+    if fingerprint is None:
+        try:
+            stored = AdjustmentMarkerModel.get(
+                keys.adjustment_marker_pk(sku, keys.adjustment_key_digest(sku, idempotency_key)),
+                keys.IDEMPOTENCY_SK,
+                consistent_read=True,
+            )
+        except AdjustmentMarkerModel.DoesNotExist:
+            return None
+        fingerprint = stored.fingerprint
+    if fingerprint != _fingerprint(delta, reason):
+        raise IdempotencyKeyReuse(
+            "This Idempotency-Key was already used for a different adjustment"
+        )
+    return Outcome.REPLAYED
+
+
+def _shortfall(sku: str, delta: int, available: int) -> Conflict:
+    return Conflict(
+        f"Adjusting {sku} by {delta} would take on-hand stock below reserved stock; "
+        f"at most {available} can be removed",
+        available=available,
+    )
 
 
 def adjust(
@@ -173,103 +285,224 @@ def adjust(
     at: str,
     idempotency_key: str | None = None,
 ) -> Outcome:
-    """Add ``delta`` to the SKU's on-hand stock and record it in the ledger, atomically.
+    """Add ``delta`` to the SKU's on-hand stock over its shards and ledger it, atomically.
 
-    Raises NotFound for an unknown SKU, Conflict when the change would take on-hand below
-    reserved, IdempotencyKeyReuse when the key was used for a different change. A retry with
-    the same key and change returns REPLAYED and changes nothing.
+    The change is planned over the shards (``plan_adjustment``) and written as one transaction:
+    each touched shard with its own condition, the ledger entry, and the Idempotency-Key marker.
+    A shard that changed since the read fails its condition; the plan is then made again.
+
+    Raises NotFound for an unknown SKU, Conflict (with ``available``, the SKU's total) when the
+    change would take on-hand below reserved, IdempotencyKeyReuse when the key was used for a
+    different change, TooManyRequests when the shards keep changing under every plan. A retry
+    with the same key and change returns REPLAYED and changes nothing.
     """
-    shard = adjustment_shard(DEFAULT_SHARD_COUNT)
-    entry_id = uuid.uuid4().hex
-    tx = LabelledTransaction()
-    condition = StockShardModel.pk.exists()
-    if delta < 0:
-        # on_hand + delta >= reserved  <=>  available >= -delta
-        condition = condition & (StockShardModel.available >= -delta)
-    row = StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
-    tx.update(
-        "stock",
-        row,
-        [
-            StockShardModel.on_hand.set(StockShardModel.on_hand + delta),
-            StockShardModel.available.set(StockShardModel.available + delta),
-        ],
-        condition,
-        old_image=True,
-    )
-    if idempotency_key is not None:
-        digest = keys.adjustment_key_digest(sku, idempotency_key)
-        entry_id = digest
-        marker = AdjustmentMarkerModel(
-            keys.adjustment_marker_pk(sku, digest),
-            keys.IDEMPOTENCY_SK,
-            entry_id=entry_id,
-            fingerprint=_fingerprint(delta, reason),
-            ttl=int(time.time()) + MARKER_TTL_SECONDS,
-        )
-        tx.put("marker", marker, AdjustmentMarkerModel.pk.does_not_exist(), old_image=True)
-    entry = LedgerEntryModel(
-        keys.ledger_pk(sku),
-        keys.ledger_sk(at, entry_id),
-        sku=sku,
-        entry_id=entry_id,
-        delta=delta,
-        reason=reason,
-        actor=actor,
-        at=at,
-        idempotency_key=idempotency_key,
-    )
-    tx.put("ledger", entry, LedgerEntryModel.pk.does_not_exist())
-    failures = tx.commit()
-    if not failures:
-        return Outcome.APPLIED
-    return _explain(sku, delta, reason, idempotency_key, failures)
-
-
-def _explain(
-    sku: str, delta: int, reason: str, idempotency_key: str | None, failures: list[Failure]
-) -> Outcome:
-    by_label = {f.label: f for f in failures if f.code == CONDITION_FAILED}
-    marker = by_label.get("marker")
-    if marker is not None and idempotency_key is not None:
-        fingerprint = ((marker.item or {}).get("fingerprint") or {}).get("S")
-        if fingerprint is None:
-            stored = AdjustmentMarkerModel.get(
-                keys.adjustment_marker_pk(sku, keys.adjustment_key_digest(sku, idempotency_key)),
+    entry_id = keys.adjustment_key_digest(sku, idempotency_key) if idempotency_key else None
+    entry_id = entry_id or uuid.uuid4().hex
+    for attempt in range(PLAN_ATTEMPTS):
+        shards = read_shards(sku, consistent=True)
+        plan = plan_adjustment(shards.levels, delta)
+        if isinstance(plan, Shortfall):
+            # A retry of a removal that was applied must replay, not turn into a 409.
+            if idempotency_key is not None:
+                replayed = _replay(sku, delta, reason, idempotency_key)
+                if replayed is not None:
+                    return replayed
+            raise _shortfall(sku, delta, plan.available)
+        tx = LabelledTransaction()
+        for shard, change in enumerate(plan):
+            if change:
+                _add_on_hand(tx, sku, shard, change)
+        if idempotency_key is not None:
+            marker = AdjustmentMarkerModel(
+                keys.adjustment_marker_pk(sku, entry_id),
                 keys.IDEMPOTENCY_SK,
-                consistent_read=True,
+                entry_id=entry_id,
+                fingerprint=_fingerprint(delta, reason),
+                ttl=int(time.time()) + MARKER_TTL_SECONDS,
             )
-            fingerprint = stored.fingerprint
-        if fingerprint != _fingerprint(delta, reason):
-            raise IdempotencyKeyReuse(
-                "This Idempotency-Key was already used for a different adjustment"
-            )
-        return Outcome.REPLAYED
-    stock = by_label.get("stock")
-    if stock is not None:
-        available = _number(stock.item, "available")
-        if available is None:
-            # No old image came back: either the row does not exist, or the engine does not
-            # return images for transactions. A consistent read tells which.
-            available = _current_available(sku)
-        raise Conflict(
-            f"Adjusting {sku} by {delta} would take on-hand stock below reserved stock; "
-            f"at most {available} can be removed",
-            available=available,
+            tx.put("marker", marker, AdjustmentMarkerModel.pk.does_not_exist(), old_image=True)
+        entry = LedgerEntryModel(
+            keys.ledger_pk(sku),
+            keys.ledger_sk(at, entry_id),
+            sku=sku,
+            entry_id=entry_id,
+            delta=delta,
+            reason=reason,
+            actor=actor,
+            at=at,
+            idempotency_key=idempotency_key,
         )
-    raise RuntimeError(f"adjustment cancelled: {[(f.label, f.code) for f in failures]}")
+        tx.put("ledger", entry, LedgerEntryModel.pk.does_not_exist())
+        failures = tx.commit()
+        if not failures:
+            return Outcome.APPLIED
+        by_label = {f.label: f for f in failures if f.code == CONDITION_FAILED}
+        marker_failure = by_label.get("marker")
+        if marker_failure is not None and idempotency_key is not None:
+            stored = ((marker_failure.item or {}).get("fingerprint") or {}).get("S")
+            replayed = _replay(sku, delta, reason, idempotency_key, stored)
+            if replayed is not None:
+                return replayed
+        if not any(label.startswith("stock:") for label in by_label):
+            raise RuntimeError(f"adjustment cancelled: {[(f.label, f.code) for f in failures]}")
+        _replan_pause(attempt)
+    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to adjust; retry shortly")
 
 
-def _current_available(sku: str) -> int:
+# --- Resharding --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Resharded:
+    """What a change of shard count did (``from_count == to_count``: nothing to do)."""
+
+    sku: str
+    from_count: int
+    to_count: int
+
+
+def _reshard_transaction(sku: str, shards: SkuShards, plan: Reshard) -> LabelledTransaction:
+    tx = LabelledTransaction()
+    tx.update(
+        "meta",
+        SkuMetaModel(keys.sku_pk(sku), keys.META_SK),
+        [SkuMetaModel.shard_count.set(plan.to_count)],
+        SkuMetaModel.shard_count == plan.from_count,  # optimistic: nobody resharded meanwhile
+    )
+    for shard, change in enumerate(plan.deltas):
+        if shard in plan.created:
+            row = StockShardModel(
+                keys.stock_pk(sku, shard),
+                keys.STOCK_SK,
+                sku=sku,
+                shard=shard,
+                on_hand=change,
+                reserved=0,
+                available=change,
+            )
+            tx.put(f"stock:{shard}", row, StockShardModel.pk.does_not_exist())
+        elif shard in plan.removed:
+            # Deleted only as read: nothing reserved (no hold points here) and exactly the
+            # on-hand stock the plan moves away, so no unit is lost.
+            tx.delete(
+                f"stock:{shard}",
+                _shard_row(sku, shard),
+                (StockShardModel.reserved == 0)
+                & (StockShardModel.on_hand == shards.levels[shard].on_hand),
+            )
+        elif change:
+            _add_on_hand(tx, sku, shard, change)
+    return tx
+
+
+def _refusal(sku: str, refusal: ReshardRefusal) -> Conflict:
+    named = ", ".join(str(shard) for shard in refusal.shards)
+    return Conflict(
+        f"Cannot remove shard(s) {named} of {sku}: they hold {refusal.reserved} reserved "
+        "unit(s) for carts; retry once those holds are released or expire",
+        reserved=refusal.reserved,
+        shards=list(refusal.shards),
+    )
+
+
+def set_shard_count(sku: str, count: int) -> Resharded:
+    """Split (or merge) the SKU's stock over ``count`` shards, spreading available evenly.
+
+    One transaction: the meta's shard_count (conditioned on the count read), new shard rows
+    (attribute_not_exists), removed rows (conditioned on ``reserved = 0`` and the on-hand read),
+    and relative on-hand moves on the kept shards (each source conditioned on
+    ``available >= moved``). Totals never change. Raises NotFound, Conflict when a shard to
+    remove holds reserved units, TooManyRequests when reservations keep changing the shards.
+    """
+    for attempt in range(PLAN_ATTEMPTS):
+        shards = read_shards(sku, consistent=True)
+        if shards.shard_count == count:
+            return Resharded(sku, count, count)
+        plan = plan_reshard(shards.levels, count)
+        if isinstance(plan, ReshardRefusal):
+            raise _refusal(sku, plan)
+        failures = _reshard_transaction(sku, shards, plan).commit()
+        if not failures:
+            return Resharded(sku, plan.from_count, plan.to_count)
+        _replan_pause(attempt)
+    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to reshard; retry shortly")
+
+
+# --- Safety stock and the low-stock flag --------------------------------------------------------
+
+
+def _meta_row(sku: str) -> SkuMetaModel:
+    return SkuMetaModel(keys.sku_pk(sku), keys.META_SK)
+
+
+def _condition_failed(error: UpdateError) -> bool:
+    return error.cause_response_code == "ConditionalCheckFailedException"
+
+
+def set_safety_stock(sku: str, safety_stock: int) -> None:
+    """Set the SKU's safety stock; NotFound for an unknown SKU."""
     try:
-        row = StockShardModel.get(
-            keys.stock_pk(sku, adjustment_shard(DEFAULT_SHARD_COUNT)),
-            keys.STOCK_SK,
-            consistent_read=True,
+        _meta_row(sku).update(
+            [SkuMetaModel.safety_stock.set(safety_stock)], condition=SkuMetaModel.pk.exists()
         )
-    except StockShardModel.DoesNotExist as error:
-        raise NotFound(f"No inventory for SKU {sku}") from error
-    return int(row.available)
+    except UpdateError as error:
+        if _condition_failed(error):
+            raise NotFound(f"No inventory for SKU {sku}") from error
+        raise
+
+
+def flag_low_stock(sku: str) -> int | None:
+    """Raise the SKU's low-stock flag; the crossing's number if this call raised it, else None.
+
+    Conditional on the flag being down, so of any number of concurrent callers exactly one
+    wins a crossing, and only the winner should publish its event.
+    """
+    meta = _meta_row(sku)
+    try:
+        meta.update(
+            [
+                SkuMetaModel.low_stock.set(True),
+                SkuMetaModel.low_stock_crossings.set((SkuMetaModel.low_stock_crossings | 0) + 1),
+            ],
+            condition=SkuMetaModel.pk.exists()
+            & (SkuMetaModel.low_stock.does_not_exist() | (SkuMetaModel.low_stock != True)),  # noqa: E712
+        )
+    except UpdateError as error:
+        if _condition_failed(error):
+            return None
+        raise
+    return int(meta.low_stock_crossings)
+
+
+def clear_low_stock(sku: str) -> bool:
+    """Lower the flag; True if this call lowered it (the SKU recovered)."""
+    try:
+        _meta_row(sku).update(
+            [SkuMetaModel.low_stock.set(False)],
+            condition=SkuMetaModel.low_stock == True,  # noqa: E712
+        )
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
+def unflag_low_stock(sku: str, crossing: int) -> None:
+    """Undo ``flag_low_stock`` whose event could not be published, so a later check retries
+    the same crossing (same number, so the same event id) instead of losing it."""
+    try:
+        _meta_row(sku).update(
+            [
+                SkuMetaModel.low_stock.set(False),
+                SkuMetaModel.low_stock_crossings.set(crossing - 1),
+            ],
+            condition=(SkuMetaModel.low_stock == True)  # noqa: E712
+            & (SkuMetaModel.low_stock_crossings == crossing),
+        )
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
 
 
 def ledger(sku: str, *, limit: int = 100) -> list[LedgerEntry]:

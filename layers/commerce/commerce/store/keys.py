@@ -1,4 +1,4 @@
-"""Key formats of the Catalog and Inventory tables, written once.
+"""Key formats of the Catalog, Inventory and Carts tables, written once.
 
 Every item's ``pk``/``sk`` is built here, so a layout change (such as splitting a SKU over more
 stock shards) touches one module and the repositories stay readable.
@@ -54,3 +54,42 @@ def adjustment_key_digest(sku: str, idempotency_key: str) -> str:
 
 def adjustment_marker_pk(sku: str, digest: str) -> str:
     return f"ADJUSTMENT#{sku}#{digest}"
+
+
+# --- Carts table (issue 4): carts, their lines, and the holds index ---------------------------
+
+CART_SK: Final = "CART"
+LINE_SK_PREFIX: Final = "LINE#"
+#: Buckets of the holds-by-expiry index: spreads a flash sale's index writes over partitions.
+HOLD_BUCKETS: Final = 16
+
+
+def cart_pk(cart_id: str) -> str:
+    return f"CART#{cart_id}"
+
+
+def line_sk(sku: str) -> str:
+    return f"{LINE_SK_PREFIX}{sku}"
+
+
+def hold_bucket(cart_id: str) -> int:
+    """A cart's bucket in the holds index; stable across processes (not Python's hash)."""
+    return int.from_bytes(hashlib.sha256(cart_id.encode()).digest()[:4], "big") % HOLD_BUCKETS
+
+
+def holds_gsi1pk(bucket: int) -> str:
+    return f"HOLDS#{bucket:02d}"
+
+
+def holds_gsi1sk(expires_at: int, cart_id: str, sku: str) -> str:
+    """Holds sort by expiry (zero-padded epoch seconds), so "expired" is one key range."""
+    return f"{expires_at:012d}#{cart_id}#{sku}"
+
+
+def holds_expired_before(now: int) -> str:
+    """Upper bound (exclusive) of the gsi1sk range holding every hold with expires_at <= now."""
+    return f"{now + 1:012d}"
+
+
+def owner_gsi2pk(sub: str) -> str:
+    return f"OWNER#{sub}"

@@ -1,4 +1,4 @@
-"""PynamoDB models of the Catalog and Inventory tables.
+"""PynamoDB models of the Catalog, Inventory and Carts tables.
 
 Table names and the region come from settings; the endpoint does not: botocore honours
 ``AWS_ENDPOINT_URL_DYNAMODB``, so the same code talks to AWS, DynamoDB Local or moto.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -113,6 +114,11 @@ class SkuMetaModel(Model):
     product_id = UnicodeAttribute()
     safety_stock = NumberAttribute(default=0)
     shard_count = NumberAttribute(default=1)
+    # Set while total available is below safety_stock; flipped only by conditional updates, so
+    # exactly one writer sees each crossing. ``low_stock_crossings`` numbers the crossings and
+    # makes each low-stock event's id stable.
+    low_stock = BooleanAttribute(null=True)
+    low_stock_crossings = NumberAttribute(null=True)
 
 
 class LedgerEntryModel(Model):
@@ -150,3 +156,69 @@ class AdjustmentMarkerModel(Model):
     entry_id = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     ttl = NumberAttribute()
+
+
+# --- Carts table (issue 4) ---------------------------------------------------------------------
+
+
+class HoldsIndex(GlobalSecondaryIndex["CartLineModel"]):  # type: ignore[no-untyped-call]
+    """gsi1 as the sweeper uses it: live holds by expiry, one key per bucket (sparse)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class CartModel(Model):
+    """pk=CART#{cart_id}, sk=CART: who owns the cart (a customer's sub or a guest token's hash).
+
+    ``gsi2pk``/``gsi2sk`` (OWNER#{sub}, updated_at) are set for signed-in carts only.
+    """
+
+    class Meta:
+        table_name = _settings.carts_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    cart_id = UnicodeAttribute()
+    owner_sub = UnicodeAttribute(null=True)
+    token_hash = UnicodeAttribute(null=True)
+    shipping_address = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    coupons = ListAttribute(of=UnicodeAttribute, default=list)
+    version = NumberAttribute(default=1)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    ttl = NumberAttribute()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+
+
+class CartLineModel(Model):
+    """pk=CART#{cart_id}, sk=LINE#{sku}: one line; while it holds stock it is a hold.
+
+    A hold carries ``takes`` (shard number as a string -> units taken from that shard),
+    ``expires_at`` (epoch seconds) and the gsi1 keys; releasing it removes all four in the
+    transaction that gives the units back. ``version`` changes on every write of the line.
+    """
+
+    class Meta:
+        table_name = _settings.carts_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    cart_id = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    quantity = NumberAttribute()
+    unit_price = MoneyMap()  # type: ignore[no-untyped-call]  # pynamodb leaves __init__ untyped
+    takes = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    expires_at = NumberAttribute(null=True)
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = HoldsIndex()

@@ -49,12 +49,17 @@ class Failure:
 
 @dataclass
 class LabelledTransaction:
-    """Collects labelled puts and updates, then commits them as one TransactWriteItems call."""
+    """Collects labelled deletes, puts and updates, then commits them as one TransactWriteItems
+    call."""
 
+    _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
     _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
     _updates: list[tuple[str, Model, list[Action], Condition | None, str | None]] = field(
         default_factory=list
     )
+
+    def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
+        self._deletes.append((label, item, condition))
 
     def put(
         self,
@@ -79,10 +84,14 @@ class LabelledTransaction:
 
     @property
     def size(self) -> int:
-        return len(self._puts) + len(self._updates)
+        return len(self._deletes) + len(self._puts) + len(self._updates)
 
     def _labels_in_sent_order(self) -> list[str]:
-        return [p[0] for p in self._puts] + [u[0] for u in self._updates]
+        return (
+            [d[0] for d in self._deletes]
+            + [p[0] for p in self._puts]
+            + [u[0] for u in self._updates]
+        )
 
     def commit(self) -> list[Failure]:
         """Commit; on a cancellation return the failing items (empty list means success).
@@ -111,6 +120,8 @@ class LabelledTransaction:
 
     def _send(self) -> None:
         with TransactWrite(connection=_connection()) as transaction:
+            for _, item, condition in self._deletes:
+                transaction.delete(item, condition=condition)
             for _, item, condition, old in self._puts:
                 transaction.save(item, condition=condition, return_values=old)
             for _, item, actions, condition, old in self._updates:

@@ -1,0 +1,151 @@
+"""CartFunction: carts for guests and customers, whose lines hold stock (API.md, carts)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from commerce.carts import service
+from commerce.carts.schemas import CartOut, SetQuantityIn, ShippingAddressIn
+from commerce.http.api import install, lambda_entrypoint
+from commerce.http.auth import Caller, optional_caller
+from commerce.http.docs import responses
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+_TAGS = ["carts"]
+_CART_ID = Path(description="Cart id, as POST /carts returned it")
+_SKU = Path(description="SKU code")
+_ACCESS = (
+    "Open to guests (send X-Cart-Token) and signed-in customers (send a bearer token); "
+    "anyone else gets 404."
+)
+
+Anyone = Annotated[Caller, Depends(optional_caller)]
+CartToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Cart-Token",
+        max_length=1024,
+        description="The guest's cart_token from POST /carts",
+    ),
+]
+
+
+@app.post(
+    "/carts",
+    status_code=201,
+    summary="Create a cart",
+    description=(
+        "An empty cart. A signed-in caller owns it; a guest gets a `cart_token`, shown only in "
+        "this response, to send as X-Cart-Token on every later call."
+    ),
+    tags=_TAGS,
+    responses=responses(201, CartOut, "The new cart", 401),
+)
+def create_cart(caller: Anyone) -> CartOut:
+    return service.create_cart(caller)
+
+
+@app.get(
+    "/carts/<cart_id>",
+    summary="Get a cart",
+    description=f"Lines with their holds, and totals. Staff may read any cart. {_ACCESS}",
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 401, 404),
+)
+def get_cart(
+    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
+) -> CartOut:
+    return service.get_cart(cart_id, caller, cart_token)
+
+
+@app.put(
+    "/carts/<cart_id>/items/<sku>",
+    summary="Set a line's quantity",
+    description=(
+        "Sets the line to `quantity` and holds exactly that much stock for this cart until "
+        "RESERVATION_TTL_SECONDS from now; 0 removes the line and releases its hold. Not enough "
+        f"stock: 409 out-of-stock with `available`, and the cart is unchanged. {_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 400, 401, 403, 404, 409, 429),
+)
+def set_item(
+    cart_id: Annotated[str, _CART_ID],
+    sku: Annotated[str, _SKU],
+    body: SetQuantityIn,
+    caller: Anyone,
+    cart_token: CartToken = None,
+) -> CartOut:
+    return service.set_item(cart_id, sku, body.quantity, caller, cart_token)
+
+
+@app.delete(
+    "/carts/<cart_id>/items/<sku>",
+    summary="Remove a line",
+    description=f"Removes the line and releases its hold at once. {_ACCESS}",
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 401, 403, 404, 429),
+)
+def remove_item(
+    cart_id: Annotated[str, _CART_ID],
+    sku: Annotated[str, _SKU],
+    caller: Anyone,
+    cart_token: CartToken = None,
+) -> CartOut:
+    return service.remove_item(cart_id, sku, caller, cart_token)
+
+
+@app.delete(
+    "/carts/<cart_id>/items",
+    summary="Empty a cart",
+    description=f"Removes every line and releases every hold at once. {_ACCESS}",
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The empty cart", 401, 403, 404, 429),
+)
+def clear_items(
+    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
+) -> CartOut:
+    return service.clear_items(cart_id, caller, cart_token)
+
+
+@app.put(
+    "/carts/<cart_id>/shipping-address",
+    summary="Set the shipping address",
+    description=(
+        "Validated and normalised (country upper-cased, phone in E.164); every bad field is "
+        f"listed in one 400. {_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 400, 401, 403, 404),
+)
+def set_shipping_address(
+    cart_id: Annotated[str, _CART_ID],
+    body: ShippingAddressIn,
+    caller: Anyone,
+    cart_token: CartToken = None,
+) -> CartOut:
+    return service.set_shipping_address(cart_id, body, caller, cart_token)
+
+
+@app.post(
+    "/carts/<cart_id>/claim",
+    summary="Claim a guest cart",
+    description=(
+        "A signed-in customer holding the guest cart's X-Cart-Token makes the cart theirs; the "
+        "token stops working. Claiming a cart that is already yours succeeds again."
+    ),
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart, now the caller's", 401, 404),
+)
+def claim_cart(
+    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
+) -> CartOut:
+    return service.claim_cart(cart_id, caller, cart_token)
+
+
+install(app)
+lambda_handler = lambda_entrypoint(app)

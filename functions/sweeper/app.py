@@ -1,0 +1,22 @@
+"""SweeperFunction: on a schedule, releases expired cart holds back to stock (issue 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from commerce.carts import clock, sweeper
+from commerce.observability import logger, metrics
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@event_source(data_class=EventBridgeEvent)
+def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str, Any]:
+    report = sweeper.sweep(clock.now(), context.get_remaining_time_in_millis)
+    metrics.add_metric(name="HoldsExpired", unit=MetricUnit.Count, value=report.released)
+    if report.released or report.skipped or report.stopped_early:
+        logger.info("holds swept", extra={"scheduled_at": event.time, **report.as_dict()})
+    return report.as_dict()

@@ -1,0 +1,1 @@
+"""Cart use cases: carts for guests and customers, stock holds, and the sweeper that ends them."""

@@ -1,0 +1,93 @@
+"""Request and response bodies of the cart routes (API.md, "Cart and stock reservation").
+
+Limits come from the domain (``commerce.domain.cart``) so the schema and the rules cannot drift;
+the address schema only checks shapes and types, the domain checks the content and reports
+every bad field at once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from commerce.catalog.schemas import MoneyOut
+from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+
+_FORBID = ConfigDict(extra="forbid")
+#: Generous bounds on address text before the domain's own limits apply.
+_Text = Annotated[StrictStr, Field(max_length=1000)]
+
+
+class SetQuantityIn(BaseModel):
+    """Body of ``PUT /carts/{cart_id}/items/{sku}``."""
+
+    model_config = _FORBID
+
+    quantity: Annotated[
+        StrictInt,
+        Field(
+            ge=0,
+            le=MAX_QUANTITY_PER_LINE,
+            description="Units to hold for this cart; 0 removes the line and releases its hold",
+        ),
+    ]
+
+
+class ShippingAddressIn(BaseModel):
+    """Body of ``PUT /carts/{cart_id}/shipping-address``."""
+
+    model_config = _FORBID
+
+    name: _Text
+    line1: _Text
+    line2: _Text | None = None
+    city: _Text
+    region: _Text | None = None
+    postal_code: _Text
+    country: _Text = Field(description="ISO 3166-1 alpha-2, e.g. CN")
+    phone: _Text = Field(description="International (E.164) or a CN mobile number")
+
+
+class ShippingAddressOut(BaseModel):
+    name: str
+    line1: str
+    line2: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    city: str
+    region: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    postal_code: str
+    country: str
+    phone: str
+
+
+class CartLineOut(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: MoneyOut = Field(description="The price when the line was last set")
+    reserved_until: str | None = Field(
+        description="When this line's stock hold ends; null once it has lapsed"
+    )
+
+
+class TotalsOut(BaseModel):
+    subtotal: MoneyOut
+    discount: MoneyOut
+    shipping: MoneyOut
+    points_redeemed: MoneyOut
+    total: MoneyOut
+
+
+class CartOut(BaseModel):
+    cart_id: str
+    cart_token: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Guests only, once, in the response that created the cart: send it back "
+        "as X-Cart-Token",
+    )
+    lines: list[CartLineOut]
+    shipping_address: ShippingAddressOut | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
+    coupons: list[str]
+    totals: TotalsOut

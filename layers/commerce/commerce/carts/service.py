@@ -1,0 +1,173 @@
+"""Cart use cases, one per route: who may do what (domain ``cart_access``), then the store.
+
+Access: the owner and the guest token's holder may change a cart, staff may read any cart, and
+anyone else gets 404 so a stranger never learns a cart exists. Staff trying to change a cart
+they can read get 403: they already know it exists.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from typing import Final
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from commerce.carts import clock, holding
+from commerce.carts.schemas import CartOut, ShippingAddressIn
+from commerce.carts.views import cart_view
+from commerce.catalog.clock import now_iso
+from commerce.domain.cart import (
+    Access,
+    CartError,
+    ClaimOutcome,
+    TooManyLines,
+    cart_access,
+    claim,
+    issue_guest_token,
+    parse_shipping_address,
+)
+from commerce.domain.product import is_valid_sku
+from commerce.errors import (
+    CommerceError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.store import carts
+from commerce.store.carts import StoredCart
+
+_CART_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _problem(error: CartError) -> CommerceError:
+    """The domain's refusals as problems: too many lines is a state conflict, the rest 400."""
+    if isinstance(error, TooManyLines):
+        return Conflict(error.message)
+    return ValidationFailed([FieldError(error.field, error.message)])
+
+
+def _load(cart_id: str) -> StoredCart:
+    cart = carts.load(cart_id) if _CART_ID_RE.fullmatch(cart_id) else None
+    if cart is None:
+        raise NotFound("No such cart")
+    return cart
+
+
+def _access(cart: StoredCart, caller: Caller, cart_token: str | None) -> Access:
+    return cart_access(
+        cart.to_domain(clock.now()),
+        caller_sub=caller.sub,
+        is_staff=caller.is_staff,
+        cart_token=cart_token,
+    )
+
+
+def _readable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
+    cart = _load(cart_id)
+    if _access(cart, caller, cart_token) is Access.NONE:
+        raise NotFound("No such cart")
+    return cart
+
+
+def _writable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
+    cart = _load(cart_id)
+    access = _access(cart, caller, cart_token)
+    if access is Access.READ:
+        raise Forbidden("Staff may read this cart but only its owner may change it")
+    if access is Access.NONE:
+        raise NotFound("No such cart")
+    return cart
+
+
+def _fresh(cart_id: str) -> CartOut:
+    return cart_view(_load(cart_id), clock.now())
+
+
+def create_cart(caller: Caller) -> CartOut:
+    """A new empty cart: the signed-in caller's, or a guest's with a fresh cart token."""
+    cart_id = uuid.uuid4().hex
+    token = None if caller.is_authenticated else issue_guest_token(secrets.token_urlsafe)
+    carts.create(
+        cart_id,
+        owner_sub=caller.sub,
+        token_hash=token.token_hash if token else None,
+        at=now_iso(),
+        now=clock.now(),
+    )
+    metrics.add_metric(name="CartCreated", unit=MetricUnit.Count, value=1)
+    logger.info("cart created", extra={"cart_id": cart_id, "guest": token is not None})
+    return cart_view(_load(cart_id), clock.now(), cart_token=token.token if token else None)
+
+
+def get_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
+    return cart_view(_readable(cart_id, caller, cart_token), clock.now())
+
+
+def set_item(
+    cart_id: str, sku: str, quantity: int, caller: Caller, cart_token: str | None
+) -> CartOut:
+    """Set a line and hold exactly that much stock; 0 removes the line and releases it."""
+    cart = _writable(cart_id, caller, cart_token)
+    unit_price = carts.unit_price(sku) if is_valid_sku(sku) else None
+    if unit_price is None:
+        raise NotFound(f"No such SKU: {sku[:64]}")
+    try:
+        holding.set_line(cart, sku, quantity, unit_price)
+    except CartError as error:
+        raise _problem(error) from error
+    metrics.add_metric(name="CartLineSet", unit=MetricUnit.Count, value=1)
+    return _fresh(cart_id)
+
+
+def remove_item(cart_id: str, sku: str, caller: Caller, cart_token: str | None) -> CartOut:
+    """Drop a line and release its hold at once; a line that is not there is already gone."""
+    cart = _writable(cart_id, caller, cart_token)
+    if cart.line(sku) is not None:
+        holding.set_line(cart, sku, 0, None)
+    return _fresh(cart_id)
+
+
+def clear_items(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
+    """Empty the cart, releasing every hold (one transaction per line, each exactly once)."""
+    cart = _writable(cart_id, caller, cart_token)
+    for line in cart.lines:
+        holding.set_line(cart, line.sku, 0, None)
+    return _fresh(cart_id)
+
+
+def set_shipping_address(
+    cart_id: str, body: ShippingAddressIn, caller: Caller, cart_token: str | None
+) -> CartOut:
+    cart = _writable(cart_id, caller, cart_token)
+    parsed = parse_shipping_address(body.model_dump(exclude_none=True))
+    if isinstance(parsed, list):
+        raise ValidationFailed(parsed)
+    if not carts.set_shipping_address(cart, parsed.to_dict(), at=now_iso(), now=clock.now()):
+        raise NotFound("No such cart")
+    return _fresh(cart_id)
+
+
+def claim_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
+    """A signed-in customer takes over the guest cart whose token they hold; a retry succeeds."""
+    cart = _load(cart_id)
+    outcome, _ = claim(cart.to_domain(clock.now()), caller_sub=caller.sub, cart_token=cart_token)
+    if outcome is ClaimOutcome.SIGN_IN_REQUIRED:
+        raise Unauthorized("Sign in to claim a cart")
+    if outcome is ClaimOutcome.NOT_FOUND:
+        raise NotFound("No such cart")
+    if outcome is ClaimOutcome.CLAIMED and caller.sub is not None:
+        if not carts.claim(cart, caller.sub, at=now_iso(), now=clock.now()):
+            # Lost a race: fine if the winner was this same customer (a retried claim).
+            current = _load(cart_id)
+            if current.owner_sub != caller.sub:
+                raise NotFound("No such cart")
+        metrics.add_metric(name="CartClaimed", unit=MetricUnit.Count, value=1)
+        logger.info("cart claimed", extra={"cart_id": cart_id})
+    return _fresh(cart_id)

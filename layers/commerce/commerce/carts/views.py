@@ -1,0 +1,51 @@
+"""A stored cart as clients see it: lines with their hold state, and totals priced now."""
+
+from __future__ import annotations
+
+from commerce.carts import clock
+from commerce.carts.schemas import (
+    CartLineOut,
+    CartOut,
+    ShippingAddressOut,
+    TotalsOut,
+)
+from commerce.catalog.schemas import MoneyOut
+from commerce.domain.money import Money
+from commerce.domain.pricing import price
+from commerce.store.carts import StoredCart
+
+
+def _money(money: Money) -> MoneyOut:
+    return MoneyOut(amount=money.amount, currency=money.currency)
+
+
+def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> CartOut:
+    """The cart at ``now``; ``cart_token`` only in the response that created a guest cart."""
+    domain = cart.to_domain(now)
+    totals = price(domain.price_lines()).totals
+    return CartOut(
+        cart_id=cart.cart_id,
+        cart_token=cart_token,
+        lines=[
+            CartLineOut(
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=_money(line.unit_price),
+                reserved_until=clock.iso(line.reserved_until) if line.reserved_until else None,
+            )
+            for line in domain.lines
+        ],
+        shipping_address=(
+            ShippingAddressOut(**domain.shipping_address.to_dict())
+            if domain.shipping_address
+            else None
+        ),
+        coupons=list(domain.coupons),
+        totals=TotalsOut(
+            subtotal=_money(totals.subtotal),
+            discount=_money(totals.discount),
+            shipping=_money(totals.shipping),
+            points_redeemed=_money(totals.points_redeemed),
+            total=_money(totals.total),
+        ),
+    )

@@ -1,0 +1,230 @@
+"""Cart storage: the cart header, its lines, and the write right stated as a condition.
+
+A cart is one partition of the Carts table: the header (pk=CART#{id}, sk=CART) and one item per
+line (sk=LINE#{sku}). Every write to a cart is conditioned on the cart still having the owner or
+guest token that granted the caller write access when it was read, so a cart claimed meanwhile
+can no longer be changed with the old guest token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from commerce.domain.cart import Cart, CartLine, ShippingAddress
+from commerce.domain.money import Money
+from commerce.domain.reservations import Hold
+from commerce.store import keys
+from commerce.store.models import CartLineModel, CartModel, SkuRecordModel
+from commerce.store.transactions import LabelledTransaction
+
+#: An untouched cart is tidied away by TTL after this long (its holds were released long before).
+CART_TTL_SECONDS: Final = 30 * 24 * 3600
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class StoredLine:
+    """A line as stored; ``takes`` (shard -> units) and ``expires_at`` are set while it holds."""
+
+    sku: str
+    quantity: int
+    unit_price: Money
+    version: int
+    takes: Mapping[int, int] = field(default_factory=dict)
+    expires_at: int | None = None
+
+    @property
+    def holds_stock(self) -> bool:
+        """True while the line's units are still counted in the shards' ``reserved``."""
+        return self.expires_at is not None and any(self.takes.values())
+
+    def hold(self, shard_count: int) -> Hold | None:
+        """The hold as the reservation rules see it, widened to ``shard_count`` shards."""
+        if not self.holds_stock or self.expires_at is None:
+            return None
+        width = max(shard_count, max(self.takes, default=-1) + 1)
+        return Hold(tuple(self.takes.get(i, 0) for i in range(width)), self.expires_at)
+
+    def reserved_until(self, now: int) -> int | None:
+        """Expiry of a live hold; None once the hold has lapsed (released or not)."""
+        if self.holds_stock and self.expires_at is not None and self.expires_at > now:
+            return self.expires_at
+        return None
+
+
+@dataclass(frozen=True)
+class StoredCart:
+    """A cart header and its lines, read together."""
+
+    cart_id: str
+    owner_sub: str | None
+    token_hash: str | None
+    shipping_address: Mapping[str, str] | None
+    coupons: tuple[str, ...]
+    lines: tuple[StoredLine, ...]
+
+    def line(self, sku: str) -> StoredLine | None:
+        return next((line for line in self.lines if line.sku == sku), None)
+
+    def to_domain(self, now: int) -> Cart:
+        """The cart as the domain rules see it at ``now`` (lapsed holds have no expiry)."""
+        address = ShippingAddress(**self.shipping_address) if self.shipping_address else None
+        return Cart(
+            self.cart_id,
+            owner=self.owner_sub,
+            guest_token_hash=None if self.owner_sub else self.token_hash,
+            lines=tuple(
+                CartLine(line.sku, line.quantity, line.unit_price, line.reserved_until(now))
+                for line in self.lines
+            ),
+            shipping_address=address,
+            coupons=self.coupons,
+        )
+
+
+def _plain(value: Any) -> dict[str, Any]:
+    """A raw map attribute's content as a dict (PynamoDB hands back a MapAttribute)."""
+    if value is None:
+        return {}
+    values = getattr(value, "attribute_values", value)
+    return dict(values)
+
+
+def line_from_model(model: CartLineModel) -> StoredLine:
+    """A line as read from the table or from the holds index."""
+    takes = {int(k): int(v) for k, v in _plain(model.takes).items() if int(v)}
+    return StoredLine(
+        sku=model.sku,
+        quantity=int(model.quantity),
+        unit_price=Money(int(model.unit_price.amount), model.unit_price.currency),
+        version=int(model.version),
+        takes=takes,
+        expires_at=int(model.expires_at) if model.expires_at is not None else None,
+    )
+
+
+def create(
+    cart_id: str, *, owner_sub: str | None, token_hash: str | None, at: str, now: int
+) -> None:
+    """Write a new, empty cart (an id collision fails loudly rather than overwrite a cart)."""
+    header = CartModel(
+        keys.cart_pk(cart_id),
+        keys.CART_SK,
+        cart_id=cart_id,
+        owner_sub=owner_sub,
+        token_hash=None if owner_sub else token_hash,
+        coupons=[],
+        version=1,
+        created_at=at,
+        updated_at=at,
+        ttl=now + CART_TTL_SECONDS,
+        gsi2pk=keys.owner_gsi2pk(owner_sub) if owner_sub else None,
+        gsi2sk=at if owner_sub else None,
+    )
+    header.save(condition=CartModel.pk.does_not_exist())
+
+
+def load(cart_id: str) -> StoredCart | None:
+    """The cart and its lines, read consistently (two requests: header, then lines)."""
+    try:
+        header = CartModel.get(keys.cart_pk(cart_id), keys.CART_SK, consistent_read=True)
+    except CartModel.DoesNotExist:
+        return None
+    lines = CartLineModel.query(
+        keys.cart_pk(cart_id),
+        CartLineModel.sk.startswith(keys.LINE_SK_PREFIX),
+        consistent_read=True,
+    )
+    address = _plain(header.shipping_address)
+    return StoredCart(
+        cart_id=cart_id,
+        owner_sub=header.owner_sub,
+        token_hash=header.token_hash,
+        shipping_address={str(k): str(v) for k, v in address.items()} or None,
+        coupons=tuple(str(code) for code in header.coupons or []),
+        lines=tuple(line_from_model(line) for line in lines),
+    )
+
+
+def unit_price(sku: str) -> Money | None:
+    """The SKU's current catalog price, or None for a SKU the catalog does not have."""
+    try:
+        record = SkuRecordModel.get(keys.sku_pk(sku), keys.SKU_SK)
+    except SkuRecordModel.DoesNotExist:
+        return None
+    return Money(int(record.price.amount), record.price.currency)
+
+
+def write_guard(cart: StoredCart) -> Condition:
+    """The cart still has the owner (or guest token) it had when ``cart`` was read."""
+    guard: Condition
+    if cart.owner_sub is not None:
+        guard = CartModel.owner_sub == cart.owner_sub
+    else:
+        guard = (CartModel.token_hash == (cart.token_hash or "")) & (
+            CartModel.owner_sub.does_not_exist()
+        )
+    return guard
+
+
+def _touch_actions(cart: StoredCart, at: str, now: int) -> list[Action]:
+    actions: list[Action] = [
+        CartModel.updated_at.set(at),
+        CartModel.ttl.set(now + CART_TTL_SECONDS),
+        CartModel.version.set(CartModel.version + 1),
+    ]
+    if cart.owner_sub is not None:
+        actions.append(CartModel.gsi2sk.set(at))
+    return actions
+
+
+def touch(tx: LabelledTransaction, cart: StoredCart, *, at: str, now: int) -> None:
+    """Add to ``tx``: the header records the change, if the caller's write right still holds.
+
+    Labelled ``cart``: its condition failing means the cart changed hands meanwhile.
+    """
+    header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
+    tx.update("cart", header, _touch_actions(cart, at, now), write_guard(cart))
+
+
+def _update_header(cart_id: str, actions: list[Action], condition: Condition) -> bool:
+    header = CartModel(keys.cart_pk(cart_id), keys.CART_SK)
+    try:
+        header.update(actions, condition=condition)
+    except UpdateError as error:
+        if error.cause_response_code == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def set_shipping_address(
+    cart: StoredCart, address: Mapping[str, str], *, at: str, now: int
+) -> bool:
+    """Store the address; False when the cart changed hands since it was read."""
+    actions = [CartModel.shipping_address.set(dict(address)), *_touch_actions(cart, at, now)]
+    return _update_header(cart.cart_id, actions, write_guard(cart))
+
+
+def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
+    """Make the guest cart ``sub``'s; its token stops working. False if it was no longer a
+    guest cart with that token."""
+    actions: list[Action] = [
+        CartModel.owner_sub.set(sub),
+        CartModel.token_hash.remove(),
+        CartModel.gsi2pk.set(keys.owner_gsi2pk(sub)),
+        CartModel.updated_at.set(at),
+        CartModel.gsi2sk.set(at),
+        CartModel.ttl.set(now + CART_TTL_SECONDS),
+        CartModel.version.set(CartModel.version + 1),
+    ]
+    condition = (
+        CartModel.token_hash == (cart.token_hash or "")
+    ) & CartModel.owner_sub.does_not_exist()
+    return _update_header(cart.cart_id, actions, condition)

@@ -1,0 +1,249 @@
+"""Stock holds: a cart line and its SKU's stock shards, changed together in one transaction.
+
+A hold is a cart line carrying ``takes`` (units taken per shard) and ``expires_at``. Every change
+is ONE TransactWriteItems call whose conditions state the invariant, never a read followed by
+an unconditional write:
+
+- each shard that gives units: ``available >= :d`` (the stock is there);
+- each shard that takes units back: ``reserved >= :d`` (they were held);
+- the line: exactly the version (and expiry) the plan was computed from, or absent for a new
+  line; a live hold that is extended must still be live (``expires_at > :now``);
+- the cart header: the caller's write right still holds.
+
+A release by the sweeper is conditioned on the hold being unchanged and expired
+(``expires_at <= :now``), so it can pass only once, whoever else races it. Expiry is never left
+to TTL deletion: neither emulator deletes expired items and DynamoDB may take hours to.
+
+The shard update expressions live here and only here (:func:`take`, :func:`give_back`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from pynamodb.expressions.condition import Condition
+
+from commerce.domain.money import Money
+from commerce.domain.reservations import Hold, Plan
+from commerce.store import carts, keys
+from commerce.store.carts import StoredCart, StoredLine
+from commerce.store.models import CartLineModel, MoneyMap, StockShardModel
+from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
+
+_LINE = "line"
+_SHARD = "shard:"
+
+
+# --- The two shard updates: the only place their expressions are written --------------------
+
+
+def _shard_row(sku: str, shard: int) -> StockShardModel:
+    return StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
+
+
+def take(tx: LabelledTransaction, sku: str, shard: int, units: int) -> None:
+    """Hold ``units`` of a shard: reserved += d, available -= d, if available >= d."""
+    tx.update(
+        f"{_SHARD}{shard}",
+        _shard_row(sku, shard),
+        [
+            StockShardModel.reserved.set(StockShardModel.reserved + units),
+            StockShardModel.available.set(StockShardModel.available - units),
+        ],
+        StockShardModel.available >= units,
+    )
+
+
+def give_back(tx: LabelledTransaction, sku: str, shard: int, units: int) -> None:
+    """Release ``units`` held on a shard: reserved -= d, available += d, if reserved >= d."""
+    tx.update(
+        f"{_SHARD}{shard}",
+        _shard_row(sku, shard),
+        [
+            StockShardModel.reserved.set(StockShardModel.reserved - units),
+            StockShardModel.available.set(StockShardModel.available + units),
+        ],
+        StockShardModel.reserved >= units,
+    )
+
+
+def apply_plan(tx: LabelledTransaction, sku: str, plan: Plan) -> None:
+    """Add a plan's shard updates to ``tx`` (positive deltas take, negative give back)."""
+    for shard, delta in enumerate(plan.deltas):
+        if delta > 0:
+            take(tx, sku, shard, delta)
+        elif delta < 0:
+            give_back(tx, sku, shard, -delta)
+
+
+# --- Changing a line and its hold ----------------------------------------------------------------
+
+
+class LineOutcome(Enum):
+    """What a line write did; everything but APPLIED changed nothing."""
+
+    APPLIED = "applied"
+    LINE_CHANGED = "line-changed"  # a concurrent change of the same line: re-read, re-plan
+    CART_CHANGED = "cart-changed"  # the caller's write right is gone (the cart was claimed)
+    SHORT = "short"  # a shard no longer had the units the plan took from it
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """One line set to ``quantity`` (0 removes it) with its hold moved by ``plan``.
+
+    ``hold_after`` is the hold the line carries afterwards (None: the line holds nothing).
+    """
+
+    cart: StoredCart
+    sku: str
+    expected: StoredLine | None
+    quantity: int
+    unit_price: Money
+    plan: Plan
+    hold_after: Hold | None
+    now: int
+    at: str
+
+
+def _as_read(expected: StoredLine | None, now: int, extends_live_hold: bool) -> Condition:
+    """The line is exactly as the plan saw it (and, for a live hold extended, still live).
+
+    The expiry is compared as well as the version: a line removed and set again restarts its
+    version, but never with the same hold expiry.
+    """
+    if expected is None:
+        return CartLineModel.pk.does_not_exist()
+    condition: Condition = CartLineModel.version == expected.version
+    if expected.expires_at is None:
+        condition &= CartLineModel.expires_at.does_not_exist()
+    else:
+        condition &= CartLineModel.expires_at == expected.expires_at
+        if extends_live_hold:
+            condition &= CartLineModel.expires_at > now
+    return condition
+
+
+def _line_item(change: LineChange) -> CartLineModel:
+    cart_id = change.cart.cart_id
+    hold = change.hold_after
+    item = CartLineModel(
+        keys.cart_pk(cart_id),
+        keys.line_sk(change.sku),
+        cart_id=cart_id,
+        sku=change.sku,
+        quantity=change.quantity,
+        unit_price=MoneyMap(  # type: ignore[no-untyped-call]
+            amount=change.unit_price.amount, currency=change.unit_price.currency
+        ),
+        version=(change.expected.version + 1) if change.expected else 1,
+        updated_at=change.at,
+    )
+    if hold is not None:
+        item.takes = {str(shard): units for shard, units in enumerate(hold.takes) if units}
+        item.expires_at = hold.expires_at
+        item.gsi1pk = keys.holds_gsi1pk(keys.hold_bucket(cart_id))
+        item.gsi1sk = keys.holds_gsi1sk(hold.expires_at, cart_id, change.sku)
+    return item
+
+
+def write_line(change: LineChange) -> LineOutcome:
+    """Commit the line, its shard updates and the cart's touch as one transaction."""
+    expected = change.expected
+    live = expected is not None and expected.reserved_until(change.now) is not None
+    condition = _as_read(expected, change.now, extends_live_hold=live)
+    tx = LabelledTransaction()
+    if change.quantity == 0:
+        tx.delete(
+            _LINE,
+            CartLineModel(keys.cart_pk(change.cart.cart_id), keys.line_sk(change.sku)),
+            condition,
+        )
+    else:
+        tx.put(_LINE, _line_item(change), condition)
+    apply_plan(tx, change.sku, change.plan)
+    carts.touch(tx, change.cart, at=change.at, now=change.now)
+    return _outcome(tx.commit())
+
+
+def _outcome(failures: list[Failure]) -> LineOutcome:
+    if not failures:
+        return LineOutcome.APPLIED
+    failed = {f.label for f in failures if f.code == CONDITION_FAILED}
+    if _LINE in failed:
+        return LineOutcome.LINE_CHANGED
+    if "cart" in failed:
+        return LineOutcome.CART_CHANGED
+    if any(label.startswith(_SHARD) for label in failed):
+        return LineOutcome.SHORT
+    raise RuntimeError(f"hold change cancelled: {[(f.label, f.code) for f in failures]}")
+
+
+# --- Expired holds: the sweeper's side -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpiredHold:
+    """A hold found through the index: enough to release it, and to state what was found."""
+
+    cart_id: str
+    line: StoredLine
+
+
+def expired_holds(bucket: int, now: int, page_size: int = 100) -> Iterator[ExpiredHold]:
+    """Holds of one index bucket with ``expires_at <= now``, oldest first, page by page.
+
+    The index is eventually consistent; the release's condition, not this read, decides.
+    """
+    rows = CartLineModel.gsi1.query(
+        keys.holds_gsi1pk(bucket),
+        CartLineModel.gsi1sk < keys.holds_expired_before(now),
+        page_size=page_size,
+    )
+    for row in rows:
+        yield ExpiredHold(row.cart_id, carts.line_from_model(row))
+
+
+def _release_condition(line: StoredLine, now: int) -> Condition:
+    expires_at = line.expires_at if line.expires_at is not None else 0
+    condition: Condition = (
+        (CartLineModel.version == line.version)
+        & (CartLineModel.expires_at == expires_at)
+        & (CartLineModel.expires_at <= now)
+    )
+    return condition
+
+
+def release_expired(hold: ExpiredHold, now: int, at: str) -> bool:
+    """Give an expired hold's units back and lapse its line; False if the line moved on.
+
+    Exactly once: the line's condition (this version, this expiry, expired) can pass only once,
+    and the customer's own change or a checkout moves the version first when it wins the race.
+    """
+    line = hold.line
+    tx = LabelledTransaction()
+    row = CartLineModel(keys.cart_pk(hold.cart_id), keys.line_sk(line.sku))
+    tx.update(
+        _LINE,
+        row,
+        [
+            CartLineModel.takes.remove(),
+            CartLineModel.expires_at.remove(),
+            CartLineModel.gsi1pk.remove(),
+            CartLineModel.gsi1sk.remove(),
+            CartLineModel.version.set(CartLineModel.version + 1),
+            CartLineModel.updated_at.set(at),
+        ],
+        _release_condition(line, now),
+    )
+    for shard, units in sorted(line.takes.items()):
+        if units:
+            give_back(tx, line.sku, shard, units)
+    failures = tx.commit()
+    if not failures:
+        return True
+    if any(f.label == _LINE and f.code == CONDITION_FAILED for f in failures):
+        return False
+    raise RuntimeError(f"hold release cancelled: {[(f.label, f.code) for f in failures]}")
