@@ -107,17 +107,26 @@ DEFAULT_SHIPPING: Final = ShippingRule()
 
 @dataclass(frozen=True)
 class SpendReduction:
-    """Coupon: ``amount`` off once the merchandise reaches ``threshold`` (e.g. 20 off 199)."""
+    """Coupon: ``amount`` off once the merchandise reaches ``threshold`` (e.g. 20 off 199).
+
+    With ``repeat``, ``amount`` off for every whole ``threshold`` reached (every 200 off 20:
+    40 off 450); ``threshold`` must then be at least one fen.
+    """
 
     code: str
     threshold: Money
     amount: Money
+    repeat: bool = False
 
     def __post_init__(self) -> None:
         _check_amount(self.threshold, "threshold")
         _check_amount(self.amount, "amount")
+        if self.repeat and self.threshold.amount == 0:
+            raise PricingError("a repeating spend reduction needs a threshold of at least one fen")
 
     def reduction(self, base: int) -> int:
+        if self.repeat:
+            return (base // self.threshold.amount) * self.amount.amount
         return self.amount.amount if base >= self.threshold.amount else 0
 
 
