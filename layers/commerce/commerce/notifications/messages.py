@@ -148,7 +148,9 @@ def dedupe_key(event_id: str, channel: Channel, recipient: str) -> str:
         address = "".join(c for c in recipient if c not in " -()")
     else:
         address = recipient.strip()
-    return hashlib.sha256("\n".join((event_id, channel.value, address)).encode()).hexdigest()
+    # surrogatepass: a JSON body may carry a lone surrogate escape; it must still hash, not crash.
+    raw = "\n".join((event_id, channel.value, address)).encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).hexdigest()
 
 
 @dataclass(frozen=True)
