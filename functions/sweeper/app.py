@@ -1,4 +1,5 @@
-"""SweeperFunction: on a schedule, releases expired cart holds back to stock (issue 4)."""
+"""SweeperFunction: on a schedule, releases expired cart holds back to stock (issue 4) and
+resends payment messages that were never confirmed sent (issue 5)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from commerce.carts import clock, sweeper
 from commerce.observability import logger, metrics
+from commerce.orders import dispatch
 
 
 @logger.inject_lambda_context
@@ -19,4 +21,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     metrics.add_metric(name="HoldsExpired", unit=MetricUnit.Count, value=report.released)
     if report.released or report.skipped or report.stopped_early:
         logger.info("holds swept", extra={"scheduled_at": event.time, **report.as_dict()})
+    # Orders whose payment message was never confirmed sent get it again (it logs what it did).
+    dispatch.reconcile_dispatch(clock.now())
     return report.as_dict()

@@ -7,6 +7,7 @@ reserved variables, and Powertools settings that need no X-Ray daemon.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
@@ -16,7 +17,26 @@ from infra.local.moto_server import MOTO_SERVICE_ENV_IDS
 from infra.local.template import REGION
 
 # Settings of the stack a developer may override from the shell; they win over the template.
-PASSTHROUGH = ("RESERVATION_TTL_SECONDS", "SWEEP_INTERVAL_SECONDS", "LOG_LEVEL")
+# PAYMENTS_CRASH_AFTER_CHARGE_RATE is the reliability tests' fault injection (0..1).
+PASSTHROUGH = (
+    "RESERVATION_TTL_SECONDS",
+    "SWEEP_INTERVAL_SECONDS",
+    "LOG_LEVEL",
+    "PAYMENTS_CRASH_AFTER_CHARGE_RATE",
+    "WEBHOOK_SECRETS_JSON",
+)
+
+#: The local webhook signing secret (docs/orders.md, "Webhooks locally"): a dev value only,
+#: standing in for the SSM SecureString the deployed function reads.
+DEV_WEBHOOK_SECRET = "local-dev-webhook-secret"
+DEV_WEBHOOK_SENDERS = ("carriers/sf-express", "carriers/ups", "payments/sandbox")
+
+# Values for variables the template declares empty because on AWS they come from elsewhere.
+LOCAL_DEFAULTS = {
+    "WEBHOOK_SECRETS_JSON": json.dumps(
+        {sender: [DEV_WEBHOOK_SECRET] for sender in DEV_WEBHOOK_SENDERS}
+    ),
+}
 
 # Never let a developer's real AWS identity or profile reach a handler.
 _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_")
@@ -47,6 +67,9 @@ def function_environment(
     parent = dict(os.environ if parent_env is None else parent_env)
     env = {k: v for k, v in parent.items() if not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(spec.environment)
+    for name, value in LOCAL_DEFAULTS.items():
+        if name in spec.environment and not spec.environment[name]:
+            env[name] = value
     env.update(endpoints)
     env.update(
         {

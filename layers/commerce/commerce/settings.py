@@ -27,6 +27,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _rate(env: Mapping[str, str], name: str) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise SettingsError(f"{name} must be a number from 0 to 1, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a function may need; unused names cost nothing."""
@@ -47,6 +60,22 @@ class Settings:
     max_page_size: int
     user_pool_id: str = ""
     user_pool_client_id: str = ""
+    #: "sandbox" (the default outside prod) or "stripe" (commerce.payments.factory).
+    payment_provider: str = "sandbox"
+    #: The sandbox provider's ledger table; "" in prod, where the sandbox never runs.
+    sandbox_payments_table: str = ""
+    #: Test-only fault injection: the share of approved charges after which the payments
+    #: consumer raises before writing PAID. Ignored in prod (payments_crash_rate).
+    payments_crash_after_charge_rate: float = 0.0
+    #: SSM SecureString holding {sender: [secrets]} for webhook signatures (on AWS).
+    webhook_secrets_parameter: str = ""
+    #: The same JSON straight from the environment (the local stack; never honoured in prod).
+    webhook_secrets_json: str = ""
+
+    @property
+    def payments_crash_rate(self) -> float:
+        """The crash rate the consumer honours: always 0 in prod, whatever the variable says."""
+        return 0.0 if self.stage == "prod" else self.payments_crash_after_charge_rate
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +99,14 @@ class Settings:
             max_page_size=100,
             user_pool_id=env.get("USER_POOL_ID", ""),
             user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
+            payment_provider=env.get("PAYMENT_PROVIDER")
+            or ("stripe" if stage == "prod" else "sandbox"),
+            sandbox_payments_table=env.get("SANDBOX_PAYMENTS_TABLE", ""),
+            payments_crash_after_charge_rate=_rate(env, "PAYMENTS_CRASH_AFTER_CHARGE_RATE"),
+            webhook_secrets_parameter=env.get(
+                "WEBHOOK_SECRETS_PARAMETER", f"/commerce/{stage}/webhook-secrets"
+            ),
+            webhook_secrets_json=env.get("WEBHOOK_SECRETS_JSON", ""),
         )
 
 

@@ -4,7 +4,9 @@ The plan comes from the pure reservation rules (``plan_set``) over a consistent 
 line and every shard of the SKU; the store's transaction then states, as conditions, exactly the
 state the plan was made from. If another request changed the same line meanwhile, or a shard
 ran dry under the plan, nothing was written: read again and re-plan, a few times, with jitter so
-racing requests spread out. A refusal by the rules is the 409 out-of-stock.
+racing requests spread out. A refusal by the rules is the 409 out-of-stock. Once a commit has
+moved stock, the SKU's low-stock flag is re-evaluated (outside the transaction: an alert that
+cannot be sent never undoes a hold).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Final
 
 from commerce.carts import clock
 from commerce.catalog.clock import now_iso
+from commerce.catalog.low_stock import check_low_stock
 from commerce.domain.money import Money
 from commerce.domain.reservations import (
     Refusal,
@@ -23,7 +26,7 @@ from commerce.domain.reservations import (
     plan_set,
     preferred_shard,
 )
-from commerce.errors import NotFound, OutOfStock, TooManyRequests
+from commerce.errors import Conflict, NotFound, OutOfStock, TooManyRequests
 from commerce.settings import get_settings
 from commerce.store import carts, holds, inventory
 from commerce.store.carts import StoredCart
@@ -87,8 +90,13 @@ def set_line(cart: StoredCart, sku: str, quantity: int, unit_price: Money | None
         )
         outcome = holds.write_line(change)
         if outcome is LineOutcome.APPLIED:
+            if plan.shards:  # stock moved: a take may cross below safety stock, a release back
+                check_low_stock(sku)  # after the commit, never inside it; it never raises
             return cart
         if outcome is LineOutcome.CART_CHANGED:
+            current = carts.load(cart.cart_id)
+            if current is not None and current.checked_out:
+                raise Conflict("This cart has been checked out; it can no longer change")
             raise NotFound("No such cart")
         short = outcome is LineOutcome.SHORT
     if short:

@@ -83,6 +83,8 @@ def _writable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCar
         raise Forbidden("Staff may read this cart but only its owner may change it")
     if access is Access.NONE:
         raise NotFound("No such cart")
+    if cart.checked_out:
+        raise Conflict("This cart has been checked out; it can no longer change")
     return cart
 
 

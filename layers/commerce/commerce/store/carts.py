@@ -68,6 +68,13 @@ class StoredCart:
     shipping_address: Mapping[str, str] | None
     coupons: tuple[str, ...]
     lines: tuple[StoredLine, ...]
+    version: int = 0
+    #: The order this cart became at checkout; a checked-out cart refuses every change (409).
+    order_id: str | None = None
+
+    @property
+    def checked_out(self) -> bool:
+        return self.order_id is not None
 
     def line(self, sku: str) -> StoredLine | None:
         return next((line for line in self.lines if line.sku == sku), None)
@@ -149,6 +156,8 @@ def load(cart_id: str) -> StoredCart | None:
         shipping_address={str(k): str(v) for k, v in address.items()} or None,
         coupons=tuple(str(code) for code in header.coupons or []),
         lines=tuple(line_from_model(line) for line in lines),
+        version=int(header.version or 0),
+        order_id=header.order_id,
     )
 
 
@@ -162,7 +171,8 @@ def unit_price(sku: str) -> Money | None:
 
 
 def write_guard(cart: StoredCart) -> Condition:
-    """The cart still has the owner (or guest token) it had when ``cart`` was read."""
+    """The cart still has the owner (or guest token) it had when ``cart`` was read, and has not
+    been checked out (a checked-out cart is the order's record and never changes again)."""
     guard: Condition
     if cart.owner_sub is not None:
         guard = CartModel.owner_sub == cart.owner_sub
@@ -170,7 +180,22 @@ def write_guard(cart: StoredCart) -> Condition:
         guard = (CartModel.token_hash == (cart.token_hash or "")) & (
             CartModel.owner_sub.does_not_exist()
         )
+    guard &= CartModel.checked_out_at.does_not_exist()
     return guard
+
+
+def check_out(
+    tx: LabelledTransaction, cart: StoredCart, order_id: str, *, at: str, now: int
+) -> None:
+    """Add to ``tx``: the cart becomes order ``order_id`` (label ``cart``), if it is exactly the
+    version read, still the caller's, and not checked out yet; it never changes again."""
+    header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
+    actions = [
+        CartModel.checked_out_at.set(at),
+        CartModel.order_id.set(order_id),
+        *_touch_actions(cart, at, now),
+    ]
+    tx.update("cart", header, actions, write_guard(cart) & (CartModel.version == cart.version))
 
 
 def _touch_actions(cart: StoredCart, at: str, now: int) -> list[Action]:

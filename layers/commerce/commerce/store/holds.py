@@ -14,7 +14,8 @@ A release by the sweeper is conditioned on the hold being unchanged and expired
 (``expires_at <= :now``), so it can pass only once, whoever else races it. Expiry is never left
 to TTL deletion: neither emulator deletes expired items and DynamoDB may take hours to.
 
-The shard update expressions live here and only here (:func:`take`, :func:`give_back`).
+The shard update expressions live here and only here (:func:`take`, :func:`give_back`,
+:func:`commit`, :func:`restock`).
 """
 
 from __future__ import annotations
@@ -43,10 +44,16 @@ def _shard_row(sku: str, shard: int) -> StockShardModel:
     return StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
 
 
-def take(tx: LabelledTransaction, sku: str, shard: int, units: int) -> None:
-    """Hold ``units`` of a shard: reserved += d, available -= d, if available >= d."""
+def take(
+    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
+) -> None:
+    """Hold ``units`` of a shard: reserved += d, available -= d, if available >= d.
+
+    ``label`` names the item in ``tx`` (default ``shard:{n}``; give one per SKU when a
+    transaction touches several SKUs, so a failure says which).
+    """
     tx.update(
-        f"{_SHARD}{shard}",
+        label or f"{_SHARD}{shard}",
         _shard_row(sku, shard),
         [
             StockShardModel.reserved.set(StockShardModel.reserved + units),
@@ -56,16 +63,52 @@ def take(tx: LabelledTransaction, sku: str, shard: int, units: int) -> None:
     )
 
 
-def give_back(tx: LabelledTransaction, sku: str, shard: int, units: int) -> None:
+def give_back(
+    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
+) -> None:
     """Release ``units`` held on a shard: reserved -= d, available += d, if reserved >= d."""
     tx.update(
-        f"{_SHARD}{shard}",
+        label or f"{_SHARD}{shard}",
         _shard_row(sku, shard),
         [
             StockShardModel.reserved.set(StockShardModel.reserved - units),
             StockShardModel.available.set(StockShardModel.available + units),
         ],
         StockShardModel.reserved >= units,
+    )
+
+
+def commit(
+    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
+) -> None:
+    """Held units leave stock (an order was paid): on_hand -= d, reserved -= d, if reserved >= d.
+
+    ``available`` (on_hand - reserved) is unchanged: the units were already unavailable.
+    """
+    tx.update(
+        label or f"{_SHARD}{shard}",
+        _shard_row(sku, shard),
+        [
+            StockShardModel.on_hand.set(StockShardModel.on_hand - units),
+            StockShardModel.reserved.set(StockShardModel.reserved - units),
+        ],
+        StockShardModel.reserved >= units,
+    )
+
+
+def restock(
+    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
+) -> None:
+    """Committed units come back to stock (a paid order cancelled, a return received):
+    on_hand += d, available += d, on a shard that exists."""
+    tx.update(
+        label or f"{_SHARD}{shard}",
+        _shard_row(sku, shard),
+        [
+            StockShardModel.on_hand.set(StockShardModel.on_hand + units),
+            StockShardModel.available.set(StockShardModel.available + units),
+        ],
+        StockShardModel.pk.exists(),
     )
 
 

@@ -1,4 +1,4 @@
-"""Key formats of the Catalog, Inventory and Carts tables, written once.
+"""Key formats of the Catalog, Inventory, Carts and Orders tables, written once.
 
 Every item's ``pk``/``sk`` is built here, so a layout change (such as splitting a SKU over more
 stock shards) touches one module and the repositories stay readable.
@@ -93,3 +93,43 @@ def holds_expired_before(now: int) -> str:
 
 def owner_gsi2pk(sub: str) -> str:
     return f"OWNER#{sub}"
+
+
+# --- Orders table (issue 5): orders, their returns, webhook replay guards ----------------------
+
+ORDER_SK: Final = "ORDER"
+RETURN_SK_PREFIX: Final = "RETURN#"
+WEBHOOK_SK: Final = "WEBHOOK"
+#: Buckets of the dispatch index (gsi2): orders whose payment message is not yet confirmed sent.
+DISPATCH_BUCKETS: Final = 4
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def return_sk(return_id: str) -> str:
+    return f"{RETURN_SK_PREFIX}{return_id}"
+
+
+def customer_orders_gsi1pk(sub: str) -> str:
+    return f"CUSTOMER#{sub}"
+
+
+def customer_orders_gsi1sk(created_at: str, order_id: str) -> str:
+    """A customer's orders sort by creation time (fixed-width ISO 8601); the id breaks ties."""
+    return f"{created_at}#{order_id}"
+
+
+def dispatch_bucket(order_id: str) -> int:
+    """An order's bucket in the dispatch index; stable across processes (not Python's hash)."""
+    return int.from_bytes(hashlib.sha256(order_id.encode()).digest()[:4], "big") % DISPATCH_BUCKETS
+
+
+def dispatch_gsi2pk(bucket: int) -> str:
+    return f"DISPATCH#{bucket:02d}"
+
+
+def webhook_pk(sender: str, event_id: str) -> str:
+    """The replay guard of one webhook event of one sender (a carrier or a payment provider)."""
+    return f"WEBHOOK#{sender}#{event_id}"

@@ -1,4 +1,4 @@
-"""PynamoDB models of the Catalog, Inventory and Carts tables.
+"""PynamoDB models of the Catalog, Inventory, Carts and Orders tables.
 
 Table names and the region come from settings; the endpoint does not: botocore honours
 ``AWS_ENDPOINT_URL_DYNAMODB``, so the same code talks to AWS, DynamoDB Local or moto.
@@ -195,6 +195,9 @@ class CartModel(Model):
     ttl = NumberAttribute()
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    # Set by the checkout's transaction: the cart became this order and never changes again.
+    checked_out_at = UnicodeAttribute(null=True)
+    order_id = UnicodeAttribute(null=True)
 
 
 class CartLineModel(Model):
@@ -222,3 +225,121 @@ class CartLineModel(Model):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi1 = HoldsIndex()
+
+
+# --- Orders table (issue 5) --------------------------------------------------------------------
+
+
+class CustomerOrdersIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    """gsi1: a signed-in customer's orders, newest first (CUSTOMER#{sub}, {created_at}#{id})."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class DispatchIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    """gsi2 (sparse): orders whose payment message is not yet confirmed sent, by creation time."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class OrderModel(Model):
+    """pk=ORDER#{order_id}, sk=ORDER: an order (layout: commerce/store/orders.py).
+
+    ``lines`` [{sku, quantity, unit_price}], ``totals`` (five money maps), ``payment`` {method,
+    status, charge_id?, decline_code?, refunded}, ``reservation`` {sku: {shard: units}} (the
+    stock the order holds or committed, per shard), ``history`` [{status, at (epoch s)}].
+    ``version`` grows by one with every write; every transition is conditioned on it.
+    """
+
+    class Meta:
+        table_name = _settings.orders_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    version = NumberAttribute()
+    owner_sub = UnicodeAttribute(null=True)
+    cart_token_hash = UnicodeAttribute(null=True)
+    order_token_hash = UnicodeAttribute(null=True)
+    email = UnicodeAttribute()
+    locale = UnicodeAttribute(null=True)
+    lines = ListAttribute[Any](null=True)
+    totals = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    shipping_address = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    payment = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    payment_token = UnicodeAttribute(null=True)
+    reservation = MapAttribute[str, Any](null=True)  # type: ignore[no-untyped-call]
+    history = ListAttribute[Any](null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    cart_id = UnicodeAttribute(null=True)
+    delivered_at = NumberAttribute(null=True)
+    carrier = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    carrier_event_id = UnicodeAttribute(null=True)
+    # Set (once, epoch s) by the payments consumer just before its first charge call, while the
+    # order is PENDING_PAYMENT: a cancelled order without it was never charged, so the consumer
+    # never asks the provider about it (commerce/payments/consumer.py).
+    charge_attempted_at = NumberAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi1 = CustomerOrdersIndex()
+    gsi2 = DispatchIndex()
+
+
+class ReturnModel(Model):
+    """pk=ORDER#{order_id}, sk=RETURN#{return_id}: one return of an order.
+
+    ``lines`` [{sku, quantity}], ``refund`` money map, ``status`` REQUESTED | RECEIVED,
+    ``requested_at`` (epoch s), ``refund_id`` once the provider refunded it.
+    """
+
+    class Meta:
+        table_name = _settings.orders_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute()
+    return_id = UnicodeAttribute()
+    lines = ListAttribute[Any]()
+    reason = UnicodeAttribute(default="")
+    refund = MoneyMap()  # type: ignore[no-untyped-call]
+    status = UnicodeAttribute()
+    requested_at = NumberAttribute()
+    created_at = UnicodeAttribute()
+    received_at = UnicodeAttribute(null=True)
+    refund_id = UnicodeAttribute(null=True)
+
+
+class WebhookEventModel(Model):
+    """pk=WEBHOOK#{sender}#{event_id}, sk=WEBHOOK: a webhook event already acted on.
+
+    Written with attribute_not_exists, so a replayed event changes nothing; ``ttl`` (received +
+    7 days) only tidies the table.
+    """
+
+    class Meta:
+        table_name = _settings.orders_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sender = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    ttl = NumberAttribute()

@@ -1,0 +1,210 @@
+"""OrdersFunction: checkout, order reads, cancellation, shipments and returns (API.md, orders)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from commerce.http.api import install, lambda_entrypoint
+from commerce.http.auth import Caller, current_caller, optional_caller, require_roles
+from commerce.http.docs import responses
+from commerce.http.pagination import MAX_PAGE_TOKEN_CHARS
+from commerce.orders import cancel, checkout, fulfilment, reading, returns
+from commerce.orders.schemas import (
+    OrderListOut,
+    OrderOut,
+    PlacedOrderOut,
+    PlaceOrderIn,
+    ReturnIn,
+    ReturnOut,
+    ShipmentIn,
+)
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+_TAGS = ["orders"]
+_STAFF_TAGS = ["orders", "fulfilment"]
+_ORDER_ID = Path(description="Order id, as POST /orders returned it")
+_ACCESS = (
+    "Guests send X-Order-Token (the order_token of POST /orders) or the cart's X-Cart-Token; "
+    "customers send their bearer token. Anyone else gets 404."
+)
+
+Anyone = Annotated[Caller, Depends(optional_caller)]
+SignedIn = Annotated[Caller, Depends(current_caller)]
+Ops = Annotated[Caller, Depends(require_roles("ops"))]
+CartToken = Annotated[
+    str | None,
+    Header(alias="X-Cart-Token", max_length=1024, description="The guest's cart_token"),
+]
+OrderToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Order-Token",
+        max_length=1024,
+        description="The guest's order_token from POST /orders",
+    ),
+]
+
+
+@app.post(
+    "/orders",
+    status_code=202,
+    summary="Check out a cart",
+    description=(
+        "Turns the cart's stock holds into a PENDING_PAYMENT order in one step (prices as on the "
+        "cart lines; the holds stop expiring) and hands it to payment, which runs "
+        "asynchronously: poll GET /orders/{order_id}. The Idempotency-Key header is required: "
+        "the same key and body return the first response and create nothing; the same key with "
+        "another body is 422 idempotency-key-reuse; a duplicate still being processed is 409 "
+        "with Retry-After. An empty cart, a cart already checked out, or lines whose lapsed "
+        "holds cannot be taken again (listed in `unavailable`) are 409. Guests send X-Cart-Token "
+        "and an email, and receive an order_token. redeem_points accepts only 0 for now."
+    ),
+    tags=_TAGS,
+    responses=responses(
+        202, PlacedOrderOut, "The order, awaiting payment", 400, 401, 403, 404, 409, 422, 429
+    ),
+)
+def place_order(
+    body: PlaceOrderIn,
+    caller: Anyone,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            description="Client-chosen, unique per checkout attempt; reuse it to retry safely",
+        ),
+    ],
+    cart_token: CartToken = None,
+) -> PlacedOrderOut:
+    return checkout.place_order(body, caller, cart_token, idempotency_key, app.lambda_context)
+
+
+@app.get(
+    "/orders",
+    summary="List my orders",
+    description="The signed-in customer's own orders, newest first, a page at a time.",
+    tags=_TAGS,
+    responses=responses(200, OrderListOut, "A page of orders", 400, 401),
+)
+def list_orders(
+    caller: SignedIn,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
+    next_token: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_PAGE_TOKEN_CHARS,
+            pattern=r"^[A-Za-z0-9_-]*$",
+            description="Cursor from the previous page (URL-safe base64)",
+        ),
+    ] = None,
+) -> OrderListOut:
+    return reading.list_orders(caller, limit, next_token)
+
+
+@app.get(
+    "/orders/<order_id>",
+    summary="Get an order",
+    description=(
+        "Status, lines, totals, payment status and the status history. Support, ops and admin "
+        "may read any order; staff and the signed-in owner also see created_at and email. "
+        f"{_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, OrderOut, "The order", 401, 404),
+)
+def get_order(
+    order_id: Annotated[str, _ORDER_ID],
+    caller: Anyone,
+    cart_token: CartToken = None,
+    order_token: OrderToken = None,
+) -> OrderOut:
+    return reading.get_order(order_id, caller, (order_token, cart_token))
+
+
+@app.post(
+    "/orders/<order_id>/cancel",
+    summary="Cancel an order",
+    description=(
+        "Before shipment only. Awaiting payment: cancelled and its stock released at once (a "
+        "payment that still goes through is refunded automatically). Paid: refunded in full and "
+        "the stock returned. Shipped or later: 409. The owner (or token holder), ops and admin "
+        f"may cancel; support: 403. {_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, OrderOut, "The cancelled order", 401, 403, 404, 409, 429),
+)
+def cancel_order(
+    order_id: Annotated[str, _ORDER_ID],
+    caller: Anyone,
+    cart_token: CartToken = None,
+    order_token: OrderToken = None,
+) -> OrderOut:
+    return cancel.cancel_order(order_id, caller, (order_token, cart_token))
+
+
+@app.post(
+    "/orders/<order_id>/returns",
+    status_code=201,
+    summary="Request a return",
+    description=(
+        "Within 7 days of delivery, by lines and quantities (a later partial return may follow "
+        "once the previous one is refunded). The response states the refund those lines are "
+        "worth: their share of what was paid for merchandise (shipping is not refunded). "
+        "Outside the window, or while another return is open: 409. Bad lines: 400 listing "
+        f"every bad field. The owner or token holder only; staff: 403. {_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(201, ReturnOut, "The return, awaiting the goods", 400, 401, 403, 404, 409),
+)
+def request_return(
+    order_id: Annotated[str, _ORDER_ID],
+    body: ReturnIn,
+    caller: Anyone,
+    cart_token: CartToken = None,
+    order_token: OrderToken = None,
+) -> ReturnOut:
+    return returns.request_return(order_id, body, caller, (order_token, cart_token))
+
+
+@app.post(
+    "/admin/orders/<order_id>/shipments",
+    summary="Ship an order",
+    description=(
+        "A PAID order is SHIPPED with its carrier and tracking number; otherwise 409. "
+        "Role: ops (or admin)."
+    ),
+    tags=_STAFF_TAGS,
+    responses=responses(200, OrderOut, "The shipped order", 400, 401, 403, 404, 409, 429),
+)
+def ship_order(order_id: Annotated[str, _ORDER_ID], body: ShipmentIn, caller: Ops) -> OrderOut:
+    return fulfilment.ship_order(order_id, body, caller)
+
+
+@app.post(
+    "/admin/orders/<order_id>/returns/<return_id>/receive",
+    summary="Receive a return",
+    description=(
+        "The returned goods arrived: exactly the return's refund goes back through the payment "
+        "provider (once, whatever the retries), the units return to stock, and the order is "
+        "REFUNDED. A return already received, or an order not awaiting one: 409. Role: ops "
+        "(or admin)."
+    ),
+    tags=_STAFF_TAGS,
+    responses=responses(200, OrderOut, "The refunded order", 401, 403, 404, 409, 429),
+)
+def receive_return(
+    order_id: Annotated[str, _ORDER_ID],
+    return_id: Annotated[str, Path(description="Return id, as the return request returned it")],
+    caller: Ops,
+) -> OrderOut:
+    return returns.receive_return(order_id, return_id, caller)
+
+
+install(app)
+lambda_handler = lambda_entrypoint(app)

@@ -1,0 +1,1 @@
+"""Orders: checkout, reads, cancellation, fulfilment and returns (the OrdersFunction's services)."""

@@ -1,0 +1,68 @@
+"""Cancelling an order before it ships (docs/orders.md, "The state machine").
+
+- PENDING_PAYMENT: CANCELLED with the reservation released in the same transaction. A charge
+  already in flight that still succeeds is refunded by the payments consumer
+  (CANCELLED, payment_approved).
+- PAID: the charge is refunded through the provider first (``refund_key(order_id)``, so a retry
+  never refunds twice), then CANCELLED and the committed units back to ``on_hand`` in one
+  transaction.
+- SHIPPED and later: 409 ``conflict`` (``IllegalTransition``).
+
+Who: the owner (a guest: the holder of the cart or order token), ops and admin; support may read
+but not cancel (403); anyone else 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from commerce.domain.orders import Advance, OrderEvent, OrderStatus
+from commerce.errors import Forbidden
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.orders import moves
+from commerce.orders.reading import cancellable_by, is_private_reader, load_readable
+from commerce.orders.schemas import OrderOut
+from commerce.orders.views import order_view
+from commerce.payments.factory import provider
+from commerce.payments.provider import refund_key
+from commerce.store import orders as store
+from commerce.store.orders import StoredOrder
+from commerce.store.transactions import LabelledTransaction
+
+
+def _release(tx: LabelledTransaction, stored: StoredOrder, adv: Advance) -> None:
+    if adv.previous is OrderStatus.PENDING_PAYMENT:
+        store.release_stock(tx, stored.reservation)
+    elif adv.previous is OrderStatus.PAID:
+        store.restock(tx, stored.reservation)
+
+
+def _refund_if_paid(stored: StoredOrder) -> StoredOrder:
+    """A paid order: refund what is left of its charge (idempotent by ``refund_key``, so a
+    retry refunds nothing more) and return the order with its payment updated."""
+    order = stored.order
+    if order.status is not OrderStatus.PAID:
+        return stored
+    payment = order.payment
+    owed = order.totals.total - payment.refunded
+    if payment.charge_id is None or owed.amount <= 0:
+        return stored
+    provider().refund(payment.charge_id, owed, refund_key(order.order_id))
+    refunded = payment.refund(owed, order.totals.total)
+    return replace(stored, order=replace(order, payment=refunded))
+
+
+def cancel_order(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> OrderOut:
+    stored = load_readable(order_id, caller, tokens)
+    if not cancellable_by(stored, caller, tokens):
+        raise Forbidden("Support may read orders but not cancel them")
+    written = moves.move(
+        order_id, OrderEvent.CANCEL, effects=_release, prepare=_refund_if_paid, first=stored
+    )
+    logger.info("order cancelled", extra={"order_id": order_id, "from": stored.status.value})
+    metrics.add_metric(name="OrdersCancelled", unit=MetricUnit.Count, value=1)
+    return order_view(written, private=is_private_reader(written, caller))

@@ -1,0 +1,347 @@
+"""Checkout: a cart's holds become a pending order in one transaction, once per Idempotency-Key.
+
+Idempotency (Powertools, DynamoDB-backed on the Idempotency table) is keyed by
+``sha256(caller identity + Idempotency-Key)``, the identity being the customer's ``sub`` or the
+guest's cart token hash, so two callers can never collide on a key. The request body is the
+validated payload: the same key with another body is 422 ``idempotency-key-reuse``; a duplicate
+arriving while the first is still running is 409 ``conflict`` with ``Retry-After: 1``; a
+duplicate after it finished gets the stored 202 body and creates nothing. A checkout that fails
+(409, 404, ...) leaves no record, so the client may retry with the same key.
+
+The transaction (one TransactWriteItems):
+
+- the order, ``attribute_not_exists`` (PENDING_PAYMENT, prices snapshotted from the lines, the
+  dispatch marker set);
+- each cart line whose hold is live: the hold attributes are removed, conditioned on the line's
+  version and a still-live expiry. Its units stay reserved on the same shards, now owned by the
+  order (``reservation``), and no longer expire: the sweeper cannot see them any more;
+- each lapsed line: its stock is taken afresh (net of any stale units an unswept hold still
+  keeps), ``available >= d`` on each shard; lines that cannot be made good are a 409 naming them;
+- the cart header: checked out, conditioned on its version and the caller's write right, so a
+  cart is checked out once and never changes again.
+
+Any failed condition writes nothing; the cart is read again and the checkout retried a few
+times (a concurrent line change, a shard that moved), then answered 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Final
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from commerce.carts import clock
+from commerce.catalog.clock import now_iso
+from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
+from commerce.domain.orders import OrderLine, OrderStatus, new_order
+from commerce.domain.pricing import price
+from commerce.domain.reservations import Refusal, plan_set, preferred_shard
+from commerce.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    IdempotencyKeyReuse,
+    NotFound,
+    ValidationFailed,
+)
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.orders import dispatch
+from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
+from commerce.orders.views import totals_out
+from commerce.settings import get_settings
+from commerce.store import carts, holds, inventory, keys
+from commerce.store import orders as store
+from commerce.store.carts import StoredCart, StoredLine
+from commerce.store.models import CartLineModel
+from commerce.store.orders import StoredOrder
+from commerce.store.transactions import CONDITION_FAILED, MAX_ITEMS, LabelledTransaction
+
+#: Whole checkouts attempted before a contended cart is answered 409.
+ATTEMPTS: Final = 4
+#: How long a finished checkout's response is replayed for its key.
+IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
+_CART_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
+_LINE: Final = "line:"
+
+
+class CheckoutInProgress(Conflict):
+    """The same Idempotency-Key is being processed right now: 409 with ``Retry-After: 1``."""
+
+    def __init__(self) -> None:
+        super().__init__("A checkout with this Idempotency-Key is still in progress; retry shortly")
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
+# --- Idempotency ----------------------------------------------------------------------------
+
+_CONFIG: Final = IdempotencyConfig(
+    event_key_jmespath="scope",
+    payload_validation_jmespath="body",
+    raise_on_no_idempotency_key=True,
+    expires_after_seconds=IDEMPOTENCY_TTL_SECONDS,
+    hash_function="sha256",
+)
+
+
+def idempotency_scope(identity: str, idempotency_key: str) -> str:
+    """The key Powertools hashes: the caller's identity and their key, never one without the
+    other (two guests choosing the same key must not see each other's order)."""
+    return hashlib.sha256(f"{identity}\n{idempotency_key}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _idempotent_place() -> Any:
+    """``_place`` wrapped by Powertools idempotency; built on first use (it creates a client)."""
+    persistence = DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table)
+    return idempotent_function(
+        _place,
+        data_keyword_argument="request",
+        persistence_store=persistence,
+        config=_CONFIG,
+    )
+
+
+def place_order(
+    body: PlaceOrderIn,
+    caller: Caller,
+    cart_token: str | None,
+    idempotency_key: str,
+    lambda_context: LambdaContext | None = None,
+) -> PlacedOrderOut:
+    """``POST /orders``: the 202 body, the same one for every retry of the same key and body."""
+    if body.redeem_points:
+        raise ValidationFailed(
+            [FieldError("redeem_points", "points cannot be redeemed yet; send 0 or leave it out")]
+        )
+    if not caller.is_authenticated and body.email is None:
+        raise ValidationFailed([FieldError("email", "is required for guest checkout")])
+    if caller.sub is not None:
+        identity = f"sub:{caller.sub}"
+    elif cart_token:
+        identity = f"guest:{hash_guest_token(cart_token)}"
+    else:
+        raise NotFound("No such cart")  # a guest without the cart's token cannot reach it
+    request = {
+        "scope": idempotency_scope(identity, idempotency_key),
+        "body": body.model_dump(mode="json"),
+    }
+    if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
+        # An in-progress record then expires with this invocation, so a crashed checkout
+        # does not block its key for the whole record lifetime.
+        _CONFIG.register_lambda_context(lambda_context)
+    try:
+        result = _idempotent_place()(request=request, caller=caller, cart_token=cart_token)
+    except IdempotencyValidationError as error:
+        raise IdempotencyKeyReuse(
+            "This Idempotency-Key was used with a different request body"
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise CheckoutInProgress() from error
+    return PlacedOrderOut.model_validate(result)
+
+
+# --- The checkout itself --------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """One attempt's transaction and what the order will hold."""
+
+    tx: LabelledTransaction = field(default_factory=LabelledTransaction)
+    reservation: dict[str, dict[int, int]] = field(default_factory=dict)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _load_writable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
+    cart = carts.load(cart_id) if _CART_ID_RE.fullmatch(cart_id) else None
+    if cart is None:
+        raise NotFound("No such cart")
+    access = cart_access(
+        cart.to_domain(clock.now()),
+        caller_sub=caller.sub,
+        is_staff=caller.is_staff,
+        cart_token=cart_token,
+    )
+    if access is Access.NONE:
+        raise NotFound("No such cart")
+    if access is Access.READ:
+        raise Forbidden("Only the cart's owner may check it out")
+    if cart.checked_out:
+        raise Conflict("This cart has already been checked out")
+    if not cart.lines:
+        raise Conflict("The cart is empty")
+    return cart
+
+
+def _line_condition(line: StoredLine, now: int, live: bool) -> Any:
+    condition = CartLineModel.version == line.version
+    if line.expires_at is None:
+        return condition & CartLineModel.expires_at.does_not_exist()
+    condition = condition & (CartLineModel.expires_at == line.expires_at)
+    if live:
+        condition = condition & (CartLineModel.expires_at > now)
+    return condition
+
+
+def _release_line(plan: _Plan, cart: StoredCart, line: StoredLine, now: int, at: str) -> None:
+    """The line stops being a hold: its units (if any) now belong to the order."""
+    live = line.reserved_until(now) is not None
+    plan.tx.update(
+        f"{_LINE}{line.sku}",
+        CartLineModel(keys.cart_pk(cart.cart_id), keys.line_sk(line.sku)),
+        [
+            CartLineModel.takes.remove(),
+            CartLineModel.expires_at.remove(),
+            CartLineModel.gsi1pk.remove(),
+            CartLineModel.gsi1sk.remove(),
+            CartLineModel.version.set(CartLineModel.version + 1),
+            CartLineModel.updated_at.set(at),
+        ],
+        _line_condition(line, now, live),
+    )
+
+
+def _retake(plan: _Plan, cart: StoredCart, line: StoredLine, now: int) -> None:
+    """A lapsed line's stock taken afresh (net of stale units an unswept hold still keeps)."""
+    try:
+        stock = inventory.read_shards(line.sku)
+    except NotFound:
+        plan.unavailable.append({"sku": line.sku, "quantity": line.quantity, "available": 0})
+        return
+    count = len(stock.levels)
+    hold = line.hold(count)
+    moves = plan_set(stock.levels, hold, line.quantity, now, preferred_shard(cart.cart_id, count))
+    if isinstance(moves, Refusal):
+        plan.unavailable.append(
+            {"sku": line.sku, "quantity": line.quantity, "available": moves.available}
+        )
+        return
+    before = hold.takes if hold else ()
+    after: dict[int, int] = {}
+    for shard, delta in enumerate(moves.deltas):
+        label = store.stock_label(line.sku, shard)
+        if delta > 0:
+            holds.take(plan.tx, line.sku, shard, delta, label=label)
+        elif delta < 0:
+            holds.give_back(plan.tx, line.sku, shard, -delta, label=label)
+        units = (before[shard] if shard < len(before) else 0) + delta
+        if units:
+            after[shard] = units
+    plan.reservation[line.sku] = after
+
+
+def _plan(cart: StoredCart, now: int, at: str) -> _Plan:
+    plan = _Plan()
+    for line in cart.lines:
+        if line.reserved_until(now) is not None:
+            plan.reservation[line.sku] = dict(line.takes)
+        else:
+            _retake(plan, cart, line, now)
+        _release_line(plan, cart, line, now, at)
+    return plan
+
+
+def _unavailable(lines: list[dict[str, Any]]) -> Conflict:
+    skus = ", ".join(str(line["sku"]) for line in lines)
+    return Conflict(
+        f"These lines' holds lapsed and their stock cannot be held again: {skus}. "
+        "Change their quantities and check out again.",
+        unavailable=lines,
+    )
+
+
+def _order(
+    cart: StoredCart,
+    body: PlaceOrderIn,
+    caller: Caller,
+    reservation: dict[str, dict[int, int]],
+    at: str,
+    now: int,
+) -> tuple[StoredOrder, str | None]:
+    """The new order and, for a guest, its order token (shown once)."""
+    domain = cart.to_domain(now)
+    token = None if caller.is_authenticated else issue_guest_token(secrets.token_urlsafe)
+    email = body.email or caller.email
+    if not email:
+        raise ValidationFailed([FieldError("email", "is required: the account has no email")])
+    order = new_order(
+        uuid.uuid4().hex,
+        email=email,
+        lines=tuple(OrderLine(line.sku, line.quantity, line.unit_price) for line in cart.lines),
+        totals=price(domain.price_lines()).totals,
+        created_at=store.epoch_of(at),
+        method=body.payment.method,
+        shipping_address=domain.shipping_address,
+        owner=caller.sub,
+        cart_token_hash=None if caller.is_authenticated else cart.token_hash,
+        order_token_hash=token.token_hash if token else None,
+    )
+    stored = StoredOrder(
+        order=order,
+        reservation=reservation,
+        payment_token=body.payment.token,
+        cart_id=cart.cart_id,
+        created_at=at,
+        dispatch_pending=True,
+    )
+    return stored, token.token if token else None
+
+
+def _place(request: dict[str, Any], caller: Caller, cart_token: str | None) -> dict[str, Any]:
+    """One checkout (runs under idempotency): the 202 body as a JSON-ready dict."""
+    body = PlaceOrderIn.model_validate(request["body"])
+    for attempt in range(ATTEMPTS):
+        cart = _load_writable(body.cart_id, caller, cart_token)
+        now, at = clock.now(), now_iso()
+        plan = _plan(cart, now, at)
+        if plan.unavailable:
+            raise _unavailable(plan.unavailable)
+        stored, order_token = _order(cart, body, caller, plan.reservation, at, now)
+        store.put_new_order(plan.tx, stored, updated_at=at)
+        carts.check_out(plan.tx, cart, stored.order_id, at=at, now=now)
+        if plan.tx.size > MAX_ITEMS:
+            raise Conflict("This cart is too large to check out at once; split the order")
+        failures = plan.tx.commit()
+        if not failures:
+            return _placed(stored, order_token)
+        failed = sorted(f.label for f in failures if f.code == CONDITION_FAILED)
+        logger.info("checkout raced; retrying", extra={"attempt": attempt, "failed": failed})
+        if not failed:
+            raise RuntimeError(f"checkout cancelled: {[(f.label, f.code) for f in failures]}")
+    _load_writable(body.cart_id, caller, cart_token)  # checked out meanwhile: say so
+    raise Conflict("The cart kept changing during checkout; review it and try again")
+
+
+def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
+    order = stored.order
+    metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
+    logger.info("order placed", extra={"order_id": order.order_id, "guest": order.is_guest})
+    dispatch.send_payment_message(order.order_id)
+    dispatch.publish_order_event(stored)
+    body: dict[str, Any] = {
+        "order_id": order.order_id,
+        "status": OrderStatus.PENDING_PAYMENT.value,
+        "totals": totals_out(order.totals).model_dump(mode="json"),
+    }
+    if order_token is not None:
+        body["order_token"] = order_token
+    return body

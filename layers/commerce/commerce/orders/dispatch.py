@@ -1,0 +1,133 @@
+"""Handing a placed order to the payments function, and making sure it always happens.
+
+Checkout writes the order with a dispatch marker (gsi2, sparse) in its transaction, then sends
+``{"order_id"}`` to the payments queue and removes the marker. If the send fails, or the
+function dies between the write and the send, the marker stays: :func:`reconcile_dispatch`, run
+on the sweeper's schedule, finds orders marked for longer than ``RESEND_AFTER_SECONDS`` and sends
+again. A message sent twice is harmless: the payments consumer acts on the order's status and
+the provider charges once per ``charge_key(order_id)``. So no order is ever stuck unpaid.
+
+Order events (``order.<status>``) go out through ``commerce.events`` with an id that the same
+transition always gets, so a consumer can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Final
+
+from commerce.domain.orders import OrderStatus, iso
+from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
+from commerce.observability import logger
+from commerce.settings import get_settings
+from commerce.store import keys
+from commerce.store import orders as store
+from commerce.store.orders import StoredOrder
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+#: An order still marked this long after it was placed is sent again.
+RESEND_AFTER_SECONDS: Final = 60
+
+
+@lru_cache(maxsize=1)
+def _sqs() -> SQSClient:
+    import boto3  # deferred: only the send needs it
+
+    return boto3.client("sqs", region_name=get_settings().region)
+
+
+def payment_message(order_id: str) -> str:
+    """The body of the payments queue's message: the order id, nothing else (the consumer
+    reads the order, so a stale message can never carry stale amounts)."""
+    return json.dumps({"order_id": order_id}, separators=(",", ":"))
+
+
+def send_payment_message(order_id: str) -> bool:
+    """Send the order to the payments queue and clear its dispatch marker; False if the send
+    failed (the marker stays and the reconciler sends it later)."""
+    try:
+        _sqs().send_message(
+            QueueUrl=get_settings().payments_queue_url, MessageBody=payment_message(order_id)
+        )
+    except Exception:  # botocore's errors share no useful base; the reconciler retries
+        logger.exception(
+            "payment message not sent; the reconciler will resend", extra={"order_id": order_id}
+        )
+        return False
+    try:
+        store.clear_dispatch_marker(order_id)
+    except Exception:  # a stale marker only costs one harmless resend
+        logger.warning("dispatch marker not cleared", extra={"order_id": order_id})
+    return True
+
+
+@dataclass
+class ReconcileReport:
+    """What one reconciler run did: messages resent, and markers of orders already past
+    PENDING_PAYMENT cleared without a send."""
+
+    resent: int = 0
+    cleared: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"resent": self.resent, "cleared": self.cleared, "failed": self.failed}
+
+
+def _cutoff(now: int) -> str:
+    return datetime.fromtimestamp(now - RESEND_AFTER_SECONDS, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def reconcile_dispatch(now: int) -> ReconcileReport:
+    """Resend the payment message of every order marked undispatched for over a minute.
+
+    ``now`` is epoch seconds. Orders no longer PENDING_PAYMENT (cancelled meanwhile, or paid
+    through an earlier message) only lose their marker.
+    """
+    report = ReconcileReport()
+    cutoff = _cutoff(now)
+    for bucket in range(keys.DISPATCH_BUCKETS):
+        for stored in store.undispatched(bucket, cutoff):
+            if stored.status is not OrderStatus.PENDING_PAYMENT:
+                store.clear_dispatch_marker(stored.order_id)
+                report.cleared += 1
+            elif send_payment_message(stored.order_id):
+                report.resent += 1
+            else:
+                report.failed += 1
+    if report.resent or report.cleared or report.failed:
+        logger.info("payment dispatch reconciled", extra=report.as_dict())
+    return report
+
+
+def order_event(stored: StoredOrder) -> DomainEvent:
+    """``order.<status lower>`` for the order as it stands; the id is stable per transition."""
+    order = stored.order
+    status = order.status.value
+    return DomainEvent(
+        event_id=stable_event_id(order.order_id, status, str(order.version)),
+        type=f"order.{status.lower()}",
+        occurred_at=iso(order.history[-1].at),
+        data={
+            "order_id": order.order_id,
+            "status": status,
+            "version": order.version,
+            "email": order.email,
+            "owner_sub": order.owner,
+            "total": order.totals.total.to_dict(),
+        },
+    )
+
+
+def publish_order_event(stored: StoredOrder) -> None:
+    """Publish the order's current transition; a failure is logged, never undoes the write."""
+    event = order_event(stored)
+    try:
+        publisher().publish(event)
+    except EventPublishError:
+        logger.exception("order event not published", extra={"event_type": event.type})

@@ -1,0 +1,70 @@
+"""Fulfilment: ops ship a paid order; a carrier's (verified) webhook reports the delivery.
+
+Both are moves of the state machine written conditioned on the order's version and status:
+shipping anything but a PAID order, or delivering anything but a SHIPPED one, is 409.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from commerce.domain.orders import IllegalTransition, OrderEvent, OrderStatus
+from commerce.errors import NotFound
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.orders import moves
+from commerce.orders.reading import load_readable
+from commerce.orders.schemas import OrderOut, ShipmentIn
+from commerce.orders.views import order_view
+from commerce.store import orders as store
+from commerce.store.models import OrderModel
+from commerce.store.orders import StoredOrder
+
+
+def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:
+    """PAID -> SHIPPED with the carrier and tracking number (ops, admin)."""
+    stored = load_readable(order_id, caller, ())
+    written = moves.move(
+        order_id,
+        OrderEvent.SHIP,
+        extra_actions=lambda _: (
+            OrderModel.carrier.set(body.carrier),
+            OrderModel.tracking_number.set(body.tracking_number),
+        ),
+        first=stored,
+    )
+    metrics.add_metric(name="OrdersShipped", unit=MetricUnit.Count, value=1)
+    logger.info("order shipped", extra={"order_id": order_id, "carrier": body.carrier})
+    return order_view(written, private=True)
+
+
+def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder:
+    """SHIPPED -> DELIVERED at ``at`` (epoch seconds), as a carrier reported it.
+
+    For the carriers webhook, after its signature and replay checks. Idempotent: an order
+    already DELIVERED by this same ``carrier_event_id`` is returned unchanged. Raises NotFound
+    for an unknown order and ``IllegalTransition`` (409) for an order that is not SHIPPED.
+    """
+    stored = store.load_order(order_id)
+    if stored is None:
+        raise NotFound("No such order")
+    try:
+        return moves.move(
+            order_id,
+            OrderEvent.DELIVER,
+            extra_actions=lambda _: (
+                OrderModel.delivered_at.set(at),
+                OrderModel.carrier_event_id.set(carrier_event_id),
+            ),
+            first=stored,
+            at=at,
+        )
+    except IllegalTransition:
+        current = store.load_order(order_id)
+        if (
+            current is not None
+            and current.status is OrderStatus.DELIVERED
+            and current.carrier_event_id == carrier_event_id
+        ):
+            return current
+        raise

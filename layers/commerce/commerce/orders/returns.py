@@ -1,0 +1,107 @@
+"""Returns: the customer asks within 7 days of delivery; ops receive the goods and refund.
+
+``POST /orders/{id}/returns`` (the owner, or the guest token's holder): the return's lines are
+checked by ``commerce.domain.returns`` (400 listing every bad field), the window by the state
+machine (409 once it has closed, or while another return is still open), and the order moves
+DELIVERED/REFUNDED -> RETURN_REQUESTED in the same transaction that records the return with the
+exact refund its lines are worth.
+
+``POST /admin/orders/{id}/returns/{return_id}/receive`` (ops): the refund for exactly those lines
+goes through the provider with ``refund_key(order_id, return_id)`` (a retry never refunds twice),
+then one transaction moves the order RETURN_REQUESTED -> REFUNDED, marks the return received and
+puts the returned units back on ``on_hand`` of the shards they were committed from.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from commerce.carts import clock
+from commerce.catalog.clock import now_iso
+from commerce.domain.orders import Advance, OrderEvent, advance
+from commerce.domain.returns import Return, ReturnLine, plan_return
+from commerce.errors import Conflict, NotFound, ValidationFailed
+from commerce.http.auth import Caller
+from commerce.observability import logger, metrics
+from commerce.orders import moves
+from commerce.orders.reading import load_owned, load_readable
+from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
+from commerce.orders.views import order_view, return_view
+from commerce.payments.factory import provider
+from commerce.payments.provider import refund_key
+from commerce.store import orders as store
+from commerce.store.orders import RETURN_REQUESTED, StoredOrder, StoredReturn
+from commerce.store.transactions import LabelledTransaction
+
+
+def request_return(
+    order_id: str, body: ReturnIn, caller: Caller, tokens: Sequence[str | None]
+) -> ReturnOut:
+    stored = load_owned(order_id, caller, tokens)
+    now = clock.now()
+    advance(stored.order, OrderEvent.REQUEST_RETURN, now)  # 409 outside the window, first
+    previous = [r.value for r in store.load_returns(order_id)]
+    planned = plan_return(
+        stored.order.lines,
+        stored.order.totals,
+        previous,
+        [ReturnLine(line.sku, line.quantity) for line in body.lines],
+        reason=body.reason,
+        return_id=uuid.uuid4().hex,
+        requested_at=now,
+    )
+    if isinstance(planned, list):
+        raise ValidationFailed(planned)
+    created: Return = planned
+    at = now_iso()
+
+    def record(tx: LabelledTransaction, current: StoredOrder, adv: Advance) -> None:
+        del current, adv
+        store.put_return(tx, order_id, created, at=at)
+
+    moves.move(order_id, OrderEvent.REQUEST_RETURN, effects=record, first=stored, at=now)
+    metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("return requested", extra={"order_id": order_id, "return_id": created.return_id})
+    return return_view(
+        StoredReturn(order_id=order_id, value=created, status=RETURN_REQUESTED, created_at=at)
+    )
+
+
+def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
+    stored = load_readable(order_id, caller, ())
+    found = store.load_return(order_id, return_id)
+    if found is None:
+        raise NotFound("No such return")
+    if found.status != RETURN_REQUESTED:
+        raise Conflict("This return has already been received and refunded")
+    value = found.value
+    refund_ids: list[str] = []
+
+    def refund(current: StoredOrder) -> StoredOrder:
+        order = current.order
+        payment = order.payment
+        if value.refund.amount <= 0 or payment.charge_id is None:
+            return current
+        result = provider().refund(payment.charge_id, value.refund, refund_key(order_id, return_id))
+        refund_ids.append(result.refund_id)
+        paid = payment.refund(value.refund, order.totals.total)
+        return replace(current, order=replace(order, payment=paid))
+
+    def restock(tx: LabelledTransaction, current: StoredOrder, adv: Advance) -> None:
+        del adv
+        store.mark_return_received(
+            tx, order_id, return_id, refund_id=refund_ids[-1] if refund_ids else "", at=now_iso()
+        )
+        units = {line.sku: line.quantity for line in value.lines}
+        store.restock(tx, store.spread_over(current.reservation, units))
+
+    written = moves.move(
+        order_id, OrderEvent.REFUND_COMPLETED, effects=restock, prepare=refund, first=stored
+    )
+    metrics.add_metric(name="ReturnsRefunded", unit=MetricUnit.Count, value=1)
+    logger.info("return received", extra={"order_id": order_id, "return_id": return_id})
+    return order_view(written, private=True)

@@ -1,0 +1,166 @@
+"""Request and response bodies of the order routes (API.md, "Checkout and orders")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from commerce.carts.schemas import ShippingAddressOut, TotalsOut
+from commerce.catalog.schemas import MoneyOut
+from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+from commerce.domain.returns import MAX_REASON_CHARS
+
+_FORBID = ConfigDict(extra="forbid")
+#: A deliberately loose address check (something@domain.tld); the mail provider has the last word.
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+
+
+class PaymentIn(BaseModel):
+    """How the order is paid: a provider token, never card data."""
+
+    model_config = _FORBID
+
+    method: Literal["card"] = Field(description="Only card payments for now")
+    token: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=255,
+            description="The payment provider's token (sandbox: tok_ok, tok_declined, tok_flaky)",
+        ),
+    ]
+
+
+class PlaceOrderIn(BaseModel):
+    """Body of ``POST /orders``."""
+
+    model_config = _FORBID
+
+    cart_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    email: Annotated[
+        StrictStr | None,
+        Field(
+            default=None,
+            max_length=254,
+            pattern=EMAIL_PATTERN,
+            description="Where order mail goes: required for guests; customers default to "
+            "their account's email",
+        ),
+    ] = None
+    payment: PaymentIn
+    redeem_points: Annotated[
+        StrictInt,
+        Field(
+            ge=0,
+            le=0,
+            description="Loyalty points to redeem. Only 0 is accepted until loyalty accounts "
+            "exist; any other value is a 400 validation-error",
+        ),
+    ] = 0
+
+
+class PlacedOrderOut(BaseModel):
+    """The 202 of ``POST /orders``: payment runs asynchronously; poll ``GET /orders/{id}``."""
+
+    order_id: str
+    status: str
+    order_token: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Guests only, once: send it back as X-Order-Token to read or cancel the "
+        "order (X-Cart-Token works too)",
+    )
+    totals: TotalsOut
+
+
+class OrderLineOut(BaseModel):
+    sku: str
+    quantity: int
+    unit_price: MoneyOut = Field(description="The price when the order was placed")
+
+
+class PaymentOut(BaseModel):
+    status: str = Field(description="PENDING, APPROVED, DECLINED, REFUNDED, PARTIALLY_REFUNDED")
+    method: str
+
+
+class HistoryEntryOut(BaseModel):
+    status: str
+    at: str
+
+
+class ShipmentOut(BaseModel):
+    carrier: str
+    tracking_number: str
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    status: str
+    lines: list[OrderLineOut]
+    totals: TotalsOut
+    payment: PaymentOut
+    shipping_address: ShippingAddressOut | None = Field(
+        default=None, description="null when the cart had no shipping address"
+    )
+    history: list[HistoryEntryOut]
+    created_at: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Staff and the signed-in owner only",
+    )
+    email: str | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Staff and the signed-in owner only",
+    )
+    shipment: ShipmentOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Carrier and tracking number once shipped",
+    )
+
+
+class OrderListOut(BaseModel):
+    items: list[OrderOut]
+    next_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class ShipmentIn(BaseModel):
+    """Body of ``POST /admin/orders/{order_id}/shipments``."""
+
+    model_config = _FORBID
+
+    carrier: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    tracking_number: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+
+
+class ReturnLineIn(BaseModel):
+    model_config = _FORBID
+
+    sku: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY_PER_LINE)]
+
+
+class ReturnIn(BaseModel):
+    """Body of ``POST /orders/{order_id}/returns``."""
+
+    model_config = _FORBID
+
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=50)]
+    reason: Annotated[StrictStr, Field(max_length=MAX_REASON_CHARS)] = ""
+
+
+class ReturnLineOut(BaseModel):
+    sku: str
+    quantity: int
+
+
+class ReturnOut(BaseModel):
+    return_id: str
+    order_id: str
+    status: str = Field(description="REQUESTED until ops receive the goods, then RECEIVED")
+    lines: list[ReturnLineOut]
+    reason: str
+    refund: MoneyOut = Field(description="What will be (or was) refunded for these lines")

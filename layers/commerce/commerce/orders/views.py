@@ -1,0 +1,76 @@
+"""Orders and returns as clients see them (API.md shapes; charge ids and tokens stay inside)."""
+
+from __future__ import annotations
+
+from commerce.carts.schemas import ShippingAddressOut, TotalsOut
+from commerce.catalog.schemas import MoneyOut
+from commerce.domain.money import Money
+from commerce.domain.orders import iso
+from commerce.domain.pricing import Totals
+from commerce.orders.schemas import (
+    HistoryEntryOut,
+    OrderLineOut,
+    OrderOut,
+    PaymentOut,
+    ReturnLineOut,
+    ReturnOut,
+    ShipmentOut,
+)
+from commerce.store.orders import StoredOrder, StoredReturn
+
+
+def money_out(money: Money) -> MoneyOut:
+    return MoneyOut(amount=money.amount, currency=money.currency)
+
+
+def totals_out(totals: Totals) -> TotalsOut:
+    return TotalsOut(
+        subtotal=money_out(totals.subtotal),
+        discount=money_out(totals.discount),
+        shipping=money_out(totals.shipping),
+        points_redeemed=money_out(totals.points_redeemed),
+        total=money_out(totals.total),
+    )
+
+
+def order_view(stored: StoredOrder, *, private: bool) -> OrderOut:
+    """The order; ``private`` (staff, the signed-in owner) adds ``created_at`` and ``email``."""
+    order = stored.order
+    shipment = (
+        ShipmentOut(carrier=stored.carrier, tracking_number=stored.tracking_number)
+        if stored.carrier and stored.tracking_number
+        else None
+    )
+    return OrderOut(
+        order_id=order.order_id,
+        status=order.status.value,
+        lines=[
+            OrderLineOut(
+                sku=line.sku, quantity=line.quantity, unit_price=money_out(line.unit_price)
+            )
+            for line in order.lines
+        ],
+        totals=totals_out(order.totals),
+        payment=PaymentOut(status=order.payment.status.value, method=order.payment.method),
+        shipping_address=(
+            ShippingAddressOut(**order.shipping_address.to_dict())
+            if order.shipping_address
+            else None
+        ),
+        history=[HistoryEntryOut(status=e.status.value, at=iso(e.at)) for e in order.history],
+        created_at=iso(order.created_at) if private else None,
+        email=order.email if private else None,
+        shipment=shipment,
+    )
+
+
+def return_view(stored: StoredReturn) -> ReturnOut:
+    value = stored.value
+    return ReturnOut(
+        return_id=value.return_id,
+        order_id=stored.order_id,
+        status=stored.status,
+        lines=[ReturnLineOut(sku=line.sku, quantity=line.quantity) for line in value.lines],
+        reason=value.reason,
+        refund=money_out(value.refund),
+    )

@@ -1,0 +1,60 @@
+"""The charge-attempt mark on an order: written before the provider is ever asked for money.
+
+The payments consumer must never charge a cancelled order, yet a charge it made just before a
+crash must be found and refunded if the order was cancelled meanwhile. The provider port has no
+"look up by idempotency key", so the order itself records that a charge may exist:
+``charge_attempted_at`` is set (once, with ``if_not_exists``) by a write conditioned on the order
+still being PENDING_PAYMENT, and only after that write succeeds is the provider called.
+
+- A cancel that wins the race: the mark's condition fails, the order is never charged.
+- A cancelled order that carries the mark: a charge may exist; asking again with the same
+  idempotency key returns it (or makes it), and it is refunded.
+
+The mark leaves ``version`` alone, so it never fails a concurrent transition's condition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import UpdateError
+
+from commerce.domain.orders import OrderStatus
+from commerce.store import keys
+from commerce.store.models import OrderModel
+from commerce.store.orders import StoredOrder, from_model
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True)
+class OrderForPayment:
+    """An order as the payments consumer reads it: with whether a charge was ever attempted."""
+
+    stored: StoredOrder
+    charge_attempted: bool
+
+
+def begin_charge(order_id: str, at: int) -> StoredOrder | None:
+    """Mark the order's charge attempt; the order as it now is, or None if not PENDING_PAYMENT
+    (or absent). The first attempt's time is kept on retries."""
+    row = OrderModel(keys.order_pk(order_id), keys.ORDER_SK)
+    try:
+        row.update(
+            [OrderModel.charge_attempted_at.set(OrderModel.charge_attempted_at | at)],
+            condition=OrderModel.status == OrderStatus.PENDING_PAYMENT.value,
+        )
+    except UpdateError as error:
+        if error.cause_response_code == _CONDITION_FAILED:
+            return None
+        raise
+    return from_model(row)
+
+
+def load_for_payment(order_id: str) -> OrderForPayment | None:
+    """The order (strongly consistent) and its attempt mark; None when there is no such order."""
+    try:
+        row = OrderModel.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+    except OrderModel.DoesNotExist:
+        return None
+    return OrderForPayment(from_model(row), row.charge_attempted_at is not None)

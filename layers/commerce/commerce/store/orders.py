@@ -1,0 +1,527 @@
+"""Order storage: the order item, its returns, and the writes that move an order on.
+
+Layout (OrdersTable, keys in ``keys.py``):
+
+- order: pk=ORDER#{order_id}, sk=ORDER. ``status``, ``version`` (+1 per write), ``owner_sub`` or
+  the guest token hashes (``cart_token_hash`` copied from the cart, ``order_token_hash``),
+  ``email``, ``lines``, ``totals``, ``shipping_address``, ``payment`` {method, status,
+  charge_id?, decline_code?, refunded}, ``payment_token`` (a provider token, never card data),
+  ``reservation`` {sku: {shard: units}} (the stock the order holds while pending and committed
+  once paid, per shard, so a commit, release or restock touches exactly those shards),
+  ``history`` [{status, at}], ``created_at`` / ``updated_at`` (ISO 8601, microseconds),
+  ``cart_id``, and after fulfilment ``carrier``, ``tracking_number``, ``delivered_at``.
+  gsi1 (signed-in only): CUSTOMER#{sub} / {created_at}#{order_id}, a customer's orders newest
+  first. gsi2 (sparse): DISPATCH#{bucket} / {created_at} while the payment message has not been
+  confirmed sent; the reconciler resends what it finds there.
+- return: pk=ORDER#{order_id}, sk=RETURN#{return_id} (``ReturnModel``).
+
+Every move of an order is a conditional write on the version and status it was read at
+(:func:`order_transition_update`), added to a ``LabelledTransaction`` beside the stock updates
+the move obliges (:func:`commit_stock`, :func:`release_stock`, :func:`restock`), so the status and
+the stock change together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+
+from commerce.domain.cart import ShippingAddress
+from commerce.domain.money import Money
+from commerce.domain.orders import (
+    Advance,
+    Order,
+    OrderHistoryEntry,
+    OrderLine,
+    OrderStatus,
+    Payment,
+    PaymentStatus,
+)
+from commerce.domain.pricing import Totals
+from commerce.domain.returns import Return, ReturnLine
+from commerce.store import holds, keys
+from commerce.store.models import MoneyMap, OrderModel, ReturnModel
+from commerce.store.transactions import LabelledTransaction
+
+#: The label of the order item in every transaction built here.
+ORDER_LABEL: Final = "order"
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+_ISO_US = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+#: Units per shard of each SKU: ``{sku: {shard: units}}``.
+Reservation = Mapping[str, Mapping[int, int]]
+
+
+def stock_label(sku: str, shard: int) -> str:
+    """The transaction label of one SKU's shard, so a failure names the SKU."""
+    return f"stock:{sku}:{shard}"
+
+
+def sku_of_label(label: str) -> str | None:
+    """The SKU a :func:`stock_label` names (None for any other label)."""
+    if not label.startswith("stock:"):
+        return None
+    return label[len("stock:") :].rsplit(":", 1)[0]
+
+
+def epoch_of(iso_us: str) -> int:
+    """Whole epoch seconds of a stored ``created_at`` (ISO 8601 with microseconds)."""
+    return int(datetime.strptime(iso_us, _ISO_US).replace(tzinfo=UTC).timestamp())
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """An order as stored: the domain ``Order`` plus what only the store and payments need.
+
+    ``order.version`` is the version it was read at (the condition of the next write);
+    ``order.payment.charge_id`` the provider's charge once approved.
+    """
+
+    order: Order
+    reservation: Reservation = field(default_factory=dict)
+    payment_token: str | None = None
+    cart_id: str | None = None
+    created_at: str = ""
+    carrier: str | None = None
+    tracking_number: str | None = None
+    dispatch_pending: bool = False
+    #: The carrier's event that reported the delivery (a redelivered webhook changes nothing).
+    carrier_event_id: str | None = None
+
+    @property
+    def order_id(self) -> str:
+        return self.order.order_id
+
+    @property
+    def status(self) -> OrderStatus:
+        return self.order.status
+
+    @property
+    def version(self) -> int:
+        return self.order.version
+
+
+# --- Serialising ----------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """Raw map/list attribute content as plain dicts and lists (PynamoDB wraps raw maps)."""
+    values = getattr(value, "attribute_values", None)
+    if values is not None:
+        return {str(k): _plain(v) for k, v in values.items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _money(raw: Any) -> Money:
+    data = _plain(raw)
+    return Money(int(data["amount"]), str(data["currency"]))
+
+
+def payment_map(payment: Payment) -> dict[str, Any]:
+    """The stored form of a payment (charge ids included: they stay inside)."""
+    stored: dict[str, Any] = {
+        "method": payment.method,
+        "status": payment.status.value,
+        "refunded": payment.refunded.to_dict(),
+    }
+    if payment.charge_id is not None:
+        stored["charge_id"] = payment.charge_id
+    if payment.decline_code is not None:
+        stored["decline_code"] = payment.decline_code
+    return stored
+
+
+def _payment(raw: Any) -> Payment:
+    data = _plain(raw) or {}
+    return Payment(
+        method=str(data.get("method", "card")),
+        status=PaymentStatus(str(data.get("status", PaymentStatus.PENDING.value))),
+        charge_id=data.get("charge_id"),
+        decline_code=data.get("decline_code"),
+        refunded=_money(data["refunded"]) if data.get("refunded") else Money.zero(),
+    )
+
+
+def history_list(history: Iterable[OrderHistoryEntry]) -> list[dict[str, Any]]:
+    return [{"status": entry.status.value, "at": entry.at} for entry in history]
+
+
+def _totals(raw: Any) -> Totals:
+    data = _plain(raw)
+    return Totals(
+        subtotal=_money(data["subtotal"]),
+        discount=_money(data["discount"]),
+        shipping=_money(data["shipping"]),
+        points_redeemed=_money(data["points_redeemed"]),
+        total=_money(data["total"]),
+    )
+
+
+def reservation_map(reservation: Reservation) -> dict[str, dict[str, int]]:
+    """``{sku: {"shard": units}}`` with empty entries dropped (DynamoDB map keys are strings)."""
+    return {
+        sku: {str(shard): int(units) for shard, units in shards.items() if units}
+        for sku, shards in reservation.items()
+        if any(shards.values())
+    }
+
+
+def _reservation(raw: Any) -> dict[str, dict[int, int]]:
+    data = _plain(raw) or {}
+    return {
+        str(sku): {int(shard): int(units) for shard, units in shards.items() if int(units)}
+        for sku, shards in data.items()
+    }
+
+
+def from_model(model: OrderModel) -> StoredOrder:
+    """An order as read from the table or an index."""
+    address = _plain(model.shipping_address)
+    history = tuple(
+        OrderHistoryEntry(OrderStatus(str(entry["status"])), int(entry["at"]))
+        for entry in _plain(model.history) or []
+    )
+    lines = tuple(
+        OrderLine(str(line["sku"]), int(line["quantity"]), _money(line["unit_price"]))
+        for line in _plain(model.lines) or []
+    )
+    order = Order(
+        order_id=model.order_id,
+        email=model.email,
+        lines=lines,
+        totals=_totals(model.totals),
+        status=OrderStatus(model.status),
+        history=history,
+        created_at=epoch_of(model.created_at),
+        payment=_payment(model.payment),
+        shipping_address=ShippingAddress(**address) if address else None,
+        owner=model.owner_sub,
+        cart_token_hash=model.cart_token_hash,
+        order_token_hash=model.order_token_hash,
+        version=int(model.version),
+    )
+    return StoredOrder(
+        order=order,
+        reservation=_reservation(model.reservation),
+        payment_token=model.payment_token,
+        cart_id=model.cart_id,
+        created_at=model.created_at,
+        carrier=model.carrier,
+        tracking_number=model.tracking_number,
+        dispatch_pending=model.gsi2pk is not None,
+        carrier_event_id=model.carrier_event_id,
+    )
+
+
+def _row(order_id: str) -> OrderModel:
+    return OrderModel(keys.order_pk(order_id), keys.ORDER_SK)
+
+
+# --- Reading --------------------------------------------------------------------------------
+
+
+def load_order(order_id: str, consistent: bool = True) -> StoredOrder | None:
+    """The order, or None when there is none with this id."""
+    try:
+        model = OrderModel.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=consistent)
+    except OrderModel.DoesNotExist:
+        return None
+    return from_model(model)
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a customer's orders, newest first; ``last_key`` starts the next page."""
+
+    orders: tuple[StoredOrder, ...]
+    last_key: dict[str, Any] | None
+
+
+#: The attributes DynamoDB returns as the last key of a gsi1 query (for page tokens).
+CUSTOMER_ORDERS_PAGE_KEYS: Final = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
+def customer_orders(sub: str, limit: int, start_key: dict[str, Any] | None) -> OrderPage:
+    """Up to ``limit`` of the customer's orders from ``start_key`` on, newest first (gsi1)."""
+    result = OrderModel.gsi1.query(
+        keys.customer_orders_gsi1pk(sub),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start_key,
+        page_size=limit,
+    )
+    orders = tuple(from_model(model) for model in result)
+    return OrderPage(orders, result.last_evaluated_key)
+
+
+# --- Writing a new order (checkout) ----------------------------------------------------------
+
+
+def new_order_item(
+    stored: StoredOrder, *, updated_at: str, dispatch_pending: bool = True
+) -> OrderModel:
+    """The item of a freshly placed order, with its gsi1 (signed-in) and gsi2 (dispatch) keys."""
+    order = stored.order
+    item = OrderModel(
+        keys.order_pk(order.order_id),
+        keys.ORDER_SK,
+        order_id=order.order_id,
+        status=order.status.value,
+        version=order.version,
+        owner_sub=order.owner,
+        cart_token_hash=order.cart_token_hash,
+        order_token_hash=order.order_token_hash,
+        email=order.email,
+        lines=[line.to_dict() for line in order.lines],
+        totals=order.totals.to_dict(),
+        shipping_address=order.shipping_address.to_dict() if order.shipping_address else None,
+        payment=payment_map(order.payment),
+        payment_token=stored.payment_token,
+        reservation=reservation_map(stored.reservation),
+        history=history_list(order.history),
+        created_at=stored.created_at,
+        updated_at=updated_at,
+        cart_id=stored.cart_id,
+    )
+    if order.owner is not None:
+        item.gsi1pk = keys.customer_orders_gsi1pk(order.owner)
+        item.gsi1sk = keys.customer_orders_gsi1sk(stored.created_at, order.order_id)
+    if dispatch_pending:
+        item.gsi2pk = keys.dispatch_gsi2pk(keys.dispatch_bucket(order.order_id))
+        item.gsi2sk = stored.created_at
+    return item
+
+
+def put_new_order(tx: LabelledTransaction, stored: StoredOrder, *, updated_at: str) -> None:
+    """Add to ``tx``: the new order, if no order has its id (label ``order``)."""
+    tx.put(
+        ORDER_LABEL, new_order_item(stored, updated_at=updated_at), OrderModel.pk.does_not_exist()
+    )
+
+
+# --- Moving an order on ----------------------------------------------------------------------
+
+
+def order_transition_update(
+    tx: LabelledTransaction,
+    stored: StoredOrder,
+    advance: Advance,
+    extra_actions: Sequence[Action] = (),
+    *,
+    at: str | None = None,
+) -> None:
+    """Add to ``tx`` the write of ``advance`` (from ``commerce.domain.orders.advance``).
+
+    Sets ``status``, ``history``, ``payment`` (the whole map, from ``advance.order.payment``: to
+    record a charge, pass an advance whose order carries it, e.g.
+    ``replace(adv, order=replace(adv.order, payment=adv.order.payment.approved(charge_id)))``),
+    ``version`` (to ``advance.order.version``) and ``updated_at``, plus ``extra_actions`` (e.g.
+    ``OrderModel.carrier.set(...)``). Condition: ``version = :read AND status = :from``, so of
+    two racing moves exactly one is written. Labelled ``order``: a ``ConditionalCheckFailed``
+    on that label means the order moved on meanwhile; re-read and decide again.
+    """
+    order = advance.order
+    actions: list[Action] = [
+        OrderModel.status.set(order.status.value),
+        OrderModel.history.set(history_list(order.history)),
+        OrderModel.payment.set(payment_map(order.payment)),
+        OrderModel.version.set(order.version),
+        OrderModel.updated_at.set(at or datetime.now(UTC).strftime(_ISO_US)),
+        *extra_actions,
+    ]
+    condition: Condition = (OrderModel.version == stored.version) & (
+        OrderModel.status == advance.previous.value
+    )
+    tx.update(ORDER_LABEL, _row(stored.order_id), actions, condition)
+
+
+def _each_unit(reservation: Reservation) -> Iterator[tuple[str, int, int]]:
+    for sku, shards in sorted(reservation.items()):
+        for shard, units in sorted(shards.items()):
+            if units:
+                yield sku, shard, units
+
+
+def commit_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
+    """Add to ``tx``: the reserved units leave stock on each shard (on_hand -= u, reserved -= u,
+    CONDITION reserved >= u). The PAID write's companion. Labels: :func:`stock_label`."""
+    for sku, shard, units in _each_unit(reservation):
+        holds.commit(tx, sku, shard, units, label=stock_label(sku, shard))
+
+
+def release_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
+    """Add to ``tx``: the reserved units are given back on each shard (reserved -= u,
+    available += u, CONDITION reserved >= u). For PAYMENT_FAILED and a pending cancel."""
+    for sku, shard, units in _each_unit(reservation):
+        holds.give_back(tx, sku, shard, units, label=stock_label(sku, shard))
+
+
+def restock(tx: LabelledTransaction, units: Reservation) -> None:
+    """Add to ``tx``: committed units return to ``on_hand`` on each shard (a paid order
+    cancelled, or a return received)."""
+    for sku, shard, count in _each_unit(units):
+        holds.restock(tx, sku, shard, count, label=stock_label(sku, shard))
+
+
+def spread_over(
+    reservation: Reservation, quantities: Mapping[str, int]
+) -> dict[str, dict[int, int]]:
+    """``quantities`` per SKU laid over the shards of ``reservation``, lowest shard first.
+
+    Returned units go back to the shards they were committed from, so no shard's ``on_hand``
+    grows past what it once had.
+    """
+    spread: dict[str, dict[int, int]] = {}
+    for sku, wanted in quantities.items():
+        left = wanted
+        shards = reservation.get(sku) or {0: wanted}
+        for shard, units in sorted(shards.items()):
+            part = min(left, units)
+            if part:
+                spread.setdefault(sku, {})[shard] = part
+                left -= part
+        if left:
+            first = min(shards) if shards else 0
+            spread.setdefault(sku, {})[first] = spread.get(sku, {}).get(first, 0) + left
+    return spread
+
+
+# --- The dispatch marker (gsi2) --------------------------------------------------------------
+
+
+def clear_dispatch_marker(order_id: str) -> bool:
+    """Remove the order from the dispatch index once its payment message was sent.
+
+    Best effort: False when the marker was already gone (another sender got there first).
+    """
+    try:
+        _row(order_id).update(
+            [OrderModel.gsi2pk.remove(), OrderModel.gsi2sk.remove()],
+            condition=OrderModel.gsi2pk.exists(),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
+    """Orders of one dispatch bucket still marked as not sent, created before ``created_before``.
+
+    The index is eventually consistent; a resend is harmless (the payments consumer and the
+    provider are idempotent by order), so no condition is needed to act on what is found.
+    """
+    rows = OrderModel.gsi2.query(
+        keys.dispatch_gsi2pk(bucket),
+        OrderModel.gsi2sk < created_before,
+        page_size=page_size,
+    )
+    for row in rows:
+        yield from_model(row)
+
+
+# --- Returns --------------------------------------------------------------------------------
+
+RETURN_REQUESTED: Final = "REQUESTED"
+RETURN_RECEIVED: Final = "RECEIVED"
+
+
+@dataclass(frozen=True)
+class StoredReturn:
+    """A return as stored: the domain ``Return``, its status and, once refunded, the refund id."""
+
+    order_id: str
+    value: Return
+    status: str
+    created_at: str
+    received_at: str | None = None
+    refund_id: str | None = None
+
+
+def _return_from_model(model: ReturnModel) -> StoredReturn:
+    lines = tuple(
+        ReturnLine(str(line["sku"]), int(line["quantity"])) for line in _plain(model.lines) or []
+    )
+    value = Return(
+        return_id=model.return_id,
+        lines=lines,
+        reason=model.reason or "",
+        refund=Money(int(model.refund.amount), model.refund.currency),
+        requested_at=int(model.requested_at),
+    )
+    return StoredReturn(
+        order_id=model.order_id,
+        value=value,
+        status=model.status,
+        created_at=model.created_at,
+        received_at=model.received_at,
+        refund_id=model.refund_id,
+    )
+
+
+def load_returns(order_id: str) -> list[StoredReturn]:
+    """Every return of the order, read consistently, oldest first by id."""
+    rows = ReturnModel.query(
+        keys.order_pk(order_id),
+        ReturnModel.sk.startswith(keys.RETURN_SK_PREFIX),
+        consistent_read=True,
+    )
+    found = [_return_from_model(row) for row in rows]
+    return sorted(found, key=lambda r: (r.value.requested_at, r.created_at))
+
+
+def load_return(order_id: str, return_id: str) -> StoredReturn | None:
+    try:
+        row = ReturnModel.get(
+            keys.order_pk(order_id), keys.return_sk(return_id), consistent_read=True
+        )
+    except ReturnModel.DoesNotExist:
+        return None
+    return _return_from_model(row)
+
+
+def put_return(tx: LabelledTransaction, order_id: str, value: Return, *, at: str) -> None:
+    """Add to ``tx``: a new return of the order (label ``return``), if its id is new."""
+    item = ReturnModel(
+        keys.order_pk(order_id),
+        keys.return_sk(value.return_id),
+        order_id=order_id,
+        return_id=value.return_id,
+        lines=[{"sku": line.sku, "quantity": line.quantity} for line in value.lines],
+        reason=value.reason,
+        refund=MoneyMap(  # type: ignore[no-untyped-call]
+            amount=value.refund.amount, currency=value.refund.currency
+        ),
+        status=RETURN_REQUESTED,
+        requested_at=value.requested_at,
+        created_at=at,
+    )
+    tx.put("return", item, ReturnModel.pk.does_not_exist())
+
+
+def mark_return_received(
+    tx: LabelledTransaction, order_id: str, return_id: str, *, refund_id: str, at: str
+) -> None:
+    """Add to ``tx``: the return was received and refunded (label ``return``), once."""
+    row = ReturnModel(keys.order_pk(order_id), keys.return_sk(return_id))
+    tx.update(
+        "return",
+        row,
+        [
+            ReturnModel.status.set(RETURN_RECEIVED),
+            ReturnModel.received_at.set(at),
+            ReturnModel.refund_id.set(refund_id),
+        ],
+        ReturnModel.status == RETURN_REQUESTED,
+    )

@@ -1,0 +1,191 @@
+"""Orders over HTTP through the local stack: who may read and cancel, cancel before and after
+payment, shipping, the list's pages, and a declined payment that releases the stock."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_PAYMENTS = (ROOT / "functions" / "payments" / "app.py").exists()
+needs_payments = pytest.mark.skipif(
+    not HAS_PAYMENTS, reason="functions/payments does not exist yet: orders cannot be paid"
+)
+
+
+def _product(stack: Any, stock: int) -> str:
+    sku = f"E2E-ORD-{uuid.uuid4().hex[:10]}"
+    body = {
+        "name": "E2E order item",
+        "skus": [{"sku": sku, "price": {"amount": 3000, "currency": "CNY"}, "stock": stock}],
+    }
+    reply = requests.post(
+        f"{stack.base_url}/admin/products",
+        json=body,
+        headers=stack.auth("e2e-ops", ["ops"]),
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
+    return sku
+
+
+def _level(stack: Any, sku: str) -> tuple[int, int, int]:
+    reply = requests.get(
+        f"{stack.base_url}/admin/inventory/{sku}",
+        headers=stack.auth("e2e-ops", ["ops"]),
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    return body["on_hand"], body["reserved"], body["available"]
+
+
+def _order(
+    stack: Any, sku: str, headers: dict[str, str], quantity: int = 1, card: str = "tok_ok"
+) -> dict[str, Any]:
+    """A cart with ``quantity`` of ``sku`` checked out by ``headers``' caller (or a guest)."""
+    base = stack.base_url
+    created = requests.post(f"{base}/carts", headers=headers, timeout=30).json()
+    if "cart_token" in created:
+        headers = {**headers, "X-Cart-Token": created["cart_token"]}
+    put = requests.put(
+        f"{base}/carts/{created['cart_id']}/items/{sku}",
+        json={"quantity": quantity},
+        headers=headers,
+        timeout=30,
+    )
+    assert put.status_code == 200, put.text
+    body: dict[str, Any] = {
+        "cart_id": created["cart_id"],
+        "payment": {"method": "card", "token": card},
+    }
+    if "Authorization" not in headers:
+        body["email"] = "guest@example.com"
+    placed = requests.post(
+        f"{base}/orders",
+        json=body,
+        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+        timeout=30,
+    )
+    assert placed.status_code == 202, placed.text
+    result: dict[str, Any] = placed.json()
+    return result
+
+
+def _wait(stack: Any, order_id: str, headers: dict[str, str], status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 45
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = requests.get(
+            f"{stack.base_url}/orders/{order_id}", headers=headers, timeout=30
+        ).json()
+        if body["status"] == status:
+            return body
+        time.sleep(0.5)
+    pytest.fail(f"order {order_id} is {body.get('status')}, not {status}")
+
+
+def test_authorization_matrix(stack: Any) -> None:
+    sku = _product(stack, stock=5)
+    placed = _order(stack, sku, {})
+    url = f"{stack.base_url}/orders/{placed['order_id']}"
+    cases = {
+        "order token": ({"X-Order-Token": placed["order_token"]}, 200),
+        "nobody": ({}, 404),
+        "wrong token": ({"X-Order-Token": "w" * 43}, 404),
+        "a customer": (stack.auth(f"e2e-c-{uuid.uuid4().hex[:6]}", ["customer"]), 404),
+        "support": (stack.auth("e2e-support", ["support"]), 200),
+        "ops": (stack.auth("e2e-ops", ["ops"]), 200),
+    }
+    for name, (headers, status) in cases.items():
+        reply = requests.get(url, headers=headers, timeout=30)
+        assert reply.status_code == status, (name, reply.text)
+    support_cancel = requests.post(
+        f"{url}/cancel", headers=stack.auth("e2e-support", ["support"]), timeout=30
+    )
+    assert support_cancel.status_code == 403
+    assert support_cancel.json()["type"] == "forbidden"
+
+
+def test_guest_cancels_before_payment_and_stock_comes_back(stack: Any) -> None:
+    sku = _product(stack, stock=5)
+    placed = _order(stack, sku, {}, quantity=2)
+    headers = {"X-Order-Token": placed["order_token"]}
+    reply = requests.post(
+        f"{stack.base_url}/orders/{placed['order_id']}/cancel", headers=headers, timeout=30
+    )
+    if reply.status_code == 409:  # the payment won the race: cancel the paid order instead
+        reply = requests.post(
+            f"{stack.base_url}/orders/{placed['order_id']}/cancel", headers=headers, timeout=30
+        )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["status"] == "CANCELLED"
+    if HAS_PAYMENTS:
+        time.sleep(2)  # a charge in flight is refunded, never committed
+    assert _level(stack, sku) == (5, 0, 5)
+
+
+@needs_payments
+def test_declined_payment_releases_the_stock(stack: Any) -> None:
+    sku = _product(stack, stock=5)
+    me = stack.auth(f"e2e-decl-{uuid.uuid4().hex[:6]}", ["customer"], "d@example.com")
+    placed = _order(stack, sku, me, quantity=3, card="tok_declined")
+    failed = _wait(stack, placed["order_id"], me, "PAYMENT_FAILED")
+    assert failed["payment"]["status"] == "DECLINED"
+    assert _level(stack, sku) == (5, 0, 5)
+
+
+@needs_payments
+def test_paid_order_cancel_ship_and_list(stack: Any) -> None:
+    base = stack.base_url
+    sku = _product(stack, stock=10)
+    sub = f"e2e-paid-{uuid.uuid4().hex[:6]}"
+    me = stack.auth(sub, ["customer"], f"{sub}@example.com")
+    ops = stack.auth("e2e-ops", ["ops"])
+    first = _order(stack, sku, me, quantity=2)
+    second = _order(stack, sku, me, quantity=1)
+    third = _order(stack, sku, me, quantity=1)
+    for placed in (first, second, third):
+        _wait(stack, placed["order_id"], me, "PAID")
+    assert _level(stack, sku) == (6, 0, 6)
+
+    cancelled = requests.post(f"{base}/orders/{first['order_id']}/cancel", headers=me, timeout=30)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["payment"]["status"] == "REFUNDED"
+    assert _level(stack, sku) == (8, 0, 8)
+
+    shipment = {"carrier": "sf-express", "tracking_number": "SF0001"}
+    by_customer = requests.post(
+        f"{base}/admin/orders/{second['order_id']}/shipments", json=shipment, headers=me, timeout=30
+    )
+    assert by_customer.status_code == 403
+    shipped = requests.post(
+        f"{base}/admin/orders/{second['order_id']}/shipments",
+        json=shipment,
+        headers=ops,
+        timeout=30,
+    )
+    assert shipped.status_code == 200, shipped.text
+    assert shipped.json()["status"] == "SHIPPED"
+    too_late = requests.post(f"{base}/orders/{second['order_id']}/cancel", headers=me, timeout=30)
+    assert too_late.status_code == 409
+    assert too_late.json()["type"] == "conflict"
+
+    seen: list[str] = []
+    token = None
+    while True:
+        params = {"limit": "2", **({"next_token": token} if token else {})}
+        page = requests.get(f"{base}/orders", params=params, headers=me, timeout=30)
+        assert page.status_code == 200, page.text
+        seen += [o["order_id"] for o in page.json()["items"]]
+        token = page.json().get("next_token")
+        if not token:
+            break
+    assert seen == [third["order_id"], second["order_id"], first["order_id"]]

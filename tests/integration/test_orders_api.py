@@ -1,0 +1,371 @@
+"""Order reads, lists, cancellation, shipments, delivery and returns on moto.
+
+Payment approval is the payments function's job; here an order is paid the way it does it (the
+sandbox provider charges with ``charge_key``; one transaction commits the stock and writes
+PAID), so each later move starts from a real PAID order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from types import ModuleType
+from typing import Any
+
+import pytest
+from commerce.carts import clock
+from commerce.domain.orders import OrderEvent, OrderStatus
+from commerce.events import MemoryEventPublisher, use_publisher
+from commerce.orders import fulfilment, moves
+from commerce.payments.factory import use_provider
+from commerce.payments.provider import charge_key
+from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.store import orders as store
+from orders_world import Shop, load_function, make_queues, problem
+
+pytestmark = pytest.mark.integration
+
+SKU = "TEA-ORD-1"
+SKU2 = "TEA-ORD-2"
+
+
+@pytest.fixture(scope="module")
+def cart_module() -> ModuleType:
+    return load_function("cart")
+
+
+@pytest.fixture(scope="module")
+def orders_module() -> ModuleType:
+    return load_function("orders")
+
+
+@pytest.fixture
+def events() -> Iterator[MemoryEventPublisher]:
+    published = MemoryEventPublisher()
+    use_publisher(published)
+    yield published
+    use_publisher(None)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxProvider]:
+    provider = SandboxProvider(InMemoryLedger())
+    use_provider(provider)
+    yield provider
+    use_provider(None)
+
+
+@pytest.fixture
+def shop(
+    dynamodb: Any,
+    events: MemoryEventPublisher,
+    sandbox: SandboxProvider,
+    cart_module: ModuleType,
+    orders_module: ModuleType,
+    create_product: Callable[..., Any],
+) -> Shop:
+    make_queues()
+    create_product((SKU, 10), (SKU2, 5), price=5000)
+    return Shop(dynamodb, cart_module, orders_module)
+
+
+def _guest_order(shop: Shop, lines: dict[str, int] | None = None) -> dict[str, str]:
+    cart_id, token = shop.cart_with(lines or {SKU: 2})
+    reply = shop.place(cart_id, token=token)
+    assert reply.status == 202, reply.body
+    return {
+        "order_id": reply.body["order_id"],
+        "order_token": reply.body["order_token"],
+        "token": token or "",
+    }
+
+
+def _customer_order(shop: Shop, lines: dict[str, int] | None = None) -> str:
+    cart_id, _ = shop.cart_with(lines or {SKU: 2}, who="customer")
+    reply = shop.place(cart_id, who="customer", email=None)
+    assert reply.status == 202, reply.body
+    order_id: str = reply.body["order_id"]
+    return order_id
+
+
+def _pay(order_id: str, sandbox: SandboxProvider) -> None:
+    """What the payments consumer does on approval: charge once, then commit + PAID."""
+    stored = store.load_order(order_id)
+    assert stored is not None
+    result = sandbox.charge(
+        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
+    )
+
+    def approved(current: store.StoredOrder) -> store.StoredOrder:
+        order = current.order
+        return replace(
+            current, order=replace(order, payment=order.payment.approved(result.charge_id))
+        )
+
+    moves.move(
+        order_id,
+        OrderEvent.PAYMENT_APPROVED,
+        prepare=approved,
+        effects=lambda tx, current, adv: store.commit_stock(tx, current.reservation),
+    )
+
+
+def _deliver(shop: Shop, order_id: str, sandbox: SandboxProvider) -> int:
+    _pay(order_id, sandbox)
+    assert shop.ship(order_id).status == 200
+    at = clock.now()
+    fulfilment.mark_delivered(order_id, at, "evt-1")
+    return at
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("who", "credential", "status"),
+    [
+        (None, "order_token", 200),
+        (None, "token", 200),
+        (None, None, 404),
+        (None, "wrong", 404),
+        ("customer", None, 404),
+        ("support", None, 200),
+        ("ops", None, 200),
+        ("admin", None, 200),
+    ],
+)
+def test_who_may_read_a_guest_order(
+    shop: Shop, who: str | None, credential: str | None, status: int
+) -> None:
+    placed = _guest_order(shop)
+    tokens: dict[str, str | None] = {}
+    if credential == "wrong":
+        tokens["order_token"] = "w" * 43
+    elif credential is not None:
+        tokens[credential] = placed[credential]
+    reply = shop.get(placed["order_id"], who=who, **tokens)
+    assert reply.status == status, reply.body
+    if status == 404:
+        problem(reply, 404, "not-found")
+
+
+def test_order_shape(shop: Shop) -> None:
+    placed = _guest_order(shop, {SKU: 2, SKU2: 1})
+    guest = shop.get(placed["order_id"], order_token=placed["order_token"]).body
+    assert set(guest) == {
+        "order_id",
+        "status",
+        "lines",
+        "totals",
+        "payment",
+        "shipping_address",
+        "history",
+    }
+    assert guest["status"] == "PENDING_PAYMENT"
+    assert guest["payment"] == {"status": "PENDING", "method": "card"}
+    assert guest["lines"] == [
+        {"sku": SKU, "quantity": 2, "unit_price": {"amount": 5000, "currency": "CNY"}},
+        {"sku": SKU2, "quantity": 1, "unit_price": {"amount": 5000, "currency": "CNY"}},
+    ]
+    assert [h["status"] for h in guest["history"]] == ["PENDING_PAYMENT"]
+    assert guest["history"][0]["at"].endswith("Z")
+    staff = shop.get(placed["order_id"], who="support").body
+    assert staff["email"] == "guest@example.com"
+    assert "created_at" in staff
+
+
+def test_customer_order_is_theirs_only(shop: Shop) -> None:
+    order_id = _customer_order(shop)
+    own = shop.get(order_id, who="customer")
+    assert own.status == 200
+    assert own.body["email"] == "customer@example.com"
+    problem(shop.get(order_id, who="other"), 404, "not-found")
+    problem(shop.get(order_id), 404, "not-found")
+    problem(shop.get("not-an-order-id", who="customer"), 404, "not-found")
+
+
+def test_list_is_newest_first_and_paginated(shop: Shop) -> None:
+    created = [_customer_order(shop, {SKU: 1}) for _ in range(5)]
+    _guest_order(shop)  # not the customer's
+    first = shop.list("customer", {"limit": "2"})
+    assert first.status == 200, first.body
+    ids = [o["order_id"] for o in first.body["items"]]
+    token = first.body["next_token"]
+    while token:
+        page = shop.list("customer", {"limit": "2", "next_token": token})
+        assert page.status == 200, page.body
+        ids += [o["order_id"] for o in page.body["items"]]
+        token = page.body.get("next_token")
+    assert ids == list(reversed(created))
+    assert shop.list("other").body == {"items": []}
+
+
+def test_list_refusals(shop: Shop) -> None:
+    problem(shop.list(None), 401, "unauthorized")
+    problem(shop.list("customer", {"limit": "0"}), 400, "validation-error")
+    problem(shop.list("customer", {"limit": "101"}), 400, "validation-error")
+    problem(shop.list("customer", {"next_token": "garbage"}), 400, "validation-error")
+    for _ in range(2):
+        _customer_order(shop, {SKU: 1})
+    token = shop.list("customer", {"limit": "1"}).body["next_token"]
+    problem(shop.list("other", {"next_token": token}), 400, "validation-error")
+
+
+# --- cancelling --------------------------------------------------------------------------------
+
+
+def test_cancel_pending_releases_the_reservation(shop: Shop, events: MemoryEventPublisher) -> None:
+    placed = _guest_order(shop, {SKU: 3})
+    assert shop.stock(SKU)["reserved"] == 3
+    reply = shop.cancel(placed["order_id"], order_token=placed["order_token"])
+    assert reply.status == 200, reply.body
+    assert reply.body["status"] == "CANCELLED"
+    assert [h["status"] for h in reply.body["history"]] == ["PENDING_PAYMENT", "CANCELLED"]
+    assert shop.stock(SKU) == {"on_hand": 10, "reserved": 0, "available": 10}
+    assert [e.type for e in events.events] == ["order.pending_payment", "order.cancelled"]
+    again = shop.cancel(placed["order_id"], order_token=placed["order_token"])
+    problem(again, 409, "conflict")
+    assert shop.stock(SKU) == {"on_hand": 10, "reserved": 0, "available": 10}
+
+
+def test_cancel_paid_refunds_and_restocks(shop: Shop, sandbox: SandboxProvider) -> None:
+    order_id = _customer_order(shop, {SKU: 2})
+    _pay(order_id, sandbox)
+    assert shop.stock(SKU) == {"on_hand": 8, "reserved": 0, "available": 8}
+    reply = shop.cancel(order_id, who="customer")
+    assert reply.status == 200, reply.body
+    assert reply.body["status"] == "CANCELLED"
+    assert reply.body["payment"]["status"] == "REFUNDED"
+    assert shop.stock(SKU) == {"on_hand": 10, "reserved": 0, "available": 10}
+    stored = store.load_order(order_id)
+    assert stored is not None
+    charge = stored.order.payment.charge_id
+    assert charge is not None
+    assert sandbox.refunded_total(charge) == stored.order.totals.total
+    assert sandbox.charge_count(order_id) == 1
+
+
+def test_who_may_cancel(shop: Shop) -> None:
+    order_id = _customer_order(shop)
+    problem(shop.cancel(order_id), 404, "not-found")
+    problem(shop.cancel(order_id, who="other"), 404, "not-found")
+    problem(shop.cancel(order_id, who="support"), 403, "forbidden")
+    assert shop.cancel(order_id, who="ops").status == 200
+    assert shop.cancel(_customer_order(shop, {SKU: 1}), who="admin").status == 200
+
+
+def test_cannot_cancel_once_shipped(shop: Shop, sandbox: SandboxProvider) -> None:
+    order_id = _customer_order(shop)
+    _pay(order_id, sandbox)
+    shipped = shop.ship(order_id)
+    assert shipped.status == 200, shipped.body
+    assert shipped.body["status"] == "SHIPPED"
+    assert shipped.body["shipment"] == {"carrier": "sf-express", "tracking_number": "SF1234567890"}
+    before = shop.stock(SKU)
+    problem(shop.cancel(order_id, who="customer"), 409, "conflict")
+    assert shop.stock(SKU) == before
+
+
+# --- shipping and delivery ---------------------------------------------------------------------
+
+
+def test_ship_refusals(shop: Shop) -> None:
+    order_id = _customer_order(shop)
+    problem(shop.ship(order_id), 409, "conflict")  # not paid yet
+    problem(shop.ship(order_id, who="customer"), 403, "forbidden")
+    problem(shop.ship(order_id, who="support"), 403, "forbidden")
+    problem(shop.ship(order_id, who=None), 401, "unauthorized")
+    problem(shop.ship("f" * 32), 404, "not-found")
+    problem(shop.ship(order_id, body={"carrier": ""}), 400, "validation-error")
+
+
+def test_delivery_is_idempotent_per_carrier_event(shop: Shop, sandbox: SandboxProvider) -> None:
+    order_id = _customer_order(shop)
+    at = _deliver(shop, order_id, sandbox)
+    again = fulfilment.mark_delivered(order_id, at, "evt-1")
+    assert again.status is OrderStatus.DELIVERED
+    from commerce.domain.orders import IllegalTransition
+
+    with pytest.raises(IllegalTransition):
+        fulfilment.mark_delivered(order_id, at, "evt-2")
+    body = shop.get(order_id, who="customer").body
+    assert [h["status"] for h in body["history"]] == [
+        "PENDING_PAYMENT",
+        "PAID",
+        "SHIPPED",
+        "DELIVERED",
+    ]
+
+
+# --- returns -----------------------------------------------------------------------------------
+
+
+def test_return_and_receive(shop: Shop, sandbox: SandboxProvider) -> None:
+    order_id = _customer_order(shop, {SKU: 2, SKU2: 1})
+    _deliver(shop, order_id, sandbox)
+    assert shop.stock(SKU) == {"on_hand": 8, "reserved": 0, "available": 8}
+    created = shop.request_return(
+        order_id, {"lines": [{"sku": SKU, "quantity": 1}], "reason": "too big"}, who="customer"
+    )
+    assert created.status == 201, created.body
+    ret = created.body
+    assert ret["status"] == "REQUESTED"
+    assert ret["lines"] == [{"sku": SKU, "quantity": 1}]
+    assert ret["refund"] == {"amount": 5000, "currency": "CNY"}  # shipping was free (>= 99)
+    assert shop.get(order_id, who="customer").body["status"] == "RETURN_REQUESTED"
+    problem(
+        shop.request_return(order_id, {"lines": [{"sku": SKU2, "quantity": 1}]}, who="customer"),
+        409,
+        "conflict",
+    )
+    problem(shop.receive(order_id, ret["return_id"], who="customer"), 403, "forbidden")
+    problem(shop.receive(order_id, "0" * 32), 404, "not-found")
+    received = shop.receive(order_id, ret["return_id"])
+    assert received.status == 200, received.body
+    assert received.body["status"] == "REFUNDED"
+    assert received.body["payment"]["status"] == "PARTIALLY_REFUNDED"
+    assert shop.stock(SKU) == {"on_hand": 9, "reserved": 0, "available": 9}
+    stored = store.load_order(order_id)
+    assert stored is not None
+    assert stored.order.payment.charge_id is not None
+    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 5000
+    problem(shop.receive(order_id, ret["return_id"]), 409, "conflict")
+    assert shop.stock(SKU)["on_hand"] == 9
+    # The rest may still come back inside the window.
+    rest = shop.request_return(order_id, {"lines": [{"sku": SKU, "quantity": 2}]}, who="customer")
+    problem(rest, 400, "validation-error")
+    assert rest.body["errors"][0]["field"] == "lines[0].quantity"
+
+
+def test_return_refusals(
+    shop: Shop, sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = _guest_order(shop)
+    body = {"lines": [{"sku": SKU, "quantity": 1}]}
+    problem(
+        shop.request_return(placed["order_id"], body, order_token=placed["order_token"]),
+        409,
+        "conflict",
+    )  # not delivered
+    _deliver(shop, placed["order_id"], sandbox)
+    problem(shop.request_return(placed["order_id"], body), 404, "not-found")
+    problem(shop.request_return(placed["order_id"], body, who="support"), 403, "forbidden")
+    problem(
+        shop.request_return(
+            placed["order_id"], {"lines": [{"sku": "NOPE", "quantity": 1}]}, token=placed["token"]
+        ),
+        400,
+        "validation-error",
+    )
+    problem(
+        shop.request_return(placed["order_id"], {"lines": []}, token=placed["token"]),
+        400,
+        "validation-error",
+    )
+    later = clock.now() + 8 * 24 * 3600
+    monkeypatch.setattr(clock, "now", lambda: later)
+    problem(
+        shop.request_return(placed["order_id"], body, order_token=placed["order_token"]),
+        409,
+        "conflict",
+    )

@@ -1,0 +1,129 @@
+"""One order per Idempotency-Key under concurrent retries, over the local stack (DynamoDB Local).
+
+Twenty clients send the same checkout with the same key at once. Exactly one order may exist
+afterwards; every response is either the one 202 body or a 409 saying the first is still in
+progress (with Retry-After), never a second order and never a 5xx.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+pytestmark = pytest.mark.reliability
+
+CONCURRENCY = 20
+
+
+def _product(stack: Any, stock: int) -> str:
+    sku = f"REL-CHK-{uuid.uuid4().hex[:10]}"
+    body = {
+        "name": "Reliability checkout item",
+        "skus": [{"sku": sku, "price": {"amount": 1200, "currency": "CNY"}, "stock": stock}],
+    }
+    reply = requests.post(
+        f"{stack.base_url}/admin/products",
+        json=body,
+        headers=stack.auth("rel-ops", ["ops"]),
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
+    return sku
+
+
+def _orders_of_cart(stack: Any, cart_id: str) -> list[str]:
+    """Order ids placed from ``cart_id``, straight from the Orders table in DynamoDB Local."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    table = next(t for t in client.list_tables()["TableNames"] if "OrdersTable" in t)
+    pages = client.get_paginator("scan").paginate(
+        TableName=table,
+        ConsistentRead=True,
+        FilterExpression="cart_id = :c AND sk = :s",
+        ExpressionAttributeValues={":c": {"S": cart_id}, ":s": {"S": "ORDER"}},
+    )
+    return [item["order_id"]["S"] for page in pages for item in page["Items"]]
+
+
+def _stock(stack: Any, sku: str) -> dict[str, Any]:
+    reply = requests.get(
+        f"{stack.base_url}/admin/inventory/{sku}",
+        headers=stack.auth("rel-ops", ["ops"]),
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+@pytest.mark.parametrize("guest", [False, True], ids=["customer", "guest"])
+def test_concurrent_retries_make_one_order(stack: Any, guest: bool) -> None:
+    base = stack.base_url
+    sku = _product(stack, stock=10)
+    sub = f"rel-customer-{uuid.uuid4().hex[:8]}"
+    headers = {} if guest else stack.auth(sub, ["customer"], f"{sub}@example.com")
+    cart = requests.post(f"{base}/carts", headers=headers, timeout=30)
+    assert cart.status_code == 201, cart.text
+    cart_id = cart.json()["cart_id"]
+    if guest:
+        headers = {"X-Cart-Token": cart.json()["cart_token"]}
+    put = requests.put(
+        f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 2}, headers=headers, timeout=30
+    )
+    assert put.status_code == 200, put.text
+
+    key = f"rel-{uuid.uuid4().hex}"
+    body = {"cart_id": cart_id, "payment": {"method": "card", "token": "tok_ok"}}
+    if guest:
+        body["email"] = "rel-guest@example.com"
+    start = threading.Barrier(CONCURRENCY)
+
+    def attempt(_: int) -> requests.Response:
+        start.wait(timeout=30)
+        return requests.post(
+            f"{base}/orders",
+            json=body,
+            headers={**headers, "Idempotency-Key": key},
+            timeout=60,
+        )
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        replies = list(pool.map(attempt, range(CONCURRENCY)))
+
+    accepted = [r for r in replies if r.status_code == 202]
+    busy = [r for r in replies if r.status_code == 409]
+    assert len(accepted) + len(busy) == CONCURRENCY, [(r.status_code, r.text) for r in replies]
+    assert accepted, "no attempt got the order"
+    assert len({r.text for r in accepted}) == 1, "retries must see the first response verbatim"
+    for reply in busy:
+        assert reply.json()["type"] == "conflict"
+        assert reply.headers.get("Retry-After") == "1"
+    order_id = accepted[0].json()["order_id"]
+    print(f"\n{len(accepted)} x 202 (one body), {len(busy)} x 409 in progress")
+
+    # Exactly one order: in the table, in the customer's list, and the stock held once.
+    assert _orders_of_cart(stack, cart_id) == [order_id]
+    if not guest:
+        listed = requests.get(f"{base}/orders", headers=headers, timeout=30)
+        assert listed.status_code == 200, listed.text
+        assert [o["order_id"] for o in listed.json()["items"]] == [order_id]
+    level = _stock(stack, sku)
+    assert level["reserved"] + (10 - level["on_hand"]) == 2  # held (or committed) once
+
+    # A late retry still gets the same body.
+    late = requests.post(
+        f"{base}/orders", json=body, headers={**headers, "Idempotency-Key": key}, timeout=60
+    )
+    assert late.status_code == 202
+    assert late.text == accepted[0].text
