@@ -16,7 +16,7 @@ UV_VERSION ?= 0.13.9
 AWS_REGION ?= us-east-1
 PYTEST_ARGS ?=
 # Benchmarks print figures and never fail on a timing.
-BENCHES ?= tests/bench/cold_start.py
+BENCHES ?= tests/bench/cold_start.py tests/bench/flash_sale.py
 
 export SAM_CLI_TELEMETRY := 0
 
@@ -26,7 +26,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
-	test-contract bench lint format validate lock clean distclean
+	test-contract bench load lint format validate lock clean distclean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -97,6 +97,9 @@ bench: deps java-check ## Run the benchmarks (they print figures)
 		echo "== $$bench"; \
 		$(VENV)/bin/python $$bench; \
 	done
+
+load: deps java-check ## Spike load test with Locust (about 90 s); report in reports/load.html
+	$(VENV)/bin/python tests/load/run.py
 
 # --- quality ---------------------------------------------------------------------------------
 lint: $(VENV_STAMP) ## ruff check, ruff format --check, mypy --strict on the layer

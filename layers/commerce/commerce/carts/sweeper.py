@@ -4,16 +4,19 @@ Runs on a schedule. Every bucket of the index is read for holds with ``expires_a
 each is released by its own conditional transaction (``commerce.store.holds.release_expired``),
 which can succeed only once: two sweeps racing, or a sweep racing the customer's own change or a
 checkout, leave exactly one winner and the losers skip the hold. A run stops before its time
-is up and leaves the rest to the next run; nothing is lost by stopping anywhere.
+is up and leaves the rest to the next run; nothing is lost by stopping anywhere. Each SKU
+that got units back has its low-stock flag re-evaluated once, after the releases, so a SKU that
+recovers above safety stock is ready to alert on its next fall.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from commerce.catalog.clock import now_iso
+from commerce.catalog.low_stock import check_low_stock
 from commerce.errors import TooManyRequests
 from commerce.observability import logger
 from commerce.store import holds, keys
@@ -30,6 +33,8 @@ class SweepReport:
     released: int = 0
     skipped: int = 0
     stopped_early: bool = False
+    #: SKUs that got units back in this run (their low-stock flag is re-checked once each).
+    skus: set[str] = field(default_factory=set)
 
     def as_dict(self) -> dict[str, int | bool]:
         return {
@@ -55,6 +60,15 @@ def sweep(
     page_size: int = 100,
 ) -> SweepReport:
     """Release every hold that expired at or before ``now``, while time remains."""
+    report = _release_all(now, remaining_ms, margin_ms, page_size)
+    for sku in sorted(report.skus):
+        check_low_stock(sku)  # never raises; outside every release's transaction
+    return report
+
+
+def _release_all(
+    now: int, remaining_ms: Callable[[], int], margin_ms: int, page_size: int
+) -> SweepReport:
     report = SweepReport()
     at = now_iso()
     for bucket in range(keys.HOLD_BUCKETS):
@@ -69,6 +83,7 @@ def sweep(
                 released = False  # contended: the next run sees it again if it is still held
             if released:
                 report.released += 1
+                report.skus.add(hold.line.sku)
             else:
                 report.skipped += 1
     return report
