@@ -11,6 +11,7 @@ import copy
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -67,6 +68,29 @@ def dynamodb() -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(Resolver(TEMPLATE), client, CreatedResources())
         yield client
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local() -> Iterator[str]:
+    """DynamoDB Local (AWS's own engine) with every table of template.yaml; its endpoint.
+
+    One engine per test module, so each race starts from empty tables.
+    """
+    from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
+
+    if shutil.which("java") is None:
+        pytest.skip("DynamoDB Local needs Java 17+")
+    try:
+        find_jar_dir(ROOT)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    engine = DynamoDBLocal(ROOT)
+    engine.start()
+    try:
+        create_tables(Resolver(TEMPLATE), engine.client(), CreatedResources())
+        yield engine.endpoint
+    finally:
+        engine.stop()
 
 
 @pytest.fixture

@@ -9,64 +9,21 @@ moto). Run directly, this file is that child.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from local_engine import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local with every table of template.yaml; yields its endpoint."""
-    from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
-    from infra.local.resources import CreatedResources, create_tables
-    from infra.local.template import Resolver, load_template
-
-    if shutil.which("java") is None:
-        pytest.skip("DynamoDB Local needs Java 17+")
-    try:
-        find_jar_dir(ROOT)
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    engine = DynamoDBLocal(ROOT)
-    engine.start()
-    try:
-        template = load_template(ROOT / "template.yaml")
-        create_tables(Resolver(template), engine.client(), CreatedResources())
-        yield engine.endpoint
-    finally:
-        engine.stop()
-
-
 def _race(endpoint: str, scenario: str) -> dict[str, Any]:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "commerce"), str(ROOT)]),
-    }
-    done = subprocess.run(
-        [sys.executable, __file__, scenario],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return run_child(__file__, endpoint, scenario)
 
 
 def test_concurrent_removals_never_oversell(dynamodb_local: str) -> None:

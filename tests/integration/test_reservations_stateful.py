@@ -21,14 +21,10 @@ in ``test_holds_concurrency.py``. Run directly, this file is that child.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -43,6 +39,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from local_engine import run_child
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -53,50 +50,13 @@ MAX_EXAMPLES = 15
 STEPS = 20
 
 
-@pytest.fixture(scope="module")
-def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local with every table of template.yaml; yields its endpoint."""
-    from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
-    from infra.local.resources import CreatedResources, create_tables
-    from infra.local.template import Resolver, load_template
-
-    if shutil.which("java") is None:
-        pytest.skip("DynamoDB Local needs Java 17+")
-    try:
-        find_jar_dir(ROOT)
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    engine = DynamoDBLocal(ROOT)
-    engine.start()
-    try:
-        template = load_template(ROOT / "template.yaml")
-        create_tables(Resolver(template), engine.client(), CreatedResources())
-        yield engine.endpoint
-    finally:
-        engine.stop()
-
-
 def test_the_books_balance_after_every_step(dynamodb_local: str) -> None:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_local,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
-        "RESERVATION_TTL_SECONDS": str(TTL_SECONDS),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "commerce"), str(ROOT)]),
-    }
-    env.pop("AWS_SESSION_TOKEN", None)
-    done = subprocess.run(
-        [sys.executable, __file__],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    stats = run_child(
+        __file__,
+        dynamodb_local,
+        extra_env={"RESERVATION_TTL_SECONDS": str(TTL_SECONDS)},
         timeout=300,
-        check=False,
     )
-    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-6000:])
-    stats = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(stats, sort_keys=True))  # what the machine did, for `pytest -s`
     # The machine did exercise the hold paths (not a run of no-ops).
     assert stats["held"] > 0, stats
