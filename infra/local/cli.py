@@ -83,6 +83,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="start function workers on first use only",
     )
     parser.add_argument(
+        "--metering-dir",
+        type=Path,
+        default=os.environ.get("LOCAL_METERING_DIR") or None,
+        help="record AWS calls, capacity units and invocations as JSON lines in this directory "
+        "(env LOCAL_METERING_DIR; off by default; see infra/local/metering.py)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="access log and emulator output"
     )
     return parser.parse_args(argv)
@@ -108,6 +115,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         parameter_overrides=overrides,
         warm=args.warm,
         verbose=args.verbose,
+        metering_dir=args.metering_dir,
     )
 
 

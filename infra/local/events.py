@@ -130,6 +130,11 @@ def to_response(result: Any) -> Response:
         payload = base64.b64decode(str(body))
     else:
         payload = str(body).encode("utf-8")
-    if "Content-Type" not in headers:
+    typed = "Content-Type" in headers
+    if not typed and payload:
         headers["Content-Type"] = "application/json"
-    return Response(payload, status=status, headers=headers)
+    response = Response(payload, status=status, headers=headers)
+    if not typed and not payload:
+        # An empty answer (204) names no media type; werkzeug would otherwise default one.
+        del response.headers["Content-Type"]
+    return response

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from infra.local import metering
 from infra.local.processes import die_with_parent
 
 
@@ -81,6 +82,8 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
             sys.path.insert(0, entry)
     with contextlib.suppress(OSError):
         os.chdir(config.code_dir)
+    # Opt-in (infra/local/metering.py); AWS calls made during init carry no request id.
+    meter = metering.install_worker(config.extra.get(metering.CONFIG_KEY), config.function_name)
     try:
         handler = _load_handler(config)
     except BaseException as exc:  # an init error is reported, like Runtime.ImportModuleError
@@ -96,10 +99,15 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
             return
         event, request_id = message
         context = LambdaContext(config, request_id, time.monotonic() + config.timeout_s)
+        if meter is not None:
+            meter.begin(request_id)
+        started = time.perf_counter()
         try:
             result = handler(event, context)
             # Lambda serialises the result as JSON: what does not survive that fails here too.
             payload: tuple[str, Any] = ("ok", json.loads(json.dumps(result)))
         except Exception as exc:
             payload = ("error", _error(exc))
+        if meter is not None:
+            meter.end(event, (time.perf_counter() - started) * 1000, payload[0] == "ok")
         conn.send(payload)

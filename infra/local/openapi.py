@@ -295,6 +295,13 @@ def _reachable_schemas(document: dict[str, Any]) -> set[str]:
     return reachable
 
 
+def _no_content_is_empty(operation: dict[str, Any]) -> None:
+    """A 204 carries no body; Powertools still describes a JSON ``null`` for ``Response[None]``."""
+    no_content = operation.get("responses", {}).get("204")
+    if isinstance(no_content, dict):
+        no_content.pop("content", None)
+
+
 def finish_document(document: dict[str, Any], routes: list[Route]) -> dict[str, Any]:
     """Make the merged document describe the API as the template deploys it (module docstring)."""
     document = copy.deepcopy(document)
@@ -307,6 +314,7 @@ def finish_document(document: dict[str, Any], routes: list[Route]) -> dict[str, 
                 del document["paths"][path]
             continue
         _truthful_problems(operation)
+        _no_content_is_empty(operation)
         _apply_security(operation, route)
         _edge_problems(operation)
         _complete_metadata(path, method, operation, route)

@@ -11,6 +11,7 @@ import email
 import logging
 import threading
 from datetime import UTC, datetime
+from email.header import decode_header, make_header
 from email.message import Message as MimeMessage
 from typing import Any
 
@@ -39,6 +40,13 @@ def _mime_text(message: MimeMessage) -> str:
     return str(message.get_payload())
 
 
+def _header_text(value: str | None) -> str | None:
+    """A header as its reader sees it: RFC 2047 words (a Chinese subject) decoded."""
+    if value is None:
+        return None
+    return str(make_header(decode_header(value)))
+
+
 def _email_item(message: Any) -> dict[str, Any]:
     kind = type(message).__name__
     destinations = getattr(message, "destinations", {}) or {}
@@ -53,7 +61,7 @@ def _email_item(message: Any) -> dict[str, Any]:
             "channel": "email",
             "to": ", ".join(recipients) or str(mime["To"] or ""),
             "template": template,
-            "subject": mime["Subject"],
+            "subject": _header_text(mime["Subject"]),
             "body": _mime_text(mime),
         }
     if kind in ("TemplateMessage", "BulkTemplateMessage"):

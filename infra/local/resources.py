@@ -7,6 +7,7 @@ particular table or queue: a resource added to the template appears locally with
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,6 +254,18 @@ def create_user_pools(resolver: Resolver, cognito: Any, created: CreatedResource
         cognito.create_group(**kwargs)
         pool.groups.append(group)
         resolver.physical.refs[logical_id] = group
+
+
+def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[str]:
+    """Verify in SES every address a function sends mail from (``SENDER_EMAIL``).
+
+    On AWS the identity is verified once, out of band; moto refuses mail from an unverified
+    source just as SES does, so the stack verifies what the template names.
+    """
+    senders = sorted({env["SENDER_EMAIL"] for env in environments if env.get("SENDER_EMAIL")})
+    for sender in senders:
+        ses.verify_email_identity(EmailAddress=sender)
+    return senders
 
 
 def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedResources:

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,12 @@ from infra.local.environment import endpoint_environment, function_environment, 
 from infra.local.functions import FunctionSpec, load_functions
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
+from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
 from infra.local.openapi import TITLE, OpenApiDocument, mark_secured, project_version
 from infra.local.outbox import Outbox
 from infra.local.processes import descendants, free_port
-from infra.local.resources import CreatedResources, create_all
+from infra.local.resources import CreatedResources, create_all, verify_senders
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
 from infra.local.sqs_pump import SqsPump, load_mappings
@@ -53,6 +54,7 @@ class StackOptions:
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     warm: bool = True
     verbose: bool = False
+    metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
 
 
 class LocalStack:
@@ -88,11 +90,15 @@ class LocalStack:
         resolver = Resolver(template, parameter_overrides=self.options.parameter_overrides)
         self.created = create_all(resolver, self.dynamodb.client(), self.moto.client)
         self.functions = load_functions(template, resolver, template_path.parent)
+        verify_senders((spec.environment for spec in self.functions), self.moto.client("ses"))
         endpoints = endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint)
         configs = {
             spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
             for spec in self.functions
         }
+        if self.options.metering_dir is not None:
+            metering = {metering_key: str(self.options.metering_dir.resolve())}
+            configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
         self.pools = {
             logical: FunctionPool(config, self.spawner, self.options.max_concurrency)
             for logical, config in configs.items()
@@ -213,6 +219,7 @@ class LocalStack:
             },
             "functions": {spec.logical_id: spec.name for spec in self.functions},
             "demo_products": self.demo_products,
+            "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
         }
 
     def write_ready_file(self, path: Path) -> None:

@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from infra.local import metering
 from infra.local.lambda_worker import WorkerConfig, worker_main
 
 _CTX = multiprocessing.get_context("spawn")
@@ -144,6 +145,7 @@ class FunctionPool:
         self._size = 0
         self._closed = False
         self._cond = threading.Condition()
+        self._meter = metering.dispatch_meter(config.extra.get(metering.CONFIG_KEY))
 
     @property
     def init_timeout(self) -> float:
@@ -198,14 +200,22 @@ class FunctionPool:
         """Run the handler on one event in a free worker; raises InvokeError when there is no
         handler result."""
         request_id = request_id or str(uuid.uuid4())
+        started = time.perf_counter()
         worker = self._acquire()
         try:
             result = worker.invoke(event, request_id, float(self.config.timeout_s))
-        except InvokeError:
+        except InvokeError as exc:
             self._discard(worker)
+            self._metered(request_id, event, started, type(exc).__name__)
             raise
         self._release(worker)
+        self._metered(request_id, event, started, "ok" if result.ok else "error")
         return result
+
+    def _metered(self, request_id: str, event: Any, started: float, outcome: str) -> None:
+        if self._meter is not None:
+            wall_ms = (time.perf_counter() - started) * 1000
+            self._meter.record(self.config.function_name, request_id, event, wall_ms, outcome)
 
     def close(self) -> None:
         with self._cond:

@@ -379,3 +379,15 @@ def test_schedules_fire_and_the_outbox_shows_what_sns_and_ses_received(
     assert mail["subject"] == "Order shipped"
     assert mail["body"] == "On its way"
     assert mail["at"].endswith("Z")
+
+
+def test_an_empty_answer_names_no_media_type_and_a_body_defaults_to_json() -> None:
+    from infra.local.events import to_response
+
+    empty = to_response({"statusCode": 204, "body": None, "multiValueHeaders": {}})
+    assert empty.status_code == 204
+    assert "Content-Type" not in empty.headers
+    typed = to_response({"statusCode": 200, "body": "{}"})
+    assert typed.headers["Content-Type"] == "application/json"
+    kept = to_response({"statusCode": 200, "body": "x", "headers": {"Content-Type": "text/csv"}})
+    assert kept.headers["Content-Type"] == "text/csv"

@@ -316,3 +316,25 @@ def test_the_command_line_writes_the_same_document(
         timeout=120,
     )
     assert json.loads(out.read_text(encoding="utf-8")) == document
+
+
+def test_no_content_answers_describe_no_body() -> None:
+    route = next(r for r in ROUTES if r.method == "DELETE" and r.path == "/me")
+    merged = {
+        "openapi": "3.0.3",
+        "info": {"title": "x", "version": "1"},
+        "paths": {
+            "/me": {
+                "delete": {
+                    "responses": {
+                        "204": {
+                            "description": "Erased",
+                            "content": {"application/json": {"schema": {"type": "null"}}},
+                        }
+                    }
+                }
+            }
+        },
+    }
+    finished = finish_document(merged, [route])
+    assert "content" not in finished["paths"]["/me"]["delete"]["responses"]["204"]
