@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from commerce.carts import service
 from commerce.carts.schemas import CartOut, SetQuantityIn, ShippingAddressIn
+from commerce.coupons.schemas import ApplyCouponIn
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, optional_caller
 from commerce.http.docs import responses
@@ -145,6 +146,44 @@ def claim_cart(
     cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
 ) -> CartOut:
     return service.claim_cart(cart_id, caller, cart_token)
+
+
+@app.post(
+    "/carts/<cart_id>/coupons",
+    summary="Apply a coupon",
+    description=(
+        "Adds the coupon `code` (any case) to the cart; totals show its discount. Refused with "
+        "422 coupon-invalid and a `reason`: unknown, inactive, not_started, expired, "
+        "sign_in_required, exhausted, customer_limit, below_minimum or not_stackable. At most "
+        "one money-off and one free-shipping coupon per cart; a non-stackable coupon stands "
+        f"alone. Applying a code already in the cart changes nothing. {_ACCESS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 400, 401, 403, 404, 409, 422),
+)
+def apply_coupon(
+    cart_id: Annotated[str, _CART_ID],
+    body: ApplyCouponIn,
+    caller: Anyone,
+    cart_token: CartToken = None,
+) -> CartOut:
+    return service.apply_coupon(cart_id, body.code, caller, cart_token)
+
+
+@app.delete(
+    "/carts/<cart_id>/coupons/<code>",
+    summary="Remove a coupon",
+    description=f"Takes the coupon out of the cart; 404 if it is not in the cart. {_ACCESS}",
+    tags=_TAGS,
+    responses=responses(200, CartOut, "The cart", 401, 403, 404, 409),
+)
+def remove_coupon(
+    cart_id: Annotated[str, _CART_ID],
+    code: Annotated[str, Path(description="Coupon code (any case)")],
+    caller: Anyone,
+    cart_token: CartToken = None,
+) -> CartOut:
+    return service.remove_coupon(cart_id, code, caller, cart_token)
 
 
 install(app)

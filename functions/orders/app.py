@@ -81,8 +81,18 @@ def place_order(
         ),
     ],
     cart_token: CartToken = None,
+    accept_language: Annotated[
+        str | None,
+        Header(
+            alias="Accept-Language",
+            max_length=256,
+            description="The language of the order's messages (zh-CN or en; default en)",
+        ),
+    ] = None,
 ) -> PlacedOrderOut:
-    return checkout.place_order(body, caller, cart_token, idempotency_key, app.lambda_context)
+    return checkout.place_order(
+        body, caller, cart_token, idempotency_key, app.lambda_context, accept_language
+    )
 
 
 @app.get(

@@ -182,12 +182,15 @@ class Shop:
         email: str | None = "guest@example.com",
         payment: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        accept_language: str | None = None,
     ) -> Reply:
         body: dict[str, Any] = {"cart_id": cart_id, "payment": payment or CARD}
         if email is not None:
             body["email"] = email
         body.update(extra or {})
         headers = guest_headers(token)
+        if accept_language is not None:
+            headers["Accept-Language"] = accept_language
         if key is not None:
             headers["Idempotency-Key"] = self.next_key() if key == "auto" else key
         return invoke(self.orders, event("orders_place.json", who=who, body=body, headers=headers))

@@ -99,6 +99,19 @@ def test_guest_checkout(shop: Shop, queues: dict[str, str], events: MemoryEventP
     assert shop.get(body["order_id"], token=token).status == 200
 
 
+@pytest.mark.parametrize(
+    ("accept_language", "stored"),
+    [(None, "en"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN"), ("fr-FR", "en"), ("zh", "zh-CN")],
+)
+def test_the_checkout_language_is_kept_for_the_order_messages(
+    shop: Shop, accept_language: str | None, stored: str
+) -> None:
+    cart_id, token = shop.cart_with({SKU: 1})
+    reply = shop.place(cart_id, token=token, accept_language=accept_language)
+    assert reply.status == 202, reply.body
+    assert shop.order_item(reply.body["order_id"])["locale"]["S"] == stored
+
+
 def test_customer_checkout_defaults_email_and_lists(shop: Shop) -> None:
     cart_id, _ = shop.cart_with({SKU: 2}, who="customer")
     reply = shop.place(cart_id, who="customer", email=None)

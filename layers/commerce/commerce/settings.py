@@ -71,6 +71,14 @@ class Settings:
     webhook_secrets_parameter: str = ""
     #: The same JSON straight from the environment (the local stack; never honoured in prod).
     webhook_secrets_json: str = ""
+    #: The verified SES identity notifications are sent from.
+    sender_email: str = ""
+    #: Where operational alerts (low stock) go; "" sends none.
+    ops_alert_email: str = ""
+    #: The shop's name in messages; "" keeps the templates' default names.
+    store_name: str = ""
+    #: Where the notifications consumer puts events no retry can help.
+    notifications_dlq_url: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -107,6 +115,10 @@ class Settings:
                 "WEBHOOK_SECRETS_PARAMETER", f"/commerce/{stage}/webhook-secrets"
             ),
             webhook_secrets_json=env.get("WEBHOOK_SECRETS_JSON", ""),
+            sender_email=env.get("SENDER_EMAIL", ""),
+            ops_alert_email=env.get("OPS_ALERT_EMAIL", ""),
+            store_name=env.get("STORE_NAME", ""),
+            notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
         )
 
 

@@ -18,6 +18,7 @@ from commerce.carts import clock, holding
 from commerce.carts.schemas import CartOut, ShippingAddressIn
 from commerce.carts.views import cart_view
 from commerce.catalog.clock import now_iso
+from commerce.coupons import applying
 from commerce.domain.cart import (
     Access,
     CartError,
@@ -28,6 +29,8 @@ from commerce.domain.cart import (
     issue_guest_token,
     parse_shipping_address,
 )
+from commerce.domain.coupons import normalise_code
+from commerce.domain.pricing import price
 from commerce.domain.product import is_valid_sku
 from commerce.errors import (
     CommerceError,
@@ -41,9 +44,12 @@ from commerce.errors import (
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics
 from commerce.store import carts
+from commerce.store import coupons as coupon_store
 from commerce.store.carts import StoredCart
 
 _CART_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
+#: Coupon changes retried on a fresh read when the cart changed between read and write.
+_COUPON_ATTEMPTS: Final = 3
 
 
 def _problem(error: CartError) -> CommerceError:
@@ -173,3 +179,33 @@ def claim_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
         metrics.add_metric(name="CartClaimed", unit=MetricUnit.Count, value=1)
         logger.info("cart claimed", extra={"cart_id": cart_id})
     return _fresh(cart_id)
+
+
+def apply_coupon(cart_id: str, code: str, caller: Caller, cart_token: str | None) -> CartOut:
+    """Add a coupon to the cart: 422 ``coupon-invalid`` with the reason when it cannot be used
+    (docs/customers.md); a code already in the cart changes nothing."""
+    for _ in range(_COUPON_ATTEMPTS):
+        cart = _writable(cart_id, caller, cart_token)
+        now = clock.now()
+        subtotal = price(cart.to_domain(now).price_lines()).totals.subtotal
+        coupon = applying.applicable(cart.coupons, code, subtotal, cart.owner_sub, now)
+        if coupon.code in cart.coupons:
+            return _fresh(cart_id)
+        codes = [*cart.coupons, coupon.code]
+        if coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=now):
+            metrics.add_metric(name="CouponApplied", unit=MetricUnit.Count, value=1)
+            return _fresh(cart_id)
+    raise Conflict("The cart kept changing; try again")
+
+
+def remove_coupon(cart_id: str, code: str, caller: Caller, cart_token: str | None) -> CartOut:
+    """Take a coupon out of the cart; 404 when it is not in the cart."""
+    typed = normalise_code(code)
+    for _ in range(_COUPON_ATTEMPTS):
+        cart = _writable(cart_id, caller, cart_token)
+        if typed not in cart.coupons:
+            raise NotFound(f"Coupon {typed[:32]} is not applied to this cart")
+        codes = [c for c in cart.coupons if c != typed]
+        if coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=clock.now()):
+            return _fresh(cart_id)
+    raise Conflict("The cart kept changing; try again")

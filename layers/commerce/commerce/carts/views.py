@@ -10,6 +10,7 @@ from commerce.carts.schemas import (
     TotalsOut,
 )
 from commerce.catalog.schemas import MoneyOut
+from commerce.coupons.applying import discounts_for
 from commerce.domain.money import Money
 from commerce.domain.pricing import price
 from commerce.store.carts import StoredCart
@@ -22,7 +23,11 @@ def _money(money: Money) -> MoneyOut:
 def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> CartOut:
     """The cart at ``now``; ``cart_token`` only in the response that created a guest cart."""
     domain = cart.to_domain(now)
-    totals = price(domain.price_lines()).totals
+    lines = domain.price_lines()
+    # Coupon definitions and the owner's tier are read fresh, so totals always say what
+    # checkout would charge now (checkout re-checks the coupons' limits).
+    discounts = discounts_for(cart.coupons, price(lines).totals.subtotal, cart.owner_sub, now)
+    totals = price(lines, discounts=discounts).totals
     return CartOut(
         cart_id=cart.cart_id,
         cart_token=cart_token,

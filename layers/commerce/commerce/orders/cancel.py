@@ -19,6 +19,8 @@ from dataclasses import replace
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce.carts import clock
+from commerce.coupons.consumption import give_back
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
 from commerce.errors import Forbidden
 from commerce.http.auth import Caller
@@ -35,6 +37,7 @@ from commerce.store.transactions import LabelledTransaction
 
 
 def _release(tx: LabelledTransaction, stored: StoredOrder, adv: Advance) -> None:
+    give_back(tx, stored, clock.now())
     if adv.previous is OrderStatus.PENDING_PAYMENT:
         store.release_stock(tx, stored.reservation)
     elif adv.previous is OrderStatus.PAID:

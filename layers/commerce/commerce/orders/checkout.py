@@ -17,6 +17,9 @@ The transaction (one TransactWriteItems):
   order (``reservation``), and no longer expire: the sweeper cannot see them any more;
 - each lapsed line: its stock is taken afresh (net of any stale units an unswept hold still
   keeps), ``available >= d`` on each shard; lines that cannot be made good are a 409 naming them;
+- each coupon of the cart: one use consumed, conditioned on its limits, being active and in its
+  window (``coupons.consumption``); redeemed points debited (``balance >= points``) with their
+  ledger entry; a failed condition there is 422 ``coupon-invalid`` (or 409 for points);
 - the cart header: checked out, conditioned on its version and the caller's write right, so a
   cart is checked out once and never changes again.
 
@@ -30,7 +33,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -48,6 +51,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commerce.carts import clock
 from commerce.catalog.clock import now_iso
+from commerce.coupons import consumption
+from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
 from commerce.domain.orders import OrderLine, OrderStatus, new_order
 from commerce.domain.pricing import price
@@ -61,6 +66,7 @@ from commerce.errors import (
     ValidationFailed,
 )
 from commerce.http.auth import Caller
+from commerce.notifications.locale import negotiate
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
@@ -126,12 +132,11 @@ def place_order(
     cart_token: str | None,
     idempotency_key: str,
     lambda_context: LambdaContext | None = None,
+    accept_language: str | None = None,
 ) -> PlacedOrderOut:
     """``POST /orders``: the 202 body, the same one for every retry of the same key and body."""
-    if body.redeem_points:
-        raise ValidationFailed(
-            [FieldError("redeem_points", "points cannot be redeemed yet; send 0 or leave it out")]
-        )
+    if body.redeem_points and not caller.is_authenticated:
+        raise ValidationFailed([FieldError("redeem_points", "sign in to redeem points")])
     if not caller.is_authenticated and body.email is None:
         raise ValidationFailed([FieldError("email", "is required for guest checkout")])
     if caller.sub is not None:
@@ -143,6 +148,8 @@ def place_order(
     request = {
         "scope": idempotency_scope(identity, idempotency_key),
         "body": body.model_dump(mode="json"),
+        # Outside the idempotency payload check: a retry from another browser is the same order.
+        "locale": negotiate(accept_language).value,
     }
     if lambda_context is not None and hasattr(lambda_context, "get_remaining_time_in_millis"):
         # An in-progress record then expires with this invocation, so a crashed checkout
@@ -276,6 +283,7 @@ def _order(
     reservation: dict[str, dict[int, int]],
     at: str,
     now: int,
+    perks: CheckoutPerks,
 ) -> tuple[StoredOrder, str | None]:
     """The new order and, for a guest, its order token (shown once)."""
     domain = cart.to_domain(now)
@@ -287,7 +295,7 @@ def _order(
         uuid.uuid4().hex,
         email=email,
         lines=tuple(OrderLine(line.sku, line.quantity, line.unit_price) for line in cart.lines),
-        totals=price(domain.price_lines()).totals,
+        totals=perks.totals,
         created_at=store.epoch_of(at),
         method=body.payment.method,
         shipping_address=domain.shipping_address,
@@ -315,14 +323,21 @@ def _place(request: dict[str, Any], caller: Caller, cart_token: str | None) -> d
         plan = _plan(cart, now, at)
         if plan.unavailable:
             raise _unavailable(plan.unavailable)
-        stored, order_token = _order(cart, body, caller, plan.reservation, at, now)
+        lines = cart.to_domain(now).price_lines()
+        perks = consumption.prepare(lines, cart.coupons, caller.sub, body.redeem_points, now)
+        stored, order_token = _order(cart, body, caller, plan.reservation, at, now, perks)
+        stored = replace(stored, locale=request.get("locale"))
         store.put_new_order(plan.tx, stored, updated_at=at)
         carts.check_out(plan.tx, cart, stored.order_id, at=at, now=now)
+        consumption.add_to_checkout(plan.tx, perks, stored.order_id, caller.sub, now)
         if plan.tx.size > MAX_ITEMS:
             raise Conflict("This cart is too large to check out at once; split the order")
         failures = plan.tx.commit()
         if not failures:
             return _placed(stored, order_token)
+        refused = consumption.explain(failures, perks, caller.sub, now, price(lines).totals)
+        if refused is not None:
+            raise refused
         failed = sorted(f.label for f in failures if f.code == CONDITION_FAILED)
         logger.info("checkout raced; retrying", extra={"attempt": attempt, "failed": failed})
         if not failed:

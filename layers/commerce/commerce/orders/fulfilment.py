@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce.coupons.consumption import earn_on_delivery
 from commerce.domain.orders import IllegalTransition, OrderEvent, OrderStatus
 from commerce.errors import NotFound
 from commerce.http.auth import Caller
@@ -49,7 +50,7 @@ def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder
     if stored is None:
         raise NotFound("No such order")
     try:
-        return moves.move(
+        delivered = moves.move(
             order_id,
             OrderEvent.DELIVER,
             extra_actions=lambda _: (
@@ -66,5 +67,8 @@ def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder
             and current.status is OrderStatus.DELIVERED
             and current.carrier_event_id == carrier_event_id
         ):
+            earn_on_delivery(current)  # a replay: credits only if the first attempt did not
             return current
         raise
+    earn_on_delivery(delivered)
+    return delivered

@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.carts import clock
 from commerce.catalog.clock import now_iso
+from commerce.coupons.consumption import reverse_on_refund
 from commerce.domain.orders import Advance, OrderEvent, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
@@ -102,6 +103,7 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     written = moves.move(
         order_id, OrderEvent.REFUND_COMPLETED, effects=restock, prepare=refund, first=stored
     )
+    reverse_on_refund(written, return_id, value.refund)
     metrics.add_metric(name="ReturnsRefunded", unit=MetricUnit.Count, value=1)
     logger.info("return received", extra={"order_id": order_id, "return_id": return_id})
     return order_view(written, private=True)

@@ -53,9 +53,10 @@ class PlaceOrderIn(BaseModel):
         StrictInt,
         Field(
             ge=0,
-            le=0,
-            description="Loyalty points to redeem. Only 0 is accepted until loyalty accounts "
-            "exist; any other value is a 400 validation-error",
+            le=100_000_000,
+            description="Loyalty points to redeem (signed-in customers; a guest's is a 400). "
+            "More than the balance is a 409; more than the order allows redeems what it allows "
+            "(docs/customers.md, Points)",
         ),
     ] = 0
 

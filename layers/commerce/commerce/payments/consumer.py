@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.carts import clock
+from commerce.coupons.consumption import give_back
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     Advance,
@@ -313,6 +314,7 @@ def record_decline(stored: StoredOrder, decline_code: str | None, now: int) -> O
         )
         tx = LabelledTransaction()
         release_stock(tx, stored.reservation)
+        give_back(tx, stored, now)
         order_transition_update(tx, stored, step)
         failures = tx.commit()
         if not failures:

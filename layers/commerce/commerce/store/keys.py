@@ -133,3 +133,48 @@ def dispatch_gsi2pk(bucket: int) -> str:
 def webhook_pk(sender: str, event_id: str) -> str:
     """The replay guard of one webhook event of one sender (a carrier or a payment provider)."""
     return f"WEBHOOK#{sender}#{event_id}"
+
+
+# --- Customers table: notification sent-records --------------------------------------------
+
+NOTIFY_SENT_SK: Final = "SENT"
+
+
+def notify_pk(dedupe_key: str) -> str:
+    """The claim of one message (event, channel, address): sent at most once per key."""
+    return f"NOTIFY#{dedupe_key}"
+
+
+# --- Coupons (Catalog table) and points (Customers table), issue 7 ----------------------------
+
+COUPON_SK: Final = "COUPON"
+COUPONS_GSI1PK: Final = "COUPONS"
+COUPON_USE_SK_PREFIX: Final = "USE#"
+POINTS_SK: Final = "POINTS"
+POINTS_ENTRY_SK_PREFIX: Final = "POINTS#"
+#: The coupons and points an order consumed at checkout (Orders table, the order's partition).
+ORDER_PERKS_SK: Final = "PERKS"
+
+
+def coupon_pk(code: str) -> str:
+    return f"COUPON#{code}"
+
+
+def coupon_use_sk(sub: str) -> str:
+    return f"{COUPON_USE_SK_PREFIX}{sub}"
+
+
+def coupon_uses_gsi1pk(sub: str) -> str:
+    """A customer's per-coupon use counters, found by customer (erasure, export)."""
+    return f"COUPON_USES#{sub}"
+
+
+def customer_pk(sub: str) -> str:
+    return f"CUSTOMER#{sub}"
+
+
+def points_entry_sk(at: str, entry_key: str) -> str:
+    """Ledger entries sort by time; the digest of the entry's key makes a retried write the
+    same item (so a conditional put recognises it)."""
+    digest = hashlib.sha256(entry_key.encode()).hexdigest()[:16]
+    return f"{POINTS_ENTRY_SK_PREFIX}{at}#{digest}"

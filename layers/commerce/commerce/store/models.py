@@ -343,3 +343,23 @@ class WebhookEventModel(Model):
     event_id = UnicodeAttribute()
     received_at = UnicodeAttribute()
     ttl = NumberAttribute()
+
+
+class NotificationSentModel(Model):
+    """pk=NOTIFY#{dedupe_key}, sk=SENT: one message's claim, then its proof of sending.
+
+    ``status`` SENDING while a consumer sends it, SENT once the provider accepted it;
+    ``claimed_at`` (epoch s) lets a later delivery take over a claim its sender died holding.
+    ``ttl`` (30 days) only tidies the table (commerce/store/notifications.py).
+    """
+
+    class Meta:
+        table_name = _settings.customers_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    claimed_at = NumberAttribute()
+    sent_at = NumberAttribute(null=True)
+    ttl = NumberAttribute()

@@ -93,6 +93,8 @@ class StoredOrder:
     dispatch_pending: bool = False
     #: The carrier's event that reported the delivery (a redelivered webhook changes nothing).
     carrier_event_id: str | None = None
+    #: The language the customer checked out in (from Accept-Language), for their messages.
+    locale: str | None = None
 
     @property
     def order_id(self) -> str:
@@ -279,6 +281,7 @@ def new_order_item(
         status=order.status.value,
         version=order.version,
         owner_sub=order.owner,
+        locale=stored.locale,
         cart_token_hash=order.cart_token_hash,
         order_token_hash=order.order_token_hash,
         email=order.email,

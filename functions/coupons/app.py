@@ -1,0 +1,92 @@
+"""CouponsFunction: coupon definitions for ops and admin, readable by support (API.md, issue 7)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from commerce.coupons import admin
+from commerce.coupons.schemas import CouponOut, CouponPageOut
+from commerce.http.api import install, lambda_entrypoint
+from commerce.http.auth import Caller, require_roles
+from commerce.http.docs import responses
+
+app = APIGatewayRestResolver(enable_validation=True)
+
+_TAGS = ["coupons"]
+_CODE = Path(description="Coupon code (any case)", max_length=64)
+_FIELDS = (
+    "Fields: code, kind (percentage | amount | spend_reduction | free_shipping), rate_bp, cap, "
+    "amount, threshold, repeat, min_spend, valid_from, valid_until (ISO 8601 UTC), usage_limit, "
+    "per_customer_limit, active, stackable (docs/customers.md). Every bad field is listed in "
+    "one 400."
+)
+
+Writer = Annotated[Caller, Depends(require_roles("ops"))]
+Reader = Annotated[Caller, Depends(require_roles("ops", "support"))]
+JsonObject = Annotated[dict[str, Any], Body(description="Coupon fields")]
+#: A coupon page token encodes four short keys (codes are at most 32 characters): 1 KiB is ample.
+_PAGE_TOKEN_CHARS = 1024
+
+
+@app.post(
+    "/admin/coupons",
+    status_code=201,
+    summary="Define a coupon",
+    description=f"A new coupon with no uses; 409 if the code exists. Role: ops or admin. {_FIELDS}",
+    tags=_TAGS,
+    responses=responses(201, CouponOut, "The new coupon", 400, 401, 403, 409),
+)
+def create_coupon(body: JsonObject, caller: Writer) -> CouponOut:
+    return admin.create_coupon(body, caller)
+
+
+@app.get(
+    "/admin/coupons",
+    summary="List coupons",
+    description="Every coupon by code, with its uses. Roles: ops, admin, support.",
+    tags=_TAGS,
+    responses=responses(200, CouponPageOut, "A page of coupons", 400, 401, 403),
+)
+def list_coupons(
+    caller: Reader,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
+    next_token: Annotated[
+        str | None,
+        Query(max_length=_PAGE_TOKEN_CHARS, description="Cursor from the previous page"),
+    ] = None,
+) -> CouponPageOut:
+    del caller
+    return admin.list_coupons(limit, next_token)
+
+
+@app.get(
+    "/admin/coupons/<code>",
+    summary="Get a coupon",
+    description="One coupon with its uses. Roles: ops, admin, support.",
+    tags=_TAGS,
+    responses=responses(200, CouponOut, "The coupon", 400, 401, 403, 404),
+)
+def get_coupon(code: Annotated[str, _CODE], caller: Reader) -> CouponOut:
+    del caller
+    return admin.get_coupon(code)
+
+
+@app.patch(
+    "/admin/coupons/<code>",
+    summary="Change a coupon",
+    description=(
+        "Changes the given fields and re-validates the whole coupon; code and kind never change "
+        f"(define a new coupon); null returns a field to its default. Role: ops or admin. {_FIELDS}"
+    ),
+    tags=_TAGS,
+    responses=responses(200, CouponOut, "The coupon", 400, 401, 403, 404, 429),
+)
+def patch_coupon(code: Annotated[str, _CODE], body: JsonObject, caller: Writer) -> CouponOut:
+    return admin.update_coupon(code, body, caller)
+
+
+install(app)
+lambda_handler = lambda_entrypoint(app)

@@ -1,0 +1,1 @@
+"""Coupons, points and member tiers: admin use cases, carts, checkout consumption."""

@@ -1,0 +1,1 @@
+"""The customer side: profiles, consent, devices, privacy rights and support's view."""

@@ -1,0 +1,111 @@
+"""Privacy rights: the export of everything held about the caller, and erasure.
+
+Erasure follows docs/customers.md: refused (409) while an order is open; otherwise every step is
+idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what a failed one
+began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
+Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
+order is anonymised and leaves the customer's index, (4) carts, consents and devices are
+deleted, (5) the profile is deleted.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from commerce.carts import clock
+from commerce.customers.profiles import Identity, ensure_profile, now_iso
+from commerce.domain.orders import Order
+from commerce.domain.privacy import erasure_blockers, export_document
+from commerce.errors import Conflict
+from commerce.observability import logger
+from commerce.settings import get_settings
+from commerce.store import customers as store
+from commerce.store import orders as order_store
+
+_PAGE = 100
+
+
+def customer_orders(sub: str) -> list[Order]:
+    """Every order still in the customer's index, newest first."""
+    found: list[Order] = []
+    start: dict[str, Any] | None = None
+    while True:
+        page = order_store.customer_orders(sub, _PAGE, start)
+        found.extend(stored.order for stored in page.orders)
+        if page.last_key is None:
+            return found
+        start = page.last_key
+
+
+def export(identity: Identity) -> dict[str, Any]:
+    """The ``GET /me/export`` document: every section, empty where nothing is held."""
+    profile = ensure_profile(identity)
+    orders = customer_orders(identity.sub)
+    addresses: list[dict[str, Any]] = []
+    for order in orders:
+        if order.shipping_address is not None:
+            address = {"customer_id": identity.sub, **order.shipping_address.to_dict()}
+            if address not in addresses:
+                addresses.append(address)
+    return export_document(
+        profile.to_record(),
+        [{"customer_id": identity.sub, **c.to_dict()} for c in store.consent_history(identity.sub)],
+        [{"customer_id": identity.sub, **d.to_record()} for d in store.devices(identity.sub)],
+        addresses,
+        orders,
+        [],  # the points ledger: none until points land
+        [],  # messages sent are not yet recorded per customer
+        generated_at=clock.now(),
+    )
+
+
+@lru_cache(maxsize=1)
+def _cognito() -> Any:
+    return boto3.client("cognito-idp", region_name=get_settings().region)
+
+
+def user_pool_id() -> str:
+    return get_settings().user_pool_id
+
+
+def disable_user(username: str) -> None:
+    """Disable the caller's sign-in; a user already gone (or never in the pool) is no error."""
+    pool = user_pool_id()
+    if not pool:
+        logger.warning("No user pool configured: the user was not disabled")
+        return
+    try:
+        _cognito().admin_disable_user(UserPoolId=pool, Username=username)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "UserNotFoundException":
+            raise
+        logger.info("Cognito user not found while erasing; nothing to disable")
+
+
+def erase(identity: Identity) -> None:
+    """``DELETE /me``: 409 while an order is open; otherwise erase, each step idempotent."""
+    sub = identity.sub
+    blockers = erasure_blockers(customer_orders(sub))
+    if blockers:
+        raise Conflict(
+            "Orders still open need the account: wait until they are delivered or cancelled",
+            order_ids=blockers,
+        )
+    if store.carts_holding_stock(sub):
+        raise Conflict(
+            "A cart still holds stock: empty it (or let its holds expire) before erasing"
+        )
+    store.mark_erasing(sub)
+    if identity.username:
+        disable_user(identity.username)
+    at = now_iso()
+    for order_id in store.customer_order_ids(sub):
+        store.anonymise_order(order_id, sub, updated_at=at)
+    store.delete_customer_carts(sub)
+    store.delete_customer_records(sub)
+    store.delete_profile(sub)
+    logger.info("Customer erased")

@@ -1,0 +1,31 @@
+"""Support's view of a customer: profile, tier, points and the newest orders. Read only."""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from commerce.customers.schemas import CustomerAdminOut
+from commerce.customers.views import profile_view
+from commerce.errors import NotFound
+from commerce.orders.views import order_view
+from commerce.store import customers as store
+from commerce.store import orders as order_store
+
+RECENT_ORDERS: Final = 5
+#: Every tier starts here until tiers are computed (docs/customers.md, "Member tiers").
+DEFAULT_TIER: Final = "member"
+_CUSTOMER_ID_RE: Final = re.compile(r"^[A-Za-z0-9-]{1,128}$")
+
+
+def customer_view(customer_id: str) -> CustomerAdminOut:
+    profile = store.load_profile(customer_id) if _CUSTOMER_ID_RE.fullmatch(customer_id) else None
+    if profile is None:
+        raise NotFound("No such customer")
+    page = order_store.customer_orders(customer_id, RECENT_ORDERS, None)
+    return CustomerAdminOut(
+        profile=profile_view(profile),
+        tier=DEFAULT_TIER,
+        points=0,
+        recent_orders=[order_view(stored, private=True) for stored in page.orders],
+    )

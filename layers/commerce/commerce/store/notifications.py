@@ -1,0 +1,101 @@
+"""Sent-records of notifications: one claim per message, so a message is sent at most once.
+
+Layout (CustomersTable, ``NotificationSentModel``): pk=NOTIFY#{dedupe_key}, sk=SENT, ``status``
+SENDING | SENT, ``claimed_at`` (epoch s), ``sent_at``, ``ttl`` (30 days, housekeeping only).
+
+The protocol (docs/notifications.md, "Exactly once"):
+
+1. :func:`claim` puts SENDING with ``attribute_not_exists(pk) OR (status = SENDING AND
+   claimed_at < stale)``: of two deliveries of one event exactly one sends; a claim left by a
+   consumer that died mid-send is taken over once it is older than the queue's visibility
+   timeout.
+2. :func:`mark_sent` turns the claim into SENT, conditioned on still holding it.
+3. :func:`release` deletes the claim after a failed send, so the queue's retry sends afresh.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+from commerce.store import keys
+from commerce.store.models import NotificationSentModel, OrderModel
+from commerce.store.orders import StoredOrder, from_model
+
+SENDING: Final = "SENDING"
+SENT: Final = "SENT"
+#: How long a sent-record is kept: far past any redelivery of the event it guards.
+RETENTION_SECONDS: Final = 30 * 24 * 60 * 60
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+
+
+def _row(dedupe_key: str) -> NotificationSentModel:
+    return NotificationSentModel(keys.notify_pk(dedupe_key), keys.NOTIFY_SENT_SK)
+
+
+def claim(dedupe_key: str, *, now: int, stale_after: int) -> bool:
+    """Claim the message for sending; False when it was sent or is being sent right now."""
+    item = _row(dedupe_key)
+    item.status = SENDING
+    item.claimed_at = now
+    item.ttl = now + RETENTION_SECONDS
+    model = NotificationSentModel
+    condition = model.pk.does_not_exist() | (
+        (model.status == SENDING) & (model.claimed_at < now - stale_after)
+    )
+    try:
+        item.save(condition=condition)
+    except PutError as error:
+        if error.cause_response_code == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def mark_sent(dedupe_key: str, *, claimed_at: int, now: int) -> bool:
+    """Record the send; False if the claim was lost meanwhile (taken over as stale)."""
+    model = NotificationSentModel
+    try:
+        _row(dedupe_key).update(
+            actions=[model.status.set(SENT), model.sent_at.set(now)],
+            condition=(model.status == SENDING) & (model.claimed_at == claimed_at),
+        )
+    except UpdateError as error:
+        if error.cause_response_code == _CONDITION_FAILED:
+            return False
+        raise
+    return True
+
+
+def release(dedupe_key: str, *, claimed_at: int) -> None:
+    """Drop our claim after a failed send, so the next delivery may send."""
+    model = NotificationSentModel
+    try:
+        _row(dedupe_key).delete(
+            condition=(model.status == SENDING) & (model.claimed_at == claimed_at)
+        )
+    except DeleteError as error:
+        if error.cause_response_code != _CONDITION_FAILED:
+            raise
+
+
+def status_of(dedupe_key: str) -> str | None:
+    """The record's status (None when there is none): for tests and support."""
+    try:
+        item = NotificationSentModel.get(
+            keys.notify_pk(dedupe_key), keys.NOTIFY_SENT_SK, consistent_read=True
+        )
+    except NotificationSentModel.DoesNotExist:
+        return None
+    return str(item.status)
+
+
+def load_order_with_locale(order_id: str) -> tuple[StoredOrder, str | None] | None:
+    """The order and the locale its messages use (the checkout's ``Accept-Language`` or the
+    customer's stored locale, when checkout recorded one), in one consistent read."""
+    try:
+        row = OrderModel.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+    except OrderModel.DoesNotExist:
+        return None
+    return from_model(row), row.locale

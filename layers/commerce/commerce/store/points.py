@@ -1,0 +1,141 @@
+"""Points storage (Customers table): one balance item per customer and a ledger entry per change.
+
+- ``pk=CUSTOMER#{sub}, sk=POINTS``: ``balance`` and ``version``.
+- ``pk=CUSTOMER#{sub}, sk=POINTS#{at}#{digest(entry.key)}``: one ``LedgerEntry`` (``delta``,
+  ``reason``, ``order_id``, ``ref``, ``at``, ``customer_id``).
+
+Every change writes both in one transaction: the balance moves by the entry's delta (a debit
+conditioned on ``balance >= debit``, so it never goes below zero) and the entry is put only if
+that entry is not there yet, so a retried write of the same change (same reason, order, ref and
+time) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+
+from commerce.domain.points import LedgerEntry, PointsReason
+from commerce.settings import get_settings
+from commerce.store import keys
+from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+
+_settings = get_settings()
+BALANCE_LABEL: Final = "points"
+ENTRY_LABEL: Final = "points_entry"
+
+
+class PointsBalanceModel(Model):
+    """pk=CUSTOMER#{sub}, sk=POINTS."""
+
+    class Meta:
+        table_name = _settings.customers_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute(null=True)
+    balance = NumberAttribute(null=True)
+    version = NumberAttribute(null=True)
+
+
+class PointsEntryModel(Model):
+    """pk=CUSTOMER#{sub}, sk=POINTS#{at}#{digest}."""
+
+    class Meta:
+        table_name = _settings.customers_table
+        region = _settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    delta = NumberAttribute()
+    reason = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    ref = UnicodeAttribute(null=True)
+    at = UnicodeAttribute()
+    entry_key = UnicodeAttribute()
+
+
+def _iso(at: int) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def balance_of(sub: str) -> int:
+    """The customer's balance (0 before their first change)."""
+    try:
+        row = PointsBalanceModel.get(keys.customer_pk(sub), keys.POINTS_SK, consistent_read=True)
+    except PointsBalanceModel.DoesNotExist:
+        return 0
+    return int(row.balance or 0)
+
+
+def record(tx: LabelledTransaction, sub: str, entry: LedgerEntry) -> None:
+    """Add to ``tx``: the balance moves by ``entry.delta`` (a debit only while the balance
+    covers it: label ``points``) and the entry is written once (label ``points_entry``)."""
+    condition: Condition | None = None
+    if entry.delta < 0:
+        condition = PointsBalanceModel.balance >= -entry.delta
+    tx.update(
+        BALANCE_LABEL,
+        PointsBalanceModel(keys.customer_pk(sub), keys.POINTS_SK),
+        [
+            PointsBalanceModel.balance.add(entry.delta),
+            PointsBalanceModel.version.add(1),
+            PointsBalanceModel.customer_id.set(sub),
+        ],
+        condition,
+    )
+    at = _iso(entry.at)
+    row = PointsEntryModel(
+        keys.customer_pk(sub),
+        keys.points_entry_sk(at, entry.key),
+        customer_id=sub,
+        delta=entry.delta,
+        reason=entry.reason.value,
+        order_id=entry.order_id,
+        ref=entry.ref,
+        at=at,
+        entry_key=entry.key,
+    )
+    tx.put(ENTRY_LABEL, row, PointsEntryModel.sk.does_not_exist())
+
+
+def record_once(sub: str, entry: LedgerEntry) -> bool:
+    """Write one change on its own; False when this very entry was already written."""
+    tx = LabelledTransaction()
+    record(tx, sub, entry)
+    failures = tx.commit()
+    if not failures:
+        return True
+    if any(f.label == ENTRY_LABEL and f.code == CONDITION_FAILED for f in failures):
+        return False
+    raise RuntimeError(f"points change refused: {[(f.label, f.code) for f in failures]}")
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """A ledger entry as stored."""
+
+    delta: int
+    reason: PointsReason
+    order_id: str | None
+    ref: str | None
+    at: str
+
+
+def ledger(sub: str) -> list[StoredEntry]:
+    """The customer's ledger, oldest first."""
+    rows = PointsEntryModel.query(
+        keys.customer_pk(sub),
+        PointsEntryModel.sk.startswith(keys.POINTS_ENTRY_SK_PREFIX),
+        consistent_read=True,
+    )
+    return [
+        StoredEntry(int(r.delta), PointsReason(r.reason), r.order_id, r.ref, r.at) for r in rows
+    ]

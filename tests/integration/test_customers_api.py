@@ -1,0 +1,493 @@
+"""Customer profile, devices, export, erasure and support's view through the handler, on moto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from commerce.carts import clock
+from commerce.customers import privacy as privacy_service
+from commerce.domain import privacy
+from commerce.domain.orders import OrderEvent
+from commerce.events import MemoryEventPublisher, use_publisher
+from commerce.notifications.consent import MARKETING, current_consent
+from commerce.orders import fulfilment, moves
+from commerce.payments.factory import use_provider
+from commerce.payments.provider import charge_key
+from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.store import customers as customer_store
+from commerce.store import orders as store
+from orders_world import SUBS, Reply, Shop, event, invoke, load_function, make_queues, problem
+
+pytestmark = pytest.mark.integration
+
+SKU = "TEA-CUS-1"
+ADDRESS = {
+    "name": "Zhang Xiaoming",
+    "line1": "77 Huaihai Middle Road",
+    "line2": "Flat 3409",
+    "city": "Shanghai",
+    "region": "Shanghai",
+    "postal_code": "200021",
+    "country": "CN",
+    "phone": "+8613911112222",
+}
+OTHER_ADDRESS = {
+    "name": "Wang Fang",
+    "line1": "12 Zhongshan Road",
+    "city": "Nanjing",
+    "postal_code": "210005",
+    "country": "CN",
+    "phone": "+8613655556666",
+}
+PHONE = "+8613700001111"
+DEVICE_TOKEN = "apns-device-token-7f3e9a"
+
+
+@pytest.fixture(scope="module")
+def customers_module() -> ModuleType:
+    return load_function("customers")
+
+
+@pytest.fixture(scope="module")
+def cart_module() -> ModuleType:
+    return load_function("cart")
+
+
+@pytest.fixture(scope="module")
+def orders_module() -> ModuleType:
+    return load_function("orders")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxProvider]:
+    provider = SandboxProvider(InMemoryLedger())
+    use_provider(provider)
+    published = MemoryEventPublisher()
+    use_publisher(published)
+    yield provider
+    use_publisher(None)
+    use_provider(None)
+
+
+@pytest.fixture
+def pool(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
+    """A user pool on moto holding the customer, which erasure disables."""
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    pool_id = cognito.create_user_pool(PoolName="customers-test")["UserPool"]["Id"]
+    for who in ("customer", "other"):
+        cognito.admin_create_user(UserPoolId=pool_id, Username=who)
+    monkeypatch.setattr(privacy_service, "user_pool_id", lambda: pool_id)
+    return cognito, pool_id
+
+
+@pytest.fixture
+def shop(
+    dynamodb: Any,
+    sandbox: SandboxProvider,
+    cart_module: ModuleType,
+    orders_module: ModuleType,
+    create_product: Callable[..., Any],
+) -> Shop:
+    make_queues()
+    create_product((SKU, 50), price=5000)
+    return Shop(dynamodb, cart_module, orders_module)
+
+
+class Api:
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def call(
+        self,
+        sample: str,
+        who: str | None = "customer",
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> Reply:
+        return invoke(
+            self.module, event(sample, who=who, body=body, params=params, raw_body=raw_body)
+        )
+
+    def me(self, who: str | None = "customer") -> Reply:
+        return self.call("customers_get_me.json", who)
+
+    def patch(self, body: Any, who: str | None = "customer") -> Reply:
+        return self.call("customers_patch_me.json", who, body=body)
+
+    def export(self, who: str | None = "customer") -> Reply:
+        return self.call("customers_export.json", who)
+
+    def erase(self, who: str | None = "customer") -> Reply:
+        return self.call("customers_erase.json", who)
+
+    def add_device(self, body: Any, who: str | None = "customer") -> Reply:
+        return self.call("customers_add_device.json", who, body=body)
+
+    def remove_device(self, device_id: str, who: str | None = "customer") -> Reply:
+        return self.call("customers_remove_device.json", who, params={"device_id": device_id})
+
+    def admin(self, customer_id: str, who: str | None = "support") -> Reply:
+        return self.call("customers_admin_get.json", who, params={"customer_id": customer_id})
+
+
+@pytest.fixture
+def api(dynamodb: Any, customers_module: ModuleType) -> Api:
+    return Api(customers_module)
+
+
+def _pay(order_id: str, sandbox: SandboxProvider) -> None:
+    stored = store.load_order(order_id)
+    assert stored is not None
+    result = sandbox.charge(
+        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
+    )
+
+    def approved(current: store.StoredOrder) -> store.StoredOrder:
+        order = current.order
+        return replace(
+            current, order=replace(order, payment=order.payment.approved(result.charge_id))
+        )
+
+    moves.move(
+        order_id,
+        OrderEvent.PAYMENT_APPROVED,
+        prepare=approved,
+        effects=lambda tx, current, adv: store.commit_stock(tx, current.reservation),
+    )
+
+
+def _order(shop: Shop, who: str = "customer") -> str:
+    cart_id, _ = shop.cart_with({SKU: 2}, who=who)
+    address = ADDRESS if who == "customer" else OTHER_ADDRESS
+    reply = invoke(
+        shop.cart,
+        event("cart_set_shipping_address.json", who=who, body=address, params={"cart_id": cart_id}),
+    )
+    assert reply.status == 200, reply.body
+    placed = shop.place(cart_id, who=who, email=None)
+    assert placed.status == 202, placed.body
+    order_id: str = placed.body["order_id"]
+    return order_id
+
+
+def _delivered(shop: Shop, sandbox: SandboxProvider, who: str = "customer") -> str:
+    order_id = _order(shop, who)
+    _pay(order_id, sandbox)
+    assert shop.ship(order_id).status == 200
+    fulfilment.mark_delivered(order_id, clock.now(), f"evt-{order_id}")
+    return order_id
+
+
+# --- profile ----------------------------------------------------------------------------------
+
+
+def test_first_call_creates_the_profile_from_the_claims(api: Api, scan_all: Any) -> None:
+    reply = api.me()
+    assert reply.status == 200, reply.body
+    assert reply.body["customer_id"] == SUBS["customer"]
+    assert reply.body["email"] == "customer@example.com"
+    assert reply.body["locale"] == "en"
+    assert reply.body["marketing_consent"] is False
+    assert reply.body["notification_channels"] is None
+    again = api.me()
+    assert again.body == reply.body
+    profiles = [
+        item
+        for items in scan_all().values()
+        for item in items
+        if item.get("sk", {}).get("S") == "PROFILE"
+    ]
+    assert len(profiles) == 1
+
+
+def test_concurrent_first_calls_leave_one_profile(api: Api, scan_all: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda _: api.me(), range(4)))
+    assert {r.status for r in replies} == {200}
+    assert len({r.body["created_at"] for r in replies}) == 1
+
+
+def test_unauthenticated_is_401(api: Api) -> None:
+    for reply in (
+        api.me(None),
+        api.patch({"locale": "en"}, None),
+        api.export(None),
+        api.erase(None),
+        api.add_device({"platform": "ios", "token": "t"}, None),
+        api.remove_device("0" * 32, None),
+        api.admin(SUBS["customer"], None),
+    ):
+        problem(reply, 401, "unauthorized")
+
+
+def test_patch_changes_only_what_is_sent(api: Api) -> None:
+    reply = api.patch(
+        {"notification_channels": ["sms", "email"], "locale": "zh-CN", "phone": PHONE}
+    )
+    assert reply.status == 200, reply.body
+    assert reply.body["notification_channels"] == ["sms", "email"]
+    assert reply.body["locale"] == "zh-CN"
+    assert reply.body["phone"] == PHONE
+    assert reply.body["marketing_consent"] is False
+    cleared = api.patch({"phone": None, "notification_channels": []})
+    assert cleared.status == 200, cleared.body
+    assert "phone" not in cleared.body or cleared.body["phone"] is None
+    assert cleared.body["notification_channels"] == []
+    assert cleared.body["locale"] == "zh-CN"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"nickname": "x"}, "nickname"),
+        ({"marketing_consent": "yes"}, "marketing_consent"),
+        ({"notification_channels": ["fax"]}, "notification_channels"),
+        ({"locale": "fr"}, "locale"),
+        ({"phone": "13800138000"}, "phone"),
+        ({"email": "new@example.com"}, "email"),
+    ],
+)
+def test_bad_fields_are_400(api: Api, body: dict[str, Any], field: str) -> None:
+    reply = api.patch(body)
+    problem(reply, 400, "validation-error")
+    assert any(field in e["field"] for e in reply.body["errors"]), reply.body
+
+
+def test_consent_changes_append_history(api: Api) -> None:
+    assert api.patch({"marketing_consent": True}).body["marketing_consent"] is True
+    assert api.patch({"marketing_consent": True}).status == 200  # no change: no record
+    assert api.patch({"marketing_consent": False}).body["marketing_consent"] is False
+    history = customer_store.consent_history(SUBS["customer"])
+    assert [(r.what, r.action.value, r.source) for r in history] == [
+        (MARKETING, "given", "api"),
+        (MARKETING, "withdrawn", "api"),
+    ]
+    assert current_consent(history, MARKETING) is False
+    assert api.patch({"marketing_consent": True}).status == 200
+    history = customer_store.consent_history(SUBS["customer"])
+    assert len(history) == 3
+    assert current_consent(history, MARKETING) is True
+    assert api.me().body["marketing_consent"] is True
+
+
+def test_preferences_for_the_notifications(api: Api) -> None:
+    from commerce.customers.profiles import preferences_for
+    from commerce.notifications import Channel
+
+    assert preferences_for(SUBS["customer"]) is None
+    api.patch({"notification_channels": ["push"], "locale": "zh-CN", "marketing_consent": True})
+    api.add_device({"platform": "android", "token": DEVICE_TOKEN})
+    found = preferences_for(SUBS["customer"])
+    assert found is not None
+    assert found.locale == "zh-CN"
+    assert found.channels == frozenset({Channel.PUSH})
+    assert current_consent(found.consents, MARKETING) is True
+    assert [d.device_token for d in found.devices] == [DEVICE_TOKEN]
+    assert found.rules().has_device
+    assert found.rules().has_email
+
+
+# --- devices ----------------------------------------------------------------------------------
+
+
+def test_devices(api: Api) -> None:
+    added = api.add_device({"platform": "ios", "token": DEVICE_TOKEN})
+    assert added.status == 201, added.body
+    device_id = added.body["device_id"]
+    assert api.add_device({"platform": "ios", "token": DEVICE_TOKEN}).body == added.body
+    problem(api.add_device({"platform": "symbian", "token": "t"}), 400, "validation-error")
+    problem(api.add_device({"platform": "ios"}), 400, "validation-error")
+    problem(api.remove_device(device_id, who="other"), 404, "not-found")
+    problem(api.remove_device("not-a-device"), 404, "not-found")
+    removed = api.remove_device(device_id)
+    assert removed.status == 204, removed.body
+    problem(api.remove_device(device_id), 404, "not-found")
+
+
+# --- support ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["support", "ops", "admin"])
+def test_support_view(api: Api, shop: Shop, who: str) -> None:
+    api.me()
+    created = [_order(shop) for _ in range(6)]
+    reply = api.admin(SUBS["customer"], who)
+    assert reply.status == 200, reply.body
+    assert reply.body["profile"]["email"] == "customer@example.com"
+    assert reply.body["tier"] == "member"
+    assert reply.body["points"] == 0
+    assert [o["order_id"] for o in reply.body["recent_orders"]] == list(reversed(created))[:5]
+
+
+def test_support_view_roles_and_missing(api: Api) -> None:
+    api.me()
+    problem(api.admin(SUBS["customer"], "customer"), 403, "forbidden")
+    problem(api.admin(SUBS["other"]), 404, "not-found")
+    problem(api.admin("bad id!"), 404, "not-found")
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def test_export_holds_every_section(api: Api, shop: Shop, sandbox: SandboxProvider) -> None:
+    api.patch({"marketing_consent": True, "phone": PHONE})
+    api.add_device({"platform": "web", "token": DEVICE_TOKEN})
+    order_id = _delivered(shop, sandbox)
+    reply = api.export()
+    assert reply.status == 200, reply.body
+    doc = reply.body
+    assert set(privacy.EXPORT_SECTIONS) <= set(doc)
+    assert doc["schema_version"] == privacy.EXPORT_SCHEMA_VERSION
+    assert doc["profile"]["phone"] == PHONE
+    assert [(c["what"], c["action"]) for c in doc["consents"]] == [(MARKETING, "given")]
+    assert [d["device_token"] for d in doc["devices"]] == [DEVICE_TOKEN]
+    assert doc["addresses"][0]["line1"] == ADDRESS["line1"]
+    assert [o["order_id"] for o in doc["orders"]] == [order_id]
+    assert doc["orders"][0]["email"] == "customer@example.com"
+    assert doc["points"] == {"balance": 0, "ledger": []}
+    assert doc["messages"] == []
+    assert not privacy.find_values(doc, ["tok_ok"])  # payment tokens stay inside
+    assert not any(k.startswith("gsi") or k in ("pk", "sk") for k in doc["profile"])
+
+
+# --- erasure ----------------------------------------------------------------------------------
+
+
+def test_erasure_waits_for_open_orders(api: Api, shop: Shop, pool: tuple[Any, str]) -> None:
+    api.me()
+    order_id = _order(shop)
+    reply = api.erase()
+    problem(reply, 409, "conflict")
+    assert reply.body["order_ids"] == [order_id]
+    assert api.me().status == 200
+    cognito, pool_id = pool
+    assert cognito.admin_get_user(UserPoolId=pool_id, Username="customer")["Enabled"] is True
+
+
+def test_erasure_waits_for_carts_holding_stock(api: Api, shop: Shop, pool: tuple[Any, str]) -> None:
+    api.me()
+    cart_id, _ = shop.cart_with({SKU: 1}, who="customer")
+    problem(api.erase(), 409, "conflict")
+    assert shop.stock(SKU)["reserved"] == 1
+    cleared = invoke(
+        shop.cart, event("cart_clear.json", who="customer", params={"cart_id": cart_id})
+    )
+    assert cleared.status == 200, cleared.body
+    assert api.erase().status == 204
+    assert shop.stock(SKU)["reserved"] == 0
+
+
+def _personal_values(api: Api, shop: Shop) -> set[str]:
+    values: set[str] = set()
+    doc = api.export().body
+    values |= privacy.personal_values(privacy.RecordKind.PROFILE, doc["profile"])
+    for device in doc["devices"]:
+        values |= privacy.personal_values(privacy.RecordKind.DEVICE, device)
+    for address in doc["addresses"]:
+        values |= privacy.personal_values(privacy.RecordKind.ADDRESS, address)
+    for item in shop.order_items():
+        plain = customer_store._plain(item)
+        if plain.get("owner_sub") == SUBS["customer"]:
+            values |= privacy.personal_values(privacy.RecordKind.ORDER, plain)
+    values.discard(privacy.ERASED_TEXT)
+    # The sandbox's payment token is the same for everyone: not the customer's to find.
+    values.discard("tok_ok")
+    return values
+
+
+def _totals(shop: Shop) -> dict[str, Any]:
+    return {
+        item["order_id"]["S"]: (item["totals"], item["lines"], item["status"])
+        for item in shop.order_items()
+    }
+
+
+def test_erasure_leaves_no_personal_value_anywhere(
+    api: Api, shop: Shop, sandbox: SandboxProvider, pool: tuple[Any, str], scan_all: Any
+) -> None:
+    api.patch({"marketing_consent": True, "phone": PHONE, "notification_channels": ["sms"]})
+    api.add_device({"platform": "ios", "token": DEVICE_TOKEN})
+    delivered = _delivered(shop, sandbox)
+    cancelled = _order(shop)
+    assert shop.cancel(cancelled, who="customer").status == 200
+    others = _order(shop, who="other")
+    values = _personal_values(api, shop)
+    assert {SUBS["customer"], "customer@example.com", PHONE, DEVICE_TOKEN} <= values
+    assert ADDRESS["line1"] in values
+    assert ADDRESS["postal_code"] in values
+    totals = _totals(shop)
+
+    reply = api.erase()
+    assert reply.status == 204, reply.body
+    assert reply.body is None
+
+    hits = privacy.find_values(scan_all(), values)
+    assert hits == [], hits
+    assert _totals(shop).keys() == totals.keys()
+    for order_id, (before_totals, before_lines, before_status) in totals.items():
+        after = _totals(shop)[order_id]
+        assert after == (before_totals, before_lines, before_status)
+    for order_id in (delivered, cancelled):
+        item = customer_store._plain(shop.order_item(order_id))
+        assert privacy.is_anonymised(item)
+        assert item["shipping_address"]["city"] == "Shanghai"
+        assert "gsi1pk" not in item
+    assert shop.order_item(others)["owner_sub"]["S"] == SUBS["other"]
+    cognito, pool_id = pool
+    assert cognito.admin_get_user(UserPoolId=pool_id, Username="customer")["Enabled"] is False
+    assert cognito.admin_get_user(UserPoolId=pool_id, Username="other")["Enabled"] is True
+    # Staff still read the orders; they still add up.
+    staff = shop.get(delivered, who="support")
+    assert staff.status == 200
+    assert staff.body["email"] == privacy.ERASED_EMAIL
+
+
+def test_retried_erasure_reaches_the_same_end(
+    api: Api,
+    shop: Shop,
+    sandbox: SandboxProvider,
+    pool: tuple[Any, str],
+    scan_all: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api.patch({"marketing_consent": True, "phone": PHONE})
+    api.add_device({"platform": "ios", "token": DEVICE_TOKEN})
+    _delivered(shop, sandbox)
+    _delivered(shop, sandbox)
+    values = _personal_values(api, shop)
+
+    # The first attempt dies after anonymising one order.
+    real = customer_store.anonymise_order
+    calls = {"n": 0}
+
+    def flaky(order_id: str, sub: str, *, updated_at: str) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("the function timed out")
+        return real(order_id, sub, updated_at=updated_at)
+
+    monkeypatch.setattr(customer_store, "anonymise_order", flaky)
+    failed = api.erase()
+    assert failed.status == 500
+    half = scan_all()
+    assert privacy.find_values(half, values)  # half-applied so far
+    monkeypatch.setattr(customer_store, "anonymise_order", real)
+    # While it is half-erased, the profile refuses changes and no messages go out.
+    problem(api.patch({"locale": "zh-CN"}), 409, "conflict")
+    from commerce.customers.profiles import preferences_for
+
+    assert preferences_for(SUBS["customer"]) is None
+
+    assert api.erase().status == 204
+    end = scan_all()
+    assert privacy.find_values(end, values) == []
+    assert api.erase().status == 204  # and again: nothing left to do
+    assert scan_all() == end

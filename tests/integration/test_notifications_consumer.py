@@ -1,0 +1,507 @@
+"""The notifications consumer against moto: NotificationsFunction's handler with SQS events,
+orders in template.yaml's tables, mail and SMS in moto's SES and SNS, read back through the
+local outbox (the same reader GET /_local/outbox uses).
+"""
+
+from __future__ import annotations
+
+import email
+import importlib.util
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderLine, new_order
+from commerce.domain.pricing import Totals
+from commerce.events import DomainEvent, stable_event_id
+from commerce.notifications import Channel, sender, service
+from commerce.notifications.messages import OutgoingMessage
+from commerce.notifications.sender import SendError, SesEmailSender, SnsSmsSender
+from commerce.observability import logger
+from commerce.orders.dispatch import order_event
+from commerce.settings import get_settings
+from commerce.store import keys
+from commerce.store import notifications as sent_records
+from commerce.store.models import OrderModel
+from commerce.store.orders import StoredOrder, put_new_order
+from commerce.store.transactions import LabelledTransaction
+from payment_orders import sqs_event
+
+from infra.local.outbox import Outbox
+from infra.local.resources import CreatedResources, create_queues
+from infra.local.template import Resolver, load_template
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template(ROOT / "template.yaml")
+SENDER = "no-reply@shop.example"
+OPS = "ops@shop.example"
+BUYER = "buyer@example.com"
+CREATED_EPOCH = 1_893_456_000
+
+
+class _Context:
+    function_name = "commerce-local-NotificationsFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:notifications"
+    aws_request_id = "00000000-0000-4000-8000-000000000006"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture(scope="module")
+def notifications_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "notifications_function_app", ROOT / "functions" / "notifications" / "app.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _clear_caches() -> None:
+    service.use_senders(None)
+    for cached in (service.store_info, service._sqs):
+        cached.cache_clear()
+    for cached in (sender._ses, sender._sns):
+        cached.cache_clear()
+
+
+@dataclass
+class World:
+    dlq_url: str
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        got = sqs.receive_message(
+            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        )
+        return list(got.get("Messages", []))
+
+
+@pytest.fixture
+def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    """Queues, a verified sender, and settings naming them."""
+    created = CreatedResources()
+    create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    settings = replace(
+        get_settings(),
+        sender_email=SENDER,
+        ops_alert_email=OPS,
+        notifications_dlq_url=created.queues["NotificationsDLQ"],
+    )
+    monkeypatch.setattr(service, "get_settings", lambda: settings)
+    monkeypatch.setattr(sender, "get_settings", lambda: settings)
+    _clear_caches()
+    yield World(created.queues["NotificationsDLQ"])
+    _clear_caches()
+
+
+@pytest.fixture
+def invoke(notifications_module: ModuleType, world: World) -> Callable[..., dict[str, Any]]:
+    def call(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
+        event = sqs_event(*bodies, receive_count=receive_count)
+        return dict(notifications_module.lambda_handler(event, _Context()))
+
+    return call
+
+
+def place(
+    *,
+    guest: bool = True,
+    email_address: str = BUYER,
+    locale: str | None = None,
+    order_id: str | None = None,
+) -> StoredOrder:
+    """A PENDING_PAYMENT order written straight to the Orders table (no stock needed here)."""
+    order_id = order_id or f"ord-{uuid.uuid4().hex[:20]}"
+    price = Money(1250, "CNY")
+    lines = (OrderLine("NTF-A", 2, price), OrderLine("NTF-B", 1, Money(990, "CNY")))
+    subtotal = Money(3490, "CNY")
+    zero = Money.zero("CNY")
+    order = new_order(
+        order_id,
+        email=email_address,
+        lines=lines,
+        totals=Totals(subtotal, zero, zero, zero, subtotal),
+        created_at=CREATED_EPOCH,
+        owner=None if guest else "c0000000-0000-4000-8000-000000000001",
+        cart_token_hash="a" * 64 if guest else None,
+    )
+    stored = StoredOrder(order=order, cart_id=f"cart-{order_id}", created_at=_created_at())
+    tx = LabelledTransaction()
+    put_new_order(tx, stored, updated_at=_created_at())
+    assert not tx.commit()
+    actions = [OrderModel.carrier.set("sf"), OrderModel.tracking_number.set("SF1234567890")]
+    if locale is not None:
+        actions.append(OrderModel.locale.set(locale))
+    OrderModel(keys.order_pk(order_id), keys.ORDER_SK).update(actions=actions)
+    return stored
+
+
+def _created_at() -> str:
+    return "2030-01-01T00:00:00.000000Z"
+
+
+def event_body(stored: StoredOrder, event_type: str) -> str:
+    """The order's event as dispatch publishes it, under ``event_type``."""
+    if event_type == "order.pending_payment":
+        return order_event(stored).to_json()
+    base = order_event(stored)
+    return DomainEvent(
+        event_id=stable_event_id(stored.order_id, event_type),
+        type=event_type,
+        occurred_at=base.occurred_at,
+        data=base.data,
+    ).to_json()
+
+
+def mails() -> list[dict[str, Any]]:
+    return [item for item in Outbox().items() if item["channel"] == "email"]
+
+
+def raw_mails() -> list[email.message.Message]:
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends["123456789012"]["us-east-1"]
+    return [email.message_from_string(str(m.raw_data)) for m in backend.sent_messages]
+
+
+def _failed(response: dict[str, Any]) -> set[str]:
+    return {item["itemIdentifier"] for item in response["batchItemFailures"]}
+
+
+# --- one email per order event, in the right language -------------------------------------------
+
+ORDER_EVENTS = [
+    ("order.pending_payment", "order.placed"),
+    ("order.paid", "order.paid"),
+    ("order.payment_failed", "order.payment_failed"),
+    ("order.cancelled", "order.cancelled"),
+    ("order.shipped", "order.shipped"),
+]
+
+
+@pytest.mark.parametrize(("published", "template_event"), ORDER_EVENTS)
+@pytest.mark.parametrize(
+    ("locale", "expected"), [(None, "en"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN")]
+)
+def test_each_order_event_sends_one_email_in_the_checkout_language(
+    invoke: Callable[..., dict[str, Any]],
+    published: str,
+    template_event: str,
+    locale: str | None,
+    expected: str,
+) -> None:
+    stored = place(locale=locale)
+
+    response = invoke(event_body(stored, published))
+
+    assert response == {"batchItemFailures": []}
+    [mail] = mails()
+    assert mail["to"] == BUYER
+    assert mail["template"] == f"{expected}/{template_event}.email"
+    assert stored.order_id[-8:] in mail["subject"]
+    has_chinese = any("\u4e00" <= c <= "\u9fff" for c in mail["subject"])
+    assert has_chinese is (expected == "zh-CN")
+    [raw] = raw_mails()
+    assert raw["From"].endswith(SENDER) or SENDER in raw["From"]
+    parts = [part.get_content_type() for part in raw.walk() if not part.is_multipart()]
+    assert parts == ["text/plain", "text/html"]
+
+
+def test_a_signed_in_customer_gets_email_only_by_default(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    stored = place(guest=False, locale="zh-CN")
+
+    invoke(event_body(stored, "order.paid"))
+
+    assert [(m["to"], m["template"]) for m in Outbox().items()] == [
+        (BUYER, "zh-CN/order.paid.email")
+    ]
+
+
+def test_a_signed_in_customer_is_reached_on_the_channels_and_language_they_chose(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
+
+    identity = Identity(sub="c0000000-0000-4000-8000-000000000001", email=BUYER)
+    ensure_profile(identity)
+    update_me(
+        identity,
+        Patch(
+            notification_channels=("email", "sms"),
+            locale="zh-CN",
+            phone="+8613800138000",
+            phone_set=True,
+        ),
+    )
+    stored = place(guest=False)  # no checkout language: the profile's own applies
+
+    invoke(event_body(stored, "order.shipped"))
+
+    sent = {m["channel"]: m for m in Outbox().items()}
+    assert sorted(sent) == ["email", "sms"]
+    assert (sent["email"]["to"], sent["email"]["template"]) == (
+        BUYER,
+        "zh-CN/order.shipped.email",
+    )
+    assert sent["sms"]["to"] == "+8613800138000"
+    assert stored.order_id[-8:] in sent["sms"]["body"]
+    assert any("\u4e00" <= c <= "\u9fff" for c in sent["sms"]["body"])  # in Chinese
+
+
+def test_a_customer_who_turned_every_channel_off_gets_nothing(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
+
+    identity = Identity(sub="c0000000-0000-4000-8000-000000000001", email=BUYER)
+    ensure_profile(identity)
+    update_me(identity, Patch(notification_channels=()))
+    stored = place(guest=False)
+
+    response = invoke(event_body(stored, "order.paid"))
+
+    assert response == {"batchItemFailures": []}
+    assert Outbox().items() == []
+
+
+# --- exactly once ---------------------------------------------------------------------------------
+
+
+def test_a_duplicated_and_redelivered_event_sends_one_email(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    stored = place()
+    body = event_body(stored, "order.paid")
+
+    first = invoke(body, body)
+    again = invoke(body, receive_count=2)
+
+    assert first == {"batchItemFailures": []}
+    assert again == {"batchItemFailures": []}
+    assert len(mails()) == 1
+    outcome = service.handle_body(body)
+    assert outcome.result is service.Result.DUPLICATE
+    assert outcome.deduplicated == 1
+
+
+def test_a_producer_resending_the_same_fact_sends_nothing_more(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    stored = place()
+    # The same transition published twice by dispatch: the id is stable per transition.
+    invoke(order_event(stored).to_json())
+    invoke(order_event(stored).to_json())
+
+    assert [m["template"] for m in mails()] == ["en/order.placed.email"]
+
+
+def test_claims_are_exclusive_until_stale_and_final_once_sent(dynamodb: Any) -> None:
+    key = "k" * 64
+    assert sent_records.claim(key, now=1000, stale_after=60)
+    assert not sent_records.claim(key, now=1030, stale_after=60)
+    # The first sender died mid-send: after the visibility timeout another may take over.
+    assert sent_records.claim(key, now=1061, stale_after=60)
+    assert not sent_records.mark_sent(key, claimed_at=1000, now=1062)  # the old claim is gone
+    assert sent_records.mark_sent(key, claimed_at=1061, now=1062)
+    assert sent_records.status_of(key) == sent_records.SENT
+    assert not sent_records.claim(key, now=99_999, stale_after=60)
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FailingFor:
+    """The email adapter, refusing mail to one address (a provider outage for that message)."""
+
+    inner: SesEmailSender
+    address: str
+    attempts: int = 0
+
+    def send(self, message: OutgoingMessage) -> None:
+        if message.to == self.address:
+            self.attempts += 1
+            raise SendError("SES is unavailable")
+        self.inner.send(message)
+
+
+def test_a_failing_send_fails_only_its_record_and_is_retried_later(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    ok_order = place(email_address="fine@example.com")
+    bad_order = place(email_address="unlucky@example.com")
+    failing = FailingFor(SesEmailSender(SENDER), "unlucky@example.com")
+    senders = {Channel.EMAIL: failing, Channel.SMS: SnsSmsSender(), Channel.PUSH: SnsSmsSender()}
+    service.use_senders(senders)
+    bad_body = event_body(bad_order, "order.paid")
+
+    response = invoke(event_body(ok_order, "order.paid"), bad_body)
+
+    assert _failed(response) == {response_id(response, 1)}
+    assert [m["to"] for m in mails()] == ["fine@example.com"]
+    [message] = _messages(bad_body)
+    assert sent_records.status_of(message.dedupe_key) is None  # the claim was released
+
+    # The provider recovers: the redelivery sends it, once.
+    service.use_senders(None)
+    assert invoke(bad_body, receive_count=2) == {"batchItemFailures": []}
+    assert sorted(m["to"] for m in mails()) == ["fine@example.com", "unlucky@example.com"]
+    assert sent_records.status_of(message.dedupe_key) == sent_records.SENT
+
+
+def response_id(response: dict[str, Any], index: int) -> str:
+    ids = [item["itemIdentifier"] for item in response["batchItemFailures"]]
+    matching = [i for i in ids if i.startswith(f"m-{index}-")]
+    assert matching, ids
+    return matching[0]
+
+
+def _messages(body: str) -> list[OutgoingMessage]:
+    return service.messages_for(service.parse_body(body))
+
+
+def test_events_no_retry_can_help_go_to_the_dlq_at_once(
+    invoke: Callable[..., dict[str, Any]], world: World
+) -> None:
+    unknown = DomainEvent("e-unknown", "order.teleported", "2030-01-01T00:00:00Z", {}).to_json()
+    missing = DomainEvent(
+        "e-missing", "order.paid", "2030-01-01T00:00:00Z", {"order_id": "ord-nowhere"}
+    ).to_json()
+
+    response = invoke("not json", unknown, missing)
+
+    assert response == {"batchItemFailures": []}
+    dead = world.dead_letters()
+    assert sorted(m["Body"] for m in dead) == sorted(["not json", unknown, missing])
+    assert {m["MessageAttributes"]["error"]["StringValue"] for m in dead} == {
+        "NotificationError",
+        "UnknownEvent",
+    }
+    assert mails() == []
+
+
+# --- low stock ------------------------------------------------------------------------------------
+
+
+def test_low_stock_mails_the_ops_mailbox(invoke: Callable[..., dict[str, Any]]) -> None:
+    from commerce.catalog.low_stock import low_stock_event
+
+    event = low_stock_event(
+        "NTF-A", available=2, safety_stock=5, crossing=1, occurred_at="2030-01-01T00:00:00Z"
+    )
+
+    assert invoke(event.to_json(), event.to_json()) == {"batchItemFailures": []}
+
+    [mail] = mails()
+    assert mail["to"] == OPS
+    assert mail["template"] == "en/inventory.low_stock.email"
+    assert "NTF-A" in mail["body"]
+
+
+# --- logs -----------------------------------------------------------------------------------------
+
+
+def test_log_lines_carry_no_personal_data(
+    invoke: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    stored = place(email_address="private.person@example.com", locale="zh-CN")
+    body = event_body(stored, "order.shipped")
+    level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        with caplog.at_level("INFO"):
+            invoke(body)
+            invoke(body)
+    finally:
+        logger.setLevel(level)
+
+    # Each record as the function's JSON formatter writes it to CloudWatch.
+    out = [logger.registered_formatter.format(record) for record in caplog.records]
+    lines = [json.loads(line) for line in out]
+    messages = {line.get("message") for line in lines}
+    assert {"notification sent", "notification already sent"} <= messages
+    text = "\n".join(out)
+    assert "private.person" not in text
+    assert "SF1234567890" not in text  # nor the message's text
+    [sent] = [line for line in lines if line.get("message") == "notification sent"]
+    assert sent["template"] == "zh-CN/order.shipped.email"
+    assert sent["ref"] == stored.order_id
+
+
+# --- SMS ------------------------------------------------------------------------------------------
+
+
+def test_sms_goes_through_sns_once_beside_the_email(world: World) -> None:
+    from commerce.notifications.consent import Audience
+    from commerce.notifications.messages import Recipient, build_messages
+
+    stored = place()
+    event = service.parse_body(event_body(stored, "order.paid"))
+    completed = service.address(event).event
+    recipient = Recipient(
+        Audience.CUSTOMER,
+        email=BUYER,
+        phone="+86 138-0013-8000",
+        locale="zh-CN",
+        channels=frozenset({Channel.EMAIL, Channel.SMS}),
+    )
+    body = {
+        "event_id": completed.event_id,
+        "type": completed.type.value,
+        "occurred_at": completed.occurred_at,
+        "data": completed.data,
+    }
+    messages = build_messages(body, recipient)
+    adapters = sender.default_senders()
+
+    sent = [service.send_once(m, adapters[m.channel], now=1000) for m in messages * 2]
+
+    assert sent == [True, True, False, False]
+    items = Outbox().items()
+    assert sorted((i["channel"], i["to"]) for i in items) == [
+        ("email", BUYER),
+        ("sms", "+8613800138000"),
+    ]
+    [sms] = [i for i in items if i["channel"] == "sms"]
+    assert sms["body"].startswith("【示例商城】")
+
+
+# --- the sample events ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "to", "template"),
+    [
+        ("notifications_order_paid.json", BUYER, "en/order.paid.email"),
+        ("notifications_low_stock.json", OPS, "en/inventory.low_stock.email"),
+    ],
+)
+def test_the_sample_events_send_their_mail(
+    notifications_module: ModuleType, world: World, name: str, to: str, template: str
+) -> None:
+    event = json.loads((ROOT / "events" / name).read_text())
+    body = json.loads(event["Records"][0]["body"])
+    if body["type"].startswith("order."):
+        place(order_id=body["data"]["order_id"])
+
+    response = notifications_module.lambda_handler(event, _Context())
+
+    assert response == {"batchItemFailures": []}
+    assert [(m["to"], m["template"]) for m in mails()] == [(to, template)]
