@@ -12,15 +12,22 @@ import pytest
 from commerce.carts import clock
 from commerce.customers import privacy as privacy_service
 from commerce.domain import privacy
+from commerce.domain.coupons import Coupon, CouponKind
+from commerce.domain.money import Money
 from commerce.domain.orders import OrderEvent
+from commerce.domain.points import LedgerEntry, PointsReason, points_earned
 from commerce.events import MemoryEventPublisher, use_publisher
 from commerce.notifications.consent import MARKETING, current_consent
 from commerce.orders import fulfilment, moves
 from commerce.payments.factory import use_provider
 from commerce.payments.provider import charge_key
 from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.store import coupons as coupon_store
 from commerce.store import customers as customer_store
+from commerce.store import notifications as sent_records
 from commerce.store import orders as store
+from commerce.store import points as points_store
+from commerce.store.transactions import LabelledTransaction
 from orders_world import SUBS, Reply, Shop, event, invoke, load_function, make_queues, problem
 
 pytestmark = pytest.mark.integration
@@ -319,11 +326,13 @@ def test_devices(api: Api) -> None:
 def test_support_view(api: Api, shop: Shop, who: str) -> None:
     api.me()
     created = [_order(shop) for _ in range(6)]
+    adjusted = LedgerEntry(320, PointsReason.ADJUSTED, None, clock.now())
+    assert points_store.record_once(SUBS["customer"], adjusted)
     reply = api.admin(SUBS["customer"], who)
     assert reply.status == 200, reply.body
     assert reply.body["profile"]["email"] == "customer@example.com"
-    assert reply.body["tier"] == "member"
-    assert reply.body["points"] == 0
+    assert reply.body["tier"] == "member"  # nothing delivered: no trailing spend
+    assert reply.body["points"] == 320
     assert [o["order_id"] for o in reply.body["recent_orders"]] == list(reversed(created))[:5]
 
 
@@ -340,7 +349,14 @@ def test_support_view_roles_and_missing(api: Api) -> None:
 def test_export_holds_every_section(api: Api, shop: Shop, sandbox: SandboxProvider) -> None:
     api.patch({"marketing_consent": True, "phone": PHONE})
     api.add_device({"platform": "web", "token": DEVICE_TOKEN})
-    order_id = _delivered(shop, sandbox)
+    order_id = _delivered(shop, sandbox)  # delivery earns points
+    _message_sent(SUBS["customer"], order_id)
+    redeemed = LedgerEntry(-40, PointsReason.REDEEMED, order_id, clock.now() + 60, ref="r1")
+    assert points_store.record_once(SUBS["customer"], redeemed)
+    stored = store.load_order(order_id)
+    assert stored is not None
+    earned = points_earned(stored.order.totals)
+    assert earned > 40
     reply = api.export()
     assert reply.status == 200, reply.body
     doc = reply.body
@@ -352,8 +368,17 @@ def test_export_holds_every_section(api: Api, shop: Shop, sandbox: SandboxProvid
     assert doc["addresses"][0]["line1"] == ADDRESS["line1"]
     assert [o["order_id"] for o in doc["orders"]] == [order_id]
     assert doc["orders"][0]["email"] == "customer@example.com"
-    assert doc["points"] == {"balance": 0, "ledger": []}
-    assert doc["messages"] == []
+    assert doc["points"]["balance"] == earned - 40
+    assert [(e["reason"], e["delta"], e["order_id"]) for e in doc["points"]["ledger"]] == [
+        ("earned", earned, order_id),
+        ("redeemed", -40, order_id),
+    ]
+    assert doc["points"]["ledger"][1]["ref"] == "r1"
+    assert doc["points"]["ledger"][1]["at"] == clock.iso(redeemed.at)
+    assert [(m["channel"], m["template"], m["ref"]) for m in doc["messages"]] == [
+        ("email", "en/order.paid.email", order_id)
+    ]
+    assert doc["messages"][0]["sent_at"] is not None
     assert not privacy.find_values(doc, ["tok_ok"])  # payment tokens stay inside
     assert not any(k.startswith("gsi") or k in ("pk", "sk") for k in doc["profile"])
 
@@ -403,6 +428,29 @@ def _personal_values(api: Api, shop: Shop) -> set[str]:
     return values
 
 
+COUPON_CODE = "ONCE-EACH"
+
+
+def _message_sent(sub: str, ref: str) -> None:
+    """A message to the customer, recorded as the notifications consumer records it."""
+    summary = sent_records.MessageSummary(sub, "email", "en/order.paid.email", "order.paid", ref)
+    key = f"dedupe-{sub}-{ref}"
+    now = clock.now()
+    assert sent_records.claim(key, now=now, stale_after=60, summary=summary)
+    assert sent_records.mark_sent(key, claimed_at=now, now=now)
+
+
+def _use_coupon(sub: str) -> None:
+    """One use of a once-per-customer coupon by ``sub``, as checkout consumes it."""
+    coupon = Coupon(COUPON_CODE, CouponKind.AMOUNT, amount=Money(500), per_customer_limit=1)
+    if coupon_store.load(COUPON_CODE) is None:
+        assert coupon_store.create(coupon, at="2025-06-01T00:00:00Z") is not None
+    tx = LabelledTransaction()
+    coupon_store.consume(tx, coupon, sub, clock.now())
+    assert not tx.commit()
+    assert coupon_store.uses_by(COUPON_CODE, sub) == 1
+
+
 def _totals(shop: Shop) -> dict[str, Any]:
     return {
         item["order_id"]["S"]: (item["totals"], item["lines"], item["status"])
@@ -419,6 +467,10 @@ def test_erasure_leaves_no_personal_value_anywhere(
     cancelled = _order(shop)
     assert shop.cancel(cancelled, who="customer").status == 200
     others = _order(shop, who="other")
+    _use_coupon(SUBS["customer"])
+    _use_coupon(SUBS["other"])
+    _message_sent(SUBS["customer"], "ord-erased")
+    _message_sent(SUBS["other"], "ord-kept")
     values = _personal_values(api, shop)
     assert {SUBS["customer"], "customer@example.com", PHONE, DEVICE_TOKEN} <= values
     assert ADDRESS["line1"] in values
@@ -441,6 +493,14 @@ def test_erasure_leaves_no_personal_value_anywhere(
         assert item["shipping_address"]["city"] == "Shanghai"
         assert "gsi1pk" not in item
     assert shop.order_item(others)["owner_sub"]["S"] == SUBS["other"]
+    # The coupon keeps its count; only the customer's own counter went.
+    stored_coupon = coupon_store.load(COUPON_CODE)
+    assert stored_coupon is not None
+    assert stored_coupon.uses_total == 2
+    assert coupon_store.uses_by(COUPON_CODE, SUBS["customer"]) == 0
+    assert coupon_store.uses_by(COUPON_CODE, SUBS["other"]) == 1
+    assert sent_records.customer_messages(SUBS["customer"]) == []
+    assert [m["ref"] for m in sent_records.customer_messages(SUBS["other"])] == ["ord-kept"]
     cognito, pool_id = pool
     assert cognito.admin_get_user(UserPoolId=pool_id, Username="customer")["Enabled"] is False
     assert cognito.admin_get_user(UserPoolId=pool_id, Username="other")["Enabled"] is True

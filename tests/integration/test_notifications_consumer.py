@@ -261,6 +261,13 @@ def test_a_signed_in_customer_is_reached_on_the_channels_and_language_they_chose
         "zh-CN/order.shipped.email",
     )
     assert sent["sms"]["to"] == "+8613800138000"
+    # The customer's export lists both, by channel and template, without address or text.
+    listed = sent_records.customer_messages(identity.sub)
+    assert sorted((m["channel"], m["template"]) for m in listed) == [
+        ("email", "zh-CN/order.shipped.email"),
+        ("sms", "zh-CN/order.shipped.sms"),
+    ]
+    assert "+8613800138000" not in str(listed)
     assert stored.order_id[-8:] in sent["sms"]["body"]
     assert any("\u4e00" <= c <= "\u9fff" for c in sent["sms"]["body"])  # in Chinese
 

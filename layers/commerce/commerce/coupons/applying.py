@@ -18,6 +18,7 @@ from commerce.domain.pricing import Discount, TierPercentage
 from commerce.domain.tiers import (
     DEFAULT_TIERS,
     TRAILING_WINDOW_SECONDS,
+    Tier,
     TierTable,
     tier_for,
     to_discount,
@@ -80,11 +81,9 @@ def coupon_discounts(codes: Sequence[str], subtotal: Money, now: int) -> list[Di
     return to_discounts(usable, subtotal)
 
 
-def member_discount(sub: str | None, now: int) -> TierPercentage | None:
-    """The signed-in customer's tier discount from their trailing twelve-month spend (orders
-    delivered in the window, less refunds); None for guests and for the lowest tier."""
-    if sub is None:
-        return None
+def member_tier(sub: str, now: int) -> Tier:
+    """The customer's member tier from their trailing twelve-month spend (orders delivered in
+    the window, less refunds)."""
     oldest = now - TRAILING_WINDOW_SECONDS - _DELIVERY_SLACK_SECONDS
     orders: list[Order] = []
     start = None
@@ -94,7 +93,15 @@ def member_discount(sub: str | None, now: int) -> TierPercentage | None:
         if page.last_key is None or any(s.order.created_at < oldest for s in page.orders):
             break
         start = page.last_key
-    return to_discount(tier_for(trailing_spend(orders, now), TIERS))
+    return tier_for(trailing_spend(orders, now), TIERS)
+
+
+def member_discount(sub: str | None, now: int) -> TierPercentage | None:
+    """The signed-in customer's tier discount (``member_tier``); None for guests and for the
+    lowest tier."""
+    if sub is None:
+        return None
+    return to_discount(member_tier(sub, now))
 
 
 def discounts_for(

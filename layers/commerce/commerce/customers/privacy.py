@@ -4,12 +4,13 @@ Erasure follows docs/customers.md: refused (409) while an order is open; otherwi
 idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what a failed one
 began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
-order is anonymised and leaves the customer's index, (4) carts, consents and devices are
-deleted, (5) the profile is deleted.
+order is anonymised and leaves the customer's index, (4) carts, consents, devices, the points
+ledger and the per-coupon use counters are deleted, (5) the profile is deleted.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,12 +20,16 @@ from botocore.exceptions import ClientError
 from commerce.carts import clock
 from commerce.customers.profiles import Identity, ensure_profile, now_iso
 from commerce.domain.orders import Order
+from commerce.domain.points import LedgerEntry
 from commerce.domain.privacy import erasure_blockers, export_document
 from commerce.errors import Conflict
 from commerce.observability import logger
 from commerce.settings import get_settings
+from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
+from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
+from commerce.store import points as points_store
 
 _PAGE = 100
 
@@ -41,6 +46,22 @@ def customer_orders(sub: str) -> list[Order]:
         start = page.last_key
 
 
+def points_ledger(sub: str) -> list[LedgerEntry]:
+    """The customer's points ledger, oldest first; within one second credits before debits, so
+    entries of the same second never seem to take the balance below zero."""
+    entries = [
+        LedgerEntry(
+            e.delta,
+            e.reason,
+            e.order_id,
+            int(datetime.strptime(e.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()),
+            e.ref,
+        )
+        for e in points_store.ledger(sub)
+    ]
+    return sorted(entries, key=lambda e: (e.at, -e.delta))
+
+
 def export(identity: Identity) -> dict[str, Any]:
     """The ``GET /me/export`` document: every section, empty where nothing is held."""
     profile = ensure_profile(identity)
@@ -51,16 +72,18 @@ def export(identity: Identity) -> dict[str, Any]:
             address = {"customer_id": identity.sub, **order.shipping_address.to_dict()}
             if address not in addresses:
                 addresses.append(address)
-    return export_document(
+    document = export_document(
         profile.to_record(),
         [{"customer_id": identity.sub, **c.to_dict()} for c in store.consent_history(identity.sub)],
         [{"customer_id": identity.sub, **d.to_record()} for d in store.devices(identity.sub)],
         addresses,
         orders,
-        [],  # the points ledger: none until points land
-        [],  # messages sent are not yet recorded per customer
+        points_ledger(identity.sub),
+        sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
     )
+    document["points"]["balance"] = points_store.balance_of(identity.sub)
+    return document
 
 
 @lru_cache(maxsize=1)
@@ -107,5 +130,7 @@ def erase(identity: Identity) -> None:
         store.anonymise_order(order_id, sub, updated_at=at)
     store.delete_customer_carts(sub)
     store.delete_customer_records(sub)
+    coupon_store.delete_customer_uses(sub)
+    sent_records.delete_customer_messages(sub)
     store.delete_profile(sub)
     logger.info("Customer erased")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from commerce.carts import clock
+from commerce.coupons.applying import member_tier
 from commerce.customers.schemas import CustomerAdminOut
 from commerce.customers.views import profile_view
 from commerce.errors import NotFound
 from commerce.orders.views import order_view
 from commerce.store import customers as store
 from commerce.store import orders as order_store
+from commerce.store import points as points_store
 
 RECENT_ORDERS: Final = 5
-#: Every tier starts here until tiers are computed (docs/customers.md, "Member tiers").
-DEFAULT_TIER: Final = "member"
 _CUSTOMER_ID_RE: Final = re.compile(r"^[A-Za-z0-9-]{1,128}$")
 
 
@@ -25,7 +26,7 @@ def customer_view(customer_id: str) -> CustomerAdminOut:
     page = order_store.customer_orders(customer_id, RECENT_ORDERS, None)
     return CustomerAdminOut(
         profile=profile_view(profile),
-        tier=DEFAULT_TIER,
-        points=0,
+        tier=member_tier(customer_id, clock.now()).name,
+        points=points_store.balance_of(customer_id),
         recent_orders=[order_view(stored, private=True) for stored in page.orders],
     )

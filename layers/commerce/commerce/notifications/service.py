@@ -161,6 +161,8 @@ class Addressed:
 
     event: NotificationEvent
     recipient: Recipient | None
+    #: The signed-in customer the messages go to, if any (their export lists them).
+    customer_id: str | None = None
 
 
 def address(event: NotificationEvent) -> Addressed:
@@ -179,7 +181,7 @@ def address(event: NotificationEvent) -> Addressed:
     stored, locale = found
     data = {**event.data, **order_data(stored, event.type)}
     completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
-    return Addressed(completed, _order_recipient(stored, locale))
+    return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
 @lru_cache(maxsize=1)
@@ -196,9 +198,25 @@ def store_info() -> StoreInfo:
 # --- Sending -----------------------------------------------------------------------------------
 
 
-def send_once(message: OutgoingMessage, sender: ChannelSender, now: int) -> bool:
+def send_once(
+    message: OutgoingMessage, sender: ChannelSender, now: int, customer_id: str | None = None
+) -> bool:
     """Send ``message`` unless its key was claimed already; True if it was sent now."""
-    if not sent_records.claim(message.dedupe_key, now=now, stale_after=CLAIM_STALE_SECONDS):
+    summary = (
+        sent_records.MessageSummary(
+            customer_id=customer_id,
+            channel=message.channel.value,
+            template=message.template,
+            event_type=message.event_type.value,
+            ref=message.ref,
+        )
+        if customer_id
+        else None
+    )
+    claimed = sent_records.claim(
+        message.dedupe_key, now=now, stale_after=CLAIM_STALE_SECONDS, summary=summary
+    )
+    if not claimed:
         metrics.add_metric(name=DEDUPLICATED_METRIC, unit=MetricUnit.Count, value=1)
         logger.info("notification already sent", extra=message.log_fields())
         return False
@@ -220,13 +238,17 @@ def send_once(message: OutgoingMessage, sender: ChannelSender, now: int) -> bool
 def messages_for(event: NotificationEvent) -> list[OutgoingMessage]:
     """Every message the event owes: its recipient found, its data completed, each channel
     rendered (empty when there is nobody to tell or consent rules everything out)."""
+    return _addressed_messages(event)[1]
+
+
+def _addressed_messages(event: NotificationEvent) -> tuple[Addressed, list[OutgoingMessage]]:
     addressed = address(event)
     if addressed.recipient is None:
         logger.warning(
             "no recipient for event",
             extra={"event_id": event.event_id, "event_type": event.type.value},
         )
-        return []
+        return addressed, []
     completed = addressed.event
     body = {
         "event_id": completed.event_id,
@@ -234,7 +256,7 @@ def messages_for(event: NotificationEvent) -> list[OutgoingMessage]:
         "occurred_at": completed.occurred_at,
         "data": completed.data,
     }
-    return build_messages(body, addressed.recipient, store=store_info())
+    return addressed, build_messages(body, addressed.recipient, store=store_info())
 
 
 def notify(
@@ -244,13 +266,13 @@ def notify(
     now: Callable[[], int] = clock.now,
 ) -> Outcome:
     """Every message the event owes, each sent once."""
-    messages = messages_for(event)
+    addressed, messages = _addressed_messages(event)
     outcome = Outcome(Result.NOTHING_TO_SEND, event.event_id)
     if not messages:
         return outcome
     adapters = senders if senders is not None else channel_senders()
     for message in messages:
-        if send_once(message, adapters[message.channel], now()):
+        if send_once(message, adapters[message.channel], now(), addressed.customer_id):
             outcome.sent.append(message)
         else:
             outcome.deduplicated += 1

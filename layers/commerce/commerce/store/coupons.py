@@ -94,6 +94,17 @@ class CouponModel(Model):
     gsi1 = CouponsIndex()
 
 
+class CouponUsesIndex(GlobalSecondaryIndex["CouponUseModel"]):  # type: ignore[no-untyped-call]
+    """gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class CouponUseModel(Model):
     """pk=COUPON#{code}, sk=USE#{sub}: how often one customer has used one coupon."""
 
@@ -108,6 +119,7 @@ class CouponUseModel(Model):
     uses = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    customer_uses = CouponUsesIndex()
 
 
 class OrderPerksModel(Model):
@@ -300,6 +312,17 @@ def uses_by(code: str, sub: str | None) -> int:
     except CouponUseModel.DoesNotExist:
         return 0
     return int(row.uses or 0)
+
+
+def delete_customer_uses(sub: str) -> int:
+    """Erasure: delete every per-coupon use counter of customer ``sub`` (found through gsi1
+    ``COUPON_USES#{sub}``); the coupons' ``uses_total`` are kept. Deleting none is no error, so
+    a retried erasure runs it again harmlessly."""
+    deleted = 0
+    for row in CouponUseModel.customer_uses.query(keys.coupon_uses_gsi1pk(sub)):
+        CouponUseModel(row.pk, row.sk).delete()
+        deleted += 1
+    return deleted
 
 
 # --- Consuming and giving back uses (inside the checkout / cancel transactions) ------------------

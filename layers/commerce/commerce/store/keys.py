@@ -140,6 +140,11 @@ def webhook_pk(sender: str, event_id: str) -> str:
 NOTIFY_SENT_SK: Final = "SENT"
 
 
+def customer_messages_gsi1pk(customer_id: str) -> str:
+    """The sent-records of one customer's own messages, for their export and erasure."""
+    return f"MESSAGES#{customer_id}"
+
+
 def notify_pk(dedupe_key: str) -> str:
     """The claim of one message (event, channel, address): sent at most once per key."""
     return f"NOTIFY#{dedupe_key}"

@@ -345,6 +345,17 @@ class WebhookEventModel(Model):
     ttl = NumberAttribute()
 
 
+class CustomerMessagesIndex(GlobalSecondaryIndex["NotificationSentModel"]):  # type: ignore[no-untyped-call]
+    """gsi1 of sent-records: a customer's own messages by time (MESSAGES#{sub}; sparse)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
 class NotificationSentModel(Model):
     """pk=NOTIFY#{dedupe_key}, sk=SENT: one message's claim, then its proof of sending.
 
@@ -363,3 +374,13 @@ class NotificationSentModel(Model):
     claimed_at = NumberAttribute()
     sent_at = NumberAttribute(null=True)
     ttl = NumberAttribute()
+    # A customer's own messages, for their export and their erasure (sparse gsi1:
+    # MESSAGES#{sub}); what was sent, never to which address or what it said.
+    customer_id = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    template = UnicodeAttribute(null=True)
+    event_type = UnicodeAttribute(null=True)
+    ref = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi1 = CustomerMessagesIndex()

@@ -15,7 +15,9 @@ The protocol (docs/notifications.md, "Exactly once"):
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
@@ -34,12 +36,37 @@ def _row(dedupe_key: str) -> NotificationSentModel:
     return NotificationSentModel(keys.notify_pk(dedupe_key), keys.NOTIFY_SENT_SK)
 
 
-def claim(dedupe_key: str, *, now: int, stale_after: int) -> bool:
-    """Claim the message for sending; False when it was sent or is being sent right now."""
+@dataclass(frozen=True)
+class MessageSummary:
+    """What a customer's export says of one message: no address, no text."""
+
+    customer_id: str
+    channel: str
+    template: str
+    event_type: str
+    ref: str | None
+
+
+def claim(
+    dedupe_key: str, *, now: int, stale_after: int, summary: MessageSummary | None = None
+) -> bool:
+    """Claim the message for sending; False when it was sent or is being sent right now.
+
+    With a ``summary`` (a customer's own message) the record is also listed under the
+    customer, so their export shows it and their erasure removes it.
+    """
     item = _row(dedupe_key)
     item.status = SENDING
     item.claimed_at = now
     item.ttl = now + RETENTION_SECONDS
+    if summary is not None:
+        item.customer_id = summary.customer_id
+        item.channel = summary.channel
+        item.template = summary.template
+        item.event_type = summary.event_type
+        item.ref = summary.ref
+        item.gsi1pk = keys.customer_messages_gsi1pk(summary.customer_id)
+        item.gsi1sk = f"{now:012d}#{dedupe_key}"
     model = NotificationSentModel
     condition = model.pk.does_not_exist() | (
         (model.status == SENDING) & (model.claimed_at < now - stale_after)
@@ -99,3 +126,32 @@ def load_order_with_locale(order_id: str) -> tuple[StoredOrder, str | None] | No
     except OrderModel.DoesNotExist:
         return None
     return from_model(row), row.locale
+
+
+def _customer_rows(customer_id: str) -> Iterator[NotificationSentModel]:
+    return NotificationSentModel.gsi1.query(keys.customer_messages_gsi1pk(customer_id))
+
+
+def customer_messages(customer_id: str) -> list[dict[str, Any]]:
+    """The customer's messages that were sent, oldest first, as their export lists them."""
+    return [
+        {
+            "customer_id": customer_id,
+            "channel": row.channel,
+            "template": row.template,
+            "event_type": row.event_type,
+            "ref": row.ref,
+            "sent_at": row.sent_at,
+        }
+        for row in _customer_rows(customer_id)
+        if row.status == SENT
+    ]
+
+
+def delete_customer_messages(customer_id: str) -> int:
+    """Forget every message record of the customer (erasure); safe to repeat."""
+    deleted = 0
+    for row in _customer_rows(customer_id):
+        NotificationSentModel(row.pk, row.sk).delete()
+        deleted += 1
+    return deleted
