@@ -60,6 +60,8 @@ class Settings:
     max_page_size: int
     user_pool_id: str = ""
     user_pool_client_id: str = ""
+    #: Member tiers as ``name:threshold_fen:rate_bp,...`` (commerce/domain/tiers.py); "" = defaults.
+    member_tiers: str = ""
     #: "sandbox" (the default outside prod) or "stripe" (commerce.payments.factory).
     payment_provider: str = "sandbox"
     #: The sandbox provider's ledger table; "" in prod, where the sandbox never runs.
@@ -105,6 +107,7 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 20),
             max_page_size=100,
+            member_tiers=env.get("MEMBER_TIERS", ""),
             user_pool_id=env.get("USER_POOL_ID", ""),
             user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
             payment_provider=env.get("PAYMENT_PROVIDER")

@@ -9,6 +9,7 @@ are advice, the checkout's conditional write is the guarantee (``consumption``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 from commerce.domain.coupons import Coupon, check_applicable, normalise_code, to_discounts
@@ -20,10 +21,12 @@ from commerce.domain.tiers import (
     TRAILING_WINDOW_SECONDS,
     Tier,
     TierTable,
+    parse_tiers,
     tier_for,
     to_discount,
     trailing_spend,
 )
+from commerce.settings import get_settings
 from commerce.store import coupons as store
 from commerce.store import orders as order_store
 
@@ -31,7 +34,13 @@ from commerce.store import orders as order_store
 _DELIVERY_SLACK_SECONDS: Final = 90 * 24 * 3600
 _ORDERS_PAGE: Final = 100
 #: The member tiers (docs/customers.md, "Member tiers").
-TIERS: Final[TierTable] = DEFAULT_TIERS
+
+
+@lru_cache(maxsize=1)
+def tier_table() -> TierTable:
+    """The member tiers in force: ``MEMBER_TIERS`` when set, else the documented defaults."""
+    spec = get_settings().member_tiers
+    return parse_tiers(spec) if spec else DEFAULT_TIERS
 
 
 def applicable(
@@ -93,7 +102,7 @@ def member_tier(sub: str, now: int) -> Tier:
         if page.last_key is None or any(s.order.created_at < oldest for s in page.orders):
             break
         start = page.last_key
-    return tier_for(trailing_spend(orders, now), TIERS)
+    return tier_for(trailing_spend(orders, now), tier_table())
 
 
 def member_discount(sub: str | None, now: int) -> TierPercentage | None:
