@@ -1,5 +1,6 @@
 """SweeperFunction: on a schedule, releases expired cart holds back to stock (issue 4) and
-resends payment messages that were never confirmed sent (issue 5)."""
+resends payment messages that were never confirmed sent (issue 5), and reminds customers of
+carts they left (issue 6)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from commerce.carts import clock, sweeper
+from commerce.carts import clock, reminders, sweeper
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
 
@@ -23,4 +24,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         logger.info("holds swept", extra={"scheduled_at": event.time, **report.as_dict()})
     # Orders whose payment message was never confirmed sent get it again (it logs what it did).
     dispatch.reconcile_dispatch(clock.now())
+    # Idle carts of customers who consent to marketing get one cart.abandoned reminder each.
+    reminders.remind_abandoned_carts(clock.now(), context.get_remaining_time_in_millis)
     return report.as_dict()

@@ -512,3 +512,54 @@ def test_the_sample_events_send_their_mail(
 
     assert response == {"batchItemFailures": []}
     assert [(m["to"], m["template"]) for m in mails()] == [(to, template)]
+
+
+# --- the abandoned-cart reminder ----------------------------------------------------------------
+
+
+def _cart_reminder(owner_sub: str) -> str:
+    from commerce.carts.reminders import abandoned_event
+    from commerce.store.carts import StoredCart, StoredLine
+
+    cart = StoredCart(
+        cart_id="cart-0123456789abcdef",
+        owner_sub=owner_sub,
+        token_hash=None,
+        shipping_address=None,
+        coupons=(),
+        lines=(StoredLine("NTF-A", 2, Money(1250, "CNY"), 1),),
+    )
+    return abandoned_event(cart, "2030-01-01T00:00:00.000000Z").to_json()
+
+
+def test_a_cart_reminder_is_one_email_to_the_consenting_owner_in_their_language(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
+
+    identity = Identity(sub="c-cart-owner", email=BUYER, locale="zh-CN")
+    ensure_profile(identity)
+    update_me(identity, Patch(marketing_consent=True))
+    body = _cart_reminder("c-cart-owner")
+
+    assert invoke(body) == {"batchItemFailures": []}
+    assert invoke(body) == {"batchItemFailures": []}  # a redelivery sends nothing more
+
+    assert [(m["to"], m["template"]) for m in Outbox().items()] == [
+        (BUYER, "zh-CN/cart.abandoned.email")
+    ]
+
+
+@pytest.mark.parametrize("consent", [False, None])
+def test_a_cart_reminder_reaches_nobody_without_consent_or_profile(
+    invoke: Callable[..., dict[str, Any]], world: World, consent: bool | None
+) -> None:
+    if consent is not None:
+        from commerce.customers.profiles import Identity, ensure_profile
+
+        ensure_profile(Identity(sub="c-cart-owner", email=BUYER))
+
+    assert invoke(_cart_reminder("c-cart-owner")) == {"batchItemFailures": []}
+
+    assert Outbox().items() == []
+    assert world.dead_letters() == []

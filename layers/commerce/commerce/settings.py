@@ -81,6 +81,8 @@ class Settings:
     store_name: str = ""
     #: Where the notifications consumer puts events no retry can help.
     notifications_dlq_url: str = ""
+    #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
+    abandoned_cart_after_seconds: int = 86400
 
     @property
     def payments_crash_rate(self) -> float:
@@ -122,6 +124,7 @@ class Settings:
             ops_alert_email=env.get("OPS_ALERT_EMAIL", ""),
             store_name=env.get("STORE_NAME", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
+            abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
         )
 
 

@@ -8,7 +8,9 @@ Per event (docs/notifications.md):
    status and total), so the order is read by id for its lines, totals, carrier, tracking,
    delivery and returns, and its email and locale. A guest gets email only, at the order's
    address, in the checkout's language; a signed-in customer likewise until profiles carry
-   channel preferences. ``inventory.low_stock`` goes to the ops mailbox (``OPS_ALERT_EMAIL``).
+   channel preferences. ``cart.abandoned`` goes to the cart's owner on their profile's
+   channels (nobody without a profile). ``inventory.low_stock`` goes to the ops mailbox
+   (``OPS_ALERT_EMAIL``).
 3. ``build_messages`` decides channels (consent) and renders each one.
 4. Per message: claim its dedupe key (``store/notifications.py``), send through the channel's
    adapter, mark it SENT. A claim refused means it was sent already (or is being sent): nothing
@@ -171,7 +173,7 @@ def address(event: NotificationEvent) -> Addressed:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
     if event.type is EventType.CART_ABANDONED:
-        raise NotificationError("cart reminders are not addressed by this consumer yet")
+        return _cart_addressed(event)
     order_id = event.data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         raise NotificationError(f"{event.type.value} names no order_id")
@@ -182,6 +184,27 @@ def address(event: NotificationEvent) -> Addressed:
     data = {**event.data, **order_data(stored, event.type)}
     completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
+
+
+def _cart_addressed(event: NotificationEvent) -> Addressed:
+    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
+    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
+    sub = event.data.get("owner_sub")
+    if not isinstance(sub, str) or not sub:
+        raise NotificationError("cart.abandoned names no owner_sub")
+    prefs = preferences_for(sub)
+    if prefs is None:
+        return Addressed(event, None)
+    recipient = Recipient(
+        Audience.CUSTOMER,
+        email=prefs.email,
+        phone=prefs.phone,
+        name=prefs.name,
+        locale=prefs.locale,
+        channels=prefs.channels,
+        consent=prefs.consents,
+    )
+    return Addressed(event, recipient, sub)
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ can no longer be changed with the old guest token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -253,3 +253,51 @@ def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
         CartModel.token_hash == (cart.token_hash or "")
     ) & CartModel.owner_sub.does_not_exist()
     return _update_header(cart.cart_id, actions, condition)
+
+
+# --- The abandoned-cart reminder (commerce/carts/reminders.py) ---------------------------------
+
+
+@dataclass(frozen=True)
+class IdleCart:
+    """A signed-in cart's header as the reminder finds it."""
+
+    cart_id: str
+    owner_sub: str
+    updated_at: str
+
+
+def idle_signed_in_carts(idle_before: str, *, now: int) -> Iterator[IdleCart]:
+    """Signed-in carts not checked out, not reminded yet, last changed before ``idle_before``.
+
+    A paginated Scan with a filter (the only index on owners, gsi2, is keyed by owner): it
+    reads the whole table, lines included, and is paid for by size, not by matches
+    (docs/notifications.md, "The abandoned-cart reminder").
+    """
+    condition = (
+        (CartModel.sk == keys.CART_SK)
+        & CartModel.owner_sub.exists()
+        & CartModel.checked_out_at.does_not_exist()
+        & CartModel.reminded_at.does_not_exist()
+        & (CartModel.updated_at < idle_before)
+        & (CartModel.ttl > now)
+    )
+    for header in CartModel.scan(filter_condition=condition):
+        if header.owner_sub:
+            yield IdleCart(header.cart_id, header.owner_sub, header.updated_at)
+
+
+def mark_reminded(cart: IdleCart, *, at: str) -> bool:
+    """Record the reminder once: False if the cart was reminded, changed or checked out since."""
+    condition = (
+        CartModel.reminded_at.does_not_exist()
+        & (CartModel.updated_at == cart.updated_at)
+        & (CartModel.owner_sub == cart.owner_sub)
+        & CartModel.checked_out_at.does_not_exist()
+    )
+    return _update_header(cart.cart_id, [CartModel.reminded_at.set(at)], condition)
+
+
+def unmark_reminded(cart_id: str, *, at: str) -> bool:
+    """Undo ``mark_reminded`` of ``at`` (its event could not be published): retried next run."""
+    return _update_header(cart_id, [CartModel.reminded_at.remove()], CartModel.reminded_at == at)

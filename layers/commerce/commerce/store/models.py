@@ -198,6 +198,8 @@ class CartModel(Model):
     # Set by the checkout's transaction: the cart became this order and never changes again.
     checked_out_at = UnicodeAttribute(null=True)
     order_id = UnicodeAttribute(null=True)
+    # Set once by the abandoned-cart reminder (commerce/carts/reminders.py): reminded at most once.
+    reminded_at = UnicodeAttribute(null=True)
 
 
 class CartLineModel(Model):
