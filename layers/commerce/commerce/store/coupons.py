@@ -31,7 +31,6 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from commerce.domain.coupons import Coupon, CouponKind
@@ -39,7 +38,7 @@ from commerce.domain.money import Money
 from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store.carts import CART_TTL_SECONDS, StoredCart, write_guard
-from commerce.store.models import CartModel, MoneyMap
+from commerce.store.models import CartModel, Gsi1Index, MoneyMap
 from commerce.store.transactions import LabelledTransaction
 
 _settings = get_settings()
@@ -49,17 +48,6 @@ COUPON_USE_LABEL_PREFIX: Final = "coupon_use:"
 PERKS_LABEL: Final = "perks"
 #: The attributes DynamoDB returns as the last key of a gsi1 query (for page tokens).
 PAGE_KEY_NAMES: Final = ("pk", "sk", "gsi1pk", "gsi1sk")
-
-
-class CouponsIndex(GlobalSecondaryIndex["CouponModel"]):  # type: ignore[no-untyped-call]
-    """gsi1 as the coupon list uses it: every coupon under one key, by code."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class CouponModel(Model):
@@ -91,18 +79,8 @@ class CouponModel(Model):
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
-    gsi1 = CouponsIndex()
-
-
-class CouponUsesIndex(GlobalSecondaryIndex["CouponUseModel"]):  # type: ignore[no-untyped-call]
-    """gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
+    # gsi1 as the coupon list uses it: every coupon under one key, by code.
+    gsi1: Gsi1Index[CouponModel] = Gsi1Index()
 
 
 class CouponUseModel(Model):
@@ -119,7 +97,8 @@ class CouponUseModel(Model):
     uses = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
-    customer_uses = CouponUsesIndex()
+    # gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``.
+    customer_uses: Gsi1Index[CouponUseModel] = Gsi1Index()
 
 
 class OrderPerksModel(Model):

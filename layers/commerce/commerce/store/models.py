@@ -6,7 +6,7 @@ Table names and the region come from settings; the endpoint does not: botocore h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -21,6 +21,23 @@ from pynamodb.models import Model
 from commerce.settings import get_settings
 
 _settings = get_settings()
+
+_M = TypeVar("_M", bound=Model)
+
+
+class Gsi1Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]
+    """``gsi1`` as every table declares it: ``gsi1pk``/``gsi1sk``, every attribute projected.
+
+    One class serves every model: PynamoDB binds each instance to the model it is assigned in,
+    and what the keys hold is written beside each model's ``gsi1`` attribute.
+    """
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class MoneyMap(MapAttribute[str, Any]):
@@ -38,17 +55,6 @@ class SkuEntry(MapAttribute[str, Any]):
     attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
 
 
-class ProductsIndex(GlobalSecondaryIndex["ProductModel"]):  # type: ignore[no-untyped-call]
-    """gsi1 as the product list uses it: every product under one key, by creation time."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
 class ProductModel(Model):
     """pk=PRODUCT#{id}, sk=PRODUCT."""
 
@@ -60,7 +66,8 @@ class ProductModel(Model):
     sk = UnicodeAttribute(range_key=True)
     gsi1pk = UnicodeAttribute()
     gsi1sk = UnicodeAttribute()
-    gsi1 = ProductsIndex()
+    # gsi1 as the product list uses it: every product under one key, by creation time.
+    gsi1: Gsi1Index[ProductModel] = Gsi1Index()
     product_id = UnicodeAttribute()
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
@@ -161,17 +168,6 @@ class AdjustmentMarkerModel(Model):
 # --- Carts table (issue 4) ---------------------------------------------------------------------
 
 
-class HoldsIndex(GlobalSecondaryIndex["CartLineModel"]):  # type: ignore[no-untyped-call]
-    """gsi1 as the sweeper uses it: live holds by expiry, one key per bucket (sparse)."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
 class CartModel(Model):
     """pk=CART#{cart_id}, sk=CART: who owns the cart (a customer's sub or a guest token's hash).
 
@@ -226,21 +222,11 @@ class CartLineModel(Model):
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
-    gsi1 = HoldsIndex()
+    # gsi1 as the sweeper uses it: live holds by expiry, one key per bucket (sparse).
+    gsi1: Gsi1Index[CartLineModel] = Gsi1Index()
 
 
 # --- Orders table (issue 5) --------------------------------------------------------------------
-
-
-class CustomerOrdersIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
-    """gsi1: a signed-in customer's orders, newest first (CUSTOMER#{sub}, {created_at}#{id})."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
 
 
 class DispatchIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
@@ -299,7 +285,8 @@ class OrderModel(Model):
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
-    gsi1 = CustomerOrdersIndex()
+    # gsi1: a signed-in customer's orders, newest first (CUSTOMER#{sub}, {created_at}#{id}).
+    gsi1: Gsi1Index[OrderModel] = Gsi1Index()
     gsi2 = DispatchIndex()
 
 
@@ -347,17 +334,6 @@ class WebhookEventModel(Model):
     ttl = NumberAttribute()
 
 
-class CustomerMessagesIndex(GlobalSecondaryIndex["NotificationSentModel"]):  # type: ignore[no-untyped-call]
-    """gsi1 of sent-records: a customer's own messages by time (MESSAGES#{sub}; sparse)."""
-
-    class Meta:
-        index_name = "gsi1"
-        projection = AllProjection()
-
-    gsi1pk = UnicodeAttribute(hash_key=True)
-    gsi1sk = UnicodeAttribute(range_key=True)
-
-
 class NotificationSentModel(Model):
     """pk=NOTIFY#{dedupe_key}, sk=SENT: one message's claim, then its proof of sending.
 
@@ -385,4 +361,5 @@ class NotificationSentModel(Model):
     ref = UnicodeAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
-    gsi1 = CustomerMessagesIndex()
+    # gsi1 of sent-records: a customer's own messages by time (MESSAGES#{sub}; sparse).
+    gsi1: Gsi1Index[NotificationSentModel] = Gsi1Index()
