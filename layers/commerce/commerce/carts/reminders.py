@@ -7,6 +7,11 @@ cart is reminded once: a conditional write sets ``reminded_at`` on the header (o
 only if the cart is still as found), and only then is the event published, its id stable for the
 cart and its ``updated_at`` so the consumer's dedupe holds even if it is published twice. An event
 that cannot be published gives its mark back, so the next run tries again.
+
+Carts are found through the idle index (``commerce.store.carts.idle_signed_in_carts``), which
+holds only candidates. A cart is considered once when it goes idle: one found empty, or whose
+owner has no current marketing consent then, is taken out of the index (conditioned on it being
+unchanged since) and is not read again until its next change puts it back.
 """
 
 from __future__ import annotations
@@ -75,20 +80,33 @@ def abandoned_event(cart: StoredCart, updated_at: str) -> DomainEvent:
     )
 
 
+def _worth_reminding(idle: IdleCart, cart: StoredCart, now: int) -> bool:
+    """The cart as read now is one to remind (its owner's consent aside)."""
+    return (
+        idle.ttl > now
+        and cart.owner_sub == idle.owner_sub
+        and not cart.checked_out
+        and not cart.reminded
+        and bool(cart.lines)
+    )
+
+
 def _remind(idle: IdleCart, now: int) -> bool | None:
     """True: reminded; False: nothing to remind; None: the event could not be published."""
     cart = carts.load(idle.cart_id)
-    if cart is None or cart.checked_out or not cart.lines or cart.owner_sub != idle.owner_sub:
+    if cart is None:
         return False
-    if not consents_to_marketing(idle.owner_sub):
+    owner = cart.owner_sub
+    if owner is None or not _worth_reminding(idle, cart, now) or not consents_to_marketing(owner):
+        carts.drop_idle(idle)  # fails, harmlessly, if the cart changed since it was found
         return False
     at = _iso(now)
     if not carts.mark_reminded(idle, at=at):
-        return False  # reminded by another run, or changed since it was found
+        return False  # reminded by another run, or changed since found: its write set the keys
     try:
         publisher().publish(abandoned_event(cart, idle.updated_at))
     except EventPublishError:
-        carts.unmark_reminded(idle.cart_id, at=at)
+        carts.unmark_reminded(idle, at=at)
         logger.warning("cart reminder not published", extra={"cart_id": idle.cart_id})
         return None
     return True
@@ -100,7 +118,7 @@ def remind_abandoned_carts(
     """Remind every abandoned cart once (``now`` in epoch seconds); logs what it did."""
     report = ReminderReport()
     idle_before = _iso(now - get_settings().abandoned_cart_after_seconds)
-    for idle in carts.idle_signed_in_carts(idle_before, now=now):
+    for idle in carts.idle_signed_in_carts(idle_before):
         if remaining_ms is not None and remaining_ms() < STOP_MARGIN_MS:
             report.stopped_early = True
             break

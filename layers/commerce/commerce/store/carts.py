@@ -4,6 +4,13 @@ A cart is one partition of the Carts table: the header (pk=CART#{id}, sk=CART) a
 line (sk=LINE#{sku}). Every write to a cart is conditioned on the cart still having the owner or
 guest token that granted the caller write access when it was read, so a cart claimed meanwhile
 can no longer be changed with the old guest token.
+
+The header is in the idle index (gsi1, ``IDLE#{bucket}`` / ``{updated_at}#{cart_id}``) exactly
+while it is a candidate for the abandoned-cart reminder: signed in, not checked out, not reminded.
+Every write that sets ``updated_at`` states the header's membership in the same request (sets
+the keys to the new ``updated_at``, or removes them), so the index never holds a stale change
+time; checkout and the reminder's mark remove them, and the reminder removes them from a cart it
+has considered and let go (:func:`drop_idle`), until the cart's next change.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class StoredCart:
     version: int = 0
     #: The order this cart became at checkout; a checked-out cart refuses every change (409).
     order_id: str | None = None
+    #: The abandoned-cart reminder was sent for it: it never enters the idle index again.
+    reminded: bool = False
 
     @property
     def checked_out(self) -> bool:
@@ -133,6 +142,8 @@ def create(
         ttl=now + CART_TTL_SECONDS,
         gsi2pk=keys.owner_gsi2pk(owner_sub) if owner_sub else None,
         gsi2sk=at if owner_sub else None,
+        gsi1pk=keys.idle_gsi1pk(keys.idle_bucket(cart_id)) if owner_sub else None,
+        gsi1sk=keys.idle_gsi1sk(at, cart_id) if owner_sub else None,
     )
     header.save(condition=CartModel.pk.does_not_exist())
 
@@ -158,6 +169,7 @@ def load(cart_id: str) -> StoredCart | None:
         lines=tuple(line_from_model(line) for line in lines),
         version=int(header.version or 0),
         order_id=header.order_id,
+        reminded=header.reminded_at is not None,
     )
 
 
@@ -193,12 +205,25 @@ def check_out(
     actions = [
         CartModel.checked_out_at.set(at),
         CartModel.order_id.set(order_id),
-        *_touch_actions(cart, at, now),
+        *touch_actions(cart, at, now, idle=False),
     ]
     tx.update("cart", header, actions, write_guard(cart) & (CartModel.version == cart.version))
 
 
-def _touch_actions(cart: StoredCart, at: str, now: int) -> list[Action]:
+def _idle_keys(cart_id: str, updated_at: str) -> list[Action]:
+    return [
+        CartModel.gsi1pk.set(keys.idle_gsi1pk(keys.idle_bucket(cart_id))),
+        CartModel.gsi1sk.set(keys.idle_gsi1sk(updated_at, cart_id)),
+    ]
+
+
+def _no_idle_keys() -> list[Action]:
+    return [CartModel.gsi1pk.remove(), CartModel.gsi1sk.remove()]
+
+
+def touch_actions(cart: StoredCart, at: str, now: int, *, idle: bool = True) -> list[Action]:
+    """The header's part of any change made at ``at``: change time, TTL, version, and the
+    owner and idle indexes' keys (``idle=False``: the change ends the cart's candidacy)."""
     actions: list[Action] = [
         CartModel.updated_at.set(at),
         CartModel.ttl.set(now + CART_TTL_SECONDS),
@@ -206,6 +231,8 @@ def _touch_actions(cart: StoredCart, at: str, now: int) -> list[Action]:
     ]
     if cart.owner_sub is not None:
         actions.append(CartModel.gsi2sk.set(at))
+    candidate = cart.owner_sub is not None and not cart.checked_out and not cart.reminded
+    actions += _idle_keys(cart.cart_id, at) if idle and candidate else _no_idle_keys()
     return actions
 
 
@@ -215,7 +242,7 @@ def touch(tx: LabelledTransaction, cart: StoredCart, *, at: str, now: int) -> No
     Labelled ``cart``: its condition failing means the cart changed hands meanwhile.
     """
     header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
-    tx.update("cart", header, _touch_actions(cart, at, now), write_guard(cart))
+    tx.update("cart", header, touch_actions(cart, at, now), write_guard(cart))
 
 
 def _update_header(cart_id: str, actions: list[Action], condition: Condition) -> bool:
@@ -233,7 +260,7 @@ def set_shipping_address(
     cart: StoredCart, address: Mapping[str, str], *, at: str, now: int
 ) -> bool:
     """Store the address; False when the cart changed hands since it was read."""
-    actions = [CartModel.shipping_address.set(dict(address)), *_touch_actions(cart, at, now)]
+    actions = [CartModel.shipping_address.set(dict(address)), *touch_actions(cart, at, now)]
     return _update_header(cart.cart_id, actions, write_guard(cart))
 
 
@@ -248,6 +275,7 @@ def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
         CartModel.gsi2sk.set(at),
         CartModel.ttl.set(now + CART_TTL_SECONDS),
         CartModel.version.set(CartModel.version + 1),
+        *(_no_idle_keys() if cart.checked_out else _idle_keys(cart.cart_id, at)),
     ]
     condition = (
         CartModel.token_hash == (cart.token_hash or "")
@@ -260,44 +288,83 @@ def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
 
 @dataclass(frozen=True)
 class IdleCart:
-    """A signed-in cart's header as the reminder finds it."""
+    """A header as the idle index holds it: a candidate last changed at ``updated_at``."""
 
     cart_id: str
-    owner_sub: str
+    owner_sub: str | None
     updated_at: str
+    ttl: int
 
 
-def idle_signed_in_carts(idle_before: str, *, now: int) -> Iterator[IdleCart]:
-    """Signed-in carts not checked out, not reminded yet, last changed before ``idle_before``.
+def idle_signed_in_carts(idle_before: str, *, page_size: int = 100) -> Iterator[IdleCart]:
+    """Candidates last changed before ``idle_before``, bucket by bucket, oldest first.
 
-    A paginated Scan with a filter (the only index on owners, gsi2, is keyed by owner): it
-    reads the whole table, lines included, and is paid for by size, not by matches
-    (docs/notifications.md, "The abandoned-cart reminder").
+    One Query per bucket of the idle index, which holds only candidate headers (signed in, not
+    checked out, not reminded, not let go since their last change): a run reads what it may
+    act on, not the table. The index is eventually consistent; the reminder's conditional
+    writes, not this read, decide.
     """
-    condition = (
-        (CartModel.sk == keys.CART_SK)
-        & CartModel.owner_sub.exists()
-        & CartModel.checked_out_at.does_not_exist()
-        & CartModel.reminded_at.does_not_exist()
-        & (CartModel.updated_at < idle_before)
-        & (CartModel.ttl > now)
+    for bucket in range(keys.IDLE_BUCKETS):
+        rows = CartModel.gsi1.query(
+            keys.idle_gsi1pk(bucket), CartModel.gsi1sk < idle_before, page_size=page_size
+        )
+        for header in rows:
+            yield IdleCart(header.cart_id, header.owner_sub, header.updated_at, int(header.ttl))
+
+
+def _as_found(cart: IdleCart) -> Condition:
+    """The header is still the one found: unchanged since, still signed in to the same owner."""
+    condition: Condition = (CartModel.updated_at == cart.updated_at) & (
+        CartModel.owner_sub == (cart.owner_sub or "")
     )
-    for header in CartModel.scan(filter_condition=condition):
-        if header.owner_sub:
-            yield IdleCart(header.cart_id, header.owner_sub, header.updated_at)
+    return condition
+
+
+def drop_idle(cart: IdleCart) -> bool:
+    """Take a considered cart out of the idle index until its next change; False if it changed
+    (or left the index) since it was found, in which case its own write decided its keys."""
+    condition = (CartModel.updated_at == cart.updated_at) & CartModel.gsi1pk.exists()
+    return _update_header(cart.cart_id, _no_idle_keys(), condition)
 
 
 def mark_reminded(cart: IdleCart, *, at: str) -> bool:
-    """Record the reminder once: False if the cart was reminded, changed or checked out since."""
+    """Record the reminder once, leaving the idle index: False if the cart was reminded, changed
+    or checked out since."""
     condition = (
         CartModel.reminded_at.does_not_exist()
-        & (CartModel.updated_at == cart.updated_at)
-        & (CartModel.owner_sub == cart.owner_sub)
+        & _as_found(cart)
         & CartModel.checked_out_at.does_not_exist()
     )
-    return _update_header(cart.cart_id, [CartModel.reminded_at.set(at)], condition)
+    return _update_header(
+        cart.cart_id, [CartModel.reminded_at.set(at), *_no_idle_keys()], condition
+    )
 
 
-def unmark_reminded(cart_id: str, *, at: str) -> bool:
-    """Undo ``mark_reminded`` of ``at`` (its event could not be published): retried next run."""
-    return _update_header(cart_id, [CartModel.reminded_at.remove()], CartModel.reminded_at == at)
+#: Reads of the header :func:`unmark_reminded` may take while the cart keeps changing under it.
+_UNMARK_ATTEMPTS: Final = 3
+
+
+def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
+    """Undo ``mark_reminded`` of ``at`` (its event could not be published): the cart is back in
+    the idle index under its current ``updated_at``, so a later run retries it.
+
+    The keys are written from the header as read now and conditioned on it, since a change made
+    after the mark (which saw the cart reminded) left the keys out. False once the mark is not
+    ``at``'s any more.
+    """
+    for _ in range(_UNMARK_ATTEMPTS):
+        try:
+            header = CartModel.get(keys.cart_pk(cart.cart_id), keys.CART_SK, consistent_read=True)
+        except CartModel.DoesNotExist:
+            return False
+        if header.reminded_at != at:
+            return False
+        indexed = header.owner_sub is not None and header.checked_out_at is None
+        actions = [
+            CartModel.reminded_at.remove(),
+            *(_idle_keys(cart.cart_id, header.updated_at) if indexed else _no_idle_keys()),
+        ]
+        condition = (CartModel.reminded_at == at) & (CartModel.updated_at == header.updated_at)
+        if _update_header(cart.cart_id, actions, condition):
+            return True
+    return False

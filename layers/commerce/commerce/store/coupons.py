@@ -37,7 +37,7 @@ from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
 from commerce.settings import get_settings
 from commerce.store import keys
-from commerce.store.carts import CART_TTL_SECONDS, StoredCart, write_guard
+from commerce.store.carts import StoredCart, touch_actions, write_guard
 from commerce.store.models import CartModel, Gsi1Index, MoneyMap
 from commerce.store.transactions import LabelledTransaction
 
@@ -419,9 +419,7 @@ def set_cart_coupons(cart: StoredCart, codes: Sequence[str], *, at: str, now: in
     change, a claim) or was checked out: read it again and decide again."""
     actions: list[Action] = [
         CartModel.coupons.set(list(codes)),  # type: ignore[arg-type]  # a list of str
-        CartModel.updated_at.set(at),
-        CartModel.ttl.set(now + CART_TTL_SECONDS),
-        CartModel.version.set(CartModel.version + 1),
+        *touch_actions(cart, at, now),
     ]
     header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
     try:

@@ -502,7 +502,11 @@ def _cart_items(sub: str) -> Iterator[dict[str, Any]]:
 def carts_holding_stock(sub: str) -> bool:
     """True while a line of one of the customer's carts holds stock (it is in the holds index):
     deleting it would lose the hold, and the sweeper would never give the units back."""
-    return any("gsi1pk" in item for item in _cart_items(sub))
+    # Only a line's gsi1 keys are a hold's; a header's are its place in the idle index.
+    return any(
+        "gsi1pk" in item and item["sk"]["S"].startswith(keys.LINE_SK_PREFIX)
+        for item in _cart_items(sub)
+    )
 
 
 def delete_customer_carts(sub: str) -> int:

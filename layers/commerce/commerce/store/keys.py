@@ -72,9 +72,14 @@ def line_sk(sku: str) -> str:
     return f"{LINE_SK_PREFIX}{sku}"
 
 
+def _cart_bucket(cart_id: str, buckets: int) -> int:
+    """Stable across processes (not Python's hash), so a key written by one is found by all."""
+    return int.from_bytes(hashlib.sha256(cart_id.encode()).digest()[:4], "big") % buckets
+
+
 def hold_bucket(cart_id: str) -> int:
-    """A cart's bucket in the holds index; stable across processes (not Python's hash)."""
-    return int.from_bytes(hashlib.sha256(cart_id.encode()).digest()[:4], "big") % HOLD_BUCKETS
+    """A cart's bucket in the holds index."""
+    return _cart_bucket(cart_id, HOLD_BUCKETS)
 
 
 def holds_gsi1pk(bucket: int) -> str:
@@ -89,6 +94,28 @@ def holds_gsi1sk(expires_at: int, cart_id: str, sku: str) -> str:
 def holds_expired_before(now: int) -> str:
     """Upper bound (exclusive) of the gsi1sk range holding every hold with expires_at <= now."""
     return f"{now + 1:012d}"
+
+
+# The idle index shares gsi1 with the holds index: header items (sk=CART) carry IDLE# keys,
+# line items HOLDS# keys, so the two families never meet in one index partition.
+
+#: Buckets of the idle-carts index: spreads signed-in carts' header writes over partitions.
+IDLE_BUCKETS: Final = 16
+
+
+def idle_bucket(cart_id: str) -> int:
+    """A cart's bucket in the idle index."""
+    return _cart_bucket(cart_id, IDLE_BUCKETS)
+
+
+def idle_gsi1pk(bucket: int) -> str:
+    return f"IDLE#{bucket:02d}"
+
+
+def idle_gsi1sk(updated_at: str, cart_id: str) -> str:
+    """Carts sort by their last change (fixed-width ISO 8601), so "idle since T" is the key range
+    below T: ``{updated_at}#...`` < T exactly when ``updated_at`` < T."""
+    return f"{updated_at}#{cart_id}"
 
 
 def owner_gsi2pk(sub: str) -> str:

@@ -196,6 +196,11 @@ class CartModel(Model):
     order_id = UnicodeAttribute(null=True)
     # Set once by the abandoned-cart reminder (commerce/carts/reminders.py): reminded at most once.
     reminded_at = UnicodeAttribute(null=True)
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    # gsi1 as the reminder uses it: reminder candidates by last change (IDLE#{bucket},
+    # {updated_at}#{cart_id}; sparse, commerce/store/carts.py says when a header is in it).
+    gsi1: Gsi1Index[CartModel] = Gsi1Index()
 
 
 class CartLineModel(Model):
