@@ -201,9 +201,11 @@ def ship_order(order_id: Annotated[str, _ORDER_ID], body: ShipmentIn, caller: Op
     summary="Receive a return",
     description=(
         "The returned goods arrived: exactly the return's refund goes back through the payment "
-        "provider (once, whatever the retries), the units return to stock, and the order is "
-        "REFUNDED. A return already received, or an order not awaiting one: 409. Role: ops "
-        "(or admin)."
+        "provider (once, whatever the retries), the units return to stock, the order is "
+        "REFUNDED and the loyalty points the refund un-earns are taken back. Receiving a return "
+        "already received changes nothing more (it only completes a points reversal left "
+        "undone) and answers 200 with the order, as the first receipt did. An order not "
+        "awaiting the return: 409. Role: ops (or admin)."
     ),
     tags=_STAFF_TAGS,
     responses=responses(200, OrderOut, "The refunded order", 401, 403, 404, 409, 429),

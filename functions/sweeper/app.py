@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from commerce.carts import clock, reminders, sweeper
 from commerce.observability import logger, metrics
-from commerce.orders import dispatch
+from commerce.orders import dispatch, reversals
 
 
 @logger.inject_lambda_context
@@ -24,6 +24,8 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
         logger.info("holds swept", extra={"scheduled_at": event.time, **report.as_dict()})
     # Orders whose payment message was never confirmed sent get it again (it logs what it did).
     dispatch.reconcile_dispatch(clock.now())
+    # Received returns whose points reversal was left unwritten get it (it logs what it did).
+    reversals.reconcile_reversals(clock.now())
     # Idle carts of customers who consent to marketing get one cart.abandoned reminder each.
     reminders.remind_abandoned_carts(clock.now(), context.get_remaining_time_in_millis)
     return report.as_dict()

@@ -329,8 +329,10 @@ def test_return_and_receive(shop: Shop, sandbox: SandboxProvider) -> None:
     assert stored is not None
     assert stored.order.payment.charge_id is not None
     assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 5000
-    problem(shop.receive(order_id, ret["return_id"]), 409, "conflict")
+    again = shop.receive(order_id, ret["return_id"])  # a retry answers as the first did
+    assert (again.status, again.body) == (200, received.body)
     assert shop.stock(SKU)["on_hand"] == 9
+    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 5000
     # The rest may still come back inside the window.
     rest = shop.request_return(order_id, {"lines": [{"sku": SKU, "quantity": 2}]}, who="customer")
     problem(rest, 400, "validation-error")

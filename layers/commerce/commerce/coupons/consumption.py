@@ -42,9 +42,10 @@ from commerce.domain.pricing import Discount, PriceLine, Totals, price
 from commerce.domain.privacy import ERASED_OWNER
 from commerce.errors import CommerceError
 from commerce.store import coupons as store
+from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.coupons import COUPON_LABEL_PREFIX, COUPON_USE_LABEL_PREFIX, OrderPerks
-from commerce.store.orders import StoredOrder
+from commerce.store.orders import REVERSAL_LABEL, PendingReversal, StoredOrder
 from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
 
 #: Reversals decided again when a concurrent change moved the balance they were decided on.
@@ -197,24 +198,57 @@ def earn_on_delivery(stored: StoredOrder) -> None:
 # --- Reversing on refund ----------------------------------------------------------------------
 
 
-def reverse_on_refund(stored: StoredOrder, return_id: str, refunded_now: Money) -> None:
-    """Take back what a refund of ``refunded_now`` (return ``return_id``) un-earns: the order's
-    refunds together take back what their sum would have earned, never more than it earned
-    and never more than the balance holds (``points.reversal_due``, ``reversal_entry``). One
-    ``reversed`` entry per return; written again it changes nothing."""
+def reversal_owed(stored: StoredOrder, refunded_now: Money, at: int) -> PendingReversal | None:
+    """What receiving a return that refunds ``refunded_now`` takes back, decided once, at the
+    receipt, to be kept on the return until written (None when nothing: a guest's order, or
+    a refund too small to un-earn a point).
+
+    ``stored`` is the order with this refund already counted in ``payment.refunded``, as the
+    receipt writes it: the order's refunds together take back what their sum would have
+    earned, never more than it earned (``points.reversal_due``). Decided here rather than when
+    the reversal is written, because by then the order may have moved on (another return
+    requested or refunded) and "refunded before this return" could no longer be read off it.
+    ``at`` (the receipt's time) is the ledger entry's time.
+    """
     order, sub = stored.order, _customer(stored)
-    if sub is None or order.delivered_at is None or not order.history:
-        return
+    if sub is None or order.delivered_at is None:
+        return None
     before = Money(max(0, order.payment.refunded.amount - refunded_now.amount))
     due = reversal_due(points_earned(order.totals), before, refunded_now)
-    at = order.history[-1].at
+    return PendingReversal(due, at) if due else None
+
+
+def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingReversal | None) -> bool:
+    """Take back the points return ``return_id`` owes (``pending``, from ``reversal_owed`` and
+    kept on the return), exactly once; True when this call settled it.
+
+    One transaction writes the ``reversed`` entry with the balance and clears the return's
+    mark, conditioned on the mark still being there: a second writer (a retried receipt, the
+    sweeper) finds it gone and writes nothing. The entry takes at most the balance at that
+    moment and forgives the rest (``reversal_entry``); a balance that moved between the read
+    and the write is read again. An erased customer's mark is cleared without an entry.
+    """
+    if pending is None:
+        return False
+    order_id, sub = stored.order_id, _customer(stored)
+    entry_written = False
     for _ in range(_REVERSAL_ATTEMPTS):
-        entry = reversal_entry(order.order_id, return_id, due, points_store.balance_of(sub), at)
-        if entry is None:
-            return
-        try:
-            points_store.record_once(sub, entry)
-        except RuntimeError:  # the balance moved between read and write: decide again
-            continue
-        return
-    raise RuntimeError(f"points reversal of {order.order_id} kept racing")
+        entry = None
+        if sub is not None and not entry_written:
+            balance = points_store.balance_of(sub)
+            entry = reversal_entry(order_id, return_id, pending.points, balance, pending.at)
+        tx = LabelledTransaction()
+        if entry is not None and sub is not None:
+            points_store.record(tx, sub, entry)
+        order_store.clear_reversal(tx, order_id, return_id)
+        failures = tx.commit()
+        if not failures:
+            return True
+        failed = {f.label for f in failures if f.code == CONDITION_FAILED}
+        if REVERSAL_LABEL in failed:
+            return False  # already settled
+        if points_store.ENTRY_LABEL in failed:
+            entry_written = True  # this very entry is in the ledger: only the mark is left
+        elif points_store.BALANCE_LABEL not in failed:
+            raise RuntimeError(f"points reversal refused: {[(f.label, f.code) for f in failures]}")
+    raise RuntimeError(f"points reversal of {order_id} kept racing")

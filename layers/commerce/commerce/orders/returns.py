@@ -9,7 +9,11 @@ exact refund its lines are worth.
 ``POST /admin/orders/{id}/returns/{return_id}/receive`` (ops): the refund for exactly those lines
 goes through the provider with ``refund_key(order_id, return_id)`` (a retry never refunds twice),
 then one transaction moves the order RETURN_REQUESTED -> REFUNDED, marks the return received and
-puts the returned units back on ``on_hand`` of the shards they were committed from.
+puts the returned units back on ``on_hand`` of the shards they were committed from. The same
+write marks the return as owing the points its refund un-earns; the reversal that follows clears
+the mark. Receiving a return already received moves no money and no stock (its status guards
+the move): it writes the reversal if it is still owed and answers with the order, as the first
+receipt did. A reversal nobody retries is written by the sweeper (``orders.reversals``).
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.carts import clock
 from commerce.catalog.clock import now_iso
-from commerce.coupons.consumption import reverse_on_refund
-from commerce.domain.orders import Advance, OrderEvent, advance
+from commerce.coupons.consumption import reversal_owed, reverse_on_refund
+from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -35,7 +39,13 @@ from commerce.orders.views import order_view, return_view
 from commerce.payments.factory import provider
 from commerce.payments.provider import refund_key
 from commerce.store import orders as store
-from commerce.store.orders import RETURN_REQUESTED, StoredOrder, StoredReturn
+from commerce.store.orders import (
+    RETURN_RECEIVED,
+    RETURN_REQUESTED,
+    PendingReversal,
+    StoredOrder,
+    StoredReturn,
+)
 from commerce.store.transactions import LabelledTransaction
 
 
@@ -77,10 +87,13 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     found = store.load_return(order_id, return_id)
     if found is None:
         raise NotFound("No such return")
+    if found.status == RETURN_RECEIVED:
+        return _received_again(order_id, found)
     if found.status != RETURN_REQUESTED:
-        raise Conflict("This return has already been received and refunded")
+        raise Conflict("This return cannot be received")
     value = found.value
     refund_ids: list[str] = []
+    owed: list[PendingReversal | None] = []
 
     def refund(current: StoredOrder) -> StoredOrder:
         order = current.order
@@ -93,17 +106,56 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
         return replace(current, order=replace(order, payment=paid))
 
     def restock(tx: LabelledTransaction, current: StoredOrder, adv: Advance) -> None:
-        del adv
+        reversal = reversal_owed(current, value.refund, adv.order.history[-1].at)
+        owed.append(reversal)
         store.mark_return_received(
-            tx, order_id, return_id, refund_id=refund_ids[-1] if refund_ids else "", at=now_iso()
+            tx,
+            order_id,
+            return_id,
+            refund_id=refund_ids[-1] if refund_ids else "",
+            at=now_iso(),
+            reversal=reversal,
         )
         units = {line.sku: line.quantity for line in value.lines}
         store.restock(tx, store.spread_over(current.reservation, units))
 
-    written = moves.move(
-        order_id, OrderEvent.REFUND_COMPLETED, effects=restock, prepare=refund, first=stored
-    )
-    reverse_on_refund(written, return_id, value.refund)
+    try:
+        written = moves.move(
+            order_id, OrderEvent.REFUND_COMPLETED, effects=restock, prepare=refund, first=stored
+        )
+    except IllegalTransition:
+        # A concurrent receipt of this same return may have won the move: then this one is
+        # a retry like any other. Otherwise the order is not awaiting this return: 409.
+        again = store.load_return(order_id, return_id)
+        if again is None or again.status != RETURN_RECEIVED:
+            raise
+        return _received_again(order_id, again)
+    _reverse_points(written, return_id, owed[-1])
     metrics.add_metric(name="ReturnsRefunded", unit=MetricUnit.Count, value=1)
     logger.info("return received", extra={"order_id": order_id, "return_id": return_id})
     return order_view(written, private=True)
+
+
+def _received_again(order_id: str, received: StoredReturn) -> OrderOut:
+    """A retried receipt: write the points reversal if it is still owed, answer as the first."""
+    stored = store.load_order(order_id)
+    if stored is None:
+        raise NotFound("No such order")
+    _reverse_points(stored, received.value.return_id, received.reversal)
+    logger.info(
+        "return receipt retried",
+        extra={"order_id": order_id, "return_id": received.value.return_id},
+    )
+    return order_view(stored, private=True)
+
+
+def _reverse_points(stored: StoredOrder, return_id: str, pending: PendingReversal | None) -> None:
+    """The reversal after a receipt. Its failure does not fail the receipt, which is written
+    and holds the mark: a retry of the request or the sweeper writes the reversal later."""
+    try:
+        reverse_on_refund(stored, return_id, pending)
+    except Exception:  # any failure leaves the mark, which is what the catch-up looks for
+        logger.exception(
+            "points reversal left to the sweeper",
+            extra={"order_id": stored.order_id, "return_id": return_id},
+        )

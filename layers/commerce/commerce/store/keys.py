@@ -157,6 +157,11 @@ def dispatch_gsi2pk(bucket: int) -> str:
     return f"DISPATCH#{bucket:02d}"
 
 
+#: gsi2 of return items whose points reversal is still to be written. Returns are received by
+#: hand and stay in the index only between two writes, so one index partition holds them all.
+REVERSALS_GSI2PK: Final = "REVERSALS"
+
+
 def webhook_pk(sender: str, event_id: str) -> str:
     """The replay guard of one webhook event of one sender (a carrier or a payment provider)."""
     return f"WEBHOOK#{sender}#{event_id}"

@@ -245,6 +245,18 @@ class DispatchIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-unty
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class ReversalIndex(GlobalSecondaryIndex["ReturnModel"]):  # type: ignore[no-untyped-call]
+    """gsi2 of return items (sparse): returns received whose points reversal is not yet
+    written, by receipt time. Shares gsi2 with the dispatch index under its own key."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(Model):
     """pk=ORDER#{order_id}, sk=ORDER: an order (layout: commerce/store/orders.py).
 
@@ -318,6 +330,14 @@ class ReturnModel(Model):
     created_at = UnicodeAttribute()
     received_at = UnicodeAttribute(null=True)
     refund_id = UnicodeAttribute(null=True)
+    # Set by the receipt while the points its refund un-earns are still to be taken back
+    # (points and the ledger time to write them at); removed, with the gsi2 keys, by the write
+    # that takes them (commerce/coupons/consumption.py). gsi2: REVERSALS / {received_at}.
+    reversal_points = NumberAttribute(null=True)
+    reversal_at = NumberAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi2 = ReversalIndex()
 
 
 class WebhookEventModel(Model):

@@ -13,7 +13,9 @@ Layout (OrdersTable, keys in ``keys.py``):
   gsi1 (signed-in only): CUSTOMER#{sub} / {created_at}#{order_id}, a customer's orders newest
   first. gsi2 (sparse): DISPATCH#{bucket} / {created_at} while the payment message has not been
   confirmed sent; the reconciler resends what it finds there.
-- return: pk=ORDER#{order_id}, sk=RETURN#{return_id} (``ReturnModel``).
+- return: pk=ORDER#{order_id}, sk=RETURN#{return_id} (``ReturnModel``). From its receipt until
+  the points its refund un-earns are taken back it carries ``reversal_points``/``reversal_at``
+  and the sparse gsi2 keys REVERSALS / {received_at} (:func:`pending_reversals`).
 
 Every move of an order is a conditional write on the version and status it was read at
 (:func:`order_transition_update`), added to a ``LabelledTransaction`` beside the stock updates
@@ -438,6 +440,18 @@ def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iter
 
 RETURN_REQUESTED: Final = "REQUESTED"
 RETURN_RECEIVED: Final = "RECEIVED"
+#: The label of the return item in a points reversal's transaction.
+REVERSAL_LABEL: Final = "reversal"
+
+
+@dataclass(frozen=True)
+class PendingReversal:
+    """Points a received return's refund un-earns, decided at the receipt and kept on the
+    return until taken back, so that whoever writes the reversal (the receipt itself, a retry
+    of it, the sweeper) writes the same one: ``points`` due, ledger time ``at`` (epoch s)."""
+
+    points: int
+    at: int
 
 
 @dataclass(frozen=True)
@@ -450,6 +464,7 @@ class StoredReturn:
     created_at: str
     received_at: str | None = None
     refund_id: str | None = None
+    reversal: PendingReversal | None = None
 
 
 def _return_from_model(model: ReturnModel) -> StoredReturn:
@@ -470,6 +485,11 @@ def _return_from_model(model: ReturnModel) -> StoredReturn:
         created_at=model.created_at,
         received_at=model.received_at,
         refund_id=model.refund_id,
+        reversal=(
+            PendingReversal(int(model.reversal_points), int(model.reversal_at or 0))
+            if model.reversal_points is not None
+            else None
+        ),
     )
 
 
@@ -514,17 +534,57 @@ def put_return(tx: LabelledTransaction, order_id: str, value: Return, *, at: str
 
 
 def mark_return_received(
-    tx: LabelledTransaction, order_id: str, return_id: str, *, refund_id: str, at: str
+    tx: LabelledTransaction,
+    order_id: str,
+    return_id: str,
+    *,
+    refund_id: str,
+    at: str,
+    reversal: PendingReversal | None = None,
 ) -> None:
-    """Add to ``tx``: the return was received and refunded (label ``return``), once."""
+    """Add to ``tx``: the return was received and refunded (label ``return``), once; with
+    ``reversal``, marked as owing that points reversal until :func:`clear_reversal`."""
+    row = ReturnModel(keys.order_pk(order_id), keys.return_sk(return_id))
+    actions: list[Action] = [
+        ReturnModel.status.set(RETURN_RECEIVED),
+        ReturnModel.received_at.set(at),
+        ReturnModel.refund_id.set(refund_id),
+    ]
+    if reversal is not None:
+        actions += [
+            ReturnModel.reversal_points.set(reversal.points),
+            ReturnModel.reversal_at.set(reversal.at),
+            ReturnModel.gsi2pk.set(keys.REVERSALS_GSI2PK),
+            ReturnModel.gsi2sk.set(at),
+        ]
+    tx.update("return", row, actions, ReturnModel.status == RETURN_REQUESTED)
+
+
+def clear_reversal(tx: LabelledTransaction, order_id: str, return_id: str) -> None:
+    """Add to ``tx``: the return's points reversal is written (label ``reversal``), only while
+    it is still marked as owed, so of two writers of one reversal exactly one commits."""
     row = ReturnModel(keys.order_pk(order_id), keys.return_sk(return_id))
     tx.update(
-        "return",
+        REVERSAL_LABEL,
         row,
         [
-            ReturnModel.status.set(RETURN_RECEIVED),
-            ReturnModel.received_at.set(at),
-            ReturnModel.refund_id.set(refund_id),
+            ReturnModel.reversal_points.remove(),
+            ReturnModel.reversal_at.remove(),
+            ReturnModel.gsi2pk.remove(),
+            ReturnModel.gsi2sk.remove(),
         ],
-        ReturnModel.status == RETURN_REQUESTED,
+        ReturnModel.reversal_points.exists(),
     )
+
+
+def pending_reversals(received_before: str, page_size: int = 100) -> Iterator[StoredReturn]:
+    """Returns received before ``received_before`` (ISO 8601, as ``received_at``) whose points
+    reversal is still owed. The index is eventually consistent: one found here may have been
+    settled meanwhile, which :func:`clear_reversal`'s condition tells."""
+    rows = ReturnModel.gsi2.query(
+        keys.REVERSALS_GSI2PK,
+        ReturnModel.gsi2sk < received_before,
+        page_size=page_size,
+    )
+    for row in rows:
+        yield _return_from_model(row)
