@@ -13,12 +13,13 @@ from commerce.customers.profiles import Identity
 from commerce.customers.schemas import (
     CustomerAdminOut,
     DeviceIn,
+    DeviceListOut,
     DeviceOut,
     ExportOut,
     MePatchIn,
     ProfileOut,
 )
-from commerce.customers.views import profile_view
+from commerce.customers.views import device_view, profile_view
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import problems, responses
@@ -108,16 +109,31 @@ def erase_me(me: Me) -> Response[None]:
     return Response(status_code=204)
 
 
+@app.get(
+    "/me/devices",
+    summary="My push devices",
+    description="Every device registered for push, oldest id first.",
+    tags=_TAGS,
+    responses=responses(200, DeviceListOut, "The devices", 401),
+)
+def list_devices(me: Me) -> DeviceListOut:
+    return DeviceListOut(items=[device_view(d) for d in devices.listed(me)])
+
+
 @app.post(
     "/me/devices",
     status_code=201,
     summary="Register a device for push",
-    description="Registering the same token again returns the same device_id.",
+    description=(
+        "Makes the device a push target (an SNS platform endpoint). Registering the same token "
+        "again returns the same device_id; a token registered by another account before moves "
+        "to the caller. 409 when push is not set up for the platform."
+    ),
     tags=_TAGS,
     responses=responses(201, DeviceOut, "The device", 400, 401, 409),
 )
 def add_device(me: Me, body: DeviceIn) -> DeviceOut:
-    return DeviceOut(device_id=devices.register(me, body.platform, body.token))
+    return device_view(devices.register(me, body.platform, body.token))
 
 
 @app.delete(

@@ -8,6 +8,7 @@ first saw the message (it is polled on every read and by the stack's ticker).
 from __future__ import annotations
 
 import email
+import json
 import logging
 import threading
 from datetime import UTC, datetime
@@ -81,6 +82,22 @@ def _email_item(message: Any) -> dict[str, Any]:
     }
 
 
+def _push_parts(published: str) -> dict[str, Any]:
+    """A push as the device shows it: the title as ``subject``, the text as ``body``, and the
+    template from the app data, out of SNS's per-platform JSON (any other text as it is)."""
+    try:
+        document = json.loads(published)
+        fcm = json.loads(document["GCM"])
+        notification, data = fcm["notification"], fcm.get("data") or {}
+        return {
+            "template": data.get("template"),
+            "subject": notification.get("title"),
+            "body": notification.get("body", document.get("default", "")),
+        }
+    except (ValueError, KeyError, TypeError):
+        return {"template": None, "body": published}
+
+
 class Outbox:
     """Collects sent mail, SMS and push messages from moto, in the order they were sent."""
 
@@ -142,8 +159,7 @@ class Outbox:
                         {
                             "channel": "push",
                             "to": endpoint.arn,
-                            "template": None,
-                            "body": text,
+                            **_push_parts(text),
                             "at": self._stamp(f"push:{message_id}"),
                         }
                     )

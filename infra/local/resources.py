@@ -58,6 +58,8 @@ class CreatedResources:
     tables: dict[str, str] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue url
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
+    # parameter name -> platform application arn (Metadata.ExternalResources)
+    platform_applications: dict[str, str] = field(default_factory=dict)
     pools: dict[str, UserPoolInfo] = field(default_factory=dict)
 
 
@@ -205,6 +207,28 @@ def create_topics(resolver: Resolver, sns: Any, created: CreatedResources) -> No
         resolver.physical.attrs[(logical_id, "TopicName")] = name
 
 
+PLATFORM_APPLICATION_TYPE = "AWS::SNS::PlatformApplication"
+
+
+def create_external_resources(resolver: Resolver, sns: Any, created: CreatedResources) -> None:
+    """What the template's ``Metadata.ExternalResources`` says ops create by hand on AWS (SNS
+    platform applications for push): made in moto, and the parameter of each filled with its
+    ARN unless the caller passed a value of their own."""
+    external = (resolver.template.get("Metadata") or {}).get("ExternalResources") or {}
+    for parameter, spec in external.items():
+        if spec.get("Type") != PLATFORM_APPLICATION_TYPE or resolver.parameters.get(parameter):
+            continue
+        platform = str(spec["Platform"])
+        arn = sns.create_platform_application(
+            Name=f"{resolver.pseudo('AWS::StackName')}-{platform.lower()}",
+            Platform=platform,
+            # The emulator delivers nothing, so the credential is a placeholder.
+            Attributes={"PlatformCredential": "local-emulator"},
+        )["PlatformApplicationArn"]
+        created.platform_applications[parameter] = arn
+        resolver.parameters[parameter] = arn
+
+
 def create_user_pools(resolver: Resolver, cognito: Any, created: CreatedResources) -> None:
     """User pools, their app clients and groups; ids are moto's, recorded for !Ref."""
     template = resolver.template
@@ -269,11 +293,13 @@ def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[
 
 
 def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedResources:
-    """Create everything in dependency order: pools, topics, queues (DLQs first), tables.
+    """Create everything in dependency order: external resources (their parameters are read by
+    what follows), pools, topics, queues (DLQs first), tables.
 
     moto_client is a callable(service) -> boto3 client for the moto server.
     """
     created = CreatedResources()
+    create_external_resources(resolver, moto_client("sns"), created)
     create_user_pools(resolver, moto_client("cognito-idp"), created)
     create_topics(resolver, moto_client("sns"), created)
     create_queues(resolver, moto_client("sqs"), created)

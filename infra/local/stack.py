@@ -213,6 +213,7 @@ class LocalStack:
             "tables": self.created.tables,
             "queues": self.created.queues,
             "topics": self.created.topics,
+            "platform_applications": self.created.platform_applications,
             "user_pools": {
                 logical: {"pool_id": p.pool_id, "client_ids": p.client_ids, "groups": p.groups}
                 for logical, p in self.created.pools.items()

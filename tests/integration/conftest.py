@@ -70,6 +70,32 @@ def dynamodb() -> Iterator[Any]:
         yield client
 
 
+@pytest.fixture
+def push_apps(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """SNS platform applications for push in moto, made as the local stack makes them from the
+    template's ExternalResources, and settings naming them; parameter name -> application ARN."""
+    from dataclasses import replace
+
+    from commerce.customers import devices
+    from commerce.notifications import endpoints
+    from commerce.settings import get_settings
+
+    from infra.local.resources import create_external_resources
+
+    created = CreatedResources()
+    sns = boto3.client("sns", region_name="us-east-1")
+    create_external_resources(Resolver(TEMPLATE), sns, created)
+    apps = created.platform_applications
+    settings = replace(
+        get_settings(),
+        fcm_platform_application_arn=apps["FcmPlatformApplicationArn"],
+        apns_platform_application_arn=apps["ApnsPlatformApplicationArn"],
+    )
+    monkeypatch.setattr(devices, "get_settings", lambda: settings)
+    endpoints._sns.cache_clear()
+    return dict(apps)
+
+
 @pytest.fixture(scope="module")
 def dynamodb_local() -> Iterator[str]:
     """DynamoDB Local (AWS's own engine) with every table of template.yaml; its endpoint.

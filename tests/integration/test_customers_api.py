@@ -144,7 +144,7 @@ class Api:
 
 
 @pytest.fixture
-def api(dynamodb: Any, customers_module: ModuleType) -> Api:
+def api(dynamodb: Any, push_apps: dict[str, str], customers_module: ModuleType) -> Api:
     return Api(customers_module)
 
 

@@ -480,7 +480,8 @@ def test_sms_goes_through_sns_once_beside_the_email(world: World) -> None:
 
     sent = [service.send_once(m, adapters[m.channel], now=1000) for m in messages * 2]
 
-    assert sent == [True, True, False, False]
+    sent_now, duplicate = service.Delivery.SENT, service.Delivery.DUPLICATE
+    assert sent == [sent_now, sent_now, duplicate, duplicate]
     items = Outbox().items()
     assert sorted((i["channel"], i["to"]) for i in items) == [
         ("email", BUYER),

@@ -79,6 +79,10 @@ class Settings:
     ops_alert_email: str = ""
     #: The shop's name in messages; "" keeps the templates' default names.
     store_name: str = ""
+    #: SNS platform applications of the push services ("": that service is not set up, and
+    #: devices of its platforms cannot be registered).
+    fcm_platform_application_arn: str = ""
+    apns_platform_application_arn: str = ""
     #: Where the notifications consumer puts events no retry can help.
     notifications_dlq_url: str = ""
     #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
@@ -123,6 +127,8 @@ class Settings:
             sender_email=env.get("SENDER_EMAIL", ""),
             ops_alert_email=env.get("OPS_ALERT_EMAIL", ""),
             store_name=env.get("STORE_NAME", ""),
+            fcm_platform_application_arn=env.get("FCM_PLATFORM_APPLICATION_ARN", ""),
+            apns_platform_application_arn=env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
         )

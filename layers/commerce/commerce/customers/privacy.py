@@ -4,8 +4,9 @@ Erasure follows docs/customers.md: refused (409) while an order is open; otherwi
 idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what a failed one
 began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
-order is anonymised and leaves the customer's index, (4) carts, consents, devices, the points
-ledger and the per-coupon use counters are deleted, (5) the profile is deleted.
+order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
+and token ownership first), consents, the points ledger and the per-coupon use counters are
+deleted, (5) the profile is deleted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from commerce.carts import clock
+from commerce.customers import devices
 from commerce.customers.profiles import Identity, ensure_profile, now_iso
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
@@ -75,7 +77,7 @@ def export(identity: Identity) -> dict[str, Any]:
     document = export_document(
         profile.to_record(),
         [{"customer_id": identity.sub, **c.to_dict()} for c in store.consent_history(identity.sub)],
-        [{"customer_id": identity.sub, **d.to_record()} for d in store.devices(identity.sub)],
+        [{"customer_id": identity.sub, **d.to_record()} for d in devices.listed(identity)],
         addresses,
         orders,
         points_ledger(identity.sub),
@@ -129,6 +131,7 @@ def erase(identity: Identity) -> None:
     for order_id in store.customer_order_ids(sub):
         store.anonymise_order(order_id, sub, updated_at=at)
     store.delete_customer_carts(sub)
+    devices.forget_all(sub)
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)

@@ -24,7 +24,9 @@ from commerce.notifications import consent as rules
 from commerce.notifications.consent import MARKETING, Audience, ConsentAction, ConsentRecord
 from commerce.notifications.locale import negotiate
 from commerce.store import customers as store
-from commerce.store.customers import Device, Profile, ProfileChange
+from commerce.store import devices as device_store
+from commerce.store.customers import Profile, ProfileChange
+from commerce.store.devices import Device
 
 #: ``source`` of consent records expressed through the API (``PATCH /me``).
 API_SOURCE: Final = "api"
@@ -147,8 +149,13 @@ class Preferences:
             channels=self.channels,
             has_email=bool(self.email),
             has_phone=bool(self.phone),
-            has_device=bool(self.devices),
+            has_device=bool(self.push_targets),
         )
+
+    @property
+    def push_targets(self) -> tuple[str, ...]:
+        """The platform endpoints of the customer's devices: where push messages go."""
+        return tuple(d.endpoint_arn for d in self.devices if d.endpoint_arn)
 
 
 def preferences_for(sub: str) -> Preferences | None:
@@ -173,5 +180,5 @@ def preferences_for(sub: str) -> Preferences | None:
         name=profile.name,
         channels=channels,
         consents=tuple(store.consent_history(sub)),
-        devices=tuple(store.devices(sub)),
+        devices=tuple(device_store.devices(sub)),
     )

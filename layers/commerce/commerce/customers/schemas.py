@@ -67,7 +67,15 @@ class DeviceIn(BaseModel):
 
 
 class DeviceOut(BaseModel):
+    """A registered device; the token is not echoed back (the app has it)."""
+
     device_id: str
+    platform: Literal["ios", "android", "web"]
+    created_at: str = Field(description="When the caller first registered it (UTC ISO 8601)")
+
+
+class DeviceListOut(BaseModel):
+    items: list[DeviceOut]
 
 
 class ExportOut(BaseModel):

@@ -1,9 +1,10 @@
-"""Profiles as clients see them."""
+"""Profiles and devices as clients see them."""
 
 from __future__ import annotations
 
-from commerce.customers.schemas import ProfileOut
+from commerce.customers.schemas import DeviceOut, ProfileOut
 from commerce.store.customers import Profile
+from commerce.store.devices import Device
 
 
 def profile_view(profile: Profile) -> ProfileOut:
@@ -21,4 +22,14 @@ def profile_view(profile: Profile) -> ProfileOut:
         ),
         created_at=profile.created_at,
         updated_at=profile.updated_at,
+    )
+
+
+def device_view(device: Device) -> DeviceOut:
+    return DeviceOut.model_validate(
+        {
+            "device_id": device.device_id,
+            "platform": device.platform,
+            "created_at": device.created_at,
+        }
     )

@@ -7,7 +7,8 @@ accept the message, and the consumer retries it through the queue.
 Email goes out with ``SendRawEmail`` as multipart/alternative (plain text, then HTML) carrying
 the template id in an ``X-Template`` header, so the mail itself says which template made it
 (the local outbox lists it as ``template``). SMS is an SNS ``Publish`` to a phone number, marked
-Transactional (or Promotional for marketing); push is a ``Publish`` to a platform endpoint.
+Transactional (or Promotional for marketing); push is a ``Publish`` to a platform endpoint, and
+an endpoint SNS reports disabled or missing raises ``EndpointGone``, which no retry can help.
 
 boto3 clients are made on first use, never at import, and reach the emulators through botocore's
 ``AWS_ENDPOINT_URL_*`` variables, so there is no local branch.
@@ -23,7 +24,10 @@ from email.utils import formataddr
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from botocore.exceptions import ClientError
+
 from commerce.notifications import PURPOSES, Channel, Purpose
+from commerce.notifications.endpoints import GONE_CODES
 from commerce.notifications.messages import OutgoingMessage
 from commerce.settings import get_settings
 
@@ -37,6 +41,11 @@ TEMPLATE_HEADER: Final = "X-Template"
 
 class SendError(RuntimeError):
     """The provider did not accept the message; a retry may succeed."""
+
+
+class EndpointGone(SendError):
+    """The push endpoint is disabled or deleted (the push service reported the token dead, or
+    the device was removed): no retry can deliver to it."""
 
 
 class ChannelSender(Protocol):
@@ -130,13 +139,20 @@ class SnsSmsSender:
 
 
 def push_payload(message: OutgoingMessage) -> str:
-    """SNS's per-platform JSON: the same title and body for FCM and APNs."""
+    """SNS's per-platform JSON: the same title and body for FCM and APNs (production and
+    sandbox), with the template and the order, cart or SKU it is about as data for the app."""
     title, body = message.rendered.title or "", message.rendered.text
+    data = {"template": message.template, "ref": message.ref or ""}
+    apns = {"aps": {"alert": {"title": title, "body": body}}, **data}
     platforms: Mapping[str, Any] = {
-        "GCM": {"notification": {"title": title, "body": body}},
-        "APNS": {"aps": {"alert": {"title": title, "body": body}}},
+        "GCM": {"notification": {"title": title, "body": body}, "data": data},
+        "APNS": apns,
+        "APNS_SANDBOX": apns,
     }
-    document = {"default": body, **{k: json.dumps(v) for k, v in platforms.items()}}
+    document = {
+        "default": body,
+        **{k: json.dumps(v, ensure_ascii=False) for k, v in platforms.items()},
+    }
     return json.dumps(document, ensure_ascii=False)
 
 
@@ -151,7 +167,11 @@ class SnsPushSender:
             self._client().publish(
                 TargetArn=message.to, Message=push_payload(message), MessageStructure="json"
             )
-        except Exception as error:  # botocore's errors share no useful base with ours
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in GONE_CODES:
+                raise EndpointGone(f"push endpoint gone for {message.template}") from error
+            raise SendError(f"SNS refused {message.template}") from error
+        except Exception as error:  # botocore's other errors share no useful base with ours
             raise SendError(f"SNS refused {message.template}") from error
 
 

@@ -7,16 +7,17 @@ Per event (docs/notifications.md):
 2. Gather what the producer left out. Order events are thin (``dispatch.order_event``: the id,
    status and total), so the order is read by id for its lines, totals, carrier, tracking,
    delivery and returns, and its email and locale. A guest gets email only, at the order's
-   address, in the checkout's language; a signed-in customer likewise until profiles carry
-   channel preferences. ``cart.abandoned`` goes to the cart's owner on their profile's
-   channels (nobody without a profile). ``inventory.low_stock`` goes to the ops mailbox
-   (``OPS_ALERT_EMAIL``).
+   address, in the checkout's language; a signed-in customer gets their profile's channels,
+   language, phone and push devices (the order's address and language where the profile has
+   none). ``cart.abandoned`` goes to the cart's owner on their profile's channels (nobody
+   without a profile). ``inventory.low_stock`` goes to the ops mailbox (``OPS_ALERT_EMAIL``).
 3. ``build_messages`` decides channels (consent) and renders each one.
 4. Per message: claim its dedupe key (``store/notifications.py``), send through the channel's
    adapter, mark it SENT. A claim refused means it was sent already (or is being sent): nothing
    is sent and ``NotificationsDeduplicated`` counts it. A failed send releases the claim and
    raises, so the queue retries the record (messages already SENT are not sent again) and,
-   after its receive limit, dead-letters it.
+   after its receive limit, dead-letters it. A push endpoint SNS reports disabled or gone is
+   not retried: the claim is released, the device forgotten, and the rest goes on.
 
 An event no retry can help (``NotificationError``: not JSON, an unknown type, an order that
 does not exist, data a template cannot render) is put on the dead-letter queue at once and
@@ -36,7 +37,8 @@ from typing import TYPE_CHECKING, Any, Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.carts import clock
-from commerce.customers.profiles import preferences_for
+from commerce.customers import devices
+from commerce.customers.profiles import Preferences, preferences_for
 from commerce.domain.orders import iso
 from commerce.notifications import Channel, EventType, NotificationError
 from commerce.notifications.consent import Audience
@@ -49,7 +51,7 @@ from commerce.notifications.messages import (
     StoreInfo,
     build_messages,
 )
-from commerce.notifications.sender import ChannelSender, default_senders
+from commerce.notifications.sender import ChannelSender, EndpointGone, default_senders
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
 from commerce.store import notifications as sent_records
@@ -66,6 +68,7 @@ CLAIM_STALE_SECONDS: Final = 60
 SENT_METRIC: Final = "NotificationsSent"
 DEDUPLICATED_METRIC: Final = "NotificationsDeduplicated"
 DEAD_LETTERED_METRIC: Final = "NotificationsDeadLettered"
+UNDELIVERABLE_METRIC: Final = "NotificationsUndeliverable"
 
 
 class Result(StrEnum):
@@ -85,6 +88,7 @@ class Outcome:
     event_id: str | None = None
     sent: list[OutgoingMessage] = field(default_factory=list)
     deduplicated: int = 0
+    undeliverable: int = 0
 
 
 # --- Parsing and context -----------------------------------------------------------------------
@@ -136,6 +140,24 @@ def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
     return data
 
 
+def _customer_recipient(
+    prefs: Preferences, *, email: str | None = None, locale: str | None = None
+) -> Recipient:
+    """A signed-in customer on their own channels, language, consent and devices. An order's
+    ``email`` comes first (it is where the customer asked to hear about that order); its
+    ``locale`` stands in only where the profile has none."""
+    return Recipient(
+        Audience.CUSTOMER,
+        email=email or prefs.email,
+        phone=prefs.phone,
+        name=prefs.name,
+        locale=prefs.locale or locale,
+        channels=prefs.channels,
+        consent=prefs.consents,
+        devices=prefs.push_targets,
+    )
+
+
 def _order_recipient(stored: StoredOrder, locale: str | None) -> Recipient:
     order = stored.order
     if order.is_guest:
@@ -144,17 +166,7 @@ def _order_recipient(stored: StoredOrder, locale: str | None) -> Recipient:
     if prefs is None:
         # No profile (never opened, or erased): like a guest, the order's address only.
         return Recipient(Audience.CUSTOMER, email=order.email, locale=locale)
-    # Push needs an SNS platform endpoint per device, which registration does not create yet,
-    # so devices are not offered as targets.
-    return Recipient(
-        Audience.CUSTOMER,
-        email=order.email or prefs.email,
-        phone=prefs.phone,
-        name=prefs.name,
-        locale=prefs.locale or locale,
-        channels=prefs.channels,
-        consent=prefs.consents,
-    )
+    return _customer_recipient(prefs, email=order.email, locale=locale)
 
 
 @dataclass(frozen=True)
@@ -195,16 +207,7 @@ def _cart_addressed(event: NotificationEvent) -> Addressed:
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)
-    recipient = Recipient(
-        Audience.CUSTOMER,
-        email=prefs.email,
-        phone=prefs.phone,
-        name=prefs.name,
-        locale=prefs.locale,
-        channels=prefs.channels,
-        consent=prefs.consents,
-    )
-    return Addressed(event, recipient, sub)
+    return Addressed(event, _customer_recipient(prefs), sub)
 
 
 @lru_cache(maxsize=1)
@@ -221,10 +224,20 @@ def store_info() -> StoreInfo:
 # --- Sending -----------------------------------------------------------------------------------
 
 
+class Delivery(StrEnum):
+    """What became of one message."""
+
+    SENT = "sent"
+    #: Sent (or being sent) by an earlier delivery of the same event: nothing was sent now.
+    DUPLICATE = "duplicate"
+    #: Its push endpoint is disabled or gone: the device was forgotten, nothing to retry.
+    UNDELIVERABLE = "undeliverable"
+
+
 def send_once(
     message: OutgoingMessage, sender: ChannelSender, now: int, customer_id: str | None = None
-) -> bool:
-    """Send ``message`` unless its key was claimed already; True if it was sent now."""
+) -> Delivery:
+    """Send ``message`` unless its key was claimed already."""
     summary = (
         sent_records.MessageSummary(
             customer_id=customer_id,
@@ -242,9 +255,16 @@ def send_once(
     if not claimed:
         metrics.add_metric(name=DEDUPLICATED_METRIC, unit=MetricUnit.Count, value=1)
         logger.info("notification already sent", extra=message.log_fields())
-        return False
+        return Delivery.DUPLICATE
     try:
         sender.send(message)
+    except EndpointGone:
+        sent_records.release(message.dedupe_key, claimed_at=now)
+        if customer_id:
+            devices.forget_endpoint(customer_id, message.to)
+        metrics.add_metric(name=UNDELIVERABLE_METRIC, unit=MetricUnit.Count, value=1)
+        logger.warning("push endpoint gone; device forgotten", extra=message.log_fields())
+        return Delivery.UNDELIVERABLE
     except Exception:
         sent_records.release(message.dedupe_key, claimed_at=now)
         logger.warning("notification send failed", extra=message.log_fields())
@@ -255,7 +275,7 @@ def send_once(
     metrics.add_metric(name=SENT_METRIC, unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="channel", value=message.channel.value)
     logger.info("notification sent", extra=message.log_fields())
-    return True
+    return Delivery.SENT
 
 
 def messages_for(event: NotificationEvent) -> list[OutgoingMessage]:
@@ -295,11 +315,17 @@ def notify(
         return outcome
     adapters = senders if senders is not None else channel_senders()
     for message in messages:
-        if send_once(message, adapters[message.channel], now(), addressed.customer_id):
+        delivery = send_once(message, adapters[message.channel], now(), addressed.customer_id)
+        if delivery is Delivery.SENT:
             outcome.sent.append(message)
-        else:
+        elif delivery is Delivery.DUPLICATE:
             outcome.deduplicated += 1
-    outcome.result = Result.SENT if outcome.sent else Result.DUPLICATE
+        else:
+            outcome.undeliverable += 1
+    if outcome.sent:
+        outcome.result = Result.SENT
+    elif outcome.deduplicated:
+        outcome.result = Result.DUPLICATE
     return outcome
 
 

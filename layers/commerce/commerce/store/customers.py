@@ -1,4 +1,4 @@
-"""Customer storage: profile, consent history and devices, plus erasure's writes elsewhere.
+"""Customer storage: profile and consent history, plus erasure's writes elsewhere.
 
 Layout (CustomersTable, one partition per customer, ``customer_id`` = the Cognito sub):
 
@@ -11,9 +11,7 @@ Layout (CustomersTable, one partition per customer, ``customer_id`` = the Cognit
   withdrawn), ``at`` (epoch s), ``source``. Appended in the same transaction as the profile
   change it records, never rewritten: the history is what was expressed, in order. ``seq`` is
   the profile version the change wrote, so records of the same second still sort as made.
-- device: pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}: ``platform``, ``device_token`` (needed to
-  create a push endpoint), ``created_at``. ``device_id`` is derived from the sub and the token,
-  so registering the same token twice is the same device.
+- devices: pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}, kept by ``store/devices.py``.
 
 Erasure also touches the Orders table (each of the customer's orders anonymised in place and
 taken out of the customer index) and the Carts table (the customer's carts deleted); those
@@ -22,7 +20,6 @@ writes live here because they exist only for erasure.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -49,7 +46,6 @@ from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
 _settings = get_settings()
 PROFILE_SK: Final = "PROFILE"
 CONSENT_SK_PREFIX: Final = "CONSENT#"
-DEVICE_SK_PREFIX: Final = "DEVICE#"
 #: The customer index of the Orders table: erasure removes these from every anonymised order.
 ORDER_INDEX_KEYS: Final = ("gsi1pk", "gsi1sk")
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -63,11 +59,6 @@ def consent_sk(at: int, seq: int) -> str:
     """Consent records sort by time (zero-padded epoch seconds), then by the profile version
     that wrote them (unique: every profile write is conditioned on the version before)."""
     return f"{CONSENT_SK_PREFIX}{at:012d}#{seq:010d}"
-
-
-def device_id_for(sub: str, token: str) -> str:
-    """A stable id for one device token of one customer (the token itself stays out of keys)."""
-    return hashlib.sha256(f"{sub}\n{token}".encode()).hexdigest()[:32]
 
 
 class ProfileModel(Model):
@@ -107,22 +98,6 @@ class ConsentModel(Model):
     action = UnicodeAttribute()
     at = NumberAttribute()
     source = UnicodeAttribute()
-
-
-class DeviceModel(Model):
-    """pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    device_id = UnicodeAttribute()
-    platform = UnicodeAttribute()
-    device_token = UnicodeAttribute()
-    created_at = UnicodeAttribute()
 
 
 # --- Profiles ---------------------------------------------------------------------------------
@@ -283,7 +258,7 @@ def update_profile(current: Profile, change: ProfileChange, *, updated_at: str) 
     return True
 
 
-# --- Consents and devices ---------------------------------------------------------------------
+# --- Consents ---------------------------------------------------------------------------------
 
 
 def consent_history(sub: str) -> list[ConsentRecord]:
@@ -296,59 +271,6 @@ def consent_history(sub: str) -> list[ConsentRecord]:
             consistent_read=True,
         )
     ]
-
-
-@dataclass(frozen=True)
-class Device:
-    device_id: str
-    platform: str
-    device_token: str
-    created_at: str
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "device_id": self.device_id,
-            "platform": self.platform,
-            "device_token": self.device_token,
-            "created_at": self.created_at,
-        }
-
-
-def devices(sub: str) -> list[Device]:
-    return [
-        Device(m.device_id, m.platform, m.device_token, m.created_at)
-        for m in DeviceModel.query(
-            customer_pk(sub), DeviceModel.sk.startswith(DEVICE_SK_PREFIX), consistent_read=True
-        )
-    ]
-
-
-def put_device(sub: str, platform: str, token: str, *, at: str) -> str:
-    """Register a device (idempotent: the same token is the same device); returns its id."""
-    device_id = device_id_for(sub, token)
-    DeviceModel(
-        customer_pk(sub),
-        f"{DEVICE_SK_PREFIX}{device_id}",
-        customer_id=sub,
-        device_id=device_id,
-        platform=platform,
-        device_token=token,
-        created_at=at,
-    ).save()
-    return device_id
-
-
-def delete_device(sub: str, device_id: str) -> bool:
-    """Remove one of the customer's devices; False when they have none with that id."""
-    try:
-        DeviceModel(customer_pk(sub), f"{DEVICE_SK_PREFIX}{device_id}").delete(
-            condition=DeviceModel.pk.exists()
-        )
-    except Exception as error:  # pynamodb DeleteError
-        if getattr(error, "cause_response_code", None) == _CONDITION_FAILED:
-            return False
-        raise
-    return True
 
 
 # --- Erasure ----------------------------------------------------------------------------------
@@ -366,7 +288,7 @@ def mark_erasing(sub: str) -> None:
 
 
 def delete_customer_records(sub: str) -> int:
-    """Delete every consent and device of the customer (the profile stays: it goes last)."""
+    """Delete every record in the customer's partition but the profile, which goes last."""
     deleted = 0
     for model in _partition(sub):
         if model["sk"] == PROFILE_SK:
