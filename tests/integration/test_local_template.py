@@ -7,7 +7,9 @@ template and from a temporary one that adds a table, which must appear with no c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,7 @@ import pytest
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.functions import load_functions
 from infra.local.moto_server import MotoServer
-from infra.local.resources import create_all
+from infra.local.resources import CreatedResources, create_all, create_external_resources
 from infra.local.routes import find_route, load_routes
 from infra.local.stack import REPO_ROOT
 from infra.local.template import Resolver, load_template
@@ -186,3 +188,47 @@ def test_a_table_added_to_the_template_appears_with_its_gsi(
     (gsi,) = table["GlobalSecondaryIndexes"]
     assert gsi["IndexName"] == "by_tier"
     assert gsi["Projection"]["ProjectionType"] == "KEYS_ONLY"
+
+
+# -- resources the template names but CloudFormation cannot create ----------------------------
+def test_push_platform_applications_are_made_and_passed_to_the_functions(
+    emulators: tuple[DynamoDBLocal, MotoServer],
+) -> None:
+    moto = emulators[1]
+    template = load_template(REPO_ROOT / "template.yaml")
+    resolver = Resolver(template)
+    created = CreatedResources()
+    create_external_resources(resolver, moto.client("sns"), created)
+
+    apps = moto.client("sns").list_platform_applications()["PlatformApplications"]
+    platforms = {a["PlatformApplicationArn"].split(":app/")[1].split("/")[0] for a in apps}
+    assert {"GCM", "APNS"} <= platforms
+    fcm = created.platform_applications["FcmPlatformApplicationArn"]
+    apns = created.platform_applications["ApnsPlatformApplicationArn"]
+    assert ":app/GCM/" in fcm
+    assert ":app/APNS/" in apns
+    specs = {s.logical_id: s for s in load_functions(template, resolver, REPO_ROOT)}
+    customers = specs["CustomersFunction"].environment
+    assert customers["FCM_PLATFORM_APPLICATION_ARN"] == fcm
+    assert customers["APNS_PLATFORM_APPLICATION_ARN"] == apns
+
+
+def test_a_platform_application_passed_in_is_not_replaced(
+    emulators: tuple[DynamoDBLocal, MotoServer],
+) -> None:
+    given = "arn:aws:sns:us-east-1:123456789012:app/GCM/ops-made"
+    template = load_template(REPO_ROOT / "template.yaml")
+    resolver = Resolver(template, parameter_overrides={"FcmPlatformApplicationArn": given})
+    created = CreatedResources()
+    create_external_resources(resolver, emulators[1].client("sns"), created)
+    assert "FcmPlatformApplicationArn" not in created.platform_applications
+    specs = {s.logical_id: s for s in load_functions(template, resolver, REPO_ROOT)}
+    assert specs["CustomersFunction"].environment["FCM_PLATFORM_APPLICATION_ARN"] == given
+
+
+def test_the_powertools_layer_is_the_pinned_version() -> None:
+    """The managed layer is found by version (public SSM parameter): it must be the version the
+    layer code is tested with."""
+    text = (REPO_ROOT / "template.yaml").read_text(encoding="utf-8")
+    found = re.findall(r"/aws/service/powertools/python/x86_64/python3\.11/([0-9.]+)\}\}", text)
+    assert found == [version("aws-lambda-powertools")]
