@@ -373,6 +373,38 @@ def test_a_failing_send_fails_only_its_record_and_is_retried_later(
     assert sent_records.status_of(message.dedupe_key) == sent_records.SENT
 
 
+def test_a_failing_channel_does_not_hold_back_the_others(
+    invoke: Callable[..., dict[str, Any]],
+) -> None:
+    from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
+
+    identity = Identity(sub="c0000000-0000-4000-8000-000000000001", email=BUYER)
+    ensure_profile(identity)
+    phone = "+8613800138000"
+    update_me(identity, Patch(notification_channels=("email", "sms"), phone=phone, phone_set=True))
+    stored = place(guest=False)
+    body = event_body(stored, "order.paid")
+    senders = {
+        Channel.EMAIL: FailingFor(SesEmailSender(SENDER), BUYER),
+        Channel.SMS: SnsSmsSender(),
+        Channel.PUSH: SnsSmsSender(),
+    }
+    service.use_senders(senders)
+
+    response = invoke(body)
+
+    # The email failed, the SMS went anyway, and the record is failed for a retry.
+    assert len(response["batchItemFailures"]) == 1
+    assert [(m["channel"], m["to"]) for m in Outbox().items()] == [("sms", phone)]
+
+    service.use_senders(None)
+    assert invoke(body, receive_count=2) == {"batchItemFailures": []}
+    assert sorted((m["channel"], m["to"]) for m in Outbox().items()) == [
+        ("email", BUYER),
+        ("sms", phone),
+    ]
+
+
 def response_id(response: dict[str, Any], index: int) -> str:
     ids = [item["itemIdentifier"] for item in response["batchItemFailures"]]
     matching = [i for i in ids if i.startswith(f"m-{index}-")]

@@ -14,10 +14,11 @@ Per event (docs/notifications.md):
 3. ``build_messages`` decides channels (consent) and renders each one.
 4. Per message: claim its dedupe key (``store/notifications.py``), send through the channel's
    adapter, mark it SENT. A claim refused means it was sent already (or is being sent): nothing
-   is sent and ``NotificationsDeduplicated`` counts it. A failed send releases the claim and
-   raises, so the queue retries the record (messages already SENT are not sent again) and,
-   after its receive limit, dead-letters it. A push endpoint SNS reports disabled or gone is
-   not retried: the claim is released, the device forgotten, and the rest goes on.
+   is sent and ``NotificationsDeduplicated`` counts it. A failed send releases its claim; the
+   event's other messages are still sent, then the record fails, so the queue retries it
+   (messages already SENT are not sent again) and, after its receive limit, dead-letters it.
+   A push endpoint SNS reports disabled or gone is not retried: the claim is released, the
+   device forgotten, and the rest goes on.
 
 An event no retry can help (``NotificationError``: not JSON, an unknown type, an order that
 does not exist, data a template cannot render) is put on the dead-letter queue at once and
@@ -314,14 +315,23 @@ def notify(
     if not messages:
         return outcome
     adapters = senders if senders is not None else channel_senders()
+    failed: Exception | None = None
     for message in messages:
-        delivery = send_once(message, adapters[message.channel], now(), addressed.customer_id)
+        try:
+            delivery = send_once(message, adapters[message.channel], now(), addressed.customer_id)
+        except Exception as error:
+            # One channel's outage must not silence the others: try every message, then fail
+            # the record so the queue retries it (the ones sent now are deduplicated then).
+            failed = failed or error
+            continue
         if delivery is Delivery.SENT:
             outcome.sent.append(message)
         elif delivery is Delivery.DUPLICATE:
             outcome.deduplicated += 1
         else:
             outcome.undeliverable += 1
+    if failed is not None:
+        raise failed
     if outcome.sent:
         outcome.result = Result.SENT
     elif outcome.deduplicated:
