@@ -24,8 +24,9 @@ from commerce.payments import consumer, factory
 from commerce.payments.provider import ChargeResult, RefundResult, VoidResult
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
+from commerce.store import charge_attempts
 from commerce.store.orders import load_order
-from commerce.store.sandbox_ledger import DynamoLedger
+from commerce.store.sandbox_ledger import DynamoLedger, SandboxLedgerModel
 from payment_orders import cancel_pending, level, place_order, sqs_event
 
 from infra.local.resources import CreatedResources, create_queues
@@ -50,24 +51,40 @@ class _Context:
         return self.remaining_ms
 
 
+class LostConnection(ConnectionError):
+    """The consumer's process dies on the way to the provider: nothing reaches it."""
+
+
 @dataclass
 class CountingProvider:
-    """The sandbox, counting the calls made of it (and optionally acting after a charge)."""
+    """The sandbox, counting the calls made of it (and optionally acting around a charge)."""
 
     inner: SandboxProvider
     charges: int = 0
+    lookups: int = 0
     refunds: int = 0
+    before_charge: Callable[[str], None] | None = None
     after_charge: Callable[[str], None] | None = None
+    die_before_charge: int = 0
     seen: list[str] = field(default_factory=list)
 
     def charge(
         self, order_id: str, amount: Money, token: str, idempotency_key: str
     ) -> ChargeResult:
         self.charges += 1
+        if self.before_charge is not None:
+            self.before_charge(order_id)
+        if self.die_before_charge:
+            self.die_before_charge -= 1
+            raise LostConnection("the consumer died before the charge reached the provider")
         result = self.inner.charge(order_id, amount, token, idempotency_key)
         if self.after_charge is not None:
             self.after_charge(order_id)
         return result
+
+    def find_charge(self, order_id: str, idempotency_key: str) -> ChargeResult | None:
+        self.lookups += 1
+        return self.inner.find_charge(order_id, idempotency_key)
 
     def void(self, charge_id: str, idempotency_key: str) -> VoidResult:
         return self.inner.void(charge_id, idempotency_key)
@@ -142,6 +159,17 @@ def _failed_ids(response: dict[str, Any]) -> set[str]:
 
 def _charges(order_id: str) -> int:
     return SandboxProvider(DynamoLedger()).charge_count(order_id)
+
+
+def _movements(charge_id: str) -> list[tuple[str, int]]:
+    """(kind, amount) of every refund or void the sandbox made of ``charge_id``."""
+    rows = DynamoLedger().query(charge_id, "movement#")
+    return [(str(record["kind"]), int(record["amount"])) for _, record in rows]
+
+
+def _ledger() -> list[tuple[str, str]]:
+    """Every (partition, key) in the sandbox ledger (a fresh table in each test)."""
+    return sorted((row.pk, row.sk) for row in SandboxLedgerModel.scan())
 
 
 # --- approved, declined, flaky -----------------------------------------------------------------
@@ -321,10 +349,91 @@ def test_a_crash_after_the_charge_then_a_cancel_refunds_on_redelivery(
     assert stored is not None
     assert stored.status is OrderStatus.CANCELLED
     assert stored.order.payment.status is PaymentStatus.REFUNDED
+    assert stored.order.payment.refunded == stored.order.totals.total
     assert _charges(order.order_id) == 1
-    assert stored.order.payment.charge_id is not None
-    sandbox = SandboxProvider(DynamoLedger())
-    assert sandbox.refunded_total(stored.order.payment.charge_id) == stored.order.totals.total
+    charge_id = stored.order.payment.charge_id
+    assert charge_id is not None
+    # The redelivery looked the charge up instead of asking for it again.
+    assert (provider.charges, provider.lookups, provider.refunds) == (1, 1, 1)
+    assert _movements(charge_id) == [("refund", stored.order.totals.total.amount)]
+    invoke(sqs_event(_body(order.order_id), receive_count=3))
+    assert _movements(charge_id) == [("refund", stored.order.totals.total.amount)]
+
+
+def test_a_crash_between_the_mark_and_the_charge_then_a_cancel_is_never_charged(
+    stocked: Any, invoke: Callable[..., dict[str, Any]], provider: CountingProvider
+) -> None:
+    order = place_order({"PAY-A": 2})
+    provider.die_before_charge = 1
+    event = sqs_event(_body(order.order_id))
+    assert _failed_ids(invoke(event)) == {event["Records"][0]["messageId"]}
+    marked = charge_attempts.load_for_payment(order.order_id)
+    assert marked is not None
+    assert marked.charge_attempted
+    assert marked.stored.status is OrderStatus.PENDING_PAYMENT
+    cancel_pending(order.order_id)
+    for count in (2, 3):
+        assert invoke(sqs_event(_body(order.order_id), receive_count=count)) == {
+            "batchItemFailures": []
+        }
+    stored = load_order(order.order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    payment = stored.order.payment
+    assert payment.status is PaymentStatus.PENDING
+    assert payment.charge_id is None
+    assert payment.refunded.amount == 0
+    # Only the attempt that died on its way ever asked for a charge; the sandbox saw nothing.
+    assert (provider.charges, provider.lookups, provider.refunds) == (1, 2, 0)
+    assert _ledger() == []
+    assert level("PAY-A") == (10, 0, 10)
+
+
+@pytest.mark.parametrize(
+    ("window", "redelivery_result", "redelivery_refunds"),
+    [
+        ("between_mark_and_charge", consumer.Result.CANCELLED_NOT_CHARGED, 0),
+        ("between_charge_and_paid", consumer.Result.CANCELLED_REFUNDED, 1),
+    ],
+)
+def test_a_live_delivery_and_a_redelivery_around_a_cancel_refund_exactly_once(
+    stocked: Any,
+    invoke: Callable[..., dict[str, Any]],
+    provider: CountingProvider,
+    window: str,
+    redelivery_result: consumer.Result,
+    redelivery_refunds: int,
+) -> None:
+    """Delivery A marks, and inside its window the order is cancelled and a duplicate B runs to
+    the end. B's lookup finds A's charge or not yet; A charges either way, its PAID write meets
+    CANCELLED and it refunds. The shared refund key leaves one refund at the provider."""
+    order = place_order({"PAY-A": 2, "PAY-B": 1})
+    other = CountingProvider(SandboxProvider(DynamoLedger()))
+    outcomes: list[consumer.Outcome] = []
+
+    def cancel_and_redeliver(order_id: str) -> None:
+        cancel_pending(order_id)
+        outcomes.append(consumer.pay(order_id, provider=other))
+
+    if window == "between_mark_and_charge":
+        provider.before_charge = cancel_and_redeliver
+    else:
+        provider.after_charge = cancel_and_redeliver
+    assert invoke(sqs_event(_body(order.order_id))) == {"batchItemFailures": []}
+    assert [o.result for o in outcomes] == [redelivery_result]
+    assert (other.charges, other.lookups, other.refunds) == (0, 1, redelivery_refunds)
+    assert provider.refunds == 1
+    stored = load_order(order.order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    payment = stored.order.payment
+    assert payment.status is PaymentStatus.REFUNDED
+    assert payment.refunded == stored.order.totals.total
+    assert payment.charge_id is not None
+    assert _charges(order.order_id) == 1
+    assert _movements(payment.charge_id) == [("refund", stored.order.totals.total.amount)]
+    assert level("PAY-A") == (10, 0, 10)
+    assert level("PAY-B") == (5, 0, 5)
 
 
 # --- the batch: partial failures, poison, backoff ---------------------------------------------

@@ -99,6 +99,20 @@ def test_refunds_are_idempotent_and_bounded_by_the_charge(dynamodb: Any) -> None
         sandbox.refund(charge.charge_id, Money(1, CNY), refund_key("ord-r", "ret1"))
 
 
+def test_find_charge_over_dynamodb_reads_and_never_charges(dynamodb: Any) -> None:
+    sandbox = SandboxProvider(DynamoLedger())
+    assert sandbox.find_charge("ord-l", charge_key("ord-l")) is None
+    assert list(SandboxLedgerModel.scan()) == []
+    charge = sandbox.charge("ord-l", Money(900, CNY), "tok_ok", charge_key("ord-l"))
+    assert sandbox.find_charge("ord-l", charge_key("ord-l")) == charge
+    assert sandbox.charge_count("ord-l") == 1
+    refund = sandbox.refund(charge.charge_id, Money(900, CNY), refund_key("ord-l"))
+    assert sandbox.refund(charge.charge_id, Money(900, CNY), refund_key("ord-l")) == refund
+    assert [key for key, _ in DynamoLedger().query(charge.charge_id, "movement#")] == [
+        "movement#000000"
+    ]
+
+
 # --- the factory ------------------------------------------------------------------------------
 
 

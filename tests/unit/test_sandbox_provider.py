@@ -25,6 +25,7 @@ from commerce.payments.sandbox import (
     TOK_FLAKY,
     TOK_OK,
     InMemoryLedger,
+    Record,
     SandboxProvider,
 )
 from hypothesis import given, settings
@@ -172,6 +173,64 @@ def test_many_orders_each_charged_once_under_redelivery() -> None:
             except TransientProviderError:
                 assert round_ == 0
     assert [provider.charge_count(f"ord-{n}") for n in range(50)] == [1] * 50
+
+
+# --- Looking a charge up ----------------------------------------------------------------------
+
+
+class DiesBeforeIndexing(InMemoryLedger):
+    """A ledger whose writer dies once, after a charge's record and before its refund index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead = False
+
+    def put_if_absent(self, partition: str, key: str, record: Record) -> bool:
+        if key == "charge" and not self.dead:
+            self.dead = True
+            raise ConnectionError("the process died")
+        return super().put_if_absent(partition, key, record)
+
+
+def test_find_charge_of_a_key_never_charged_is_none_and_writes_nothing() -> None:
+    ledger = InMemoryLedger()
+    provider = SandboxProvider(ledger)
+    assert provider.find_charge("ord-1", charge_key("ord-1")) is None
+    assert provider.find_charge("ord-1", charge_key("ord-1")) is None
+    assert ledger.query("ord-1", "") == []
+    assert provider.charge_count("ord-1") == 0
+
+
+@pytest.mark.parametrize("token", [TOK_OK, TOK_DECLINED])
+def test_find_charge_answers_the_first_result_of_the_key(token: str) -> None:
+    provider = sandbox()
+    first = charge(provider, token=token)
+    assert provider.find_charge("ord-1", charge_key("ord-1")) == first
+    assert provider.find_charge("ord-2", charge_key("ord-1")) is None  # another order's
+    assert provider.find_charge("ord-1", "another-key") is None
+    assert provider.charge_count("ord-1") == (1 if first.approved else 0)
+
+
+def test_find_charge_does_not_spend_tok_flakys_first_failure() -> None:
+    provider = sandbox()
+    assert provider.find_charge("ord-1", charge_key("ord-1")) is None
+    with pytest.raises(TransientProviderError):
+        charge(provider, token=TOK_FLAKY)
+    assert provider.find_charge("ord-1", charge_key("ord-1")) is None  # timed out: no charge
+    approved = charge(provider, token=TOK_FLAKY)
+    assert provider.find_charge("ord-1", charge_key("ord-1")) == approved
+
+
+def test_a_charge_found_after_its_caller_died_can_be_refunded_once() -> None:
+    provider = SandboxProvider(DiesBeforeIndexing())
+    with pytest.raises(ConnectionError):
+        charge(provider)
+    found = provider.find_charge("ord-1", charge_key("ord-1"))
+    assert found is not None
+    assert found.approved
+    first = provider.refund(found.charge_id, AMOUNT, refund_key("ord-1"))
+    assert provider.refund(found.charge_id, AMOUNT, refund_key("ord-1")) == first
+    assert provider.refunded_total(found.charge_id) == AMOUNT
 
 
 # --- Refunds and voids ------------------------------------------------------------------------

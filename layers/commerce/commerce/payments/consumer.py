@@ -5,15 +5,20 @@ Per message (docs/orders.md, "Payments"):
 1. Mark the charge attempt on the order, conditioned on PENDING_PAYMENT
    (``store/charge_attempts.py``). If that fails the order has moved on: PAID or PAYMENT_FAILED
    is a redelivery (acknowledged; its event is published again under the same id); CANCELLED is
-   never charged, unless an earlier delivery already attempted a charge, which is then looked up
-   by asking again with the same idempotency key and refunded.
+   never charged. If an earlier delivery marked an attempt, the provider is asked what became of
+   ``charge_key(order_id)`` (``find_charge``, which never charges): an approved charge is
+   refunded, no charge means nothing to undo. Asking ``charge`` again instead would make the
+   charge now if the earlier delivery died before reaching the provider.
 2. Charge through the provider port with ``charge_key(order_id)``: a redelivery, a retry after
    a crash or a concurrent consumer reach the provider with the same key and get the first
    answer back, so the customer is charged once.
 3. Approved: ONE transaction commits the reserved stock on every shard and writes PAID with the
    charge id, conditioned on the version and status read. Declined: ONE transaction releases the
    reservation and writes PAYMENT_FAILED. If a cancel won the race, the PAID write fails its
-   condition and the approved charge is refunded (``refund_key(order_id)``), never kept.
+   condition and the approved charge is refunded (``refund_key(order_id)``), never kept. This is
+   also what makes the lookup of step 1 safe while an earlier delivery is still alive: if that
+   delivery charges after the lookup found nothing, its own PAID write meets CANCELLED and it
+   refunds; if both refund, the one ``refund_key`` makes it one refund.
 
 Failures: ``TransientProviderError`` (and anything unexpected) fails the record, which the queue
 redelivers after a backoff; ``PoisonMessage`` (not JSON, no order id, no such order) fails it
@@ -175,8 +180,9 @@ def _not_pending(order_id: str, provider: PaymentProvider, now: int) -> Outcome:
         if stored.order.payment.charge_id is None and not found.charge_attempted:
             # Cancelled before any charge was attempted: the provider is never asked.
             return Outcome(order_id, Result.CANCELLED_NOT_CHARGED)
-        # An earlier delivery attempted a charge before the cancel: the same key returns it.
-        charge = _charge_again(stored, provider)
+        # An earlier delivery marked an attempt before the cancel: it may have charged, or died
+        # first. Look the charge up (never make it) and undo whatever exists.
+        charge = _find_charge(stored, provider)
         if charge is None or not charge.approved:
             return Outcome(order_id, Result.CANCELLED_NOT_CHARGED)
         return _refund_cancelled(stored, charge.charge_id, charge.amount, provider, now)
@@ -188,13 +194,13 @@ def _not_pending(order_id: str, provider: PaymentProvider, now: int) -> Outcome:
     return Outcome(order_id, Result.ALREADY_SETTLED)
 
 
-def _charge_again(stored: StoredOrder, provider: PaymentProvider) -> ChargeResult | None:
+def _find_charge(stored: StoredOrder, provider: PaymentProvider) -> ChargeResult | None:
+    """The charge an earlier delivery made for this order, if it made one (a zero total never
+    reaches the provider)."""
     order = stored.order
     if order.totals.total.amount <= 0:
         return None
-    return provider.charge(
-        order.order_id, order.totals.total, stored.payment_token or "", charge_key(order.order_id)
-    )
+    return provider.find_charge(order.order_id, charge_key(order.order_id))
 
 
 def _order_moved(failures: Sequence[Failure]) -> bool:
@@ -274,7 +280,7 @@ def _refund_cancelled(
     """A charge approved for an order cancelled while pending: refund it all, then record it.
 
     The refund goes first (idempotent by ``refund_key``); if the record then fails, the next
-    delivery finds the attempt mark, gets the same charge back and the same refund.
+    delivery finds the attempt mark, looks the same charge up and makes the same refund.
     """
     order_id = stored.order_id
     provider.refund(charge_id, charged, refund_key(order_id))

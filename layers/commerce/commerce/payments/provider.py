@@ -8,6 +8,10 @@ moving money twice.
 A provider answers a charge with a ``ChargeResult`` (approved or declined: both are final), or
 raises ``TransientProviderError`` (try again later: the message goes back to the queue) or
 ``PermanentProviderError`` (retrying cannot help: the message goes to the DLQ and an alarm).
+
+Asking ``charge`` again with the same key is how a retry learns the first answer, but if the
+first call never reached the provider it makes the charge now. An order cancelled since must not
+be charged, so the port also has ``find_charge``: the same question without the side effect.
 """
 
 from __future__ import annotations
@@ -80,6 +84,31 @@ class PaymentProvider(Protocol):
     def charge(
         self, order_id: str, amount: Money, token: str, idempotency_key: str
     ) -> ChargeResult: ...
+
+    def find_charge(self, order_id: str, idempotency_key: str) -> ChargeResult | None:
+        """What became of the charge ``charge(order_id, ..., idempotency_key)`` made, if any.
+
+        The first answer of that charge (approved or declined), or None when the provider never
+        received it. It moves no money and creates nothing, so it is safe to ask about an order
+        that must not be charged. None must be certain: a provider that cannot yet tell raises
+        ``TransientProviderError`` (the message is retried) rather than answer None.
+
+        A real provider answers from the payment its ``charge`` created. For Stripe the adapter
+        creates the PaymentIntent with ``metadata`` naming the order and this key. Stripe's
+        Search (``metadata['idempotency_key']:'...'``) finds it, but search is eventually
+        consistent: Stripe says not to use it for read-after-write, that data is searchable in
+        under a minute normally and up to an hour late during an outage (and search is not
+        offered to merchants in India). A search that finds nothing is therefore no proof, and
+        the consumer's redelivery backoff (about 30 s in all) is shorter than that lag. The
+        adapter must answer from strongly consistent reads instead: keep the PaymentIntent's id
+        before confirming it (create it unconfirmed, store the id under this key, then confirm)
+        and retrieve it by id; or list PaymentIntents (list reads are not delayed like search)
+        over a ``created`` window that surely covers the attempt, and match the metadata.
+        Behind either, the provider's ``charge.succeeded`` webhook still reaches a cancelled
+        order and refunds the charge it reports (``consumer.record_approval``), so a charge the
+        lookup missed is not kept.
+        """
+        ...
 
     def void(self, charge_id: str, idempotency_key: str) -> VoidResult: ...
 

@@ -12,6 +12,7 @@ never moves money twice, and a key reused with other parameters is refused. Its 
 behind ``LedgerStore`` (get, put-if-absent, query by partition), so the same code runs over a
 DynamoDB table with conditional puts; ``InMemoryLedger`` serves the tests. Every decision is a
 put-if-absent, never a read-then-write, so concurrent calls with one key make one charge.
+``find_charge`` reads a key's charge record and writes none: a key never charged stays so.
 
 Ledger layout (partition, key):
 
@@ -157,6 +158,20 @@ class SandboxProvider:
             return self._replay(order_id, stored, amount, token)
         self._index(record)
         return _charge_result(record)
+
+    def find_charge(self, order_id: str, idempotency_key: str) -> ChargeResult | None:
+        """The first result of the charge made with ``idempotency_key``, or None if none was.
+
+        Reads are strongly consistent (``DynamoLedger``), so None is certain. The one write is
+        the refund index of an approved charge whose first call died before writing it: it
+        records nothing new about money, and without it the refund this lookup leads to would
+        find no charge.
+        """
+        found = self._store.get(order_id, f"charge#{idempotency_key}")
+        if found is None:
+            return None
+        self._index(found)
+        return _charge_result(found)
 
     def _replay(self, order_id: str, first: Record, amount: Money, token: str) -> ChargeResult:
         same = (

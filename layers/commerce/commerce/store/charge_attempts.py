@@ -1,14 +1,16 @@
 """The charge-attempt mark on an order: written before the provider is ever asked for money.
 
 The payments consumer must never charge a cancelled order, yet a charge it made just before a
-crash must be found and refunded if the order was cancelled meanwhile. The provider port has no
-"look up by idempotency key", so the order itself records that a charge may exist:
-``charge_attempted_at`` is set (once, with ``if_not_exists``) by a write conditioned on the order
-still being PENDING_PAYMENT, and only after that write succeeds is the provider called.
+crash must be found and refunded if the order was cancelled meanwhile. The order itself records
+that a charge may exist: ``charge_attempted_at`` is set (once, with ``if_not_exists``) by a write
+conditioned on the order still being PENDING_PAYMENT, and only after that write succeeds is the
+provider called.
 
-- A cancel that wins the race: the mark's condition fails, the order is never charged.
-- A cancelled order that carries the mark: a charge may exist; asking again with the same
-  idempotency key returns it (or makes it), and it is refunded.
+- A cancel that wins the race: the mark's condition fails, the order is never charged and the
+  provider is never even asked.
+- A cancelled order that carries the mark: a charge may exist, or the delivery that marked may
+  have died before reaching the provider. The provider is asked what became of the charge key
+  (``find_charge``, which never charges); an approved charge is refunded.
 
 The mark leaves ``version`` alone, so it never fails a concurrent transition's condition.
 """

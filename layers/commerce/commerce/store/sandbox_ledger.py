@@ -5,7 +5,8 @@ this adapter maps that onto the table: ``pk`` = partition (an order id or a char
 key (``charge#<idempotency key>``, ``attempt#...``, ``charge``, ``movement#000001``, ...), the
 record itself in ``record``. "Written once" is a conditional put (``attribute_not_exists(pk)``),
 so two concurrent calls with one idempotency key cannot both make a charge, on DynamoDB Local as
-on AWS. Reads are strongly consistent: the sandbox reads its own writes before deciding.
+on AWS. Reads are strongly consistent: the sandbox reads its own writes before deciding, and
+``find_charge`` answering "no charge" is certain, never a read that missed a fresh write.
 
 ``ttl`` (30 days) only tidies the table; nothing relies on it.
 """
