@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Final
 
 from commerce.customers.profiles import Identity, ensure_profile, now_iso
-from commerce.errors import Conflict, NotFound
-from commerce.notifications.endpoints import PlatformEndpoints
+from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
+from commerce.notifications.endpoints import InvalidToken, PlatformEndpoints
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import devices as store
@@ -53,7 +53,11 @@ def register(
     if ensure_profile(identity).erasing:
         raise Conflict("This account is being erased")
     device_id = store.device_id_for(identity.sub, token)
-    endpoint_arn = (endpoints or PlatformEndpoints()).ensure(application, token, device_id)
+    try:
+        endpoint_arn = (endpoints or PlatformEndpoints()).ensure(application, token, device_id)
+    except InvalidToken:
+        message = f"not a device token of the {platform} push service"
+        raise ValidationFailed([FieldError("token", message)]) from None
     for _ in range(_ATTEMPTS):
         previous = store.token_owner(token)
         if previous == (identity.sub, device_id):

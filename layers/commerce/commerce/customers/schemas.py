@@ -63,7 +63,16 @@ class DeviceIn(BaseModel):
     model_config = _FORBID
 
     platform: Literal["ios", "android", "web"]
-    token: Annotated[StrictStr, Field(min_length=1, max_length=4096)]
+    #: APNs tokens are hex, FCM tokens URL-safe text with ":": printable ASCII, no spaces.
+    token: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=4096,
+            pattern=r"^[!-~]+$",
+            description="The push service's device token (printable ASCII, no spaces)",
+        ),
+    ]
 
 
 class DeviceOut(BaseModel):

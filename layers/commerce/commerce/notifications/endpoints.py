@@ -34,6 +34,10 @@ _EXISTING_ENDPOINT: Final = re.compile(r"Endpoint (arn:\S+) already exists")
 GONE_CODES: Final = frozenset({"EndpointDisabled", "NotFound"})
 
 
+class InvalidToken(ValueError):
+    """SNS refused the token as not one of the push service's."""
+
+
 @lru_cache(maxsize=1)
 def _sns() -> SNSClient:
     import boto3  # deferred: only device registration and push use it
@@ -55,8 +59,13 @@ class PlatformEndpoints:
                 PlatformApplicationArn=application_arn, Token=token, CustomUserData=user_data
             )
         except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
             found = _EXISTING_ENDPOINT.search(str(error.response.get("Error", {}).get("Message")))
-            if error.response.get("Error", {}).get("Code") != "InvalidParameter" or not found:
+            if code == "InvalidParameter" and not found:
+                # The push service's rules for its tokens (APNs: hexadecimal) are SNS's to
+                # check: a token it refuses is the caller's mistake, not ours.
+                raise InvalidToken(application_arn) from error
+            if not found:
                 raise
             arn = found.group(1)
             sns.set_endpoint_attributes(
