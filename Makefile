@@ -75,8 +75,10 @@ run: deps java-check ## Serve the API locally on 127.0.0.1, port from PORT (defa
 	$(VENV)/bin/python -m infra.local
 
 # The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
+# The stack-backed layers and the others run side by side (tests/run_suite.py says why);
+# TEST_SERIAL=1 runs them one after the other.
 test: deps java-check ## Run the whole test suite
-	$(VENV)/bin/pytest --ignore=tests/bench --ignore=tests/load $(PYTEST_ARGS)
+	$(VENV)/bin/python tests/run_suite.py -- $(PYTEST_ARGS)
 
 # One layer of the suite. A layer with no tests yet (pytest exit 5) is reported, not failed.
 test-unit: $(VENV_STAMP) ## Run tests/unit only

@@ -35,7 +35,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackProcess]:
     """The running stack: .base_url, .dynamodb_endpoint, .moto_endpoint, .info (ready file),
-    .token(sub, groups, email) and .auth(sub, groups, email) -> Authorization header."""
+    .token(sub, groups, email), .auth(sub, groups, email) -> Authorization header and
+    .client(service) -> a boto3 client of its emulators. Flows over it: tests/stack_helpers.py."""
     args = [] if os.environ.get("E2E_DEMO_DATA", "1") != "0" else ["--no-demo-data"]
     env = {
         "RESERVATION_TTL_SECONDS": os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"),

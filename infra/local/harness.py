@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3.session
 import requests
+
+from infra.local.dynamodb_local import LOCAL_KEY
+from infra.local.template import REGION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,6 +81,15 @@ class StackProcess:
     ) -> dict[str, str]:
         """The Authorization header for that caller."""
         return {"Authorization": f"Bearer {self.token(sub, groups, email)}"}
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the stack's emulators: DynamoDB Local for ``dynamodb``, the moto
+        server for every other service. Each call has its own session, so threads may call it."""
+        session = boto3.session.Session(
+            aws_access_key_id=LOCAL_KEY, aws_secret_access_key=LOCAL_KEY, region_name=REGION
+        )
+        endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.moto_endpoint
+        return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")

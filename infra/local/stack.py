@@ -26,7 +26,7 @@ from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
 from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
-from infra.local.openapi import TITLE, OpenApiDocument, mark_secured, project_version
+from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
 from infra.local.processes import descendants, free_port
 from infra.local.resources import CreatedResources, create_all, verify_senders
@@ -151,39 +151,10 @@ class LocalStack:
 
     def _build_openapi(self, configs: dict[str, WorkerConfig]) -> dict[str, Any]:
         """Merge every API function's resolver in one short-lived worker."""
-        api_functions = {route.function for route in self.routes}
-        environment: dict[str, str] = {}
-        sys_path: list[str] = []
-        files: list[str] = []
-        for spec in self.functions:
-            if spec.logical_id not in api_functions:
-                continue
-            config = configs[spec.logical_id]
-            environment.update(config.environment)
-            sys_path.extend(p for p in config.sys_path[1:] if p not in sys_path)
-            module = spec.handler.rpartition(".")[0].replace(".", "/")
-            files.append(str(spec.code_dir / f"{module}.py"))
-        job = WorkerConfig(
-            function_name="openapi",
-            handler="infra.local.openapi.build_document",
-            code_dir=str(REPO_ROOT),
-            sys_path=[*sys_path, str(REPO_ROOT)],
-            environment=environment,
-            memory_mb=512,
-            timeout_s=120,
-            arn="arn:aws:lambda:us-east-1:123456789012:function:openapi",
+        job, event = merge_job(
+            self.functions, self.routes, configs, repo_root=REPO_ROOT, servers=[self.base_url]
         )
-        document = run_once(
-            job,
-            {
-                "title": TITLE,
-                "version": project_version(REPO_ROOT),
-                "servers": [self.base_url],
-                "files": files,
-            },
-            self.spawner,
-        )
-        return mark_secured(document, self.routes)
+        return mark_secured(run_once(job, event, self.spawner), self.routes)
 
     def _warm(self) -> None:
         """One worker per function now: import errors show at start, first calls are warm."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from stack_helpers import create_product, inventory, new_cart
 
 from infra.local.harness import StackProcess, start_stack
 
@@ -18,51 +19,21 @@ pytestmark = pytest.mark.e2e
 PROBLEM = "application/problem+json"
 
 
-def _product(stack: Any, stock: int, price: int = 2500) -> str:
-    code = f"E2E-CART-{uuid.uuid4().hex[:12]}"
-    body = {
-        "name": "E2E cart item",
-        "skus": [{"sku": code, "price": {"amount": price, "currency": "CNY"}, "stock": stock}],
-    }
-    response = requests.post(
-        f"{stack.base_url}/admin/products",
-        json=body,
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert response.status_code == 201, response.text
-    return code
-
-
-def _inventory(stack: Any, sku: str) -> dict[str, Any]:
-    response = requests.get(
-        f"{stack.base_url}/admin/inventory/{sku}",
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def _guest(http: requests.Session, base: str) -> tuple[str, dict[str, str]]:
-    response = http.post(f"{base}/carts", timeout=30)
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["cart_id"], {"X-Cart-Token": body["cart_token"]}
+def _product(stack: StackProcess, stock: int) -> str:
+    return create_product(stack, "E2E-CART", stock=stock, price=2500, name="E2E cart item")
 
 
 def test_guest_flow(stack: Any, http: requests.Session) -> None:
     base = stack.base_url
     sku = _product(stack, stock=10)
-    cart_id, token = _guest(http, base)
+    cart_id, token = new_cart(stack)
     put = http.put(f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 3}, headers=token)
     assert put.status_code == 200, put.text
     (line,) = put.json()["lines"]
     assert line["quantity"] == 3
     assert line["reserved_until"]
     assert put.json()["totals"]["subtotal"] == {"amount": 7500, "currency": "CNY"}
-    assert _inventory(stack, sku)["reserved"] == 3
+    assert inventory(stack, sku)["reserved"] == 3
 
     short = http.put(f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 11}, headers=token)
     assert short.status_code == 409
@@ -86,7 +57,7 @@ def test_guest_flow(stack: Any, http: requests.Session) -> None:
     removed = http.delete(f"{base}/carts/{cart_id}/items/{sku}", headers=token)
     assert removed.status_code == 200
     assert removed.json()["lines"] == []
-    assert _inventory(stack, sku)["reserved"] == 0
+    assert inventory(stack, sku)["reserved"] == 0
 
     unknown = http.put(
         f"{base}/carts/{cart_id}/items/NO-SUCH-{sku}", json={"quantity": 1}, headers=token
@@ -116,19 +87,19 @@ def test_customer_flow_and_claim(stack: Any, http: requests.Session) -> None:
     assert cleared.status_code == 200
     assert cleared.json()["lines"] == []
 
-    guest_cart, token = _guest(http, base)
+    guest_cart, token = new_cart(stack)
     http.put(f"{base}/carts/{guest_cart}/items/{sku}", json={"quantity": 1}, headers=token)
     claimed = http.post(f"{base}/carts/{guest_cart}/claim", headers={**customer, **token})
     assert claimed.status_code == 200, claimed.text
     assert claimed.json()["lines"][0]["quantity"] == 1
     assert http.get(f"{base}/carts/{guest_cart}", headers=customer).status_code == 200
     assert http.get(f"{base}/carts/{guest_cart}", headers=token).status_code == 404
-    assert _inventory(stack, sku)["reserved"] == 1
+    assert inventory(stack, sku)["reserved"] == 1
 
 
 def test_strangers_get_404_staff_may_read(stack: Any, http: requests.Session) -> None:
     base = stack.base_url
-    cart_id, _token = _guest(http, base)
+    cart_id, _token = new_cart(stack)
     stranger = stack.auth(f"e2e-stranger-{uuid.uuid4().hex[:8]}", ["customer"])
     for headers in ({}, stranger, {"X-Cart-Token": "x" * 43}):
         response = http.get(f"{base}/carts/{cart_id}", headers=headers)
@@ -141,12 +112,12 @@ def test_strangers_get_404_staff_may_read(stack: Any, http: requests.Session) ->
     assert bad_token.json()["type"] == "unauthorized"
 
 
-def _buy(base: str, sku: str) -> str:
+def _buy(stack: StackProcess, sku: str) -> str:
     with requests.Session() as http:
-        cart_id, token = _guest(http, base)
+        cart_id, token = new_cart(stack)
         for _ in range(20):
             response = http.put(
-                f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 1}, headers=token
+                f"{stack.base_url}/carts/{cart_id}/items/{sku}", json={"quantity": 1}, headers=token
             )
             if response.status_code != 429:
                 break
@@ -178,8 +149,8 @@ def test_sixty_guests_racing_for_twenty_units_hold_exactly_twenty(
 ) -> None:
     sku = _product(long_holds, stock=20)
     with ThreadPoolExecutor(max_workers=20) as pool:
-        outcomes = list(pool.map(lambda _: _buy(long_holds.base_url, sku), range(60)))
+        outcomes = list(pool.map(lambda _: _buy(long_holds, sku), range(60)))
     assert outcomes.count("held") == 20, outcomes
     assert outcomes.count("out-of-stock") == 40, outcomes
-    stock = _inventory(long_holds, sku)
+    stock = inventory(long_holds, sku)
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (20, 20, 0)

@@ -7,14 +7,11 @@ from typing import Any
 
 import pytest
 import requests
+from stack_helpers import new_sku, ops
 
 pytestmark = pytest.mark.e2e
 
 PROBLEM = "application/problem+json"
-
-
-def _sku(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def _all_products(http: requests.Session, base_url: str) -> list[dict[str, Any]]:
@@ -31,10 +28,6 @@ def _all_products(http: requests.Session, base_url: str) -> list[dict[str, Any]]
         token = page.get("next_token")
         if not token:
             return products
-
-
-def _ops(stack: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {stack.token('e2e-ops', groups=['ops'])}"}
 
 
 def _new_product(sku: str, stock: int = 5) -> dict[str, Any]:
@@ -58,9 +51,9 @@ def test_demo_products_are_listed_publicly(stack: Any, http: requests.Session) -
 
 
 def test_create_get_list(stack: Any, http: requests.Session) -> None:
-    sku = _sku("E2E-KETTLE")
+    sku = new_sku("E2E-KETTLE")
     created = http.post(
-        f"{stack.base_url}/admin/products", json=_new_product(sku), headers=_ops(stack), timeout=30
+        f"{stack.base_url}/admin/products", json=_new_product(sku), headers=ops(stack), timeout=30
     )
     assert created.status_code == 201, created.text
     product = created.json()
@@ -80,10 +73,10 @@ def test_create_get_list(stack: Any, http: requests.Session) -> None:
 
 
 def test_sku_is_unique_across_products(stack: Any, http: requests.Session) -> None:
-    sku = _sku("E2E-UNIQUE")
+    sku = new_sku("E2E-UNIQUE")
     url = f"{stack.base_url}/admin/products"
-    assert http.post(url, json=_new_product(sku), headers=_ops(stack), timeout=30).ok
-    again = http.post(url, json=_new_product(sku), headers=_ops(stack), timeout=30)
+    assert http.post(url, json=_new_product(sku), headers=ops(stack), timeout=30).ok
+    again = http.post(url, json=_new_product(sku), headers=ops(stack), timeout=30)
     assert again.status_code == 409
     assert again.headers["Content-Type"].startswith(PROBLEM)
     assert again.json()["type"] == "conflict"
@@ -103,7 +96,7 @@ def test_create_needs_ops(
     headers = {} if groups is None else {"Authorization": f"Bearer {stack.token('e2e-u', groups)}"}
     response = http.post(
         f"{stack.base_url}/admin/products",
-        json=_new_product(_sku("E2E-DENIED")),
+        json=_new_product(new_sku("E2E-DENIED")),
         headers=headers,
         timeout=30,
     )
@@ -115,7 +108,7 @@ def test_create_needs_ops(
 def test_bad_token_is_401(stack: Any, http: requests.Session) -> None:
     response = http.post(
         f"{stack.base_url}/admin/products",
-        json=_new_product(_sku("E2E-BADTOKEN")),
+        json=_new_product(new_sku("E2E-BADTOKEN")),
         headers={"Authorization": "Bearer not.a.jwt"},
         timeout=30,
     )
@@ -131,11 +124,11 @@ def test_unknown_product_is_404(stack: Any, http: requests.Session) -> None:
 
 
 def test_invalid_product_is_400_and_not_created(stack: Any, http: requests.Session) -> None:
-    sku = _sku("E2E-BAD")
+    sku = new_sku("E2E-BAD")
     body = _new_product(sku)
     body["skus"][0]["price"]["amount"] = 129.0
     response = http.post(
-        f"{stack.base_url}/admin/products", json=body, headers=_ops(stack), timeout=30
+        f"{stack.base_url}/admin/products", json=body, headers=ops(stack), timeout=30
     )
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith(PROBLEM)

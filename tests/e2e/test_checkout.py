@@ -6,61 +6,24 @@ client polls GET /orders/{order_id} as API.md says.
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from stack_helpers import create_product, inventory, wait_for_order
+
+from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 HAS_PAYMENTS = (ROOT / "functions" / "payments" / "app.py").exists()
-PAID_TIMEOUT_SECONDS = 45
 
 
-def _product(stack: Any, stock: int, price: int = 2500) -> str:
-    sku = f"E2E-CHK-{uuid.uuid4().hex[:10]}"
-    body = {
-        "name": "E2E checkout item",
-        "skus": [{"sku": sku, "price": {"amount": price, "currency": "CNY"}, "stock": stock}],
-    }
-    reply = requests.post(
-        f"{stack.base_url}/admin/products",
-        json=body,
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 201, reply.text
-    return sku
-
-
-def _inventory(stack: Any, sku: str) -> dict[str, Any]:
-    reply = requests.get(
-        f"{stack.base_url}/admin/inventory/{sku}",
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
-
-
-def _wait_for(
-    http: requests.Session, url: str, headers: dict[str, str], statuses: set[str]
-) -> dict[str, Any]:
-    deadline = time.monotonic() + PAID_TIMEOUT_SECONDS
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        reply = http.get(url, headers=headers, timeout=30)
-        assert reply.status_code == 200, reply.text
-        body = reply.json()
-        if body["status"] in statuses:
-            return body
-        time.sleep(0.5)
-    pytest.fail(f"order still {body.get('status')} after {PAID_TIMEOUT_SECONDS}s")
+def _product(stack: StackProcess, stock: int, price: int = 2500) -> str:
+    return create_product(stack, "E2E-CHK", stock=stock, price=price, name="E2E checkout item")
 
 
 ADDRESS = {
@@ -145,11 +108,11 @@ def test_guest_checkout_to_paid(stack: Any, http: requests.Session) -> None:
 
     if not HAS_PAYMENTS:
         pytest.skip("functions/payments does not exist yet: the order cannot reach PAID")
-    paid = _wait_for(http, url, token, {"PAID", "PAYMENT_FAILED"})
+    paid = wait_for_order(stack, order["order_id"], token, "PAID", "PAYMENT_FAILED")
     assert paid["status"] == "PAID", paid
     assert paid["payment"]["status"] == "APPROVED"
     assert [h["status"] for h in paid["history"]] == ["PENDING_PAYMENT", "PAID"]
-    level = _inventory(stack, sku)
+    level = inventory(stack, sku)
     assert (level["on_hand"], level["reserved"], level["available"]) == (7, 0, 7)
 
 
@@ -174,7 +137,7 @@ def test_customer_checkout_to_paid_and_listed(stack: Any, http: requests.Session
     assert placed.status_code == 202, placed.text
     order_id = placed.json()["order_id"]
     assert "order_token" not in placed.json()
-    level = _inventory(stack, sku)
+    level = inventory(stack, sku)
     assert level["reserved"] + (4 - level["on_hand"]) == 2  # held, or already committed
 
     listed = http.get(f"{base}/orders", headers=me, timeout=30)
@@ -188,7 +151,7 @@ def test_customer_checkout_to_paid_and_listed(stack: Any, http: requests.Session
 
     if not HAS_PAYMENTS:
         pytest.skip("functions/payments does not exist yet: the order cannot reach PAID")
-    paid = _wait_for(http, f"{base}/orders/{order_id}", me, {"PAID", "PAYMENT_FAILED"})
+    paid = wait_for_order(stack, order_id, me, "PAID", "PAYMENT_FAILED")
     assert paid["status"] == "PAID", paid
-    level = _inventory(stack, sku)
+    level = inventory(stack, sku)
     assert (level["on_hand"], level["reserved"]) == (2, 0)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from typing import Any
 
 import pytest
 import requests
+from stack_helpers import create_product, inventory, new_cart
+
+from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -22,32 +24,17 @@ SWEEP = float(os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "1"))
 SLACK = 1.5
 
 
-def _reserved(stack: Any, sku: str) -> int:
-    response = requests.get(
-        f"{stack.base_url}/admin/inventory/{sku}",
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return int(response.json()["reserved"])
+def _reserved(stack: StackProcess, sku: str) -> int:
+    return int(inventory(stack, sku)["reserved"])
 
 
 def test_an_expired_hold_is_released_within_two_sweeps(stack: Any, http: requests.Session) -> None:
     base = stack.base_url
-    sku = f"E2E-EXPIRY-{uuid.uuid4().hex[:12]}"
-    product = {
-        "name": "E2E expiring hold",
-        "skus": [{"sku": sku, "price": {"amount": 100, "currency": "CNY"}, "stock": 4}],
-    }
-    created = http.post(
-        f"{base}/admin/products", json=product, headers=stack.auth("e2e-ops", ["ops"]), timeout=30
-    )
-    assert created.status_code == 201, created.text
-    cart = http.post(f"{base}/carts", timeout=30).json()
-    token = {"X-Cart-Token": cart["cart_token"]}
+    sku = create_product(stack, "E2E-EXPIRY", stock=4, price=100, name="E2E expiring hold")
+    cart_id, token = new_cart(stack)
     held_at = time.monotonic()
     put = http.put(
-        f"{base}/carts/{cart['cart_id']}/items/{sku}",
+        f"{base}/carts/{cart_id}/items/{sku}",
         json={"quantity": 3},
         headers=token,
         timeout=30,
@@ -62,12 +49,12 @@ def test_an_expired_hold_is_released_within_two_sweeps(stack: Any, http: request
     released_after = time.monotonic() - held_at
     assert released_after >= TTL - 1  # not before it expired (whole-second expiry)
 
-    line = http.get(f"{base}/carts/{cart['cart_id']}", headers=token, timeout=30).json()["lines"][0]
+    line = http.get(f"{base}/carts/{cart_id}", headers=token, timeout=30).json()["lines"][0]
     assert line["quantity"] == 3
     assert line["reserved_until"] is None
     # The lapsed line can hold again.
     again = http.put(
-        f"{base}/carts/{cart['cart_id']}/items/{sku}",
+        f"{base}/carts/{cart_id}/items/{sku}",
         json={"quantity": 3},
         headers=token,
         timeout=30,

@@ -7,54 +7,25 @@ from typing import Any
 
 import pytest
 import requests
+from stack_helpers import adjust_stock, create_product, staff
+
+from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
 PROBLEM = "application/problem+json"
 
 
-def _auth(stack: Any, *groups: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {stack.token(f'e2e-{groups[0]}', groups=list(groups))}"}
-
-
 @pytest.fixture
-def sku(stack: Any, http: requests.Session) -> str:
-    code = f"E2E-STOCK-{uuid.uuid4().hex[:12]}"
-    body = {
-        "name": "E2E stock item",
-        "skus": [
-            {
-                "sku": code,
-                "price": {"amount": 500, "currency": "CNY"},
-                "stock": 10,
-                "safety_stock": 2,
-            }
-        ],
-    }
-    response = http.post(
-        f"{stack.base_url}/admin/products", json=body, headers=_auth(stack, "ops"), timeout=30
-    )
-    assert response.status_code == 201, response.text
-    return code
-
-
-def _adjust(
-    stack: Any, http: requests.Session, sku: str, delta: Any, key: str | None = None
-) -> requests.Response:
-    headers = _auth(stack, "ops")
-    if key:
-        headers["Idempotency-Key"] = key
-    return http.post(
-        f"{stack.base_url}/admin/inventory/{sku}/adjustments",
-        json={"delta": delta, "reason": "e2e count"},
-        headers=headers,
-        timeout=30,
+def sku(stack: StackProcess) -> str:
+    return create_product(
+        stack, "E2E-STOCK", stock=10, price=500, name="E2E stock item", safety_stock=2
     )
 
 
 def test_support_reads_inventory(stack: Any, http: requests.Session, sku: str) -> None:
     response = http.get(
-        f"{stack.base_url}/admin/inventory/{sku}", headers=_auth(stack, "support"), timeout=30
+        f"{stack.base_url}/admin/inventory/{sku}", headers=staff(stack, "support"), timeout=30
     )
     assert response.status_code == 200
     assert response.json() == {
@@ -69,7 +40,7 @@ def test_support_reads_inventory(stack: Any, http: requests.Session, sku: str) -
 
 
 def test_adjust_and_read_back(stack: Any, http: requests.Session, sku: str) -> None:
-    response = _adjust(stack, http, sku, -4)
+    response = adjust_stock(stack, sku, -4)
     assert response.status_code == 200
     assert response.json()["on_hand"] == 6
     product_skus = [
@@ -85,14 +56,14 @@ def test_adjust_and_read_back(stack: Any, http: requests.Session, sku: str) -> N
 
 def test_idempotent_adjustment_applies_once(stack: Any, http: requests.Session, sku: str) -> None:
     key = uuid.uuid4().hex
-    first = _adjust(stack, http, sku, -3, key)
-    second = _adjust(stack, http, sku, -3, key)
+    first = adjust_stock(stack, sku, -3, key)
+    second = adjust_stock(stack, sku, -3, key)
     assert first.status_code == second.status_code == 200
     assert second.json()["on_hand"] == 7
 
 
 def test_below_reserved_is_409(stack: Any, http: requests.Session, sku: str) -> None:
-    response = _adjust(stack, http, sku, -11)
+    response = adjust_stock(stack, sku, -11)
     assert response.status_code == 409
     assert response.headers["Content-Type"].startswith(PROBLEM)
     assert response.json()["type"] == "conflict"
@@ -111,7 +82,7 @@ def test_role_matrix(
     read: int,
     adjust: int,
 ) -> None:
-    headers = {} if groups is None else _auth(stack, *groups)
+    headers = {} if groups is None else staff(stack, *groups)
     got = http.get(f"{stack.base_url}/admin/inventory/{sku}", headers=headers, timeout=30)
     changed = http.post(
         f"{stack.base_url}/admin/inventory/{sku}/adjustments",
@@ -128,7 +99,7 @@ def test_role_matrix(
 def test_unknown_sku_is_404(stack: Any, http: requests.Session) -> None:
     response = http.get(
         f"{stack.base_url}/admin/inventory/NO-SUCH-{uuid.uuid4().hex[:8]}",
-        headers=_auth(stack, "ops"),
+        headers=staff(stack, "ops"),
         timeout=30,
     )
     assert response.status_code == 404
@@ -136,7 +107,7 @@ def test_unknown_sku_is_404(stack: Any, http: requests.Session) -> None:
 
 
 def test_zero_delta_is_400(stack: Any, http: requests.Session, sku: str) -> None:
-    response = _adjust(stack, http, sku, 0)
+    response = adjust_stock(stack, sku, 0)
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith(PROBLEM)
     assert response.json()["errors"][0]["field"] == "delta"

@@ -10,7 +10,6 @@ signature), and nothing else for these orders.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 import uuid
@@ -19,9 +18,15 @@ from typing import Any
 
 import pytest
 import requests
-from commerce.webhooks.signatures import sign
+from stack_helpers import (
+    carrier_report,
+    checkout,
+    create_product,
+    ops,
+    outbox,
+    wait_for_order,
+)
 
-from infra.local.environment import DEV_WEBHOOK_SECRET
 from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
@@ -62,78 +67,30 @@ class Customer:
         assert device.status_code == 201, device.text
 
     def order(self, sku: str, payment_token: str) -> str:
-        cart = self.call("POST", "/carts").json()
-        put = self.call("PUT", f"/carts/{cart['cart_id']}/items/{sku}", json={"quantity": 1})
-        assert put.status_code == 200, put.text
-        placed = requests.post(
-            f"{self.stack.base_url}/orders",
-            json={
-                "cart_id": cart["cart_id"],
-                "payment": {"method": "card", "token": payment_token},
-            },
-            headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex},
-            timeout=30,
-        )
-        assert placed.status_code == 202, placed.text
-        return str(placed.json()["order_id"])
+        placed = checkout(self.stack, sku, headers=self.headers, card=payment_token)
+        return str(placed["order_id"])
 
     def wait_for(self, order_id: str, status: str) -> dict[str, Any]:
-        deadline = time.monotonic() + POLL_SECONDS
-        while True:
-            order: dict[str, Any] = self.call("GET", f"/orders/{order_id}").json()
-            if order["status"] == status or time.monotonic() > deadline:
-                assert order["status"] == status, order
-                return order
-            time.sleep(0.3)
-
-
-def _ops(stack: StackProcess) -> dict[str, str]:
-    return stack.auth("e2e-life-ops", ["ops"])
-
-
-def _product(stack: StackProcess) -> str:
-    sku = f"E2E-LIFE-{uuid.uuid4().hex[:10]}"
-    created = requests.post(
-        f"{stack.base_url}/admin/products",
-        json={
-            "name": "E2E lifecycle item",
-            "skus": [{"sku": sku, "price": {"amount": 4200, "currency": "CNY"}, "stock": 10}],
-        },
-        headers=_ops(stack),
-        timeout=30,
-    )
-    assert created.status_code == 201, created.text
-    return sku
+        return wait_for_order(self.stack, order_id, self.headers, status)
 
 
 def _delivered_by_carrier(stack: StackProcess, order_id: str) -> None:
-    raw = json.dumps(
-        {
-            "event_id": f"evt-{uuid.uuid4().hex[:12]}",
-            "type": "delivered",
-            "order_id": order_id,
-            "at": int(time.time()),
-        }
-    )
-    reported = requests.post(
-        f"{stack.base_url}/webhooks/carriers/{CARRIER}",
-        data=raw.encode(),
-        headers={
-            "Content-Type": "application/json",
-            "X-Signature": sign(DEV_WEBHOOK_SECRET, int(time.time()), raw),
-        },
-        timeout=30,
-    )
+    event = {
+        "event_id": f"evt-{uuid.uuid4().hex[:12]}",
+        "type": "delivered",
+        "order_id": order_id,
+        "at": int(time.time()),
+    }
+    reported = carrier_report(stack, CARRIER, event)
     assert reported.status_code == 200, reported.text
 
 
 def _messages(stack: StackProcess, customer: Customer, refs: list[str]) -> list[dict[str, Any]]:
     """What the outbox holds for these orders: email and push by the order's short reference
     in their text, SMS by the customer's number (each SMS names its order too)."""
-    items = requests.get(f"{stack.base_url}/_local/outbox", timeout=30).json()["items"]
     return [
         item
-        for item in items
+        for item in outbox(stack)
         if item["to"] in (customer.email, customer.phone) or item["channel"] == "push"
         if any(ref in item["body"] or ref in (item.get("subject") or "") for ref in refs)
     ]
@@ -155,14 +112,14 @@ def test_each_order_step_reaches_each_chosen_channel_once_in_the_customers_langu
 ) -> None:
     customer = Customer(stack)
     customer.on_every_channel()
-    sku = _product(stack)
+    sku = create_product(stack, "E2E-LIFE", stock=10, price=4200, name="E2E lifecycle item")
 
     kept = customer.order(sku, "tok_ok")
     customer.wait_for(kept, "PAID")
     shipped = requests.post(
         f"{stack.base_url}/admin/orders/{kept}/shipments",
         json={"carrier": CARRIER, "tracking_number": "SF1234567890"},
-        headers=_ops(stack),
+        headers=ops(stack),
         timeout=30,
     )
     assert shipped.status_code == 200, shipped.text
@@ -174,7 +131,7 @@ def test_each_order_step_reaches_each_chosen_channel_once_in_the_customers_langu
     assert requested.status_code == 201, requested.text
     received = requests.post(
         f"{stack.base_url}/admin/orders/{kept}/returns/{requested.json()['return_id']}/receive",
-        headers=_ops(stack),
+        headers=ops(stack),
         timeout=30,
     )
     assert received.status_code == 200, received.text

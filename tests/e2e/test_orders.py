@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 import requests
+from stack_helpers import checkout, create_product, level, wait_for_order
+
+from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -20,81 +23,13 @@ needs_payments = pytest.mark.skipif(
 )
 
 
-def _product(stack: Any, stock: int) -> str:
-    sku = f"E2E-ORD-{uuid.uuid4().hex[:10]}"
-    body = {
-        "name": "E2E order item",
-        "skus": [{"sku": sku, "price": {"amount": 3000, "currency": "CNY"}, "stock": stock}],
-    }
-    reply = requests.post(
-        f"{stack.base_url}/admin/products",
-        json=body,
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 201, reply.text
-    return sku
-
-
-def _level(stack: Any, sku: str) -> tuple[int, int, int]:
-    reply = requests.get(
-        f"{stack.base_url}/admin/inventory/{sku}",
-        headers=stack.auth("e2e-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 200, reply.text
-    body = reply.json()
-    return body["on_hand"], body["reserved"], body["available"]
-
-
-def _order(
-    stack: Any, sku: str, headers: dict[str, str], quantity: int = 1, card: str = "tok_ok"
-) -> dict[str, Any]:
-    """A cart with ``quantity`` of ``sku`` checked out by ``headers``' caller (or a guest)."""
-    base = stack.base_url
-    created = requests.post(f"{base}/carts", headers=headers, timeout=30).json()
-    if "cart_token" in created:
-        headers = {**headers, "X-Cart-Token": created["cart_token"]}
-    put = requests.put(
-        f"{base}/carts/{created['cart_id']}/items/{sku}",
-        json={"quantity": quantity},
-        headers=headers,
-        timeout=30,
-    )
-    assert put.status_code == 200, put.text
-    body: dict[str, Any] = {
-        "cart_id": created["cart_id"],
-        "payment": {"method": "card", "token": card},
-    }
-    if "Authorization" not in headers:
-        body["email"] = "guest@example.com"
-    placed = requests.post(
-        f"{base}/orders",
-        json=body,
-        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
-        timeout=30,
-    )
-    assert placed.status_code == 202, placed.text
-    result: dict[str, Any] = placed.json()
-    return result
-
-
-def _wait(stack: Any, order_id: str, headers: dict[str, str], status: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 45
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = requests.get(
-            f"{stack.base_url}/orders/{order_id}", headers=headers, timeout=30
-        ).json()
-        if body["status"] == status:
-            return body
-        time.sleep(0.5)
-    pytest.fail(f"order {order_id} is {body.get('status')}, not {status}")
+def _product(stack: StackProcess, stock: int) -> str:
+    return create_product(stack, "E2E-ORD", stock=stock, price=3000, name="E2E order item")
 
 
 def test_authorization_matrix(stack: Any) -> None:
     sku = _product(stack, stock=5)
-    placed = _order(stack, sku, {})
+    placed = checkout(stack, sku)
     url = f"{stack.base_url}/orders/{placed['order_id']}"
     cases = {
         "order token": ({"X-Order-Token": placed["order_token"]}, 200),
@@ -116,7 +51,7 @@ def test_authorization_matrix(stack: Any) -> None:
 
 def test_guest_cancels_before_payment_and_stock_comes_back(stack: Any) -> None:
     sku = _product(stack, stock=5)
-    placed = _order(stack, sku, {}, quantity=2)
+    placed = checkout(stack, sku, 2)
     headers = {"X-Order-Token": placed["order_token"]}
     reply = requests.post(
         f"{stack.base_url}/orders/{placed['order_id']}/cancel", headers=headers, timeout=30
@@ -129,17 +64,17 @@ def test_guest_cancels_before_payment_and_stock_comes_back(stack: Any) -> None:
     assert reply.json()["status"] == "CANCELLED"
     if HAS_PAYMENTS:
         time.sleep(2)  # a charge in flight is refunded, never committed
-    assert _level(stack, sku) == (5, 0, 5)
+    assert level(stack, sku) == (5, 0, 5)
 
 
 @needs_payments
 def test_declined_payment_releases_the_stock(stack: Any) -> None:
     sku = _product(stack, stock=5)
     me = stack.auth(f"e2e-decl-{uuid.uuid4().hex[:6]}", ["customer"], "d@example.com")
-    placed = _order(stack, sku, me, quantity=3, card="tok_declined")
-    failed = _wait(stack, placed["order_id"], me, "PAYMENT_FAILED")
+    placed = checkout(stack, sku, 3, headers=me, card="tok_declined")
+    failed = wait_for_order(stack, placed["order_id"], me, "PAYMENT_FAILED")
     assert failed["payment"]["status"] == "DECLINED"
-    assert _level(stack, sku) == (5, 0, 5)
+    assert level(stack, sku) == (5, 0, 5)
 
 
 @needs_payments
@@ -149,17 +84,17 @@ def test_paid_order_cancel_ship_and_list(stack: Any) -> None:
     sub = f"e2e-paid-{uuid.uuid4().hex[:6]}"
     me = stack.auth(sub, ["customer"], f"{sub}@example.com")
     ops = stack.auth("e2e-ops", ["ops"])
-    first = _order(stack, sku, me, quantity=2)
-    second = _order(stack, sku, me, quantity=1)
-    third = _order(stack, sku, me, quantity=1)
+    first = checkout(stack, sku, 2, headers=me)
+    second = checkout(stack, sku, 1, headers=me)
+    third = checkout(stack, sku, 1, headers=me)
     for placed in (first, second, third):
-        _wait(stack, placed["order_id"], me, "PAID")
-    assert _level(stack, sku) == (6, 0, 6)
+        wait_for_order(stack, placed["order_id"], me, "PAID")
+    assert level(stack, sku) == (6, 0, 6)
 
     cancelled = requests.post(f"{base}/orders/{first['order_id']}/cancel", headers=me, timeout=30)
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["payment"]["status"] == "REFUNDED"
-    assert _level(stack, sku) == (8, 0, 8)
+    assert level(stack, sku) == (8, 0, 8)
 
     shipment = {"carrier": "sf-express", "tracking_number": "SF0001"}
     by_customer = requests.post(

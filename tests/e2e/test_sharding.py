@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 import requests
+from stack_helpers import adjust_stock, create_product, staff
+
+from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
 PROBLEM = "application/problem+json"
 
 
-def _auth(stack: Any, *groups: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {stack.token(f'e2e-{groups[0]}', groups=list(groups))}"}
-
-
 @pytest.fixture
-def sku(stack: Any, http: requests.Session) -> str:
-    code = f"E2E-HOT-{uuid.uuid4().hex[:12]}"
-    body = {
-        "name": "E2E hot item",
-        "skus": [
-            {
-                "sku": code,
-                "price": {"amount": 900, "currency": "CNY"},
-                "stock": 30,
-                "safety_stock": 5,
-            }
-        ],
-    }
-    response = http.post(
-        f"{stack.base_url}/admin/products", json=body, headers=_auth(stack, "ops"), timeout=30
+def sku(stack: StackProcess) -> str:
+    return create_product(
+        stack, "E2E-HOT", stock=30, price=900, name="E2E hot item", safety_stock=5
     )
-    assert response.status_code == 201, response.text
-    return code
 
 
 def _set_shards(
@@ -44,26 +28,17 @@ def _set_shards(
     return http.put(
         f"{stack.base_url}/admin/inventory/{sku}/shards",
         json={"count": count},
-        headers=_auth(stack, *(groups or ("ops",))),
+        headers=staff(stack, *(groups or ("ops",))),
         timeout=30,
     )
 
 
 def _read(stack: Any, http: requests.Session, sku: str, group: str = "support") -> Any:
     response = http.get(
-        f"{stack.base_url}/admin/inventory/{sku}", headers=_auth(stack, group), timeout=30
+        f"{stack.base_url}/admin/inventory/{sku}", headers=staff(stack, group), timeout=30
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def _adjust(stack: Any, http: requests.Session, sku: str, delta: int) -> requests.Response:
-    return http.post(
-        f"{stack.base_url}/admin/inventory/{sku}/adjustments",
-        json={"delta": delta, "reason": "e2e shards"},
-        headers=_auth(stack, "ops"),
-        timeout=30,
-    )
 
 
 def test_ops_splits_a_new_sku_and_totals_stay(stack: Any, http: requests.Session, sku: str) -> None:
@@ -79,11 +54,11 @@ def test_ops_splits_a_new_sku_and_totals_stay(stack: Any, http: requests.Session
 
 def test_adjustments_work_across_shards(stack: Any, http: requests.Session, sku: str) -> None:
     assert _set_shards(stack, http, sku, 4).status_code == 200
-    assert _adjust(stack, http, sku, 7).json()["on_hand"] == 37
-    down = _adjust(stack, http, sku, -20)
+    assert adjust_stock(stack, sku, 7).json()["on_hand"] == 37
+    down = adjust_stock(stack, sku, -20)
     assert down.status_code == 200
     assert (down.json()["on_hand"], down.json()["available"]) == (17, 17)
-    too_much = _adjust(stack, http, sku, -18)
+    too_much = adjust_stock(stack, sku, -18)
     assert too_much.status_code == 409
     assert too_much.headers["Content-Type"].startswith(PROBLEM)
     assert too_much.json()["available"] == 17
@@ -120,19 +95,19 @@ def test_safety_stock_flags_low_stock_once_crossed(
     patched = http.patch(
         f"{stack.base_url}/admin/inventory/{sku}",
         json={"safety_stock": 10},
-        headers=_auth(stack, "ops"),
+        headers=staff(stack, "ops"),
         timeout=30,
     )
     assert patched.status_code == 200, patched.text
     assert (patched.json()["safety_stock"], patched.json()["low_stock"]) == (10, False)
-    low = _adjust(stack, http, sku, -21)
+    low = adjust_stock(stack, sku, -21)
     assert (low.json()["available"], low.json()["low_stock"]) == (9, True)
-    back = _adjust(stack, http, sku, 1)
+    back = adjust_stock(stack, sku, 1)
     assert (back.json()["available"], back.json()["low_stock"]) == (10, False)
     support = http.patch(
         f"{stack.base_url}/admin/inventory/{sku}",
         json={"safety_stock": 1},
-        headers=_auth(stack, "support"),
+        headers=staff(stack, "support"),
         timeout=30,
     )
     assert support.status_code == 403

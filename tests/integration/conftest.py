@@ -3,21 +3,24 @@
 The tables come from the template through the local stack's own loader (infra.local), so there
 is no second copy of any key schema here. Environment variables are set at import, before any
 test imports the commerce layer, because settings and PynamoDB table names are read once.
+
+Handler modules are loaded once per test module (catalog and inventory once per session). A test
+module stocks the ``shop`` by overriding that fixture under the same name and asking for this one.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import os
 import shutil
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -27,8 +30,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "layers" / "commerce"))
 
 from infra.local.functions import load_functions  # noqa: E402
-from infra.local.resources import CreatedResources, create_tables  # noqa: E402
+from infra.local.resources import CreatedResources, create_queues, create_tables  # noqa: E402
 from infra.local.template import Resolver, load_template  # noqa: E402
+
+if TYPE_CHECKING:
+    from commerce.events import MemoryEventPublisher
+    from commerce.payments.sandbox import SandboxProvider
+    from notifications_world import Notifier
 
 TEMPLATE = load_template(ROOT / "template.yaml")
 EVENTS_DIR = ROOT / "events"
@@ -59,6 +67,7 @@ os.environ.update(
 )
 
 from moto import mock_aws  # noqa: E402
+from orders_world import Reply, Shop, invoke, load_function, make_queues  # noqa: E402
 
 
 @pytest.fixture
@@ -74,8 +83,6 @@ def dynamodb() -> Iterator[Any]:
 def push_apps(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """SNS platform applications for push in moto, made as the local stack makes them from the
     template's ExternalResources, and settings naming them; parameter name -> application ARN."""
-    from dataclasses import replace
-
     from commerce.customers import devices
     from commerce.notifications import endpoints
     from commerce.settings import get_settings
@@ -133,70 +140,56 @@ def scan_all(dynamodb: Any) -> Callable[[], dict[str, list[dict[str, Any]]]]:
     return scan
 
 
-def _load_handler_module(function: str) -> ModuleType:
-    """functions/<function>/app.py under a unique name (every function's module is app.py)."""
-    path = ROOT / "functions" / function / "app.py"
-    spec = importlib.util.spec_from_file_location(f"{function}_function_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-class LambdaContext:
-    function_name = "commerce-local-Function"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:commerce-local-Function"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-
-
-@dataclass
-class Reply:
-    """A proxy result, decoded."""
-
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def content_type(self) -> str:
-        lowered = {k.lower(): v for k, v in self.headers.items()}
-        return lowered.get("content-type", "")
-
-
-def _invoker(module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
-    def invoke(event: dict[str, Any]) -> Reply:
-        result = module.lambda_handler(event, LambdaContext())
-        headers = dict(result.get("headers") or {})
-        for name, values in (result.get("multiValueHeaders") or {}).items():
-            headers.setdefault(name, values[-1])
-        raw = result.get("body")
-        return Reply(result["statusCode"], headers, json.loads(raw) if raw else None)
-
-    return invoke
-
-
 @pytest.fixture(scope="session")
 def catalog_module() -> ModuleType:
-    return _load_handler_module("catalog")
+    return load_function("catalog")
 
 
 @pytest.fixture(scope="session")
 def inventory_module() -> ModuleType:
-    return _load_handler_module("inventory")
+    return load_function("inventory")
+
+
+@pytest.fixture(scope="module")
+def cart_module() -> ModuleType:
+    return load_function("cart")
+
+
+@pytest.fixture(scope="module")
+def orders_module() -> ModuleType:
+    return load_function("orders")
+
+
+@pytest.fixture(scope="module")
+def sweeper_module() -> ModuleType:
+    return load_function("sweeper")
+
+
+@pytest.fixture(scope="module")
+def coupons_module() -> ModuleType:
+    return load_function("coupons")
+
+
+@pytest.fixture(scope="module")
+def customers_module() -> ModuleType:
+    return load_function("customers")
+
+
+@pytest.fixture(scope="module")
+def notifications_module() -> ModuleType:
+    return load_function("notifications")
 
 
 @pytest.fixture
 def call_catalog(dynamodb: Any, catalog_module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
-    return _invoker(catalog_module)
+    return partial(invoke, catalog_module)
 
 
 @pytest.fixture
 def call_inventory(
     dynamodb: Any, inventory_module: ModuleType
 ) -> Callable[[dict[str, Any]], Reply]:
-    return _invoker(inventory_module)
+    return partial(invoke, inventory_module)
 
 
 ROLE_SUBS = {
@@ -276,6 +269,79 @@ def create_product(call_catalog: Callable[[dict[str, Any]], Reply]) -> Callable[
         return reply
 
     return create
+
+
+# --- carts, orders and payments --------------------------------------------------------------
+
+
+@pytest.fixture
+def events() -> Iterator[MemoryEventPublisher]:
+    """Domain events kept in memory instead of sent to the notifications queue."""
+    from commerce.events import MemoryEventPublisher, use_publisher
+
+    published = MemoryEventPublisher()
+    use_publisher(published)
+    yield published
+    use_publisher(None)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxProvider]:
+    """The sandbox payment provider, over an in-memory ledger, as the provider of this test."""
+    from commerce.payments.factory import use_provider
+    from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+
+    provider = SandboxProvider(InMemoryLedger())
+    use_provider(provider)
+    yield provider
+    use_provider(None)
+
+
+@pytest.fixture
+def queues(dynamodb: Any) -> dict[str, str]:
+    """The payments and notifications queues on moto: name -> URL."""
+    return make_queues()
+
+
+@pytest.fixture
+def shop(
+    dynamodb: Any,
+    queues: dict[str, str],
+    events: MemoryEventPublisher,
+    sandbox: SandboxProvider,
+    cart_module: ModuleType,
+    orders_module: ModuleType,
+) -> Shop:
+    """Carts and orders through their handlers, with the queues on moto, events kept in memory
+    and the sandbox provider; nothing is in stock until a test module's own ``shop`` adds it."""
+    return Shop(dynamodb, cart_module, orders_module)
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def notifier(
+    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, notifications_module: ModuleType
+) -> Iterator[Notifier]:
+    """The notifications handler with the template's queues, a verified sender, and settings
+    naming the sender, the ops mailbox and the dead-letter queue."""
+    from commerce.notifications import sender, service
+    from commerce.settings import get_settings
+    from notifications_world import OPS, SENDER, Notifier, clear_caches
+
+    created = CreatedResources()
+    create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
+    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
+    dlq_url = created.queues["NotificationsDLQ"]
+    settings = replace(
+        get_settings(), sender_email=SENDER, ops_alert_email=OPS, notifications_dlq_url=dlq_url
+    )
+    monkeypatch.setattr(service, "get_settings", lambda: settings)
+    monkeypatch.setattr(sender, "get_settings", lambda: settings)
+    clear_caches()
+    yield Notifier(notifications_module, dlq_url)
+    clear_caches()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,7 +1,8 @@
-"""Shared helpers of the order tests (imported by test_orders_* and test_checkout_*).
+"""Shared helpers of the order tests (imported by test_orders_*, test_checkout_* and others).
 
 Calls the cart and orders handlers as the gateway would (guests by token, roles by claims),
-sets up stock, and reads tables and the payments queue on moto.
+sets up stock, pays and delivers orders as the payments function and a carrier would, and reads
+tables and the payments queue on moto.
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ import copy
 import importlib.util
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
+from commerce.carts import clock
+from commerce.domain.orders import OrderEvent
+from commerce.orders import fulfilment, moves
+from commerce.payments.factory import provider
+from commerce.payments.provider import charge_key
+from commerce.store import orders as order_store
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -41,9 +48,16 @@ class Context:
 
 @dataclass
 class Reply:
+    """A proxy result, decoded."""
+
     status: int
     headers: dict[str, str]
     body: Any
+
+    @property
+    def content_type(self) -> str:
+        lowered = {k.lower(): v for k, v in self.headers.items()}
+        return lowered.get("content-type", "")
 
 
 def load_function(name: str) -> ModuleType:
@@ -195,55 +209,38 @@ class Shop:
             headers["Idempotency-Key"] = self.next_key() if key == "auto" else key
         return invoke(self.orders, event("orders_place.json", who=who, body=body, headers=headers))
 
-    def get(self, order_id: str, *, who: str | None = None, **tokens: str | None) -> Reply:
+    def _on_order(
+        self,
+        sample: str,
+        order_id: str,
+        who: str | None,
+        tokens: dict[str, str | None],
+        body: Any = None,
+    ) -> Reply:
+        """A route on one order, as ``who`` or a guest holding ``token``/``order_token``."""
+        headers = guest_headers(tokens.get("token"), tokens.get("order_token"))
+        params = {"order_id": order_id}
         return invoke(
-            self.orders,
-            event(
-                "orders_get.json",
-                who=who,
-                params={"order_id": order_id},
-                headers=guest_headers(tokens.get("token"), tokens.get("order_token")),
-            ),
+            self.orders, event(sample, who=who, body=body, params=params, headers=headers)
         )
+
+    def get(self, order_id: str, *, who: str | None = None, **tokens: str | None) -> Reply:
+        return self._on_order("orders_get.json", order_id, who, tokens)
 
     def list(self, who: str | None, query: dict[str, str] | None = None) -> Reply:
         return invoke(self.orders, event("orders_list.json", who=who, query=query))
 
     def cancel(self, order_id: str, *, who: str | None = None, **tokens: str | None) -> Reply:
-        return invoke(
-            self.orders,
-            event(
-                "orders_cancel.json",
-                who=who,
-                params={"order_id": order_id},
-                headers=guest_headers(tokens.get("token"), tokens.get("order_token")),
-            ),
-        )
+        return self._on_order("orders_cancel.json", order_id, who, tokens)
 
     def ship(self, order_id: str, who: str | None = "ops", body: Any = None) -> Reply:
-        return invoke(
-            self.orders,
-            event(
-                "orders_ship.json",
-                who=who,
-                params={"order_id": order_id},
-                body=body or {"carrier": "sf-express", "tracking_number": "SF1234567890"},
-            ),
-        )
+        shipment = body or {"carrier": "sf-express", "tracking_number": "SF1234567890"}
+        return self._on_order("orders_ship.json", order_id, who, {}, shipment)
 
     def request_return(
         self, order_id: str, body: Any, *, who: str | None = None, **tokens: str | None
     ) -> Reply:
-        return invoke(
-            self.orders,
-            event(
-                "orders_request_return.json",
-                who=who,
-                params={"order_id": order_id},
-                body=body,
-                headers=guest_headers(tokens.get("token"), tokens.get("order_token")),
-            ),
-        )
+        return self._on_order("orders_request_return.json", order_id, who, tokens, body)
 
     def receive(self, order_id: str, return_id: str, who: str | None = "ops") -> Reply:
         return invoke(
@@ -285,6 +282,38 @@ class Shop:
         return item
 
 
+def pay(order_id: str) -> None:
+    """What the payments consumer does on approval, with the installed provider: charge once
+    under the order's charge key, then commit the stock and write PAID in one move."""
+    stored = order_store.load_order(order_id)
+    assert stored is not None
+    result = provider().charge(
+        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
+    )
+
+    def approved(current: order_store.StoredOrder) -> order_store.StoredOrder:
+        order = current.order
+        return replace(
+            current, order=replace(order, payment=order.payment.approved(result.charge_id))
+        )
+
+    moves.move(
+        order_id,
+        OrderEvent.PAYMENT_APPROVED,
+        prepare=approved,
+        effects=lambda tx, current, adv: order_store.commit_stock(tx, current.reservation),
+    )
+
+
+def deliver(shop: Shop, order_id: str, carrier_event_id: str | None = None) -> int:
+    """Pay, ship and deliver the order, as its carrier reports it; the delivery time."""
+    pay(order_id)
+    assert shop.ship(order_id).status == 200
+    at = clock.now()
+    fulfilment.mark_delivered(order_id, at, carrier_event_id or f"evt-{order_id}")
+    return at
+
+
 def make_queues() -> dict[str, str]:
     """The payments and notifications queues on moto, under the names settings carry."""
     sqs = boto3.client("sqs", region_name="us-east-1")
@@ -310,8 +339,7 @@ def drain(queue_url: str) -> list[dict[str, Any]]:
 
 def problem(reply: Reply, status: int, kind: str) -> None:
     assert reply.status == status, reply.body
-    lowered = {k.lower(): v for k, v in reply.headers.items()}
-    assert lowered.get("content-type") == "application/problem+json", reply.headers
+    assert reply.content_type == "application/problem+json", reply.headers
     assert reply.body["type"] == kind, reply.body
 
 

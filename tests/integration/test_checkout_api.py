@@ -7,14 +7,14 @@ and never changes again; Powertools idempotency answers retries with the first r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 from commerce.carts import clock
-from commerce.events import MemoryEventPublisher, use_publisher
-from orders_world import CARD, Shop, drain, load_function, make_queues, problem
+from commerce.events import MemoryEventPublisher
+from orders_world import CARD, Shop, drain, problem
 
 pytestmark = pytest.mark.integration
 
@@ -22,45 +22,10 @@ SKU = "TEA-CHK-1"
 SKU2 = "TEA-CHK-2"
 
 
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture(scope="module")
-def sweeper_module() -> ModuleType:
-    return load_function("sweeper")
-
-
 @pytest.fixture
-def events() -> Iterator[MemoryEventPublisher]:
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield published
-    use_publisher(None)
-
-
-@pytest.fixture
-def queues(dynamodb: Any) -> dict[str, str]:
-    return make_queues()
-
-
-@pytest.fixture
-def shop(
-    dynamodb: Any,
-    queues: dict[str, str],
-    events: MemoryEventPublisher,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 10), (SKU2, 5), price=1000)
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 def _payments(queues: dict[str, str]) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from commerce.carts import clock
 from commerce.store import coupons as coupon_store
-from orders_world import Reply, Shop, event, guest_headers, invoke, load_function, problem
+from orders_world import Reply, Shop, event, guest_headers, invoke, problem
 
 pytestmark = pytest.mark.integration
 
@@ -27,30 +27,10 @@ def money(amount: int) -> dict[str, Any]:
     return {"amount": amount, "currency": "CNY"}
 
 
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture(scope="module")
-def coupons_module() -> ModuleType:
-    return load_function("coupons")
-
-
 @pytest.fixture
-def shop(
-    dynamodb: Any,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 50), price=1000)  # 10.00 CNY a unit
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 @pytest.fixture

@@ -7,57 +7,27 @@ cancelled order, or one whose payment fails, gives its uses back exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
 import pytest
 from commerce.carts import clock
-from commerce.events import MemoryEventPublisher, use_publisher
 from commerce.payments.consumer import record_decline
 from commerce.store import coupons as coupon_store
 from commerce.store.orders import load_order
-from orders_world import SUBS, Shop, event, invoke, load_function, make_queues, problem
+from orders_world import SUBS, Shop, event, invoke, problem
 
 pytestmark = pytest.mark.integration
 
 SKU = "TEA-CPC-1"
 
 
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture(scope="module")
-def coupons_module() -> ModuleType:
-    return load_function("coupons")
-
-
-@pytest.fixture(autouse=True)
-def events() -> Iterator[MemoryEventPublisher]:
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield published
-    use_publisher(None)
-
-
 @pytest.fixture
-def shop(
-    dynamodb: Any,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
-    make_queues()
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 50), price=1000)
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
@@ -14,21 +13,16 @@ from commerce.customers import privacy as privacy_service
 from commerce.domain import privacy
 from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderEvent
 from commerce.domain.points import LedgerEntry, PointsReason, points_earned
-from commerce.events import MemoryEventPublisher, use_publisher
 from commerce.notifications.consent import MARKETING, current_consent
-from commerce.orders import fulfilment, moves
-from commerce.payments.factory import use_provider
-from commerce.payments.provider import charge_key
-from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.payments.sandbox import SandboxProvider
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as customer_store
 from commerce.store import notifications as sent_records
 from commerce.store import orders as store
 from commerce.store import points as points_store
 from commerce.store.transactions import LabelledTransaction
-from orders_world import SUBS, Reply, Shop, event, invoke, load_function, make_queues, problem
+from orders_world import SUBS, Reply, Shop, deliver, event, invoke, problem
 
 pytestmark = pytest.mark.integration
 
@@ -55,32 +49,6 @@ PHONE = "+8613700001111"
 DEVICE_TOKEN = "apns-device-token-7f3e9a"
 
 
-@pytest.fixture(scope="module")
-def customers_module() -> ModuleType:
-    return load_function("customers")
-
-
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxProvider]:
-    provider = SandboxProvider(InMemoryLedger())
-    use_provider(provider)
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield provider
-    use_publisher(None)
-    use_provider(None)
-
-
 @pytest.fixture
 def pool(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
     """A user pool on moto holding the customer, which erasure disables."""
@@ -93,16 +61,9 @@ def pool(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, str]:
 
 
 @pytest.fixture
-def shop(
-    dynamodb: Any,
-    sandbox: SandboxProvider,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
-    make_queues()
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 50), price=5000)
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 class Api:
@@ -148,27 +109,6 @@ def api(dynamodb: Any, push_apps: dict[str, str], customers_module: ModuleType) 
     return Api(customers_module)
 
 
-def _pay(order_id: str, sandbox: SandboxProvider) -> None:
-    stored = store.load_order(order_id)
-    assert stored is not None
-    result = sandbox.charge(
-        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
-    )
-
-    def approved(current: store.StoredOrder) -> store.StoredOrder:
-        order = current.order
-        return replace(
-            current, order=replace(order, payment=order.payment.approved(result.charge_id))
-        )
-
-    moves.move(
-        order_id,
-        OrderEvent.PAYMENT_APPROVED,
-        prepare=approved,
-        effects=lambda tx, current, adv: store.commit_stock(tx, current.reservation),
-    )
-
-
 def _order(shop: Shop, who: str = "customer") -> str:
     cart_id, _ = shop.cart_with({SKU: 2}, who=who)
     address = ADDRESS if who == "customer" else OTHER_ADDRESS
@@ -183,11 +123,9 @@ def _order(shop: Shop, who: str = "customer") -> str:
     return order_id
 
 
-def _delivered(shop: Shop, sandbox: SandboxProvider, who: str = "customer") -> str:
+def _delivered(shop: Shop, who: str = "customer") -> str:
     order_id = _order(shop, who)
-    _pay(order_id, sandbox)
-    assert shop.ship(order_id).status == 200
-    fulfilment.mark_delivered(order_id, clock.now(), f"evt-{order_id}")
+    deliver(shop, order_id)
     return order_id
 
 
@@ -349,7 +287,7 @@ def test_support_view_roles_and_missing(api: Api) -> None:
 def test_export_holds_every_section(api: Api, shop: Shop, sandbox: SandboxProvider) -> None:
     api.patch({"marketing_consent": True, "phone": PHONE})
     api.add_device({"platform": "web", "token": DEVICE_TOKEN})
-    order_id = _delivered(shop, sandbox)  # delivery earns points
+    order_id = _delivered(shop)  # delivery earns points
     _message_sent(SUBS["customer"], order_id)
     redeemed = LedgerEntry(-40, PointsReason.REDEEMED, order_id, clock.now() + 60, ref="r1")
     assert points_store.record_once(SUBS["customer"], redeemed)
@@ -463,7 +401,7 @@ def test_erasure_leaves_no_personal_value_anywhere(
 ) -> None:
     api.patch({"marketing_consent": True, "phone": PHONE, "notification_channels": ["sms"]})
     api.add_device({"platform": "ios", "token": DEVICE_TOKEN})
-    delivered = _delivered(shop, sandbox)
+    delivered = _delivered(shop)
     cancelled = _order(shop)
     assert shop.cancel(cancelled, who="customer").status == 200
     others = _order(shop, who="other")
@@ -520,8 +458,8 @@ def test_retried_erasure_reaches_the_same_end(
 ) -> None:
     api.patch({"marketing_consent": True, "phone": PHONE})
     api.add_device({"platform": "ios", "token": DEVICE_TOKEN})
-    _delivered(shop, sandbox)
-    _delivered(shop, sandbox)
+    _delivered(shop)
+    _delivered(shop)
     values = _personal_values(api, shop)
 
     # The first attempt dies after anonymising one order.

@@ -6,166 +6,27 @@ local outbox (the same reader GET /_local/outbox uses).
 from __future__ import annotations
 
 import email
-import importlib.util
 import json
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
-from types import ModuleType
+from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, new_order
-from commerce.domain.pricing import Totals
-from commerce.events import DomainEvent, stable_event_id
+from commerce.events import DomainEvent
 from commerce.notifications import Channel, sender, service
 from commerce.notifications.messages import OutgoingMessage
 from commerce.notifications.sender import SendError, SesEmailSender, SnsSmsSender
 from commerce.observability import logger
 from commerce.orders.dispatch import order_event
-from commerce.settings import get_settings
-from commerce.store import keys
 from commerce.store import notifications as sent_records
-from commerce.store.models import OrderModel
-from commerce.store.orders import StoredOrder, put_new_order
-from commerce.store.transactions import LabelledTransaction
-from payment_orders import sqs_event
+from notifications_world import BUYER, OPS, SENDER, Notifier, order_body, write_order
+from orders_world import EVENTS, SUBS, Context
 
 from infra.local.outbox import Outbox
-from infra.local.resources import CreatedResources, create_queues
-from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
-SENDER = "no-reply@shop.example"
-OPS = "ops@shop.example"
-BUYER = "buyer@example.com"
-CREATED_EPOCH = 1_893_456_000
-
-
-class _Context:
-    function_name = "commerce-local-NotificationsFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:notifications"
-    aws_request_id = "00000000-0000-4000-8000-000000000006"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@pytest.fixture(scope="module")
-def notifications_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "notifications_function_app", ROOT / "functions" / "notifications" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _clear_caches() -> None:
-    service.use_senders(None)
-    for cached in (service.store_info, service._sqs):
-        cached.cache_clear()
-    for cached in (sender._ses, sender._sns):
-        cached.cache_clear()
-
-
-@dataclass
-class World:
-    dlq_url: str
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        got = sqs.receive_message(
-            QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        )
-        return list(got.get("Messages", []))
-
-
-@pytest.fixture
-def world(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    """Queues, a verified sender, and settings naming them."""
-    created = CreatedResources()
-    create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
-    settings = replace(
-        get_settings(),
-        sender_email=SENDER,
-        ops_alert_email=OPS,
-        notifications_dlq_url=created.queues["NotificationsDLQ"],
-    )
-    monkeypatch.setattr(service, "get_settings", lambda: settings)
-    monkeypatch.setattr(sender, "get_settings", lambda: settings)
-    _clear_caches()
-    yield World(created.queues["NotificationsDLQ"])
-    _clear_caches()
-
-
-@pytest.fixture
-def invoke(notifications_module: ModuleType, world: World) -> Callable[..., dict[str, Any]]:
-    def call(*bodies: str, receive_count: int = 1) -> dict[str, Any]:
-        event = sqs_event(*bodies, receive_count=receive_count)
-        return dict(notifications_module.lambda_handler(event, _Context()))
-
-    return call
-
-
-def place(
-    *,
-    guest: bool = True,
-    email_address: str = BUYER,
-    locale: str | None = None,
-    order_id: str | None = None,
-) -> StoredOrder:
-    """A PENDING_PAYMENT order written straight to the Orders table (no stock needed here)."""
-    order_id = order_id or f"ord-{uuid.uuid4().hex[:20]}"
-    price = Money(1250, "CNY")
-    lines = (OrderLine("NTF-A", 2, price), OrderLine("NTF-B", 1, Money(990, "CNY")))
-    subtotal = Money(3490, "CNY")
-    zero = Money.zero("CNY")
-    order = new_order(
-        order_id,
-        email=email_address,
-        lines=lines,
-        totals=Totals(subtotal, zero, zero, zero, subtotal),
-        created_at=CREATED_EPOCH,
-        owner=None if guest else "c0000000-0000-4000-8000-000000000001",
-        cart_token_hash="a" * 64 if guest else None,
-    )
-    stored = StoredOrder(order=order, cart_id=f"cart-{order_id}", created_at=_created_at())
-    tx = LabelledTransaction()
-    put_new_order(tx, stored, updated_at=_created_at())
-    assert not tx.commit()
-    actions = [OrderModel.carrier.set("sf"), OrderModel.tracking_number.set("SF1234567890")]
-    if locale is not None:
-        actions.append(OrderModel.locale.set(locale))
-    OrderModel(keys.order_pk(order_id), keys.ORDER_SK).update(actions=actions)
-    return stored
-
-
-def _created_at() -> str:
-    return "2030-01-01T00:00:00.000000Z"
-
-
-def event_body(stored: StoredOrder, event_type: str) -> str:
-    """The order's event as dispatch publishes it, under ``event_type``."""
-    if event_type == "order.pending_payment":
-        return order_event(stored).to_json()
-    base = order_event(stored)
-    return DomainEvent(
-        event_id=stable_event_id(stored.order_id, event_type),
-        type=event_type,
-        occurred_at=base.occurred_at,
-        data=base.data,
-    ).to_json()
+CUSTOMER = SUBS["customer"]
 
 
 def mails() -> list[dict[str, Any]]:
@@ -199,15 +60,15 @@ ORDER_EVENTS = [
     ("locale", "expected"), [(None, "en"), ("zh-CN,zh;q=0.9,en;q=0.8", "zh-CN")]
 )
 def test_each_order_event_sends_one_email_in_the_checkout_language(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
     published: str,
     template_event: str,
     locale: str | None,
     expected: str,
 ) -> None:
-    stored = place(locale=locale)
+    stored = write_order(locale=locale)
 
-    response = invoke(event_body(stored, published))
+    response = notifier.deliver(order_body(stored, published))
 
     assert response == {"batchItemFailures": []}
     [mail] = mails()
@@ -223,11 +84,11 @@ def test_each_order_event_sends_one_email_in_the_checkout_language(
 
 
 def test_a_signed_in_customer_gets_email_only_by_default(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
-    stored = place(guest=False, locale="zh-CN")
+    stored = write_order(owner=CUSTOMER, locale="zh-CN")
 
-    invoke(event_body(stored, "order.paid"))
+    notifier.deliver(order_body(stored, "order.paid"))
 
     assert [(m["to"], m["template"]) for m in Outbox().items()] == [
         (BUYER, "zh-CN/order.paid.email")
@@ -235,7 +96,7 @@ def test_a_signed_in_customer_gets_email_only_by_default(
 
 
 def test_a_signed_in_customer_is_reached_on_the_channels_and_language_they_chose(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
     from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
 
@@ -250,9 +111,9 @@ def test_a_signed_in_customer_is_reached_on_the_channels_and_language_they_chose
             phone_set=True,
         ),
     )
-    stored = place(guest=False)  # no checkout language: the profile's own applies
+    stored = write_order(owner=CUSTOMER)  # no checkout language: the profile's own applies
 
-    invoke(event_body(stored, "order.shipped"))
+    notifier.deliver(order_body(stored, "order.shipped"))
 
     sent = {m["channel"]: m for m in Outbox().items()}
     assert sorted(sent) == ["email", "sms"]
@@ -273,16 +134,16 @@ def test_a_signed_in_customer_is_reached_on_the_channels_and_language_they_chose
 
 
 def test_a_customer_who_turned_every_channel_off_gets_nothing(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
     from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
 
     identity = Identity(sub="c0000000-0000-4000-8000-000000000001", email=BUYER)
     ensure_profile(identity)
     update_me(identity, Patch(notification_channels=()))
-    stored = place(guest=False)
+    stored = write_order(owner=CUSTOMER)
 
-    response = invoke(event_body(stored, "order.paid"))
+    response = notifier.deliver(order_body(stored, "order.paid"))
 
     assert response == {"batchItemFailures": []}
     assert Outbox().items() == []
@@ -292,13 +153,13 @@ def test_a_customer_who_turned_every_channel_off_gets_nothing(
 
 
 def test_a_duplicated_and_redelivered_event_sends_one_email(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
-    stored = place()
-    body = event_body(stored, "order.paid")
+    stored = write_order()
+    body = order_body(stored, "order.paid")
 
-    first = invoke(body, body)
-    again = invoke(body, receive_count=2)
+    first = notifier.deliver(body, body)
+    again = notifier.deliver(body, receive_count=2)
 
     assert first == {"batchItemFailures": []}
     assert again == {"batchItemFailures": []}
@@ -309,12 +170,12 @@ def test_a_duplicated_and_redelivered_event_sends_one_email(
 
 
 def test_a_producer_resending_the_same_fact_sends_nothing_more(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
-    stored = place()
+    stored = write_order()
     # The same transition published twice by dispatch: the id is stable per transition.
-    invoke(order_event(stored).to_json())
-    invoke(order_event(stored).to_json())
+    notifier.deliver(order_event(stored).to_json())
+    notifier.deliver(order_event(stored).to_json())
 
     assert [m["template"] for m in mails()] == ["en/order.placed.email"]
 
@@ -350,16 +211,16 @@ class FailingFor:
 
 
 def test_a_failing_send_fails_only_its_record_and_is_retried_later(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
-    ok_order = place(email_address="fine@example.com")
-    bad_order = place(email_address="unlucky@example.com")
+    ok_order = write_order("fine@example.com")
+    bad_order = write_order("unlucky@example.com")
     failing = FailingFor(SesEmailSender(SENDER), "unlucky@example.com")
     senders = {Channel.EMAIL: failing, Channel.SMS: SnsSmsSender(), Channel.PUSH: SnsSmsSender()}
     service.use_senders(senders)
-    bad_body = event_body(bad_order, "order.paid")
+    bad_body = order_body(bad_order, "order.paid")
 
-    response = invoke(event_body(ok_order, "order.paid"), bad_body)
+    response = notifier.deliver(order_body(ok_order, "order.paid"), bad_body)
 
     assert _failed(response) == {response_id(response, 1)}
     assert [m["to"] for m in mails()] == ["fine@example.com"]
@@ -368,13 +229,13 @@ def test_a_failing_send_fails_only_its_record_and_is_retried_later(
 
     # The provider recovers: the redelivery sends it, once.
     service.use_senders(None)
-    assert invoke(bad_body, receive_count=2) == {"batchItemFailures": []}
+    assert notifier.deliver(bad_body, receive_count=2) == {"batchItemFailures": []}
     assert sorted(m["to"] for m in mails()) == ["fine@example.com", "unlucky@example.com"]
     assert sent_records.status_of(message.dedupe_key) == sent_records.SENT
 
 
 def test_a_failing_channel_does_not_hold_back_the_others(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
     from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
 
@@ -382,8 +243,8 @@ def test_a_failing_channel_does_not_hold_back_the_others(
     ensure_profile(identity)
     phone = "+8613800138000"
     update_me(identity, Patch(notification_channels=("email", "sms"), phone=phone, phone_set=True))
-    stored = place(guest=False)
-    body = event_body(stored, "order.paid")
+    stored = write_order(owner=CUSTOMER)
+    body = order_body(stored, "order.paid")
     senders = {
         Channel.EMAIL: FailingFor(SesEmailSender(SENDER), BUYER),
         Channel.SMS: SnsSmsSender(),
@@ -391,14 +252,14 @@ def test_a_failing_channel_does_not_hold_back_the_others(
     }
     service.use_senders(senders)
 
-    response = invoke(body)
+    response = notifier.deliver(body)
 
     # The email failed, the SMS went anyway, and the record is failed for a retry.
     assert len(response["batchItemFailures"]) == 1
     assert [(m["channel"], m["to"]) for m in Outbox().items()] == [("sms", phone)]
 
     service.use_senders(None)
-    assert invoke(body, receive_count=2) == {"batchItemFailures": []}
+    assert notifier.deliver(body, receive_count=2) == {"batchItemFailures": []}
     assert sorted((m["channel"], m["to"]) for m in Outbox().items()) == [
         ("email", BUYER),
         ("sms", phone),
@@ -416,18 +277,16 @@ def _messages(body: str) -> list[OutgoingMessage]:
     return service.messages_for(service.parse_body(body))
 
 
-def test_events_no_retry_can_help_go_to_the_dlq_at_once(
-    invoke: Callable[..., dict[str, Any]], world: World
-) -> None:
+def test_events_no_retry_can_help_go_to_the_dlq_at_once(notifier: Notifier) -> None:
     unknown = DomainEvent("e-unknown", "order.teleported", "2030-01-01T00:00:00Z", {}).to_json()
     missing = DomainEvent(
         "e-missing", "order.paid", "2030-01-01T00:00:00Z", {"order_id": "ord-nowhere"}
     ).to_json()
 
-    response = invoke("not json", unknown, missing)
+    response = notifier.deliver("not json", unknown, missing)
 
     assert response == {"batchItemFailures": []}
-    dead = world.dead_letters()
+    dead = notifier.dead_letters()
     assert sorted(m["Body"] for m in dead) == sorted(["not json", unknown, missing])
     assert {m["MessageAttributes"]["error"]["StringValue"] for m in dead} == {
         "NotificationError",
@@ -439,14 +298,14 @@ def test_events_no_retry_can_help_go_to_the_dlq_at_once(
 # --- low stock ------------------------------------------------------------------------------------
 
 
-def test_low_stock_mails_the_ops_mailbox(invoke: Callable[..., dict[str, Any]]) -> None:
+def test_low_stock_mails_the_ops_mailbox(notifier: Notifier) -> None:
     from commerce.catalog.low_stock import low_stock_event
 
     event = low_stock_event(
         "NTF-A", available=2, safety_stock=5, crossing=1, occurred_at="2030-01-01T00:00:00Z"
     )
 
-    assert invoke(event.to_json(), event.to_json()) == {"batchItemFailures": []}
+    assert notifier.deliver(event.to_json(), event.to_json()) == {"batchItemFailures": []}
 
     [mail] = mails()
     assert mail["to"] == OPS
@@ -458,16 +317,16 @@ def test_low_stock_mails_the_ops_mailbox(invoke: Callable[..., dict[str, Any]]) 
 
 
 def test_log_lines_carry_no_personal_data(
-    invoke: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture
+    notifier: Notifier, caplog: pytest.LogCaptureFixture
 ) -> None:
-    stored = place(email_address="private.person@example.com", locale="zh-CN")
-    body = event_body(stored, "order.shipped")
+    stored = write_order("private.person@example.com", locale="zh-CN")
+    body = order_body(stored, "order.shipped")
     level = logger.log_level
     logger.setLevel("INFO")
     try:
         with caplog.at_level("INFO"):
-            invoke(body)
-            invoke(body)
+            notifier.deliver(body)
+            notifier.deliver(body)
     finally:
         logger.setLevel(level)
 
@@ -487,12 +346,12 @@ def test_log_lines_carry_no_personal_data(
 # --- SMS ------------------------------------------------------------------------------------------
 
 
-def test_sms_goes_through_sns_once_beside_the_email(world: World) -> None:
+def test_sms_goes_through_sns_once_beside_the_email(notifier: Notifier) -> None:
     from commerce.notifications.consent import Audience
     from commerce.notifications.messages import Recipient, build_messages
 
-    stored = place()
-    event = service.parse_body(event_body(stored, "order.paid"))
+    stored = write_order()
+    event = service.parse_body(order_body(stored, "order.paid"))
     completed = service.address(event).event
     recipient = Recipient(
         Audience.CUSTOMER,
@@ -534,14 +393,14 @@ def test_sms_goes_through_sns_once_beside_the_email(world: World) -> None:
     ],
 )
 def test_the_sample_events_send_their_mail(
-    notifications_module: ModuleType, world: World, name: str, to: str, template: str
+    notifier: Notifier, name: str, to: str, template: str
 ) -> None:
-    event = json.loads((ROOT / "events" / name).read_text())
+    event = json.loads((EVENTS / name).read_text())
     body = json.loads(event["Records"][0]["body"])
     if body["type"].startswith("order."):
-        place(order_id=body["data"]["order_id"])
+        write_order(order_id=body["data"]["order_id"])
 
-    response = notifications_module.lambda_handler(event, _Context())
+    response = notifier.module.lambda_handler(event, Context())
 
     assert response == {"batchItemFailures": []}
     assert [(m["to"], m["template"]) for m in mails()] == [(to, template)]
@@ -566,7 +425,7 @@ def _cart_reminder(owner_sub: str) -> str:
 
 
 def test_a_cart_reminder_is_one_email_to_the_consenting_owner_in_their_language(
-    invoke: Callable[..., dict[str, Any]],
+    notifier: Notifier,
 ) -> None:
     from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
 
@@ -575,8 +434,8 @@ def test_a_cart_reminder_is_one_email_to_the_consenting_owner_in_their_language(
     update_me(identity, Patch(marketing_consent=True))
     body = _cart_reminder("c-cart-owner")
 
-    assert invoke(body) == {"batchItemFailures": []}
-    assert invoke(body) == {"batchItemFailures": []}  # a redelivery sends nothing more
+    assert notifier.deliver(body) == {"batchItemFailures": []}
+    assert notifier.deliver(body) == {"batchItemFailures": []}  # a redelivery sends nothing more
 
     assert [(m["to"], m["template"]) for m in Outbox().items()] == [
         (BUYER, "zh-CN/cart.abandoned.email")
@@ -585,14 +444,14 @@ def test_a_cart_reminder_is_one_email_to_the_consenting_owner_in_their_language(
 
 @pytest.mark.parametrize("consent", [False, None])
 def test_a_cart_reminder_reaches_nobody_without_consent_or_profile(
-    invoke: Callable[..., dict[str, Any]], world: World, consent: bool | None
+    notifier: Notifier, consent: bool | None
 ) -> None:
     if consent is not None:
         from commerce.customers.profiles import Identity, ensure_profile
 
         ensure_profile(Identity(sub="c-cart-owner", email=BUYER))
 
-    assert invoke(_cart_reminder("c-cart-owner")) == {"batchItemFailures": []}
+    assert notifier.deliver(_cart_reminder("c-cart-owner")) == {"batchItemFailures": []}
 
     assert Outbox().items() == []
-    assert world.dead_letters() == []
+    assert notifier.dead_letters() == []

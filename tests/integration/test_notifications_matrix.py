@@ -25,49 +25,24 @@ each with its own customer, addresses and orders: 216 customers, 864 events.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import boto3
 import pytest
 from commerce.catalog.low_stock import low_stock_event
 from commerce.customers import devices
 from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
-from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, new_order
-from commerce.domain.pricing import Totals
 from commerce.events import DomainEvent, stable_event_id
-from commerce.notifications import sender, service
-from commerce.orders.dispatch import order_event
-from commerce.settings import get_settings
 from commerce.store import customers as customer_store
-from commerce.store import keys
-from commerce.store.models import OrderModel
-from commerce.store.orders import StoredOrder, put_new_order
-from commerce.store.transactions import LabelledTransaction
-from payment_orders import sqs_event
-from pynamodb.expressions.update import Action
+from notifications_world import CREATED_AT, OPS, Notifier, order_body, write_order
 
 from infra.local.outbox import Outbox
-from infra.local.resources import CreatedResources, create_queues
-from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
-SENDER = "no-reply@shop.example"
-OPS = "ops@shop.example"
-CREATED_AT = "2030-01-01T00:00:00.000000Z"
-CREATED_EPOCH = 1_893_456_000
 
 #: The customer's order event and the guest's: both transactional, told apart in the outbox.
 CUSTOMER_ORDER_EVENT = "order.shipped"
@@ -144,48 +119,17 @@ def template_event(kind: Kind) -> str:
 # --- fixtures -------------------------------------------------------------------------------------
 
 
-class _Context:
-    function_name = "commerce-local-NotificationsFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:notifications"
-    aws_request_id = "00000000-0000-4000-8000-000000000007"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
-@pytest.fixture(scope="module")
-def handler() -> Callable[..., Any]:
-    """NotificationsFunction's ``lambda_handler``, loaded from its file as Lambda loads it."""
-    spec = importlib.util.spec_from_file_location(
-        "notifications_matrix_app", ROOT / "functions" / "notifications" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module: ModuleType = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lambda_handler  # type: ignore[no-any-return]
-
-
-def _clear_caches() -> None:
-    service.use_senders(None)
-    for cached in (service.store_info, service._sqs, sender._ses, sender._sns):
-        cached.cache_clear()
-
-
 @dataclass
 class Consumer:
-    """The consumer as deployed: its handler, its DLQ, and what moto's SES and SNS received."""
+    """The consumer as deployed, and what moto's SES and SNS received since the last look."""
 
-    handler: Callable[..., Any]
-    dlq_url: str
+    notifier: Notifier
     outbox: Outbox
     seen: Counter[tuple[Any, ...]]
 
     def deliver(self, body: str) -> None:
         """One SQS record to the handler; it must neither fail nor dead-letter it."""
-        response = self.handler(sqs_event(body), _Context())
-        assert response == {"batchItemFailures": []}
+        assert self.notifier.deliver(body) == {"batchItemFailures": []}
 
     def new_items(self) -> list[dict[str, Any]]:
         """Outbox items sent since the last call (a message sent again counts again)."""
@@ -195,8 +139,7 @@ class Consumer:
         return [dict(zip(_ITEM_KEYS, key, strict=True)) for key in fresh.elements()]
 
     def dead_letters(self) -> list[Any]:
-        sqs = boto3.client("sqs", region_name="us-east-1")
-        return list(sqs.receive_message(QueueUrl=self.dlq_url).get("Messages", []))
+        return self.notifier.dead_letters()
 
 
 _ITEM_KEYS = ("channel", "to", "template", "subject", "body")
@@ -207,69 +150,12 @@ def _identity(item: dict[str, Any]) -> tuple[Any, ...]:
 
 
 @pytest.fixture
-def consumer(
-    dynamodb: Any,
-    push_apps: dict[str, str],
-    handler: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Consumer]:
-    """Queues, a verified sender, push applications, and settings naming them."""
-    created = CreatedResources()
-    create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
-    settings = replace(
-        get_settings(),
-        sender_email=SENDER,
-        ops_alert_email=OPS,
-        notifications_dlq_url=created.queues["NotificationsDLQ"],
-    )
-    monkeypatch.setattr(service, "get_settings", lambda: settings)
-    monkeypatch.setattr(sender, "get_settings", lambda: settings)
-    _clear_caches()
-    yield Consumer(handler, created.queues["NotificationsDLQ"], Outbox(), Counter())
-    _clear_caches()
+def consumer(push_apps: dict[str, str], notifier: Notifier) -> Consumer:
+    """The consumer with push applications beside its queues, sender and settings."""
+    return Consumer(notifier, Outbox(), Counter())
 
 
 # --- the world of one combination -----------------------------------------------------------------
-
-
-def place(email: str, owner: str | None, locale: str | None = None) -> StoredOrder:
-    """An order written straight to the Orders table, with a carrier for ``order.shipped``."""
-    order_id = f"ord-{uuid.uuid4().hex[:20]}"
-    subtotal = Money(2500, "CNY")
-    zero = Money.zero("CNY")
-    order = new_order(
-        order_id,
-        email=email,
-        lines=(OrderLine("MTX-A", 2, Money(1250, "CNY")),),
-        totals=Totals(subtotal, zero, zero, zero, subtotal),
-        created_at=CREATED_EPOCH,
-        owner=owner,
-        cart_token_hash=None if owner else "b" * 64,
-    )
-    stored = StoredOrder(order=order, cart_id=f"cart-{order_id}", created_at=CREATED_AT)
-    tx = LabelledTransaction()
-    put_new_order(tx, stored, updated_at=CREATED_AT)
-    assert not tx.commit()
-    actions: list[Action] = [
-        OrderModel.carrier.set("sf"),
-        OrderModel.tracking_number.set("SF1234567890"),
-    ]
-    if locale is not None:
-        actions.append(OrderModel.locale.set(locale))
-    OrderModel(keys.order_pk(order_id), keys.ORDER_SK).update(actions=actions)
-    return stored
-
-
-def order_body(stored: StoredOrder, event_type: str) -> str:
-    """The order's event as dispatch publishes it, under ``event_type``."""
-    base = order_event(stored)
-    return DomainEvent(
-        event_id=stable_event_id(stored.order_id, event_type),
-        type=event_type,
-        occurred_at=base.occurred_at,
-        data=base.data,
-    ).to_json()
 
 
 def cart_body(owner_sub: str) -> str:
@@ -345,8 +231,8 @@ def make_customer(
 
 def bodies(identity: Identity, case: Case, crossing: int) -> dict[Kind, str]:
     """The event of each kind for this customer, as its producer would publish it."""
-    customer_order = place(case.order_email, owner=identity.sub)
-    guest_order = place(case.guest_email, owner=None)
+    customer_order = write_order(case.order_email, owner=identity.sub)
+    guest_order = write_order(case.guest_email, owner=None)
     return {
         Kind.CUSTOMER_ORDER: order_body(customer_order, CUSTOMER_ORDER_EVENT),
         Kind.CART_ABANDONED: cart_body(identity.sub),
@@ -427,8 +313,8 @@ def test_each_event_type_is_in_its_recipients_language(
         has_email=True,
         locale=profile_locale,
     )
-    customer_order = place(case.order_email, owner=identity.sub, locale=other)
-    guest_order = place(case.guest_email, owner=None, locale=other)
+    customer_order = write_order(case.order_email, owner=identity.sub, locale=other)
+    guest_order = write_order(case.guest_email, owner=None, locale=other)
     events = {
         Kind.CUSTOMER_ORDER: (order_body(customer_order, CUSTOMER_ORDER_EVENT), profile_locale),
         Kind.CART_ABANDONED: (cart_body(identity.sub), profile_locale),
@@ -462,7 +348,7 @@ def test_without_a_usable_profile_an_order_mails_its_address_and_a_cart_goes_now
         identity = Identity(sub=f"c-unknown-{uuid.uuid4().hex}")
     else:
         customer_store.mark_erasing(identity.sub)
-    order = place(case.order_email, owner=identity.sub)
+    order = write_order(case.order_email, owner=identity.sub)
 
     consumer.deliver(order_body(order, CUSTOMER_ORDER_EVENT))
     assert Counter((i["channel"], i["to"]) for i in consumer.new_items()) == Counter(

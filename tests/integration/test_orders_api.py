@@ -7,21 +7,17 @@ PAID), so each later move starts from a real PAID order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from commerce.carts import clock
-from commerce.domain.orders import OrderEvent, OrderStatus
-from commerce.events import MemoryEventPublisher, use_publisher
-from commerce.orders import fulfilment, moves
-from commerce.payments.factory import use_provider
-from commerce.payments.provider import charge_key
-from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.domain.orders import OrderStatus
+from commerce.events import MemoryEventPublisher
+from commerce.orders import fulfilment
+from commerce.payments.sandbox import SandboxProvider
 from commerce.store import orders as store
-from orders_world import Shop, load_function, make_queues, problem
+from orders_world import Shop, deliver, pay, problem
 
 pytestmark = pytest.mark.integration
 
@@ -29,44 +25,10 @@ SKU = "TEA-ORD-1"
 SKU2 = "TEA-ORD-2"
 
 
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
 @pytest.fixture
-def events() -> Iterator[MemoryEventPublisher]:
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield published
-    use_publisher(None)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxProvider]:
-    provider = SandboxProvider(InMemoryLedger())
-    use_provider(provider)
-    yield provider
-    use_provider(None)
-
-
-@pytest.fixture
-def shop(
-    dynamodb: Any,
-    events: MemoryEventPublisher,
-    sandbox: SandboxProvider,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
-    make_queues()
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 10), (SKU2, 5), price=5000)
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 def _guest_order(shop: Shop, lines: dict[str, int] | None = None) -> dict[str, str]:
@@ -86,36 +48,6 @@ def _customer_order(shop: Shop, lines: dict[str, int] | None = None) -> str:
     assert reply.status == 202, reply.body
     order_id: str = reply.body["order_id"]
     return order_id
-
-
-def _pay(order_id: str, sandbox: SandboxProvider) -> None:
-    """What the payments consumer does on approval: charge once, then commit + PAID."""
-    stored = store.load_order(order_id)
-    assert stored is not None
-    result = sandbox.charge(
-        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
-    )
-
-    def approved(current: store.StoredOrder) -> store.StoredOrder:
-        order = current.order
-        return replace(
-            current, order=replace(order, payment=order.payment.approved(result.charge_id))
-        )
-
-    moves.move(
-        order_id,
-        OrderEvent.PAYMENT_APPROVED,
-        prepare=approved,
-        effects=lambda tx, current, adv: store.commit_stock(tx, current.reservation),
-    )
-
-
-def _deliver(shop: Shop, order_id: str, sandbox: SandboxProvider) -> int:
-    _pay(order_id, sandbox)
-    assert shop.ship(order_id).status == 200
-    at = clock.now()
-    fulfilment.mark_delivered(order_id, at, "evt-1")
-    return at
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -230,7 +162,7 @@ def test_cancel_pending_releases_the_reservation(shop: Shop, events: MemoryEvent
 
 def test_cancel_paid_refunds_and_restocks(shop: Shop, sandbox: SandboxProvider) -> None:
     order_id = _customer_order(shop, {SKU: 2})
-    _pay(order_id, sandbox)
+    pay(order_id)
     assert shop.stock(SKU) == {"on_hand": 8, "reserved": 0, "available": 8}
     reply = shop.cancel(order_id, who="customer")
     assert reply.status == 200, reply.body
@@ -256,7 +188,7 @@ def test_who_may_cancel(shop: Shop) -> None:
 
 def test_cannot_cancel_once_shipped(shop: Shop, sandbox: SandboxProvider) -> None:
     order_id = _customer_order(shop)
-    _pay(order_id, sandbox)
+    pay(order_id)
     shipped = shop.ship(order_id)
     assert shipped.status == 200, shipped.body
     assert shipped.body["status"] == "SHIPPED"
@@ -281,7 +213,7 @@ def test_ship_refusals(shop: Shop) -> None:
 
 def test_delivery_is_idempotent_per_carrier_event(shop: Shop, sandbox: SandboxProvider) -> None:
     order_id = _customer_order(shop)
-    at = _deliver(shop, order_id, sandbox)
+    at = deliver(shop, order_id, "evt-1")
     again = fulfilment.mark_delivered(order_id, at, "evt-1")
     assert again.status is OrderStatus.DELIVERED
     from commerce.domain.orders import IllegalTransition
@@ -302,7 +234,7 @@ def test_delivery_is_idempotent_per_carrier_event(shop: Shop, sandbox: SandboxPr
 
 def test_return_and_receive(shop: Shop, sandbox: SandboxProvider) -> None:
     order_id = _customer_order(shop, {SKU: 2, SKU2: 1})
-    _deliver(shop, order_id, sandbox)
+    deliver(shop, order_id, "evt-1")
     assert shop.stock(SKU) == {"on_hand": 8, "reserved": 0, "available": 8}
     created = shop.request_return(
         order_id, {"lines": [{"sku": SKU, "quantity": 1}], "reason": "too big"}, who="customer"
@@ -349,7 +281,7 @@ def test_return_refusals(
         409,
         "conflict",
     )  # not delivered
-    _deliver(shop, placed["order_id"], sandbox)
+    deliver(shop, placed["order_id"], "evt-1")
     problem(shop.request_return(placed["order_id"], body), 404, "not-found")
     problem(shop.request_return(placed["order_id"], body, who="support"), 403, "forbidden")
     problem(

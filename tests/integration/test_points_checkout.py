@@ -7,34 +7,18 @@ conditioned on the balance covering it, so the balance never goes below zero.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import replace
-from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from commerce.carts import clock
-from commerce.domain.orders import OrderEvent
 from commerce.domain.points import LedgerEntry, PointsReason
-from commerce.events import MemoryEventPublisher, use_publisher
-from commerce.orders import fulfilment, moves
+from commerce.orders import fulfilment
 from commerce.payments.consumer import record_decline
-from commerce.payments.factory import provider, use_provider
-from commerce.payments.provider import charge_key
-from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.transactions import LabelledTransaction
-from orders_world import (
-    SUBS,
-    Shop,
-    event,
-    guest_headers,
-    invoke,
-    load_function,
-    make_queues,
-    problem,
-)
+from orders_world import SUBS, Shop, deliver, event, guest_headers, invoke, problem
 
 pytestmark = pytest.mark.integration
 
@@ -43,35 +27,11 @@ DEAR = "TEA-PTS-DEAR"
 CUSTOMER = SUBS["customer"]
 
 
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture(autouse=True)
-def events() -> Iterator[MemoryEventPublisher]:
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield published
-    use_publisher(None)
-
-
 @pytest.fixture
-def shop(
-    dynamodb: Any,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
-    make_queues()
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 50), price=1000)  # 10.00 CNY
     create_product((DEAR, 10), name="Dear tea", price=60_000)  # 600.00 CNY
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
 def grant(points: int, sub: str = CUSTOMER) -> None:
@@ -86,43 +46,6 @@ def reasons(sub: str = CUSTOMER) -> list[tuple[str, int]]:
 def order_for(shop: Shop, lines: dict[str, int], redeem: int = 0) -> Any:
     cart_id, _ = shop.cart_with(lines, who="customer")
     return shop.place(cart_id, who="customer", extra={"redeem_points": redeem})
-
-
-@pytest.fixture(autouse=True)
-def sandbox() -> Iterator[SandboxProvider]:
-    provider = SandboxProvider(InMemoryLedger())
-    use_provider(provider)
-    yield provider
-    use_provider(None)
-
-
-def pay(order_id: str) -> None:
-    """What the payments consumer does on approval: charge once, then commit + PAID."""
-    stored = order_store.load_order(order_id)
-    assert stored is not None
-    result = provider().charge(
-        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
-    )
-
-    def approved(current: order_store.StoredOrder) -> order_store.StoredOrder:
-        order = current.order
-        paid = order.payment.approved(result.charge_id)
-        return replace(current, order=replace(order, payment=paid))
-
-    moves.move(
-        order_id,
-        OrderEvent.PAYMENT_APPROVED,
-        prepare=approved,
-        effects=lambda tx, current, adv: order_store.commit_stock(tx, current.reservation),
-    )
-
-
-def deliver(shop: Shop, order_id: str) -> int:
-    pay(order_id)
-    assert shop.ship(order_id).status == 200
-    at = clock.now()
-    fulfilment.mark_delivered(order_id, at, f"evt-{order_id}")
-    return at
 
 
 def test_redeem_at_checkout_debits_the_balance_with_an_entry(shop: Shop) -> None:

@@ -6,10 +6,8 @@ publishes to them, read back through the local outbox (the reader behind GET /_l
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -17,29 +15,16 @@ import boto3
 import pytest
 from commerce.customers import devices as device_service
 from commerce.customers import privacy as privacy_service
-from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, new_order
-from commerce.domain.pricing import Totals
-from commerce.events import DomainEvent, stable_event_id
-from commerce.notifications import sender, service
-from commerce.orders.dispatch import order_event
+from commerce.notifications import service
 from commerce.settings import get_settings
 from commerce.store import devices as device_store
-from commerce.store.orders import StoredOrder, put_new_order
-from commerce.store.transactions import LabelledTransaction
-from orders_world import SUBS, Context, Reply, event, invoke, load_function, problem
-from payment_orders import sqs_event
+from notifications_world import BUYER, Notifier, order_body, write_order
+from orders_world import SUBS, Reply, event, invoke, problem
 
 from infra.local.outbox import Outbox
-from infra.local.resources import CreatedResources, create_queues
-from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = load_template(ROOT / "template.yaml")
-SENDER = "no-reply@shop.example"
-BUYER = "buyer@example.com"
 FCM = "FcmPlatformApplicationArn"
 APNS = "ApnsPlatformApplicationArn"
 IOS_TOKEN = "apns-token-3f9c0d7e"
@@ -97,16 +82,6 @@ class Api:
 
     def erase(self, who: str = "customer") -> Reply:
         return self.call("customers_erase.json", who)
-
-
-@pytest.fixture(scope="module")
-def customers_module() -> ModuleType:
-    return load_function("customers")
-
-
-@pytest.fixture(scope="module")
-def notifications_module() -> ModuleType:
-    return load_function("notifications")
 
 
 @pytest.fixture
@@ -167,83 +142,6 @@ def endpoint_of(who: str, device_id: str) -> str:
 
 
 # --- orders and the notifications handler -------------------------------------------------------
-
-
-@dataclass
-class Notifier:
-    """The notifications handler with a verified sender and its dead-letter queue."""
-
-    module: ModuleType
-    dlq_url: str
-
-    def deliver(self, *bodies: str, receive_count: int = 1) -> dict[str, Any]:
-        response = self.module.lambda_handler(
-            sqs_event(*bodies, receive_count=receive_count), Context()
-        )
-        return dict(response)
-
-    def dead_letters(self) -> list[dict[str, Any]]:
-        got = boto3.client("sqs", region_name="us-east-1").receive_message(
-            QueueUrl=self.dlq_url, MaxNumberOfMessages=10
-        )
-        return list(got.get("Messages", []))
-
-
-def _clear_caches() -> None:
-    service.use_senders(None)
-    for cached in (service.store_info, service._sqs, sender._ses, sender._sns):
-        cached.cache_clear()
-
-
-@pytest.fixture
-def notifier(
-    dynamodb: Any, monkeypatch: pytest.MonkeyPatch, notifications_module: ModuleType
-) -> Iterator[Notifier]:
-    created = CreatedResources()
-    create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
-    boto3.client("ses", region_name="us-east-1").verify_email_identity(EmailAddress=SENDER)
-    settings = replace(
-        get_settings(),
-        sender_email=SENDER,
-        notifications_dlq_url=created.queues["NotificationsDLQ"],
-    )
-    monkeypatch.setattr(service, "get_settings", lambda: settings)
-    monkeypatch.setattr(sender, "get_settings", lambda: settings)
-    _clear_caches()
-    yield Notifier(notifications_module, created.queues["NotificationsDLQ"])
-    _clear_caches()
-
-
-def place_order(who: str) -> StoredOrder:
-    """A signed-in customer's order written straight to the Orders table (no stock needed)."""
-    order_id = f"ord-{uuid.uuid4().hex[:20]}"
-    zero = Money.zero("CNY")
-    total = Money(3490, "CNY")
-    order = new_order(
-        order_id,
-        email=BUYER,
-        lines=(OrderLine("PSH-A", 2, Money(1250, "CNY")), OrderLine("PSH-B", 1, Money(990, "CNY"))),
-        totals=Totals(total, zero, zero, zero, total),
-        created_at=1_893_456_000,
-        owner=SUBS[who],
-    )
-    at = "2030-01-01T00:00:00.000000Z"
-    stored = StoredOrder(order=order, cart_id=f"cart-{order_id}", created_at=at)
-    tx = LabelledTransaction()
-    put_new_order(tx, stored, updated_at=at)
-    assert not tx.commit()
-    return stored
-
-
-def paid_event(stored: StoredOrder) -> str:
-    """order.paid for the order, as dispatch publishes it."""
-    base = order_event(stored)
-    return DomainEvent(
-        event_id=stable_event_id(stored.order_id, "order.paid"),
-        type="order.paid",
-        occurred_at=base.occurred_at,
-        data=base.data,
-    ).to_json()
 
 
 def pushes() -> list[dict[str, Any]]:
@@ -332,8 +230,8 @@ def test_a_token_registered_by_another_customer_moves_to_them(
     # The new owner's order reaches the phone; the previous owner's no longer does.
     api.patch({"notification_channels": ["push"]}, "customer")
     api.patch({"notification_channels": ["push"]}, "other")
-    theirs, mine = place_order("other"), place_order("customer")
-    response = notifier.deliver(paid_event(mine), paid_event(theirs))
+    theirs, mine = write_order(owner=SUBS["other"]), write_order(owner=SUBS["customer"])
+    response = notifier.deliver(order_body(mine, "order.paid"), order_body(theirs, "order.paid"))
 
     assert response == {"batchItemFailures": []}
     [push] = pushes()
@@ -413,6 +311,9 @@ def test_a_platform_without_its_application_is_409_and_stores_nothing(
         {"platform": "ios", "token": None},
         {"platform": "ios", "token": 12345},
         {"platform": "ios", "token": "t" * 4097},
+        {"platform": "ios", "token": "a\x00b"},
+        {"platform": "ios", "token": "two words"},
+        {"platform": "ios", "token": "tök"},
         {"platform": "ios", "token": IOS_TOKEN, "endpoint_arn": "arn:aws:sns:x"},
         {"token": IOS_TOKEN},
         [],
@@ -425,6 +326,9 @@ def test_a_platform_without_its_application_is_409_and_stores_nothing(
         "null-token",
         "number-token",
         "token-over-4096",
+        "control-character",
+        "space",
+        "not-ascii",
         "extra-field",
         "missing-platform",
         "not-an-object",
@@ -512,8 +416,8 @@ def test_an_order_event_pushes_once_to_each_device_in_the_customers_language(
     phone = api.register("ios", IOS_TOKEN)
     tablet = api.register("android", ANDROID_TOKEN)
     targets = {endpoint_of("customer", d["device_id"]) for d in (phone, tablet)}
-    stored = place_order("customer")
-    body = paid_event(stored)
+    stored = write_order(owner=SUBS["customer"])
+    body = order_body(stored, "order.paid")
 
     response = notifier.deliver(body)
 
@@ -560,7 +464,7 @@ def test_a_disabled_endpoint_forgets_its_device_without_a_retry(
     dead_endpoint = endpoint_of("customer", dead["device_id"])
     alive_endpoint = endpoint_of("customer", alive["device_id"])
     disable(dead_endpoint)
-    body = paid_event(place_order("customer"))
+    body = order_body(write_order(owner=SUBS["customer"]), "order.paid")
 
     response = notifier.deliver(body)
 
@@ -588,11 +492,39 @@ def test_push_without_a_device_leaves_email_only(
     api: Api, push_apps: dict[str, str], notifier: Notifier
 ) -> None:
     api.patch({"notification_channels": ["email", "push"]})
-    stored = place_order("customer")
+    stored = write_order(owner=SUBS["customer"])
 
-    response = notifier.deliver(paid_event(stored))
+    response = notifier.deliver(order_body(stored, "order.paid"))
 
     assert response == {"batchItemFailures": []}
     assert [(m["channel"], m["to"], m["template"]) for m in Outbox().items()] == [
         ("email", BUYER, "en/order.paid.email")
     ]
+
+
+def test_a_token_the_push_service_refuses_is_400_and_stores_nothing(
+    api: Api,
+    push_apps: dict[str, str],
+    scan_all: Callable[[], dict[str, list[dict[str, Any]]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SNS checks each push service's token rules (APNs tokens are hexadecimal); moto does
+    not, so its backend is made to answer as SNS does for such a token."""
+    from moto.sns.exceptions import SNSInvalidParameter
+    from moto.sns.models import SNSBackend
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise SNSInvalidParameter(
+            "Invalid parameter: Token Reason: iOS device tokens must be hexadecimal"
+        )
+
+    api.me()
+    before = scan_all()
+    monkeypatch.setattr(SNSBackend, "create_platform_endpoint", refuse)
+
+    reply = api.add_device({"platform": "ios", "token": "not-hex"})
+
+    problem(reply, 400, "validation-error")
+    assert reply.body["errors"][0]["field"] == "token"
+    assert scan_all() == before
+    assert all_endpoints(push_apps) == []

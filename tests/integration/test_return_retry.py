@@ -10,26 +10,22 @@ and never more points taken back than the order earned (docs/orders.md, "Receivi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 from commerce.carts import clock
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderEvent
 from commerce.domain.points import DEFAULT_POLICY, LedgerEntry, PointsReason
-from commerce.events import MemoryEventPublisher, use_publisher
-from commerce.orders import fulfilment, moves, returns, reversals
-from commerce.payments.factory import use_provider
-from commerce.payments.provider import charge_key
-from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.events import MemoryEventPublisher
+from commerce.orders import returns, reversals
+from commerce.payments.sandbox import SandboxProvider
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from orders_world import EVENTS, SUBS, Context, Shop, load_function, make_queues
+from orders_world import EVENTS, SUBS, Context, Shop, deliver
 
 pytestmark = pytest.mark.integration
 
@@ -41,37 +37,6 @@ LATER = reversals.CATCH_UP_AFTER_SECONDS + 1
 
 class Crash(BaseException):
     """The function dying mid-request: nothing in the code under test catches it."""
-
-
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    return load_function("cart")
-
-
-@pytest.fixture(scope="module")
-def orders_module() -> ModuleType:
-    return load_function("orders")
-
-
-@pytest.fixture(scope="module")
-def sweeper_module() -> ModuleType:
-    return load_function("sweeper")
-
-
-@pytest.fixture
-def events() -> Iterator[MemoryEventPublisher]:
-    published = MemoryEventPublisher()
-    use_publisher(published)
-    yield published
-    use_publisher(None)
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxProvider]:
-    provider = SandboxProvider(InMemoryLedger())
-    use_provider(provider)
-    yield provider
-    use_provider(None)
 
 
 @pytest.fixture
@@ -89,50 +54,19 @@ def refund_calls(sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch) -> l
 
 
 @pytest.fixture
-def shop(
-    dynamodb: Any,
-    events: MemoryEventPublisher,
-    sandbox: SandboxProvider,
-    cart_module: ModuleType,
-    orders_module: ModuleType,
-    create_product: Callable[..., Any],
-) -> Shop:
-    make_queues()
+def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     create_product((SKU, 100), price=1033)
     create_product((SKU2, 100), name="Green tea", price=749)
-    return Shop(dynamodb, cart_module, orders_module)
+    return shop
 
 
-def _pay(order_id: str, sandbox: SandboxProvider) -> None:
-    """What the payments consumer does on approval: charge once, then commit + PAID."""
-    stored = order_store.load_order(order_id)
-    assert stored is not None
-    result = sandbox.charge(
-        order_id, stored.order.totals.total, stored.payment_token or "", charge_key(order_id)
-    )
-
-    def approved(current: order_store.StoredOrder) -> order_store.StoredOrder:
-        order = current.order
-        paid = order.payment.approved(result.charge_id)
-        return replace(current, order=replace(order, payment=paid))
-
-    moves.move(
-        order_id,
-        OrderEvent.PAYMENT_APPROVED,
-        prepare=approved,
-        effects=lambda tx, current, adv: order_store.commit_stock(tx, current.reservation),
-    )
-
-
-def delivered_order(shop: Shop, sandbox: SandboxProvider, lines: dict[str, int]) -> str:
+def delivered_order(shop: Shop, lines: dict[str, int]) -> str:
     """A signed-in customer's order, paid, shipped and delivered (its points earned)."""
     cart_id, _ = shop.cart_with(lines, who="customer")
     placed = shop.place(cart_id, who="customer", email=None)
     assert placed.status == 202, placed.body
     order_id: str = placed.body["order_id"]
-    _pay(order_id, sandbox)
-    assert shop.ship(order_id).status == 200
-    fulfilment.mark_delivered(order_id, clock.now(), f"evt-{order_id}")
+    deliver(shop, order_id)
     return order_id
 
 
@@ -193,7 +127,7 @@ def test_a_retry_after_a_crash_before_the_reversal_completes_it_once(
     refund_calls: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 3})  # 30.99 + shipping
+    order_id = delivered_order(shop, {SKU: 3})  # 30.99 + shipping
     return_id = request(shop, order_id, {SKU: 1})  # refunds 10.33: takes back 10 points
     before = earned(order_id)
     on_hand = shop.stock(SKU)["on_hand"]
@@ -233,7 +167,7 @@ def test_a_plain_double_call_answers_the_same_and_changes_nothing(
     events: MemoryEventPublisher,
     scan_all: Callable[[], dict[str, list[dict[str, Any]]]],
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 2, SKU2: 1})
+    order_id = delivered_order(shop, {SKU: 2, SKU2: 1})
     return_id = request(shop, order_id, {SKU2: 1})
     first = shop.receive(order_id, return_id)
     assert first.status == 200, first.body
@@ -255,9 +189,7 @@ def test_a_guest_return_owes_no_reversal_and_a_retry_answers_200(
     cart_id, token = shop.cart_with({SKU: 2})
     placed = shop.place(cart_id, token=token)
     order_id = placed.body["order_id"]
-    _pay(order_id, sandbox)
-    assert shop.ship(order_id).status == 200
-    fulfilment.mark_delivered(order_id, clock.now(), f"evt-{order_id}")
+    deliver(shop, order_id)
     body = {"lines": [{"sku": SKU, "quantity": 1}], "reason": "changed"}
     return_id = shop.request_return(order_id, body, token=token).body["return_id"]
 
@@ -275,7 +207,7 @@ def test_a_retry_after_the_order_moved_on_takes_back_what_the_receipt_decided(
 ) -> None:
     """A retry reads the order as it is now, with later refunds in it: the reversal must
     still be the one decided at the receipt, written once."""
-    order_id = delivered_order(shop, sandbox, {SKU: 3})
+    order_id = delivered_order(shop, {SKU: 3})
     first = request(shop, order_id, {SKU: 1})
     fail_reversal_once(monkeypatch, Crash())
     with pytest.raises(Crash):
@@ -296,7 +228,7 @@ def test_a_retry_after_the_order_moved_on_takes_back_what_the_receipt_decided(
 def test_a_failed_reversal_answers_200_and_the_sweeper_writes_it_once(
     shop: Shop, sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 3})
+    order_id = delivered_order(shop, {SKU: 3})
     return_id = request(shop, order_id, {SKU: 2})  # 20.66: 20 points
     fail_reversal_once(monkeypatch, RuntimeError("throttled"))
 
@@ -323,7 +255,7 @@ def test_the_sweeper_function_catches_up_on_its_schedule(
     sweeper_module: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 1, SKU2: 2})
+    order_id = delivered_order(shop, {SKU: 1, SKU2: 2})
     return_id = request(shop, order_id, {SKU: 1})
     fail_reversal_once(monkeypatch, Crash())
     with pytest.raises(Crash):
@@ -341,7 +273,7 @@ def test_the_sweeper_function_catches_up_on_its_schedule(
 def test_the_reversal_and_the_sweeper_racing_write_one_entry(
     shop: Shop, sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 3})
+    order_id = delivered_order(shop, {SKU: 3})
     return_id = request(shop, order_id, {SKU: 1})
     fail_reversal_once(monkeypatch, Crash())
     with pytest.raises(Crash):
@@ -372,7 +304,7 @@ def test_a_ledger_entry_written_again_changes_nothing(shop: Shop) -> None:
 def test_points_already_spent_are_forgiven_once_and_never_taken_later(
     shop: Shop, sandbox: SandboxProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    order_id = delivered_order(shop, sandbox, {SKU: 3})
+    order_id = delivered_order(shop, {SKU: 3})
     return_id = request(shop, order_id, {SKU: 1})
     spent = LedgerEntry(-points_store.balance_of(CUSTOMER), PointsReason.ADJUSTED, None, 1, "x")
     assert points_store.record_once(CUSTOMER, spent)
@@ -416,7 +348,7 @@ def test_partial_refunds_never_take_back_more_than_was_earned(
     finish: bool,
 ) -> None:
     bought = {SKU: 3, SKU2: 2}
-    order_id = delivered_order(shop, sandbox, bought)
+    order_id = delivered_order(shop, bought)
     points = earned(order_id)
     left = dict(bought)
     plan = [({sku: min(q, left[sku])}, how) for sku, q, how in steps]

@@ -14,9 +14,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 import requests
+from stack_helpers import create_product, new_cart, ops, put_item
 
 pytestmark = pytest.mark.reliability
 
@@ -24,19 +24,9 @@ LIMIT = 5
 CHECKOUTS = 3 * LIMIT
 
 
-def _ops(stack: Any) -> dict[str, str]:
-    return dict(stack.auth("rel-ops", ["ops"]))
-
-
 def test_limit_n_gives_exactly_n_uses(stack: Any) -> None:
     base = stack.base_url
-    sku = f"REL-CPN-{uuid.uuid4().hex[:10]}"
-    product = {
-        "name": "Coupon limit item",
-        "skus": [{"sku": sku, "price": {"amount": 2500, "currency": "CNY"}, "stock": 100}],
-    }
-    made = requests.post(f"{base}/admin/products", json=product, headers=_ops(stack), timeout=30)
-    assert made.status_code == 201, made.text
+    sku = create_product(stack, "REL-CPN", stock=100, price=2500, name="Coupon limit item")
     code = f"LIM-{uuid.uuid4().hex[:8].upper()}"
     coupon = {
         "code": code,
@@ -44,21 +34,15 @@ def test_limit_n_gives_exactly_n_uses(stack: Any) -> None:
         "amount": {"amount": 500, "currency": "CNY"},
         "usage_limit": LIMIT,
     }
-    defined = requests.post(f"{base}/admin/coupons", json=coupon, headers=_ops(stack), timeout=30)
+    defined = requests.post(f"{base}/admin/coupons", json=coupon, headers=ops(stack), timeout=30)
     assert defined.status_code == 201, defined.text
 
     carts: list[tuple[str, dict[str, str]]] = []
     for i in range(CHECKOUTS):
         sub = f"rel-cpn-{uuid.uuid4().hex[:8]}-{i}"
         headers = dict(stack.auth(sub, ["customer"], f"{sub}@example.com"))
-        cart_id = requests.post(f"{base}/carts", headers=headers, timeout=30).json()["cart_id"]
-        put = requests.put(
-            f"{base}/carts/{cart_id}/items/{sku}",
-            json={"quantity": 1},
-            headers=headers,
-            timeout=30,
-        )
-        assert put.status_code == 200, put.text
+        cart_id, _ = new_cart(stack, headers)
+        put_item(stack, cart_id, sku, 1, headers)
         applied = requests.post(
             f"{base}/carts/{cart_id}/coupons", json={"code": code}, headers=headers, timeout=30
         )
@@ -91,7 +75,7 @@ def test_limit_n_gives_exactly_n_uses(stack: Any) -> None:
         assert reply.status_code == 422, reply.text
         assert reply.json()["type"] == "coupon-invalid"
         assert reply.json()["reason"] == "exhausted"
-    got = requests.get(f"{base}/admin/coupons/{code}", headers=_ops(stack), timeout=30)
+    got = requests.get(f"{base}/admin/coupons/{code}", headers=ops(stack), timeout=30)
     assert got.status_code == 200, got.text
     assert got.json()["uses_total"] == LIMIT
 
@@ -100,32 +84,17 @@ def test_concurrent_redemptions_never_overdraw(stack: Any) -> None:
     """Five checkouts of one customer each redeem the whole balance at once: the debit is
     conditioned on ``balance >= points``, so exactly one redeems and the balance ends at 0."""
     base = stack.base_url
-    sku = f"REL-PTS-{uuid.uuid4().hex[:10]}"
-    product = {
-        "name": "Points item",
-        "skus": [{"sku": sku, "price": {"amount": 5000, "currency": "CNY"}, "stock": 100}],
-    }
-    made = requests.post(f"{base}/admin/products", json=product, headers=_ops(stack), timeout=30)
-    assert made.status_code == 201, made.text
+    sku = create_product(stack, "REL-PTS", stock=100, price=5000, name="Points item")
     sub = f"rel-pts-{uuid.uuid4().hex[:8]}"
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    table = next(t for t in client.list_tables()["TableNames"] if "CustomersTable" in t)
+    client = stack.client("dynamodb")
+    table = stack.info["tables"]["CustomersTable"]
     key = {"pk": {"S": f"CUSTOMER#{sub}"}, "sk": {"S": "POINTS"}}
     client.put_item(TableName=table, Item={**key, "balance": {"N": "1000"}, "version": {"N": "1"}})
     headers = dict(stack.auth(sub, ["customer"], f"{sub}@example.com"))
     carts = []
     for _ in range(5):
-        cart_id = requests.post(f"{base}/carts", headers=headers, timeout=30).json()["cart_id"]
-        put = requests.put(
-            f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 1}, headers=headers, timeout=30
-        )
-        assert put.status_code == 200, put.text
+        cart_id, _ = new_cart(stack, headers)
+        put_item(stack, cart_id, sku, 1, headers)
         carts.append(cart_id)
     start = threading.Barrier(len(carts))
 

@@ -12,43 +12,20 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 import requests
+from stack_helpers import create_product, inventory, new_cart, put_item
 
 pytestmark = pytest.mark.reliability
 
 CONCURRENCY = 20
 
 
-def _product(stack: Any, stock: int) -> str:
-    sku = f"REL-CHK-{uuid.uuid4().hex[:10]}"
-    body = {
-        "name": "Reliability checkout item",
-        "skus": [{"sku": sku, "price": {"amount": 1200, "currency": "CNY"}, "stock": stock}],
-    }
-    reply = requests.post(
-        f"{stack.base_url}/admin/products",
-        json=body,
-        headers=stack.auth("rel-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 201, reply.text
-    return sku
-
-
 def _orders_of_cart(stack: Any, cart_id: str) -> list[str]:
     """Order ids placed from ``cart_id``, straight from the Orders table in DynamoDB Local."""
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.dynamodb_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    table = next(t for t in client.list_tables()["TableNames"] if "OrdersTable" in t)
-    pages = client.get_paginator("scan").paginate(
-        TableName=table,
+    scan = stack.client("dynamodb").get_paginator("scan")
+    pages = scan.paginate(
+        TableName=stack.info["tables"]["OrdersTable"],
         ConsistentRead=True,
         FilterExpression="cart_id = :c AND sk = :s",
         ExpressionAttributeValues={":c": {"S": cart_id}, ":s": {"S": "ORDER"}},
@@ -56,32 +33,14 @@ def _orders_of_cart(stack: Any, cart_id: str) -> list[str]:
     return [item["order_id"]["S"] for page in pages for item in page["Items"]]
 
 
-def _stock(stack: Any, sku: str) -> dict[str, Any]:
-    reply = requests.get(
-        f"{stack.base_url}/admin/inventory/{sku}",
-        headers=stack.auth("rel-ops", ["ops"]),
-        timeout=30,
-    )
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
-
-
 @pytest.mark.parametrize("guest", [False, True], ids=["customer", "guest"])
 def test_concurrent_retries_make_one_order(stack: Any, guest: bool) -> None:
     base = stack.base_url
-    sku = _product(stack, stock=10)
+    sku = create_product(stack, "REL-CHK", stock=10, price=1200, name="Reliability checkout item")
     sub = f"rel-customer-{uuid.uuid4().hex[:8]}"
-    headers = {} if guest else stack.auth(sub, ["customer"], f"{sub}@example.com")
-    cart = requests.post(f"{base}/carts", headers=headers, timeout=30)
-    assert cart.status_code == 201, cart.text
-    cart_id = cart.json()["cart_id"]
-    if guest:
-        headers = {"X-Cart-Token": cart.json()["cart_token"]}
-    put = requests.put(
-        f"{base}/carts/{cart_id}/items/{sku}", json={"quantity": 2}, headers=headers, timeout=30
-    )
-    assert put.status_code == 200, put.text
+    signed_in = {} if guest else stack.auth(sub, ["customer"], f"{sub}@example.com")
+    cart_id, headers = new_cart(stack, signed_in)
+    put_item(stack, cart_id, sku, 2, headers)
 
     key = f"rel-{uuid.uuid4().hex}"
     body = {"cart_id": cart_id, "payment": {"method": "card", "token": "tok_ok"}}
@@ -118,7 +77,7 @@ def test_concurrent_retries_make_one_order(stack: Any, guest: bool) -> None:
         listed = requests.get(f"{base}/orders", headers=headers, timeout=30)
         assert listed.status_code == 200, listed.text
         assert [o["order_id"] for o in listed.json()["items"]] == [order_id]
-    level = _stock(stack, sku)
+    level = inventory(stack, sku)
     assert level["reserved"] + (10 - level["on_hand"]) == 2  # held (or committed) once
 
     # A late retry still gets the same body.

@@ -31,17 +31,15 @@ from pynamodb.attributes import (
 from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.models import Model
 
 from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
-from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store.carts import StoredCart, touch_actions, write_guard
 from commerce.store.models import CartModel, Gsi1Index, MoneyMap
+from commerce.store.tables import CatalogTable, OrdersTable
 from commerce.store.transactions import LabelledTransaction
 
-_settings = get_settings()
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 COUPON_LABEL_PREFIX: Final = "coupon:"
 COUPON_USE_LABEL_PREFIX: Final = "coupon_use:"
@@ -50,12 +48,8 @@ PERKS_LABEL: Final = "perks"
 PAGE_KEY_NAMES: Final = ("pk", "sk", "gsi1pk", "gsi1sk")
 
 
-class CouponModel(Model):
+class CouponModel(CatalogTable):
     """pk=COUPON#{code}, sk=COUPON: a coupon's definition and its total use count."""
-
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -83,12 +77,8 @@ class CouponModel(Model):
     gsi1: Gsi1Index[CouponModel] = Gsi1Index()
 
 
-class CouponUseModel(Model):
+class CouponUseModel(CatalogTable):
     """pk=COUPON#{code}, sk=USE#{sub}: how often one customer has used one coupon."""
-
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -101,12 +91,8 @@ class CouponUseModel(Model):
     customer_uses: Gsi1Index[CouponUseModel] = Gsi1Index()
 
 
-class OrderPerksModel(Model):
+class OrderPerksModel(OrdersTable):
     """pk=ORDER#{id}, sk=PERKS: the coupons and points an order consumed at checkout."""
-
-    class Meta:
-        table_name = _settings.orders_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -35,12 +35,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.exceptions import PutError
-from pynamodb.models import Model
 
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.notifications.consent import ConsentAction, ConsentRecord
 from commerce.settings import get_settings
 from commerce.store import keys
+from commerce.store.tables import CustomersTable
 from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
 
 _settings = get_settings()
@@ -61,12 +61,8 @@ def consent_sk(at: int, seq: int) -> str:
     return f"{CONSENT_SK_PREFIX}{at:012d}#{seq:010d}"
 
 
-class ProfileModel(Model):
+class ProfileModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=PROFILE."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -83,12 +79,8 @@ class ProfileModel(Model):
     erasing = BooleanAttribute(null=True)
 
 
-class ConsentModel(Model):
+class ConsentModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=CONSENT#{at}#{id}."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.models import Model
 
-from commerce.settings import get_settings
 from commerce.store.customers import customer_pk
+from commerce.store.tables import CustomersTable
 from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
 
-_settings = get_settings()
 DEVICE_SK_PREFIX: Final = "DEVICE#"
 TOKEN_OWNER_SK: Final = "OWNER"  # noqa: S105 - a sort key, not a secret
 
@@ -40,12 +38,8 @@ def token_pk(token: str) -> str:
     return f"PUSHTOKEN#{hashlib.sha256(token.encode()).hexdigest()}"
 
 
-class DeviceModel(Model):
+class DeviceModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -58,12 +52,8 @@ class DeviceModel(Model):
     created_at = UnicodeAttribute()
 
 
-class TokenOwnerModel(Model):
+class TokenOwnerModel(CustomersTable):
     """pk=PUSHTOKEN#{sha256(token)}, sk=OWNER."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

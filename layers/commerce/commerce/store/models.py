@@ -1,7 +1,6 @@
 """PynamoDB models of the Catalog, Inventory, Carts and Orders tables.
 
-Table names and the region come from settings; the endpoint does not: botocore honours
-``AWS_ENDPOINT_URL_DYNAMODB``, so the same code talks to AWS, DynamoDB Local or moto.
+Each model subclasses its table's base in ``commerce.store.tables``, which names the table.
 """
 
 from __future__ import annotations
@@ -18,9 +17,13 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from commerce.settings import get_settings
-
-_settings = get_settings()
+from commerce.store.tables import (
+    CartsTable,
+    CatalogTable,
+    CustomersTable,
+    InventoryTable,
+    OrdersTable,
+)
 
 _M = TypeVar("_M", bound=Model)
 
@@ -55,12 +58,8 @@ class SkuEntry(MapAttribute[str, Any]):
     attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
 
 
-class ProductModel(Model):
+class ProductModel(CatalogTable):
     """pk=PRODUCT#{id}, sk=PRODUCT."""
-
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -77,12 +76,8 @@ class ProductModel(Model):
     created_by = UnicodeAttribute()
 
 
-class SkuRecordModel(Model):
+class SkuRecordModel(CatalogTable):
     """pk=SKU#{sku}, sk=SKU: makes a SKU code unique across products; carts look SKUs up here."""
-
-    class Meta:
-        table_name = _settings.catalog_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -92,12 +87,8 @@ class SkuRecordModel(Model):
     attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
 
 
-class StockShardModel(Model):
+class StockShardModel(InventoryTable):
     """pk=STOCK#{sku}#{shard:02d}, sk=STOCK. Every write keeps available = on_hand - reserved."""
-
-    class Meta:
-        table_name = _settings.inventory_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -108,12 +99,8 @@ class StockShardModel(Model):
     available = NumberAttribute()
 
 
-class SkuMetaModel(Model):
+class SkuMetaModel(InventoryTable):
     """pk=SKU#{sku}, sk=META: how a SKU's stock is laid out and kept."""
-
-    class Meta:
-        table_name = _settings.inventory_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -128,12 +115,8 @@ class SkuMetaModel(Model):
     low_stock_crossings = NumberAttribute(null=True)
 
 
-class LedgerEntryModel(Model):
+class LedgerEntryModel(InventoryTable):
     """pk=LEDGER#{sku}, sk={at}#{entry_id}: one row per change of on-hand stock, for audit."""
-
-    class Meta:
-        table_name = _settings.inventory_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -146,17 +129,13 @@ class LedgerEntryModel(Model):
     idempotency_key = UnicodeAttribute(null=True)
 
 
-class AdjustmentMarkerModel(Model):
+class AdjustmentMarkerModel(InventoryTable):
     """pk=ADJUSTMENT#{sku}#{digest}, sk=IDEMPOTENCY: an Idempotency-Key already applied.
 
     Written in the adjustment's transaction with attribute_not_exists, so a retried request
     cannot change stock twice. ``fingerprint`` tells a retry from a reuse with another body;
     ``ttl`` only tidies the table, it is not what makes a retry safe.
     """
-
-    class Meta:
-        table_name = _settings.inventory_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -168,15 +147,11 @@ class AdjustmentMarkerModel(Model):
 # --- Carts table (issue 4) ---------------------------------------------------------------------
 
 
-class CartModel(Model):
+class CartModel(CartsTable):
     """pk=CART#{cart_id}, sk=CART: who owns the cart (a customer's sub or a guest token's hash).
 
     ``gsi2pk``/``gsi2sk`` (OWNER#{sub}, updated_at) are set for signed-in carts only.
     """
-
-    class Meta:
-        table_name = _settings.carts_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -203,17 +178,13 @@ class CartModel(Model):
     gsi1: Gsi1Index[CartModel] = Gsi1Index()
 
 
-class CartLineModel(Model):
+class CartLineModel(CartsTable):
     """pk=CART#{cart_id}, sk=LINE#{sku}: one line; while it holds stock it is a hold.
 
     A hold carries ``takes`` (shard number as a string -> units taken from that shard),
     ``expires_at`` (epoch seconds) and the gsi1 keys; releasing it removes all four in the
     transaction that gives the units back. ``version`` changes on every write of the line.
     """
-
-    class Meta:
-        table_name = _settings.carts_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -257,7 +228,7 @@ class ReversalIndex(GlobalSecondaryIndex["ReturnModel"]):  # type: ignore[no-unt
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
-class OrderModel(Model):
+class OrderModel(OrdersTable):
     """pk=ORDER#{order_id}, sk=ORDER: an order (layout: commerce/store/orders.py).
 
     ``lines`` [{sku, quantity, unit_price}], ``totals`` (five money maps), ``payment`` {method,
@@ -265,10 +236,6 @@ class OrderModel(Model):
     stock the order holds or committed, per shard), ``history`` [{status, at (epoch s)}].
     ``version`` grows by one with every write; every transition is conditioned on it.
     """
-
-    class Meta:
-        table_name = _settings.orders_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -307,16 +274,12 @@ class OrderModel(Model):
     gsi2 = DispatchIndex()
 
 
-class ReturnModel(Model):
+class ReturnModel(OrdersTable):
     """pk=ORDER#{order_id}, sk=RETURN#{return_id}: one return of an order.
 
     ``lines`` [{sku, quantity}], ``refund`` money map, ``status`` REQUESTED | RECEIVED,
     ``requested_at`` (epoch s), ``refund_id`` once the provider refunded it.
     """
-
-    class Meta:
-        table_name = _settings.orders_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -340,16 +303,12 @@ class ReturnModel(Model):
     gsi2 = ReversalIndex()
 
 
-class WebhookEventModel(Model):
+class WebhookEventModel(OrdersTable):
     """pk=WEBHOOK#{sender}#{event_id}, sk=WEBHOOK: a webhook event already acted on.
 
     Written with attribute_not_exists, so a replayed event changes nothing; ``ttl`` (received +
     7 days) only tidies the table.
     """
-
-    class Meta:
-        table_name = _settings.orders_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -359,17 +318,13 @@ class WebhookEventModel(Model):
     ttl = NumberAttribute()
 
 
-class NotificationSentModel(Model):
+class NotificationSentModel(CustomersTable):
     """pk=NOTIFY#{dedupe_key}, sk=SENT: one message's claim, then its proof of sending.
 
     ``status`` SENDING while a consumer sends it, SENT once the provider accepted it;
     ``claimed_at`` (epoch s) lets a later delivery take over a claim its sender died holding.
     ``ttl`` (30 days) only tidies the table (commerce/store/notifications.py).
     """
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

@@ -18,24 +18,18 @@ from typing import Final
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.expressions.condition import Condition
-from pynamodb.models import Model
 
 from commerce.domain.points import LedgerEntry, PointsReason
-from commerce.settings import get_settings
 from commerce.store import keys
+from commerce.store.tables import CustomersTable
 from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
 
-_settings = get_settings()
 BALANCE_LABEL: Final = "points"
 ENTRY_LABEL: Final = "points_entry"
 
 
-class PointsBalanceModel(Model):
+class PointsBalanceModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=POINTS."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -44,12 +38,8 @@ class PointsBalanceModel(Model):
     version = NumberAttribute(null=True)
 
 
-class PointsEntryModel(Model):
+class PointsEntryModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=POINTS#{at}#{digest}."""
-
-    class Meta:
-        table_name = _settings.customers_table
-        region = _settings.region
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

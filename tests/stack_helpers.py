@@ -1,0 +1,287 @@
+"""What the end-to-end and reliability tests do to the local stack, as an API.md client would.
+
+Each helper makes one HTTP call (or one short sequence: a cart, its line, the order) against a
+running :class:`~infra.local.harness.StackProcess` and asserts the status the flow depends on,
+so a test reads as its steps. Polling helpers wait on asynchronous work (payments, the outbox,
+queues) and fail with what they last saw. ``tests/`` is on ``sys.path`` for every test (pytest
+puts the directory of ``tests/conftest.py`` there), so test modules import this as
+``stack_helpers``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+import requests
+from commerce.webhooks.signatures import sign
+
+from infra.local.environment import DEV_WEBHOOK_SECRET
+from infra.local.harness import StackProcess
+
+#: How long a test waits for asynchronous work (a payment, a notification) before it fails.
+POLL_SECONDS = 45
+
+
+def _call(stack: StackProcess, method: str, path: str, expect: int, **kwargs: Any) -> Any:
+    """One request to the stack that must answer ``expect``; the decoded body (None if empty)."""
+    response = requests.request(method, f"{stack.base_url}{path}", timeout=60, **kwargs)
+    assert response.status_code == expect, response.text
+    return response.json() if response.content else None
+
+
+def staff(stack: StackProcess, *groups: str) -> dict[str, str]:
+    """The Authorization header of a user in ``groups`` (named after the first of them)."""
+    return stack.auth(f"e2e-{groups[0]}", list(groups))
+
+
+def ops(stack: StackProcess) -> dict[str, str]:
+    """The Authorization header of the ops user who stocks the shop."""
+    return staff(stack, "ops")
+
+
+def new_sku(prefix: str) -> str:
+    """A SKU code no other test (or earlier run on the same stack) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def create_skus(
+    stack: StackProcess,
+    skus: Sequence[str],
+    *,
+    stock: int,
+    price: int,
+    name: str = "E2E item",
+    safety_stock: int | None = None,
+) -> None:
+    """POST /admin/products as ops: one product with these SKUs, each with ``stock`` units."""
+    entries: list[dict[str, Any]] = []
+    for sku in skus:
+        entry: dict[str, Any] = {
+            "sku": sku,
+            "price": {"amount": price, "currency": "CNY"},
+            "stock": stock,
+        }
+        if safety_stock is not None:
+            entry["safety_stock"] = safety_stock
+        entries.append(entry)
+    _call(
+        stack,
+        "POST",
+        "/admin/products",
+        201,
+        json={"name": name, "skus": entries},
+        headers=ops(stack),
+    )
+
+
+def create_product(
+    stack: StackProcess,
+    prefix: str,
+    *,
+    stock: int,
+    price: int,
+    name: str = "E2E item",
+    safety_stock: int | None = None,
+) -> str:
+    """A new product with one SKU (named from ``prefix``); its SKU code."""
+    sku = new_sku(prefix)
+    create_skus(stack, [sku], stock=stock, price=price, name=name, safety_stock=safety_stock)
+    return sku
+
+
+def inventory(stack: StackProcess, sku: str) -> dict[str, Any]:
+    """GET /admin/inventory/{sku} as ops."""
+    body: dict[str, Any] = _call(stack, "GET", f"/admin/inventory/{sku}", 200, headers=ops(stack))
+    return body
+
+
+def adjust_stock(
+    stack: StackProcess, sku: str, delta: Any, key: str | None = None
+) -> requests.Response:
+    """POST /admin/inventory/{sku}/adjustments as ops (with an Idempotency-Key if given)."""
+    headers = ops(stack) | ({"Idempotency-Key": key} if key else {})
+    return requests.post(
+        f"{stack.base_url}/admin/inventory/{sku}/adjustments",
+        json={"delta": delta, "reason": "e2e count"},
+        headers=headers,
+        timeout=30,
+    )
+
+
+def level(stack: StackProcess, sku: str) -> tuple[int, int, int]:
+    """The SKU's (on_hand, reserved, available)."""
+    body = inventory(stack, sku)
+    return body["on_hand"], body["reserved"], body["available"]
+
+
+def new_cart(
+    stack: StackProcess, headers: dict[str, str] | None = None
+) -> tuple[str, dict[str, str]]:
+    """POST /carts as the caller of ``headers`` (none: a guest); the cart id and the headers that
+    reach the cart from now on (a guest's carry its ``X-Cart-Token``)."""
+    body = _call(stack, "POST", "/carts", 201, headers=headers or {})
+    reach = dict(headers or {})
+    if "cart_token" in body:
+        reach["X-Cart-Token"] = body["cart_token"]
+    return body["cart_id"], reach
+
+
+def put_item(
+    stack: StackProcess, cart_id: str, sku: str, quantity: int, headers: dict[str, str]
+) -> dict[str, Any]:
+    """PUT /carts/{cart_id}/items/{sku}: hold ``quantity`` units; the cart."""
+    path = f"/carts/{cart_id}/items/{sku}"
+    cart: dict[str, Any] = _call(
+        stack, "PUT", path, 200, json={"quantity": quantity}, headers=headers
+    )
+    return cart
+
+
+def place_order(
+    stack: StackProcess,
+    cart_id: str,
+    headers: dict[str, str],
+    *,
+    email: str | None = None,
+    card: str = "tok_ok",
+) -> dict[str, Any]:
+    """POST /orders for the cart (paid with sandbox token ``card``) under a fresh
+    Idempotency-Key, asserting 202; the order."""
+    body: dict[str, Any] = {"cart_id": cart_id, "payment": {"method": "card", "token": card}}
+    if email is not None:
+        body["email"] = email
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    placed: dict[str, Any] = _call(
+        stack, "POST", "/orders", 202, json=body, headers={**headers, **key}
+    )
+    return placed
+
+
+def checkout(
+    stack: StackProcess,
+    sku: str,
+    quantity: int = 1,
+    *,
+    headers: dict[str, str] | None = None,
+    email: str | None = "guest@example.com",
+    card: str = "tok_ok",
+) -> dict[str, Any]:
+    """A cart with ``quantity`` of ``sku``, checked out by the caller of ``headers`` (none: a
+    guest, who gives ``email``); the 202 body (a guest's carries its ``order_token``)."""
+    cart_id, reach = new_cart(stack, headers)
+    put_item(stack, cart_id, sku, quantity, reach)
+    signed_in = "Authorization" in reach
+    return place_order(stack, cart_id, reach, email=None if signed_in else email, card=card)
+
+
+def order_token(placed: dict[str, Any]) -> dict[str, str]:
+    """The header that lets a guest read the order they placed."""
+    return {"X-Order-Token": placed["order_token"]}
+
+
+def get_order(stack: StackProcess, order_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    order: dict[str, Any] = _call(stack, "GET", f"/orders/{order_id}", 200, headers=headers)
+    return order
+
+
+def wait_for_order(
+    stack: StackProcess,
+    order_id: str,
+    headers: dict[str, str],
+    *statuses: str,
+    timeout: float = POLL_SECONDS,
+) -> dict[str, Any]:
+    """Poll GET /orders/{order_id} until its status is one of ``statuses`` (none given: until it
+    leaves PENDING_PAYMENT, as payment runs asynchronously); fails when it does not in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = get_order(stack, order_id, headers)
+        done = body["status"] in statuses if statuses else body["status"] != "PENDING_PAYMENT"
+        if done:
+            return body
+        if time.monotonic() > deadline:
+            pytest.fail(f"order {order_id} is still {body['status']} after {timeout}s")
+        time.sleep(0.3)
+
+
+def outbox(stack: StackProcess) -> list[dict[str, Any]]:
+    """Every email, SMS and push the stack has sent (GET /_local/outbox)."""
+    items: list[dict[str, Any]] = _call(stack, "GET", "/_local/outbox", 200)["items"]
+    return items
+
+
+def carrier_report(
+    stack: StackProcess, carrier: str, payload: dict[str, Any], secret: str = DEV_WEBHOOK_SECRET
+) -> requests.Response:
+    """POST /webhooks/carriers/{carrier}, signed as the carrier signs (the stack's dev secret)."""
+    raw = json.dumps(payload)
+    return requests.post(
+        f"{stack.base_url}/webhooks/carriers/{carrier}",
+        data=raw.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-Signature": sign(secret, int(time.time()), raw),
+        },
+        timeout=30,
+    )
+
+
+# --- the stack's tables and queues, read straight from its emulators ---------------------------
+
+
+def scan(stack: StackProcess, table: str) -> list[dict[str, Any]]:
+    """Every item of one of the stack's tables (its logical id, e.g. ``OrdersTable``)."""
+    scanner = stack.client("dynamodb").get_paginator("scan")
+    pages = scanner.paginate(TableName=stack.info["tables"][table], ConsistentRead=True)
+    return [item for page in pages for item in page["Items"]]
+
+
+def order_item(stack: StackProcess, order_id: str) -> dict[str, Any]:
+    """The order's item in the Orders table."""
+    item: dict[str, Any] = stack.client("dynamodb").get_item(
+        TableName=stack.info["tables"]["OrdersTable"],
+        Key={"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": "ORDER"}},
+        ConsistentRead=True,
+    )["Item"]
+    return item
+
+
+def approved_charges(stack: StackProcess, order_id: str) -> int:
+    """How many approved charges the sandbox provider's ledger holds for the order."""
+    items = stack.client("dynamodb").query(
+        TableName=stack.info["tables"]["SandboxPaymentsTable"],
+        KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
+        ExpressionAttributeValues={":p": {"S": order_id}, ":c": {"S": "charge#"}},
+        ConsistentRead=True,
+    )["Items"]
+    return sum(1 for item in items if item["record"]["M"]["status"]["S"] == "approved")
+
+
+def queue_depth(stack: StackProcess, queue: str) -> int:
+    """Messages on one of the stack's queues (its logical id), visible or in flight."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.info["queues"][queue],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def drain(stack: StackProcess, queue: str) -> list[str]:
+    """Receive and delete every message waiting on one of the stack's queues; their bodies."""
+    sqs = stack.client("sqs")
+    url = stack.info["queues"][queue]
+    bodies: list[str] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return bodies
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
