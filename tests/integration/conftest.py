@@ -180,6 +180,16 @@ def notifications_module() -> ModuleType:
     return load_function("notifications")
 
 
+@pytest.fixture(scope="module")
+def webhooks_module() -> ModuleType:
+    return load_function("webhooks")
+
+
+@pytest.fixture(scope="module")
+def payments_module() -> ModuleType:
+    return load_function("payments")
+
+
 @pytest.fixture
 def call_catalog(dynamodb: Any, catalog_module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
     return partial(invoke, catalog_module)

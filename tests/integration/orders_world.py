@@ -42,8 +42,11 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:orders"
     aws_request_id = "00000000-0000-4000-8000-000000000000"
 
+    def __init__(self, remaining_ms: int = 10_000) -> None:
+        self.remaining_ms = remaining_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms
 
 
 @dataclass

@@ -6,7 +6,6 @@ would give them). Anyone else gets 404; staff may read but not change.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from orders_world import Context
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -30,30 +30,11 @@ ADDRESS = {
 }
 
 
-class _Context:
-    function_name = "commerce-local-CartFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cart"
-    aws_request_id = "00000000-0000-4000-8000-000000000000"
-
-
 @dataclass
 class Reply:
     status: int
     headers: dict[str, str]
     body: Any
-
-
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "cart_function_app", ROOT / "functions" / "cart" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 _SAMPLES = {
@@ -103,7 +84,7 @@ class Carts:
         if token is not None:
             event["headers"]["X-Cart-Token"] = token
             event["multiValueHeaders"]["X-Cart-Token"] = [token]
-        result = self.module.lambda_handler(event, _Context())
+        result = self.module.lambda_handler(event, Context())
         headers = dict(result.get("headers") or {})
         for name, values in (result.get("multiValueHeaders") or {}).items():
             headers.setdefault(name, values[-1])

@@ -7,7 +7,6 @@ template.yaml; the events are read back from that queue.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from commerce import events
 from commerce.catalog.low_stock import LOW_STOCK_EVENT
 from commerce.store import inventory
+from orders_world import Context
 
 from infra.local.resources import CreatedResources, create_queues
 from infra.local.template import Resolver, load_template
@@ -28,25 +28,6 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
 SKU = "LOW-CART-1"
-
-
-class _Context:
-    function_name = "commerce-local-CartFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cart"
-    aws_request_id = "00000000-0000-4000-8000-000000000002"
-
-
-@pytest.fixture(scope="module")
-def cart_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "cart_low_stock_app", ROOT / "functions" / "cart" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -114,7 +95,7 @@ class Guest:
         if params:
             event["headers"]["X-Cart-Token"] = self.token
             event["multiValueHeaders"]["X-Cart-Token"] = [self.token]
-        result: dict[str, Any] = self.module.lambda_handler(event, _Context())
+        result: dict[str, Any] = self.module.lambda_handler(event, Context())
         return result
 
     def set(self, sku: str, quantity: int) -> int:

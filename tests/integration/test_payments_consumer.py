@@ -7,7 +7,6 @@ starts where checkout ends.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from commerce.settings import get_settings
 from commerce.store import charge_attempts
 from commerce.store.orders import load_order
 from commerce.store.sandbox_ledger import DynamoLedger, SandboxLedgerModel
+from orders_world import Context
 from payment_orders import cancel_pending, level, place_order, sqs_event
 
 from infra.local.resources import CreatedResources, create_queues
@@ -36,19 +36,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template(ROOT / "template.yaml")
-
-
-class _Context:
-    function_name = "commerce-local-PaymentsFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:payments"
-    aws_request_id = "00000000-0000-4000-8000-000000000005"
-
-    def __init__(self, remaining_ms: int = 5_000) -> None:
-        self.remaining_ms = remaining_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
 
 
 class LostConnection(ConnectionError):
@@ -94,18 +81,6 @@ class CountingProvider:
         return self.inner.refund(charge_id, amount, idempotency_key)
 
 
-@pytest.fixture(scope="module")
-def payments_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "payments_function_app", ROOT / "functions" / "payments" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def published() -> Iterator[list[events.DomainEvent]]:
     memory = events.MemoryEventPublisher()
@@ -144,7 +119,7 @@ def invoke(
     payments_module: ModuleType, provider: CountingProvider, published: Any, queue_url: str
 ) -> Callable[..., dict[str, Any]]:
     def call(event: dict[str, Any], remaining_ms: int = 5_000) -> dict[str, Any]:
-        return dict(payments_module.lambda_handler(event, _Context(remaining_ms)))
+        return dict(payments_module.lambda_handler(event, Context(remaining_ms)))
 
     return call
 

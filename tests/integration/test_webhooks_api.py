@@ -4,7 +4,6 @@ replays, unknown senders, carrier deliveries and payment events, secrets from en
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from commerce.store.orders import load_order
 from commerce.store.sandbox_ledger import DynamoLedger
 from commerce.webhooks import service
 from commerce.webhooks.signatures import sign
+from orders_world import Context
 from payment_orders import cancel_pending, level, place_order
 
 pytestmark = pytest.mark.integration
@@ -35,25 +35,6 @@ SECRETS = {
     "carriers/sf-express": [SECRET],
     "payments/sandbox": ["whsec_old_sandbox", "whsec_new_sandbox"],
 }
-
-
-class _Context:
-    function_name = "commerce-local-WebhooksFunction"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:webhooks"
-    aws_request_id = "00000000-0000-4000-8000-000000000006"
-
-
-@pytest.fixture(scope="module")
-def webhooks_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "webhooks_function_app", ROOT / "functions" / "webhooks" / "app.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -103,7 +84,7 @@ def post(
         if encode:
             event["body"] = base64.b64encode(raw.encode()).decode()
             event["isBase64Encoded"] = True
-        result = webhooks_module.lambda_handler(event, _Context())
+        result = webhooks_module.lambda_handler(event, Context())
         return result["statusCode"], json.loads(result["body"])
 
     return call
