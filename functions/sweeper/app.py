@@ -9,7 +9,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from commerce.carts import clock, reminders, sweeper
+from commerce import clock
+from commerce.carts import reminders, sweeper
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch, reversals
 

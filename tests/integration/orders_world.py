@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from commerce.carts import clock
+from commerce import clock
 from commerce.domain.orders import OrderEvent
 from commerce.orders import fulfilment, moves
 from commerce.payments.factory import provider

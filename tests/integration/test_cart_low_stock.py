@@ -147,7 +147,8 @@ def test_a_release_resets_the_flag_and_the_next_fall_is_a_new_event(
 def test_the_sweeper_resets_the_flag_of_what_it_released(
     sku: str, queue: str, guest: Callable[[], Guest], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from commerce.carts import clock, sweeper
+    from commerce import clock
+    from commerce.carts import sweeper
     from commerce.settings import get_settings
 
     assert guest().set(sku, 8) == 200

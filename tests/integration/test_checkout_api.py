@@ -12,7 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.events import MemoryEventPublisher
 from orders_world import CARD, Shop, drain, problem
 

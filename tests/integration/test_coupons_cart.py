@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.store import coupons as coupon_store
 from orders_world import Reply, Shop, event, guest_headers, invoke, problem
 

@@ -13,7 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.payments.consumer import record_decline
 from commerce.store import coupons as coupon_store
 from commerce.store.orders import load_order

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.customers import privacy as privacy_service
 from commerce.domain import privacy
 from commerce.domain.coupons import Coupon, CouponKind

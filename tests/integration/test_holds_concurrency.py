@@ -143,7 +143,8 @@ def _sweep_race() -> dict[str, Any]:
     import threading
     import uuid
 
-    from commerce.carts import clock, service, sweeper
+    from commerce import clock
+    from commerce.carts import service, sweeper
     from commerce.http.auth import Caller
     from commerce.settings import get_settings
     from commerce.store import carts, holds

@@ -20,10 +20,10 @@ T0 = 1_900_000_000
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
     """Set the holds' clock: ``clock(seconds_after_T0)``."""
-    from commerce.carts import clock as carts_clock
+    from commerce import clock as clock
 
     current = {"now": T0}
-    monkeypatch.setattr(carts_clock, "now", lambda: current["now"])
+    monkeypatch.setattr(clock, "now", lambda: current["now"])
 
     def move(offset: int) -> None:
         current["now"] = T0 + offset
@@ -107,10 +107,10 @@ def _get(cart: tuple[str, str]) -> Any:
 
 
 def _sweep() -> Any:
-    from commerce.carts import clock as carts_clock
+    from commerce import clock as clock
     from commerce.carts import sweeper
 
-    return sweeper.sweep(carts_clock.now(), lambda: 60_000)
+    return sweeper.sweep(clock.now(), lambda: 60_000)
 
 
 def test_hold_math(

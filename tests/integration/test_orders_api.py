@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.domain.orders import OrderStatus
 from commerce.events import MemoryEventPublisher
 from commerce.orders import fulfilment

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.orders import fulfilment
 from commerce.payments.consumer import record_decline

@@ -12,7 +12,7 @@ from the tables (raw items, not through the store code):
 - a line holds stock exactly when it is in the holds index, and after a sweep at ``now`` no
   line holds stock with ``expires_at <= now``.
 
-Time is a fake clock injected through ``commerce.carts.clock.now``. Checkout is not part of the
+Time is a fake clock injected through ``commerce.clock.now``. Checkout is not part of the
 machine yet (it lands with the orders feature). The machine runs in a child interpreter whose
 clients point at DynamoDB Local from the start (this process's clients were made for moto), as
 in ``test_holds_concurrency.py``. Run directly, this file is that child.
@@ -136,7 +136,7 @@ class ReservationMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from commerce.carts import clock
+        from commerce import clock
 
         self.tables = TABLES
         self.now = int(time.time())
@@ -169,7 +169,7 @@ class ReservationMachine(RuleBasedStateMachine):
             self.carts.append((cart.cart_id, cart.cart_token))
 
     def teardown(self) -> None:
-        from commerce.carts import clock
+        from commerce import clock
 
         clock.now = self._real_now  # type: ignore[assignment]
 

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from commerce.carts import clock
+from commerce import clock
 from commerce.domain.money import Money
 from commerce.domain.points import DEFAULT_POLICY, LedgerEntry, PointsReason
 from commerce.events import MemoryEventPublisher

@@ -26,7 +26,8 @@ def test_the_handler_releases_expired_holds_and_reports_the_metric(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from commerce.carts import clock, service
+    from commerce import clock
+    from commerce.carts import service
     from commerce.http.auth import Caller
     from commerce.settings import get_settings
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from commerce.clock import iso
 from commerce.domain.money import Money
-from commerce.domain.orders import iso
 from commerce.domain.points import (
     DEFAULT_POLICY,
     InsufficientPoints,

@@ -8,9 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from commerce.clock import iso
 from commerce.domain.cart import ShippingAddress, address_errors
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, OrderStatus, append_history, iso, new_order
+from commerce.domain.orders import OrderLine, OrderStatus, append_history, new_order
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.domain.pricing import Totals
 from commerce.domain.privacy import (

@@ -15,9 +15,9 @@ import random
 import time
 from typing import Final
 
-from commerce.carts import clock
-from commerce.catalog.clock import now_iso
+from commerce import clock
 from commerce.catalog.low_stock import check_low_stock
+from commerce.clock import now_iso
 from commerce.domain.money import Money
 from commerce.domain.reservations import (
     Refusal,

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
+from commerce import clock
 from commerce.customers.profiles import preferences_for
 from commerce.domain.money import Money
 from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
@@ -33,7 +33,6 @@ from commerce.store.carts import IdleCart, StoredCart
 
 #: A run stops looking for carts when the function has less time left than this.
 STOP_MARGIN_MS: Final = 5_000
-_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass
@@ -45,10 +44,6 @@ class ReminderReport:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _iso(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime(_FORMAT)
 
 
 def consents_to_marketing(sub: str) -> bool:
@@ -100,7 +95,7 @@ def _remind(idle: IdleCart, now: int) -> bool | None:
     if owner is None or not _worth_reminding(idle, cart, now) or not consents_to_marketing(owner):
         carts.drop_idle(idle)  # fails, harmlessly, if the cart changed since it was found
         return False
-    at = _iso(now)
+    at = clock.iso_us(now)
     if not carts.mark_reminded(idle, at=at):
         return False  # reminded by another run, or changed since found: its write set the keys
     try:
@@ -117,7 +112,7 @@ def remind_abandoned_carts(
 ) -> ReminderReport:
     """Remind every abandoned cart once (``now`` in epoch seconds); logs what it did."""
     report = ReminderReport()
-    idle_before = _iso(now - get_settings().abandoned_cart_after_seconds)
+    idle_before = clock.iso_us(now - get_settings().abandoned_cart_after_seconds)
     for idle in carts.idle_signed_in_carts(idle_before):
         if remaining_ms is not None and remaining_ms() < STOP_MARGIN_MS:
             report.stopped_early = True

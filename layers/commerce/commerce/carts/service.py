@@ -14,10 +14,11 @@ from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock, holding
+from commerce import clock
+from commerce.carts import holding
 from commerce.carts.schemas import CartOut, ShippingAddressIn
 from commerce.carts.views import cart_view
-from commerce.catalog.clock import now_iso
+from commerce.clock import now_iso
 from commerce.coupons import applying
 from commerce.domain.cart import (
     Access,

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from commerce.catalog.clock import now_iso
 from commerce.catalog.low_stock import check_low_stock
+from commerce.clock import now_iso
 from commerce.errors import TooManyRequests
 from commerce.observability import logger
 from commerce.store import holds, keys

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from commerce.carts import clock
+from commerce import clock
 from commerce.carts.schemas import (
     CartLineOut,
     CartOut,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.catalog.clock import now_iso
 from commerce.catalog.low_stock import check_low_stock
 from commerce.catalog.schemas import AdjustmentIn, InventoryOut, SafetyStockIn, ShardCountIn
+from commerce.clock import now_iso
 from commerce.domain.product import is_valid_sku
 from commerce.errors import NotFound
 from commerce.http.auth import Caller

@@ -18,7 +18,7 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import events
-from commerce.catalog.clock import now_iso
+from commerce.clock import now_iso
 from commerce.domain.inventory import LowStockChange, low_stock_change
 from commerce.observability import logger, metrics
 from commerce.store import inventory

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.catalog.clock import now_iso
 from commerce.catalog.schemas import (
     CreateProductIn,
     MoneyOut,
@@ -15,6 +14,7 @@ from commerce.catalog.schemas import (
     ProductPageOut,
     SkuOut,
 )
+from commerce.clock import now_iso
 from commerce.domain.money import Money
 from commerce.domain.product import NewProduct, SkuSpec, is_valid_product_id
 from commerce.errors import FieldError, NotFound, ValidationFailed

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.catalog.clock import now_iso
+from commerce.clock import now_iso
 from commerce.coupons.schemas import CouponOut, CouponPageOut
 from commerce.domain.coupons import CODE_PATTERN, Coupon, normalise_code, parse_coupon, patch_coupon
 from commerce.errors import Conflict, FieldError, NotFound, TooManyRequests, ValidationFailed

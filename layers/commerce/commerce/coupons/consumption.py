@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from commerce.catalog.clock import now_iso
+from commerce.clock import now_iso
 from commerce.coupons.applying import member_discount
 from commerce.domain.coupons import Coupon, check_applicable, to_discounts
 from commerce.domain.money import Money
@@ -45,8 +45,9 @@ from commerce.store import coupons as store
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.coupons import COUPON_LABEL_PREFIX, COUPON_USE_LABEL_PREFIX, OrderPerks
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.orders import REVERSAL_LABEL, PendingReversal, StoredOrder
-from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
+from commerce.store.transactions import Failure, LabelledTransaction
 
 #: Reversals decided again when a concurrent change moved the balance they were decided on.
 _REVERSAL_ATTEMPTS: Final = 3

@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
-from commerce.customers.profiles import Identity, ensure_profile, now_iso
+from commerce.clock import now_iso
+from commerce.customers.profiles import Identity, ensure_profile
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.notifications.endpoints import InvalidToken, PlatformEndpoints
 from commerce.observability import logger

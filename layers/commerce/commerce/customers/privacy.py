@@ -11,16 +11,16 @@ deleted, (5) the profile is deleted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from commerce.carts import clock
+from commerce import clock
+from commerce.clock import now_iso
 from commerce.customers import devices
-from commerce.customers.profiles import Identity, ensure_profile, now_iso
+from commerce.customers.profiles import Identity, ensure_profile
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
 from commerce.domain.privacy import erasure_blockers, export_document
@@ -56,7 +56,7 @@ def points_ledger(sub: str) -> list[LedgerEntry]:
             e.delta,
             e.reason,
             e.order_id,
-            int(datetime.strptime(e.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()),
+            clock.epoch(e.at),
             e.ref,
         )
         for e in points_store.ledger(sub)

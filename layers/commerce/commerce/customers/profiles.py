@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from commerce.carts import clock
+from commerce import clock
+from commerce.clock import now_iso
 from commerce.errors import Conflict, Unauthorized
 from commerce.http.auth import parse_groups
 from commerce.notifications import Channel
@@ -62,10 +62,6 @@ class Identity:
             locale=text("locale"),
             groups=parse_groups(claims.get("cognito:groups")),
         )
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def ensure_profile(identity: Identity) -> Profile:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from commerce.carts import clock
+from commerce import clock
 from commerce.coupons.applying import member_tier
 from commerce.customers.schemas import CustomerAdminOut
 from commerce.customers.views import profile_view

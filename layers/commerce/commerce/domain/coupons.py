@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
+from commerce.clock import iso
 from commerce.domain.money import DEFAULT_CURRENCY, MAX_AMOUNT, Money
-from commerce.domain.orders import iso
 from commerce.domain.pricing import (
     BASIS_POINTS,
     AmountOff,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
 
+from commerce.clock import iso
 from commerce.domain.cart import ShippingAddress, guest_token_matches
 from commerce.domain.money import Money
 from commerce.domain.pricing import PriceLine, Totals
@@ -149,11 +149,6 @@ TERMINAL_STATUSES: Final = frozenset(
 def return_window_open(delivered_at: int, now: int) -> bool:
     """A return may be requested up to and including 7 days after delivery."""
     return now <= delivered_at + RETURN_WINDOW_SECONDS
-
-
-def iso(epoch_seconds: int) -> str:
-    """An epoch time as API.md shows times: UTC ISO 8601."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- The order as a value ----------------------------------------------------------------------

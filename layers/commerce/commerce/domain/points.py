@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
+from commerce.clock import iso
 from commerce.domain.money import DEFAULT_CURRENCY, Money
-from commerce.domain.orders import iso
 from commerce.domain.pricing import (
     BASIS_POINTS,
     DEFAULT_POINTS_RATE,

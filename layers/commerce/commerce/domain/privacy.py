@@ -21,8 +21,9 @@ from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any, Final
 
+from commerce.clock import iso
 from commerce.domain.money import Money
-from commerce.domain.orders import Order, OrderStatus, iso
+from commerce.domain.orders import Order, OrderStatus
 from commerce.domain.points import LedgerEntry, balance
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any, Final, Protocol
 
+from commerce import clock
 from commerce.domain.money import Money, MoneyError
 from commerce.domain.orders import RETURN_WINDOW_SECONDS
 from commerce.notifications import Channel, EventType, NotificationError, event_type
@@ -227,7 +228,7 @@ def _return_by(delivered_at: Any) -> str:
         moment = parse_time(delivered_at) + timedelta(seconds=RETURN_WINDOW_SECONDS)
     except FormatError as error:
         raise NotificationError(f"delivered_at: {error}") from None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime(clock.SECONDS_FORMAT)
 
 
 def template_context(

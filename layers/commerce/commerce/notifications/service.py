@@ -37,10 +37,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock
+from commerce import clock
+from commerce.clock import iso
 from commerce.customers import devices
 from commerce.customers.profiles import Preferences, preferences_for
-from commerce.domain.orders import iso
 from commerce.notifications import Channel, EventType, NotificationError
 from commerce.notifications.consent import Audience
 from commerce.notifications.locale import Locale

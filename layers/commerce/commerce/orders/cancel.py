@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock
+from commerce import clock
 from commerce.coupons.consumption import give_back
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
 from commerce.errors import Forbidden

@@ -49,8 +49,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from commerce.carts import clock
-from commerce.catalog.clock import now_iso
+from commerce import clock
+from commerce.clock import now_iso
 from commerce.coupons import consumption
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
@@ -75,9 +75,10 @@ from commerce.settings import get_settings
 from commerce.store import carts, holds, inventory, keys
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart, StoredLine
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import CartLineModel
 from commerce.store.orders import StoredOrder
-from commerce.store.transactions import CONDITION_FAILED, MAX_ITEMS, LabelledTransaction
+from commerce.store.transactions import MAX_ITEMS, LabelledTransaction
 
 #: Whole checkouts attempted before a contended cart is answered 409.
 ATTEMPTS: Final = 4

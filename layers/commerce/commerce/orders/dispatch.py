@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
-from commerce.domain.orders import OrderStatus, iso
+from commerce import clock
+from commerce.clock import iso
+from commerce.domain.orders import OrderStatus
 from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
 from commerce.observability import logger
 from commerce.settings import get_settings
@@ -80,7 +81,7 @@ class ReconcileReport:
 
 
 def _cutoff(now: int) -> str:
-    return datetime.fromtimestamp(now - RESEND_AFTER_SECONDS, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return clock.iso_us(now - RESEND_AFTER_SECONDS)
 
 
 def reconcile_dispatch(now: int) -> ReconcileReport:

@@ -14,14 +14,15 @@ from typing import Final
 
 from pynamodb.expressions.update import Action
 
-from commerce.carts import clock
-from commerce.catalog.clock import now_iso
+from commerce import clock
+from commerce.clock import now_iso
 from commerce.domain.orders import Advance, OrderEvent, advance
 from commerce.errors import NotFound, TooManyRequests
 from commerce.orders import dispatch
 from commerce.store import orders as store
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.orders import ORDER_LABEL, StoredOrder
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 ATTEMPTS: Final = 4
 

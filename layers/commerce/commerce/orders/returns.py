@@ -24,8 +24,8 @@ from dataclasses import replace
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock
-from commerce.catalog.clock import now_iso
+from commerce import clock
+from commerce.clock import now_iso
 from commerce.coupons.consumption import reversal_owed, reverse_on_refund
 from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return

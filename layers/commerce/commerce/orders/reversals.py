@@ -12,9 +12,9 @@ writer finds the mark gone and writes nothing, so each reversal is taken exactly
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
+from commerce import clock
 from commerce.coupons.consumption import reverse_on_refund
 from commerce.observability import logger
 from commerce.store import orders as store
@@ -36,8 +36,7 @@ class ReversalReport:
 
 
 def _cutoff(now: int) -> str:
-    at = datetime.fromtimestamp(now - CATCH_UP_AFTER_SECONDS, UTC)
-    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return clock.iso_us(now - CATCH_UP_AFTER_SECONDS)
 
 
 def reconcile_reversals(now: int) -> ReversalReport:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from commerce.carts.schemas import ShippingAddressOut, TotalsOut
 from commerce.catalog.schemas import MoneyOut
+from commerce.clock import iso
 from commerce.domain.money import Money
-from commerce.domain.orders import iso
 from commerce.domain.pricing import Totals
 from commerce.orders.schemas import (
     HistoryEntryOut,

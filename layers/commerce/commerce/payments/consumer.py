@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock
+from commerce import clock
 from commerce.coupons.consumption import give_back
 from commerce.domain.money import Money
 from commerce.domain.orders import (
@@ -61,6 +61,7 @@ from commerce.payments.provider import (
 )
 from commerce.settings import get_settings
 from commerce.store import charge_attempts
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.orders import (
     ORDER_LABEL,
     StoredOrder,
@@ -69,7 +70,7 @@ from commerce.store.orders import (
     order_transition_update,
     release_stock,
 )
-from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
+from commerce.store.transactions import Failure, LabelledTransaction
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient

@@ -40,8 +40,9 @@ from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.notifications.consent import ConsentAction, ConsentRecord
 from commerce.settings import get_settings
 from commerce.store import keys
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables import CustomersTable
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 _settings = get_settings()
 PROFILE_SK: Final = "PROFILE"

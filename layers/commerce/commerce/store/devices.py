@@ -22,8 +22,9 @@ from typing import Any, Final
 from pynamodb.attributes import UnicodeAttribute
 
 from commerce.store.customers import customer_pk
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables import CustomersTable
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 DEVICE_SK_PREFIX: Final = "DEVICE#"
 TOKEN_OWNER_SK: Final = "OWNER"  # noqa: S105 - a sort key, not a secret

@@ -30,8 +30,9 @@ from commerce.domain.money import Money
 from commerce.domain.reservations import Hold, Plan
 from commerce.store import carts, keys
 from commerce.store.carts import StoredCart, StoredLine
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import CartLineModel, MoneyMap, StockShardModel
-from commerce.store.transactions import CONDITION_FAILED, Failure, LabelledTransaction
+from commerce.store.transactions import Failure, LabelledTransaction
 
 _LINE = "line"
 _SHARD = "shard:"

@@ -38,13 +38,14 @@ from commerce.domain.inventory import (
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
 from commerce.store import keys
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import (
     AdjustmentMarkerModel,
     LedgerEntryModel,
     SkuMetaModel,
     StockShardModel,
 )
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 #: How long an Idempotency-Key marker is kept before TTL may tidy it away.
 MARKER_TTL_SECONDS: Final = 7 * 24 * 3600

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from commerce import clock
 from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import (
@@ -54,7 +54,6 @@ from commerce.store.transactions import LabelledTransaction
 #: The label of the order item in every transaction built here.
 ORDER_LABEL: Final = "order"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
-_ISO_US = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 #: Units per shard of each SKU: ``{sku: {shard: units}}``.
 Reservation = Mapping[str, Mapping[int, int]]
@@ -74,7 +73,7 @@ def sku_of_label(label: str) -> str | None:
 
 def epoch_of(iso_us: str) -> int:
     """Whole epoch seconds of a stored ``created_at`` (ISO 8601 with microseconds)."""
-    return int(datetime.strptime(iso_us, _ISO_US).replace(tzinfo=UTC).timestamp())
+    return clock.epoch(iso_us)
 
 
 @dataclass(frozen=True)
@@ -341,7 +340,7 @@ def order_transition_update(
         OrderModel.history.set(history_list(order.history)),
         OrderModel.payment.set(payment_map(order.payment)),
         OrderModel.version.set(order.version),
-        OrderModel.updated_at.set(at or datetime.now(UTC).strftime(_ISO_US)),
+        OrderModel.updated_at.set(at or clock.now_iso()),
         *extra_actions,
     ]
     condition: Condition = (OrderModel.version == stored.version) & (

@@ -13,16 +13,17 @@ time) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.expressions.condition import Condition
 
+from commerce import clock
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.store import keys
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables import CustomersTable
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 BALANCE_LABEL: Final = "points"
 ENTRY_LABEL: Final = "points_entry"
@@ -53,7 +54,7 @@ class PointsEntryModel(CustomersTable):
 
 
 def _iso(at: int) -> str:
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return clock.iso(at)
 
 
 def balance_of(sub: str) -> int:

@@ -14,8 +14,9 @@ from commerce.domain.money import Money
 from commerce.domain.product import NewProduct
 from commerce.errors import Conflict
 from commerce.store import inventory, keys
+from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import MoneyMap, ProductModel, SkuEntry, SkuRecordModel
-from commerce.store.transactions import CONDITION_FAILED, LabelledTransaction
+from commerce.store.transactions import LabelledTransaction
 
 #: The attributes of gsi1's last evaluated key: the shape a product-list page token must have.
 PAGE_KEY_NAMES: Final = ("pk", "sk", "gsi1pk", "gsi1sk")

@@ -8,8 +8,6 @@ to the labels, so repositories can say "the SKU record failed its condition" wit
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,9 +21,8 @@ from pynamodb.transactions import TransactWrite
 
 from commerce.errors import TooManyRequests
 from commerce.settings import get_settings
+from commerce.store.kit import TRANSACTION_CONFLICT, pause
 
-CONDITION_FAILED = "ConditionalCheckFailed"
-TRANSACTION_CONFLICT = "TransactionConflict"
 _ATTEMPTS = 5
 _BACKOFF_SECONDS = 0.02
 #: DynamoDB's ceiling on the items of one TransactWriteItems call.
@@ -113,7 +110,7 @@ class LabelledTransaction:
                 if any(f.code != TRANSACTION_CONFLICT for f in failures):
                     return failures
                 # Full jitter, so contending writers spread out instead of colliding again.
-                time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+                pause(attempt + 1, _BACKOFF_SECONDS)
                 continue
             return []
         raise TooManyRequests(1, "Too many concurrent changes to the same item; retry shortly")

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.carts import clock
+from commerce import clock
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings

@@ -1,0 +1,105 @@
+"""The store's shared tools: a conditional write's outcome, and retrying a write that lost a race.
+
+Every invariant here is a condition on a write (``available >= quantity``, ``version = :read``,
+``attribute_not_exists``), so "the condition refused it" is an ordinary answer, not an error.
+Two spellings of it exist in DynamoDB: a single-item write raises
+``ConditionalCheckFailedException``; a cancelled transaction names ``ConditionalCheckFailed``
+per item. Both are said once here, and ``applied``/``written`` turn the first into a value.
+
+A write that lost a race is decided again on a fresh read by ``retry_on_conflict``: a bounded
+number of attempts with full jitter between them, so contending writers spread out instead of
+colliding again, and a typed error (409 or 429) when the item stays contended.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
+
+#: The error code of a single-item write whose condition did not hold.
+CONDITION_FAILED_ERROR: Final = "ConditionalCheckFailedException"
+#: The cancellation reason of a transaction item whose condition did not hold.
+CONDITION_FAILED: Final = "ConditionalCheckFailed"
+#: The cancellation reason of an item another transaction was writing at the same moment.
+TRANSACTION_CONFLICT: Final = "TransactionConflict"
+
+#: Attempts a write that keeps losing its race gets before the caller is told to retry.
+DEFAULT_ATTEMPTS: Final = 5
+#: The first pause's ceiling; each later pause may be twice as long as the one before.
+BASE_PAUSE_SECONDS: Final = 0.005
+
+T = TypeVar("T")
+_WRITE_ERRORS: Final = (PutError, UpdateError, DeleteError)
+
+
+def refused(error: BaseException) -> bool:
+    """Whether a PynamoDB write error says its condition did not hold (and nothing else)."""
+    return getattr(error, "cause_response_code", None) == CONDITION_FAILED_ERROR
+
+
+def applied(write: Callable[[], object]) -> bool:
+    """Run one conditional write: True when written, False when its condition refused it.
+
+    Any other failure (throttling, a missing table, a bad request) propagates.
+    """
+    try:
+        write()
+    except _WRITE_ERRORS as error:
+        if refused(error):
+            return False
+        raise
+    return True
+
+
+def written(write: Callable[[], T]) -> T | None:
+    """Run one conditional write and return what it returned; None when its condition refused
+    it. For writes whose result matters (an update's new attributes)."""
+    try:
+        return write()
+    except _WRITE_ERRORS as error:
+        if refused(error):
+            return None
+        raise
+
+
+class Retry:
+    """What an attempt returns when its write lost a race: decide again on a fresh read."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "RETRY"
+
+
+RETRY: Final = Retry()
+
+
+def pause(attempt: int, base_seconds: float = BASE_PAUSE_SECONDS) -> None:
+    """Full-jitter exponential backoff before attempt ``attempt`` (none before the first)."""
+    if attempt > 0 and base_seconds > 0:
+        time.sleep(random.uniform(0, base_seconds * 2 ** (attempt - 1)))  # noqa: S311
+
+
+def retry_on_conflict(
+    attempt: Callable[[int], T | Retry],
+    *,
+    give_up: Callable[[], BaseException],
+    attempts: int = DEFAULT_ATTEMPTS,
+    base_seconds: float = BASE_PAUSE_SECONDS,
+) -> T:
+    """Call ``attempt(n)`` until it returns something other than ``RETRY``, at most
+    ``attempts`` times, pausing with jitter between calls; then raise ``give_up()``.
+
+    The attempt reads, decides and writes; it returns ``RETRY`` only when the write's condition
+    failed because the item changed since the read, so a retry can decide differently.
+    """
+    for n in range(attempts):
+        pause(n, base_seconds)
+        result = attempt(n)
+        if not isinstance(result, Retry):
+            return result
+    raise give_up()
