@@ -11,8 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from commerce.catalog.schemas import MoneyOut
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
 
 _FORBID = ConfigDict(extra="forbid")
 #: Generous bounds on address text before the domain's own limits apply.
@@ -49,17 +49,6 @@ class ShippingAddressIn(BaseModel):
     phone: _Text = Field(description="International (E.164) or a CN mobile number")
 
 
-class ShippingAddressOut(BaseModel):
-    name: str
-    line1: str
-    line2: str | None = Field(default=None, exclude_if=lambda value: value is None)
-    city: str
-    region: str | None = Field(default=None, exclude_if=lambda value: value is None)
-    postal_code: str
-    country: str
-    phone: str
-
-
 class CartLineOut(BaseModel):
     sku: str
     quantity: int
@@ -67,14 +56,6 @@ class CartLineOut(BaseModel):
     reserved_until: str | None = Field(
         description="When this line's stock hold ends; null once it has lapsed"
     )
-
-
-class TotalsOut(BaseModel):
-    subtotal: MoneyOut
-    discount: MoneyOut
-    shipping: MoneyOut
-    points_redeemed: MoneyOut
-    total: MoneyOut
 
 
 class CartOut(BaseModel):

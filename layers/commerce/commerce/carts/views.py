@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 from commerce import clock
-from commerce.carts.schemas import (
-    CartLineOut,
-    CartOut,
-    ShippingAddressOut,
-    TotalsOut,
-)
-from commerce.catalog.schemas import MoneyOut
+from commerce.carts.schemas import CartLineOut, CartOut
 from commerce.coupons.applying import discounts_for
-from commerce.domain.money import Money
 from commerce.domain.pricing import price
+from commerce.http.schemas import address_out, money_out, totals_out
 from commerce.store.carts import StoredCart
-
-
-def _money(money: Money) -> MoneyOut:
-    return MoneyOut(amount=money.amount, currency=money.currency)
 
 
 def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> CartOut:
@@ -35,22 +25,12 @@ def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> Cart
             CartLineOut(
                 sku=line.sku,
                 quantity=line.quantity,
-                unit_price=_money(line.unit_price),
+                unit_price=money_out(line.unit_price),
                 reserved_until=clock.iso(line.reserved_until) if line.reserved_until else None,
             )
             for line in domain.lines
         ],
-        shipping_address=(
-            ShippingAddressOut(**domain.shipping_address.to_dict())
-            if domain.shipping_address
-            else None
-        ),
+        shipping_address=address_out(domain.shipping_address),
         coupons=list(domain.coupons),
-        totals=TotalsOut(
-            subtotal=_money(totals.subtotal),
-            discount=_money(totals.discount),
-            shipping=_money(totals.shipping),
-            points_redeemed=_money(totals.points_redeemed),
-            total=_money(totals.total),
-        ),
+        totals=totals_out(totals),
     )

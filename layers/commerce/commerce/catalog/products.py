@@ -9,7 +9,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.catalog.schemas import (
     CreateProductIn,
-    MoneyOut,
     ProductOut,
     ProductPageOut,
     SkuOut,
@@ -20,6 +19,7 @@ from commerce.domain.product import NewProduct, SkuSpec, is_valid_product_id
 from commerce.errors import FieldError, NotFound, ValidationFailed
 from commerce.http.auth import Caller
 from commerce.http.pagination import decode_page_token, encode_page_token, page_size
+from commerce.http.schemas import money_out
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
 from commerce.store import inventory, products
@@ -54,7 +54,7 @@ def _views(stored: Sequence[StoredProduct], *, consistent: bool = False) -> list
             skus=[
                 SkuOut(
                     sku=s.sku,
-                    price=MoneyOut(amount=s.price.amount, currency=s.price.currency),
+                    price=money_out(s.price),
                     available=stock[s.sku].level.available if s.sku in stock else 0,
                     attributes=dict(s.attributes),
                 )

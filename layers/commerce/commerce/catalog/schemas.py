@@ -24,6 +24,7 @@ from commerce.domain.product import (
     SKU_PATTERN,
     duplicate_skus,
 )
+from commerce.http.schemas import MoneyOut
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -56,11 +57,6 @@ class MoneyIn(BaseModel):
         if value not in SUPPORTED_CURRENCIES:
             raise ValueError(f"Must be one of: {', '.join(sorted(SUPPORTED_CURRENCIES))}")
         return value
-
-
-class MoneyOut(BaseModel):
-    amount: int
-    currency: str
 
 
 class SkuIn(BaseModel):

@@ -66,11 +66,11 @@ from commerce.errors import (
     ValidationFailed,
 )
 from commerce.http.auth import Caller
+from commerce.http.schemas import totals_out
 from commerce.notifications.locale import negotiate
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
-from commerce.orders.views import totals_out
 from commerce.settings import get_settings
 from commerce.store import carts, holds, inventory, keys
 from commerce.store import orders as store

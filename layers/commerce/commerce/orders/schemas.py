@@ -6,10 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from commerce.carts.schemas import ShippingAddressOut, TotalsOut
-from commerce.catalog.schemas import MoneyOut
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
 from commerce.domain.returns import MAX_REASON_CHARS
+from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
 
 _FORBID = ConfigDict(extra="forbid")
 #: A deliberately loose address check (something@domain.tld); the mail provider has the last word.

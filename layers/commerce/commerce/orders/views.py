@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from commerce.carts.schemas import ShippingAddressOut, TotalsOut
-from commerce.catalog.schemas import MoneyOut
 from commerce.clock import iso
-from commerce.domain.money import Money
-from commerce.domain.pricing import Totals
+from commerce.http.schemas import address_out, money_out, totals_out
 from commerce.orders.schemas import (
     HistoryEntryOut,
     OrderLineOut,
@@ -17,20 +14,6 @@ from commerce.orders.schemas import (
     ShipmentOut,
 )
 from commerce.store.orders import StoredOrder, StoredReturn
-
-
-def money_out(money: Money) -> MoneyOut:
-    return MoneyOut(amount=money.amount, currency=money.currency)
-
-
-def totals_out(totals: Totals) -> TotalsOut:
-    return TotalsOut(
-        subtotal=money_out(totals.subtotal),
-        discount=money_out(totals.discount),
-        shipping=money_out(totals.shipping),
-        points_redeemed=money_out(totals.points_redeemed),
-        total=money_out(totals.total),
-    )
 
 
 def order_view(stored: StoredOrder, *, private: bool) -> OrderOut:
@@ -52,11 +35,7 @@ def order_view(stored: StoredOrder, *, private: bool) -> OrderOut:
         ],
         totals=totals_out(order.totals),
         payment=PaymentOut(status=order.payment.status.value, method=order.payment.method),
-        shipping_address=(
-            ShippingAddressOut(**order.shipping_address.to_dict())
-            if order.shipping_address
-            else None
-        ),
+        shipping_address=address_out(order.shipping_address),
         history=[HistoryEntryOut(status=e.status.value, at=iso(e.at)) for e in order.history],
         created_at=iso(order.created_at) if private else None,
         email=order.email if private else None,
