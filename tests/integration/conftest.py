@@ -84,8 +84,8 @@ def push_apps(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """SNS platform applications for push in moto, made as the local stack makes them from the
     template's ExternalResources, and settings naming them; parameter name -> application ARN."""
     from commerce.customers import devices
-    from commerce.notifications import endpoints
     from commerce.settings import get_settings
+    from commerce.store import endpoints
 
     from infra.local.resources import create_external_resources
 

@@ -11,10 +11,10 @@ import pytest
 from commerce import clock
 from commerce.customers import privacy as privacy_service
 from commerce.domain import privacy
+from commerce.domain.consent import MARKETING, current_consent
 from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
 from commerce.domain.points import LedgerEntry, PointsReason, points_earned
-from commerce.notifications.consent import MARKETING, current_consent
 from commerce.payments.sandbox import SandboxProvider
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as customer_store
@@ -225,7 +225,7 @@ def test_consent_changes_append_history(api: Api) -> None:
 
 def test_preferences_for_the_notifications(api: Api) -> None:
     from commerce.customers.profiles import preferences_for
-    from commerce.notifications import Channel
+    from commerce.domain.consent import Channel
 
     assert preferences_for(SUBS["customer"]) is None
     api.patch({"notification_channels": ["push"], "locale": "zh-CN", "marketing_consent": True})

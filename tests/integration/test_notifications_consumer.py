@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from commerce.domain.consent import Channel
 from commerce.domain.money import Money
 from commerce.events import DomainEvent
-from commerce.notifications import Channel, sender, service
+from commerce.notifications import sender, service
 from commerce.notifications.messages import OutgoingMessage
 from commerce.notifications.sender import SendError, SesEmailSender, SnsSmsSender
 from commerce.observability import logger
@@ -347,7 +348,7 @@ def test_log_lines_carry_no_personal_data(
 
 
 def test_sms_goes_through_sns_once_beside_the_email(notifier: Notifier) -> None:
-    from commerce.notifications.consent import Audience
+    from commerce.domain.consent import Audience
     from commerce.notifications.messages import Recipient, build_messages
 
     stored = write_order()

@@ -5,23 +5,21 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from commerce.notifications import (
+from commerce.domain.consent import (
     CHANNEL_ORDER,
-    PURPOSES,
-    Channel,
-    EventType,
-    Purpose,
-    UnknownEvent,
-    event_type,
-)
-from commerce.notifications.consent import (
     MARKETING,
+    PURPOSES,
     Audience,
+    Channel,
     ConsentAction,
     ConsentRecord,
+    EventType,
     Preferences,
+    Purpose,
+    UnknownEvent,
     channels_for,
     current_consent,
+    event_type,
 )
 from hypothesis import given
 from hypothesis import strategies as st

@@ -7,10 +7,18 @@ import re
 from typing import Any
 
 import pytest
+from commerce.domain.consent import (
+    MARKETING,
+    Audience,
+    Channel,
+    ConsentAction,
+    ConsentRecord,
+    EventType,
+    NotificationError,
+    UnknownEvent,
+)
+from commerce.domain.locale import Locale
 from commerce.events import DomainEvent
-from commerce.notifications import Channel, EventType, NotificationError, UnknownEvent
-from commerce.notifications.consent import MARKETING, Audience, ConsentAction, ConsentRecord
-from commerce.notifications.locale import Locale
 from commerce.notifications.messages import (
     DEFAULT_STORE,
     NotificationEvent,

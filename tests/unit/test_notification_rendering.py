@@ -7,16 +7,16 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from commerce.notifications import CHANNEL_ORDER, PURPOSES, Channel, EventType, UnknownEvent
-from commerce.notifications.consent import Audience
-from commerce.notifications.locale import (
-    FormatError,
-    Locale,
-    format_date,
-    format_datetime,
-    format_money,
-    negotiate,
+from commerce.domain.consent import (
+    CHANNEL_ORDER,
+    PURPOSES,
+    Audience,
+    Channel,
+    EventType,
+    UnknownEvent,
 )
+from commerce.domain.locale import Locale, negotiate
+from commerce.notifications.formats import FormatError, format_date, format_datetime, format_money
 from commerce.notifications.messages import (
     DEFAULT_STORE,
     NotificationEvent,

@@ -22,10 +22,9 @@ from typing import Any, Final
 
 from commerce import clock
 from commerce.customers.profiles import preferences_for
+from commerce.domain.consent import MARKETING, EventType, current_consent
 from commerce.domain.money import Money
 from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
-from commerce.notifications import EventType
-from commerce.notifications.consent import MARKETING, current_consent
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import carts

@@ -15,11 +15,11 @@ from typing import Final
 from commerce.clock import now_iso
 from commerce.customers.profiles import Identity, ensure_profile
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
-from commerce.notifications.endpoints import InvalidToken, PlatformEndpoints
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import devices as store
 from commerce.store.devices import Device, OwnerChanged
+from commerce.store.endpoints import InvalidToken, PlatformEndpoints
 
 _DEVICE_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
 _ATTEMPTS: Final = 5

@@ -17,12 +17,11 @@ from typing import Any, Final
 
 from commerce import clock
 from commerce.clock import now_iso
+from commerce.domain import consent as rules
+from commerce.domain.consent import MARKETING, Audience, Channel, ConsentAction, ConsentRecord
+from commerce.domain.locale import negotiate
 from commerce.errors import Conflict, Unauthorized
 from commerce.http.auth import parse_groups
-from commerce.notifications import Channel
-from commerce.notifications import consent as rules
-from commerce.notifications.consent import MARKETING, Audience, ConsentAction, ConsentRecord
-from commerce.notifications.locale import negotiate
 from commerce.store import customers as store
 from commerce.store import devices as device_store
 from commerce.store.customers import Profile, ProfileChange

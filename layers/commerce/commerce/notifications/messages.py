@@ -1,9 +1,9 @@
 """From one domain event and one recipient to the messages to send: pure, deterministic.
 
-``build_messages(event, recipient)`` asks consent.py on which channels the recipient hears of
-the event, picks their locale (locale.py), renders each channel once (rendering.py) and
-returns one ``OutgoingMessage`` per address: the email address, the phone, each registered
-device.
+``build_messages(event, recipient)`` asks ``domain.consent`` on which channels the recipient
+hears of the event, picks their locale (``domain.locale``), renders each channel once
+(rendering.py) and returns one ``OutgoingMessage`` per address: the email address, the phone,
+each registered device.
 
 Exactly once: every message carries ``dedupe_key = sha256(event_id, channel, recipient)``. The
 sender claims that key with a conditional write before it sends and sends only if the claim
@@ -25,16 +25,20 @@ from datetime import UTC, timedelta
 from typing import Any, Final, Protocol
 
 from commerce import clock
-from commerce.domain.money import Money, MoneyError
-from commerce.domain.orders import RETURN_WINDOW_SECONDS
-from commerce.notifications import Channel, EventType, NotificationError, event_type
-from commerce.notifications.consent import (
+from commerce.domain.consent import (
     Audience,
+    Channel,
     ConsentRecord,
+    EventType,
+    NotificationError,
     Preferences,
     channels_for,
+    event_type,
 )
-from commerce.notifications.locale import FormatError, Locale, negotiate, parse_time
+from commerce.domain.locale import Locale, negotiate
+from commerce.domain.money import Money, MoneyError
+from commerce.domain.orders import RETURN_WINDOW_SECONDS
+from commerce.notifications.formats import FormatError, parse_time
 from commerce.notifications.rendering import RenderedMessage, render, template_id
 
 

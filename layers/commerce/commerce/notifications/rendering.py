@@ -12,7 +12,7 @@ data it is given), escapes HTML in ``.html`` templates only (``select_autoescape
 a missing variable as an error (``StrictUndefined``): a message with a blank where the tracking
 number should be is worse than one that is not sent and lands in the dead-letter queue.
 
-Filters, each formatting for the locale being rendered (locale.py):
+Filters, each formatting for the locale being rendered (formats.py):
 ``money`` (a wire Money ``{"amount", "currency"}``), ``datetime`` and ``date`` (ISO 8601 strings),
 ``short_ref`` (the last 8 characters of an id, for SMS and titles) and ``carrier`` (a carrier's
 display name).
@@ -37,16 +37,10 @@ from jinja2 import (
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from commerce.domain.consent import Channel, EventType, NotificationError, event_type
+from commerce.domain.locale import DEFAULT_LOCALE, Locale, negotiate
 from commerce.domain.money import Money
-from commerce.notifications import Channel, EventType, NotificationError, event_type
-from commerce.notifications.locale import (
-    DEFAULT_LOCALE,
-    Locale,
-    format_date,
-    format_datetime,
-    format_money,
-    negotiate,
-)
+from commerce.notifications.formats import format_date, format_datetime, format_money
 
 #: Characters one SMS holds: 160 in the GSM 7-bit alphabet, 70 once any character needs UCS-2
 #: (every Chinese one does). Longer texts are split and billed per part.

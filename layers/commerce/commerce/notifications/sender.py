@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
-from commerce.notifications import PURPOSES, Channel, Purpose
-from commerce.notifications.endpoints import GONE_CODES
+from commerce.domain.consent import PURPOSES, Channel, Purpose
 from commerce.notifications.messages import OutgoingMessage
 from commerce.settings import get_settings
+from commerce.store.endpoints import GONE_CODES
 
 if TYPE_CHECKING:
     from mypy_boto3_ses.client import SESClient

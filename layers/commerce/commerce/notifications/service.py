@@ -41,9 +41,8 @@ from commerce import clock
 from commerce.clock import iso
 from commerce.customers import devices
 from commerce.customers.profiles import Preferences, preferences_for
-from commerce.notifications import Channel, EventType, NotificationError
-from commerce.notifications.consent import Audience
-from commerce.notifications.locale import Locale
+from commerce.domain.consent import Audience, Channel, EventType, NotificationError
+from commerce.domain.locale import Locale
 from commerce.notifications.messages import (
     DEFAULT_STORE,
     NotificationEvent,

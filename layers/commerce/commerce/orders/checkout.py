@@ -54,6 +54,7 @@ from commerce.clock import now_iso
 from commerce.coupons import consumption
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
+from commerce.domain.locale import negotiate
 from commerce.domain.orders import OrderLine, OrderStatus, new_order
 from commerce.domain.pricing import price
 from commerce.domain.reservations import Refusal, plan_set, preferred_shard
@@ -67,7 +68,6 @@ from commerce.errors import (
 )
 from commerce.http.auth import Caller
 from commerce.http.schemas import totals_out
-from commerce.notifications.locale import negotiate
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn

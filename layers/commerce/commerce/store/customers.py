@@ -36,8 +36,8 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError
 
+from commerce.domain.consent import ConsentAction, ConsentRecord
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
-from commerce.notifications.consent import ConsentAction, ConsentRecord
 from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store.kit import CONDITION_FAILED

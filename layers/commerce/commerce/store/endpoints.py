@@ -11,6 +11,10 @@ returns the same ARN; with other attributes (the install changed hands, so its u
 another device) SNS refuses and names the existing endpoint in its message, which is then
 updated. A token SNS disabled (the push service reported it invalid) is enabled again, since
 the app has just shown it is current.
+
+It sits with the repositories because an endpoint is a stored address like a device record:
+customers write and delete it (registration, erasure), notifications read what it refuses
+(``GONE_CODES``), and neither has to import the other for it.
 """
 
 from __future__ import annotations
