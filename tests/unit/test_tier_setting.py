@@ -5,29 +5,29 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from commerce.coupons import applying
 from commerce.domain.money import Money
 from commerce.domain.tiers import DEFAULT_TIERS, tier_for
+from commerce.loyalty import tiers
 from commerce.settings import get_settings
 
 
 @pytest.fixture(autouse=True)
 def fresh_settings() -> Iterator[None]:
     get_settings.cache_clear()
-    applying.tier_table.cache_clear()
+    tiers.tier_table.cache_clear()
     yield
     get_settings.cache_clear()
-    applying.tier_table.cache_clear()
+    tiers.tier_table.cache_clear()
 
 
 def test_without_a_setting_the_defaults_apply(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEMBER_TIERS", raising=False)
-    assert applying.tier_table() == DEFAULT_TIERS
+    assert tiers.tier_table() == DEFAULT_TIERS
 
 
 def test_the_setting_replaces_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEMBER_TIERS", "member:0:0,vip:50000:1000")
-    table = applying.tier_table()
+    table = tiers.tier_table()
     assert [t.name for t in table.tiers] == ["member", "vip"]
     assert tier_for(Money(50_000, "CNY"), table).rate_bp == 1000
     assert tier_for(Money(49_999, "CNY"), table).name == "member"

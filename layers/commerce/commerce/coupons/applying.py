@@ -1,4 +1,5 @@
-"""Coupons and the member tier in carts: applying a code, and the discounts a cart gets now.
+"""Coupons in carts: applying a code, and the discounts a cart gets now (its coupons, then the
+member tier from ``loyalty.tiers``).
 
 A cart keeps only the codes; definitions are read fresh whenever the cart is priced, so a coupon
 ops deactivate or let expire stops giving anything at once. Applying runs the domain's checks
@@ -9,38 +10,12 @@ are advice, the checkout's conditional write is the guarantee (``consumption``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import Final
 
 from commerce.domain.coupons import Coupon, check_applicable, normalise_code, to_discounts
 from commerce.domain.money import Money
-from commerce.domain.orders import Order
-from commerce.domain.pricing import Discount, TierPercentage
-from commerce.domain.tiers import (
-    DEFAULT_TIERS,
-    TRAILING_WINDOW_SECONDS,
-    Tier,
-    TierTable,
-    parse_tiers,
-    tier_for,
-    to_discount,
-    trailing_spend,
-)
-from commerce.settings import get_settings
+from commerce.domain.pricing import Discount
+from commerce.loyalty.tiers import member_discount
 from commerce.store import coupons as store
-from commerce.store import orders as order_store
-
-#: Orders created this long before the trailing window may still have been delivered inside it.
-_DELIVERY_SLACK_SECONDS: Final = 90 * 24 * 3600
-_ORDERS_PAGE: Final = 100
-#: The member tiers (docs/customers.md, "Member tiers").
-
-
-@lru_cache(maxsize=1)
-def tier_table() -> TierTable:
-    """The member tiers in force: ``MEMBER_TIERS`` when set, else the documented defaults."""
-    spec = get_settings().member_tiers
-    return parse_tiers(spec) if spec else DEFAULT_TIERS
 
 
 def applicable(
@@ -88,29 +63,6 @@ def coupon_discounts(codes: Sequence[str], subtotal: Money, now: int) -> list[Di
     found = store.load_many(codes)
     usable = [found[c].coupon for c in codes if c in found and _usable(found[c].coupon, now)]
     return to_discounts(usable, subtotal)
-
-
-def member_tier(sub: str, now: int) -> Tier:
-    """The customer's member tier from their trailing twelve-month spend (orders delivered in
-    the window, less refunds)."""
-    oldest = now - TRAILING_WINDOW_SECONDS - _DELIVERY_SLACK_SECONDS
-    orders: list[Order] = []
-    start = None
-    while True:
-        page = order_store.customer_orders(sub, _ORDERS_PAGE, start)
-        orders.extend(s.order for s in page.orders)
-        if page.last_key is None or any(s.order.created_at < oldest for s in page.orders):
-            break
-        start = page.last_key
-    return tier_for(trailing_spend(orders, now), tier_table())
-
-
-def member_discount(sub: str | None, now: int) -> TierPercentage | None:
-    """The signed-in customer's tier discount (``member_tier``); None for guests and for the
-    lowest tier."""
-    if sub is None:
-        return None
-    return to_discount(member_tier(sub, now))
 
 
 def discounts_for(

@@ -6,10 +6,10 @@ import re
 from typing import Final
 
 from commerce import clock
-from commerce.coupons.applying import member_tier
 from commerce.customers.schemas import CustomerAdminOut
 from commerce.customers.views import profile_view
 from commerce.errors import NotFound
+from commerce.loyalty.tiers import member_tier
 from commerce.orders.views import order_view
 from commerce.store import customers as store
 from commerce.store import orders as order_store

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.coupons.consumption import earn_on_delivery
 from commerce.domain.orders import IllegalTransition, OrderEvent, OrderStatus
 from commerce.errors import NotFound
 from commerce.http.auth import Caller
+from commerce.loyalty.points import earn_on_delivery
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.reading import load_readable

@@ -26,11 +26,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
 from commerce.clock import now_iso
-from commerce.coupons.consumption import reversal_owed, reverse_on_refund
 from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
+from commerce.loyalty.points import reversal_owed, reverse_on_refund
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.reading import load_owned, load_readable

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from commerce import clock
-from commerce.coupons.consumption import reverse_on_refund
+from commerce.loyalty.points import reverse_on_refund
 from commerce.observability import logger
 from commerce.store import orders as store
 

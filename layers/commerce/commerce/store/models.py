@@ -295,7 +295,7 @@ class ReturnModel(OrdersTable):
     refund_id = UnicodeAttribute(null=True)
     # Set by the receipt while the points its refund un-earns are still to be taken back
     # (points and the ledger time to write them at); removed, with the gsi2 keys, by the write
-    # that takes them (commerce/coupons/consumption.py). gsi2: REVERSALS / {received_at}.
+    # that takes them (commerce/loyalty/points.py). gsi2: REVERSALS / {received_at}.
     reversal_points = NumberAttribute(null=True)
     reversal_at = NumberAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
