@@ -1,32 +1,29 @@
 """NotificationsFunction: each domain event on the notifications queue becomes its messages, each
 sent once (issue 6).
 
-Powertools' batch processor runs one record at a time and reports the failed ones
+The shared queue edge runs one record at a time and reports the failed ones
 (ReportBatchItemFailures): a send that failed is retried through the queue and, after its
-receive limit, lands in the DLQ, without replaying the records that succeeded beside it. The
-decisions live in ``commerce.notifications.service``.
+receive limit, lands in the DLQ, without replaying the records that succeeded beside it; an
+event no retry can help is dead-lettered at once (``queue.POLICY``). The decisions live in
+``commerce.notifications``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from commerce.notifications import service
+from commerce.notifications import queue
 from commerce.observability import logger, metrics, tracer
+from commerce.queue_edge import QueueEdge
 
-# An all-failed batch answers with its failures instead of raising, like any other batch.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = QueueEdge(queue.POLICY)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return service.handle_body(record.body).result.value
+    return queue.handle_body(record.body).result.value
 
 
 @logger.inject_lambda_context

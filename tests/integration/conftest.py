@@ -336,7 +336,7 @@ def notifier(
 ) -> Iterator[Notifier]:
     """The notifications handler with the template's queues, a verified sender, and settings
     naming the sender, the ops mailbox and the dead-letter queue."""
-    from commerce.notifications import sender, service
+    from commerce.notifications import addressing, delivery, queue, sender
     from commerce.settings import get_settings
     from notifications_world import OPS, SENDER, Notifier, clear_caches
 
@@ -347,8 +347,8 @@ def notifier(
     settings = replace(
         get_settings(), sender_email=SENDER, ops_alert_email=OPS, notifications_dlq_url=dlq_url
     )
-    monkeypatch.setattr(service, "get_settings", lambda: settings)
-    monkeypatch.setattr(sender, "get_settings", lambda: settings)
+    for module in (addressing, delivery, queue, sender):
+        monkeypatch.setattr(module, "get_settings", lambda: settings)
     clear_caches()
     yield Notifier(notifications_module, dlq_url)
     clear_caches()

@@ -14,11 +14,12 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+from commerce import queue_edge
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
 from commerce.events import DomainEvent, stable_event_id
-from commerce.notifications import sender, service
+from commerce.notifications import delivery, sender
 from commerce.orders.dispatch import order_event
 from commerce.store import keys
 from commerce.store.models import OrderModel
@@ -57,8 +58,9 @@ class Notifier:
 
 def clear_caches() -> None:
     """Forget senders and clients made under another test's settings."""
-    service.use_senders(None)
-    for cached in (service.store_info, service._sqs, sender._ses, sender._sns):
+    delivery.use_senders(None)
+    queue_edge._sqs = None
+    for cached in (delivery.store_info, sender._ses, sender._sns):
         cached.cache_clear()
 
 

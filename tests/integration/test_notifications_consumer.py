@@ -14,7 +14,7 @@ import pytest
 from commerce.domain.consent import Channel
 from commerce.domain.money import Money
 from commerce.events import DomainEvent
-from commerce.notifications import sender, service
+from commerce.notifications import addressing, delivery, queue, sender
 from commerce.notifications.messages import OutgoingMessage
 from commerce.notifications.sender import SendError, SesEmailSender, SnsSmsSender
 from commerce.observability import logger
@@ -165,8 +165,8 @@ def test_a_duplicated_and_redelivered_event_sends_one_email(
     assert first == {"batchItemFailures": []}
     assert again == {"batchItemFailures": []}
     assert len(mails()) == 1
-    outcome = service.handle_body(body)
-    assert outcome.result is service.Result.DUPLICATE
+    outcome = queue.handle_body(body)
+    assert outcome.result is delivery.Result.DUPLICATE
     assert outcome.deduplicated == 1
 
 
@@ -218,7 +218,7 @@ def test_a_failing_send_fails_only_its_record_and_is_retried_later(
     bad_order = write_order("unlucky@example.com")
     failing = FailingFor(SesEmailSender(SENDER), "unlucky@example.com")
     senders = {Channel.EMAIL: failing, Channel.SMS: SnsSmsSender(), Channel.PUSH: SnsSmsSender()}
-    service.use_senders(senders)
+    delivery.use_senders(senders)
     bad_body = order_body(bad_order, "order.paid")
 
     response = notifier.deliver(order_body(ok_order, "order.paid"), bad_body)
@@ -229,7 +229,7 @@ def test_a_failing_send_fails_only_its_record_and_is_retried_later(
     assert sent_records.status_of(message.dedupe_key) is None  # the claim was released
 
     # The provider recovers: the redelivery sends it, once.
-    service.use_senders(None)
+    delivery.use_senders(None)
     assert notifier.deliver(bad_body, receive_count=2) == {"batchItemFailures": []}
     assert sorted(m["to"] for m in mails()) == ["fine@example.com", "unlucky@example.com"]
     assert sent_records.status_of(message.dedupe_key) == sent_records.SENT
@@ -251,7 +251,7 @@ def test_a_failing_channel_does_not_hold_back_the_others(
         Channel.SMS: SnsSmsSender(),
         Channel.PUSH: SnsSmsSender(),
     }
-    service.use_senders(senders)
+    delivery.use_senders(senders)
 
     response = notifier.deliver(body)
 
@@ -259,7 +259,7 @@ def test_a_failing_channel_does_not_hold_back_the_others(
     assert len(response["batchItemFailures"]) == 1
     assert [(m["channel"], m["to"]) for m in Outbox().items()] == [("sms", phone)]
 
-    service.use_senders(None)
+    delivery.use_senders(None)
     assert notifier.deliver(body, receive_count=2) == {"batchItemFailures": []}
     assert sorted((m["channel"], m["to"]) for m in Outbox().items()) == [
         ("email", BUYER),
@@ -275,7 +275,7 @@ def response_id(response: dict[str, Any], index: int) -> str:
 
 
 def _messages(body: str) -> list[OutgoingMessage]:
-    return service.messages_for(service.parse_body(body))
+    return delivery.messages_for(queue.parse_body(body))
 
 
 def test_events_no_retry_can_help_go_to_the_dlq_at_once(notifier: Notifier) -> None:
@@ -352,8 +352,8 @@ def test_sms_goes_through_sns_once_beside_the_email(notifier: Notifier) -> None:
     from commerce.notifications.messages import Recipient, build_messages
 
     stored = write_order()
-    event = service.parse_body(order_body(stored, "order.paid"))
-    completed = service.address(event).event
+    event = queue.parse_body(order_body(stored, "order.paid"))
+    completed = addressing.address(event).event
     recipient = Recipient(
         Audience.CUSTOMER,
         email=BUYER,
@@ -370,9 +370,9 @@ def test_sms_goes_through_sns_once_beside_the_email(notifier: Notifier) -> None:
     messages = build_messages(body, recipient)
     adapters = sender.default_senders()
 
-    sent = [service.send_once(m, adapters[m.channel], now=1000) for m in messages * 2]
+    sent = [delivery.send_once(m, adapters[m.channel], now=1000) for m in messages * 2]
 
-    sent_now, duplicate = service.Delivery.SENT, service.Delivery.DUPLICATE
+    sent_now, duplicate = delivery.Delivery.SENT, delivery.Delivery.DUPLICATE
     assert sent == [sent_now, sent_now, duplicate, duplicate]
     items = Outbox().items()
     assert sorted((i["channel"], i["to"]) for i in items) == [

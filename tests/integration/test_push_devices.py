@@ -15,7 +15,7 @@ import boto3
 import pytest
 from commerce.customers import devices as device_service
 from commerce.customers import privacy as privacy_service
-from commerce.notifications import service
+from commerce.notifications import delivery, queue
 from commerce.settings import get_settings
 from commerce.store import devices as device_store
 from notifications_world import BUYER, Notifier, order_body, write_order
@@ -441,8 +441,8 @@ def test_an_order_event_pushes_once_to_each_device_in_the_customers_language(
     # Redelivered, twice in one batch and again later: nothing more is pushed.
     assert notifier.deliver(body, body, receive_count=2) == {"batchItemFailures": []}
     assert len(pushes()) == 2
-    outcome = service.handle_body(body)
-    assert outcome.result is service.Result.DUPLICATE
+    outcome = queue.handle_body(body)
+    assert outcome.result is delivery.Result.DUPLICATE
     assert outcome.deduplicated == 2
     assert [(m["channel"], m["template"]) for m in api.export()["messages"]] == [
         ("push", f"{locale}/order.paid.push")

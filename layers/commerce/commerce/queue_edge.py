@@ -178,12 +178,15 @@ class QueueEdge(BatchProcessor):
 
     def failure_handler(self, record: Any, exception: Any) -> FailureResponse:
         """A record whose error is in ``dead_letter_at_once`` is dead-lettered and counted as a
-        success; every other failure is reported as usual."""
+        success; every other failure, and one the DLQ refuses, is reported as usual."""
         error = exception[1]
         url = self.policy.dlq_url() if self.policy.dead_letter_at_once else None
         if url and isinstance(error, self.policy.dead_letter_at_once):
             body = record.body if isinstance(record, SQSRecord) else None
-            dead_letter(url, body, error)
+            try:
+                dead_letter(url, body, error)
+            except Exception as unsent:  # the DLQ refused it: the record fails like any other
+                return super().failure_handler(record, (type(unsent), unsent, None))
             metrics.add_metric(
                 name=self.policy.dead_lettered_metric, unit=MetricUnit.Count, value=1
             )

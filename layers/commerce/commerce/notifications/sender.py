@@ -1,7 +1,7 @@
 """Channel adapters: an ``OutgoingMessage`` handed to SES (email) or SNS (SMS, push).
 
 Thin on purpose: what to say and to whom is decided in ``messages.py``; whether to send at all
-(the dedupe claim) in ``service.py``. An adapter raises ``SendError`` when the provider did not
+(the dedupe claim) in ``delivery.py``. An adapter raises ``SendError`` when the provider did not
 accept the message, and the consumer retries it through the queue.
 
 Email goes out with ``SendRawEmail`` as multipart/alternative (plain text, then HTML) carrying

@@ -1,0 +1,132 @@
+"""Who an event's messages go to, and the data its templates need that the producer left out.
+
+Order events are thin (``orders.dispatch.order_event``: the id, status and total), so the order
+is read by id for its lines, totals, carrier, tracking, delivery and returns, and its email and
+locale. A guest gets email only, at the order's address, in the checkout's language; a
+signed-in customer gets their profile's channels, language, consent, phone and push devices
+(the order's address and language where the profile has none). ``cart.abandoned`` goes to the
+cart's owner on their profile's channels (nobody without a profile). ``inventory.low_stock``
+goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
+``domain.consent.channels_for``'s to decide, when the messages are built.
+
+An order that does not exist, or data missing from the event, is a ``NotificationError``: no
+retry can help it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from commerce.clock import iso
+from commerce.customers.profiles import Preferences, preferences_for
+from commerce.domain.consent import Audience, EventType, NotificationError
+from commerce.notifications.messages import NotificationEvent, Recipient
+from commerce.settings import get_settings
+from commerce.store import notifications as sent_records
+from commerce.store.orders import StoredOrder, load_returns
+
+
+def _latest_return(order_id: str) -> dict[str, Any]:
+    returns = load_returns(order_id)
+    if not returns:
+        raise NotificationError(f"order {order_id} has no return to announce")
+    latest = returns[-1].value
+    return {
+        "return_id": latest.return_id,
+        "lines": [{"sku": line.sku, "quantity": line.quantity} for line in latest.lines],
+        "refund": latest.refund.to_dict(),
+    }
+
+
+def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
+    """What the order templates use, read from the order as stored."""
+    order = stored.order
+    data: dict[str, Any] = {
+        "order_id": order.order_id,
+        "status": order.status.value,
+        "lines": [line.to_dict() for line in order.lines],
+        "totals": order.totals.to_dict(),
+    }
+    if stored.carrier is not None:
+        data["carrier"] = stored.carrier
+    if stored.tracking_number is not None:
+        data["tracking_number"] = stored.tracking_number
+    if order.delivered_at is not None:
+        data["delivered_at"] = iso(order.delivered_at)
+    if kind is EventType.ORDER_CANCELLED:
+        refunded = order.payment.refunded
+        data["refund"] = refunded.to_dict() if refunded.amount > 0 else None
+    if kind in (EventType.ORDER_RETURN_REQUESTED, EventType.ORDER_REFUNDED):
+        data.update(_latest_return(order.order_id))
+    return data
+
+
+def _customer_recipient(
+    prefs: Preferences, *, email: str | None = None, locale: str | None = None
+) -> Recipient:
+    """A signed-in customer on their own channels, language, consent and devices. An order's
+    ``email`` comes first (it is where the customer asked to hear about that order); its
+    ``locale`` stands in only where the profile has none."""
+    return Recipient(
+        Audience.CUSTOMER,
+        email=email or prefs.email,
+        phone=prefs.phone,
+        name=prefs.name,
+        locale=prefs.locale or locale,
+        channels=prefs.channels,
+        consent=prefs.consents,
+        devices=prefs.push_targets,
+    )
+
+
+def _order_recipient(stored: StoredOrder, locale: str | None) -> Recipient:
+    order = stored.order
+    if order.is_guest:
+        return Recipient.guest(order.email, locale)
+    prefs = preferences_for(order.owner) if order.owner else None
+    if prefs is None:
+        # No profile (never opened, or erased): like a guest, the order's address only.
+        return Recipient(Audience.CUSTOMER, email=order.email, locale=locale)
+    return _customer_recipient(prefs, email=order.email, locale=locale)
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """An event completed with what its templates need, and who it goes to (None: nobody)."""
+
+    event: NotificationEvent
+    recipient: Recipient | None
+    #: The signed-in customer the messages go to, if any (their export lists them).
+    customer_id: str | None = None
+
+
+def address(event: NotificationEvent) -> Addressed:
+    """Complete the event's data and find its recipient."""
+    if event.type is EventType.INVENTORY_LOW_STOCK:
+        ops = get_settings().ops_alert_email
+        return Addressed(event, Recipient.staff(ops) if ops else None)
+    if event.type is EventType.CART_ABANDONED:
+        return _cart_addressed(event)
+    order_id = event.data.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        raise NotificationError(f"{event.type.value} names no order_id")
+    found = sent_records.load_order_with_locale(order_id)
+    if found is None:
+        raise NotificationError(f"no order {order_id}")
+    stored, locale = found
+    data = {**event.data, **order_data(stored, event.type)}
+    completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
+    return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
+
+
+def _cart_addressed(event: NotificationEvent) -> Addressed:
+    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
+    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
+    sub = event.data.get("owner_sub")
+    if not isinstance(sub, str) or not sub:
+        raise NotificationError("cart.abandoned names no owner_sub")
+    prefs = preferences_for(sub)
+    if prefs is None:
+        return Addressed(event, None)
+    return Addressed(event, _customer_recipient(prefs), sub)
