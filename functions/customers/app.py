@@ -21,7 +21,7 @@ from commerce.customers.schemas import (
 )
 from commerce.customers.views import device_view, profile_view
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, require_roles
+from commerce.http.auth import Caller, request_claims, require_roles
 from commerce.http.docs import problems, responses
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -32,10 +32,7 @@ _STAFF_TAGS = ["customers", "support"]
 
 def signed_in(request: Request) -> Identity:
     """The caller from the authorizer's claims (username included: erasure disables it)."""
-    context = request.resolved_event.raw_event.get("requestContext") or {}
-    authorizer = context.get("authorizer") or {}
-    claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
-    return Identity.from_claims(claims if isinstance(claims, dict) else None)
+    return Identity.from_claims(request_claims(request))
 
 
 Me = Annotated[Identity, Depends(signed_in)]

@@ -73,12 +73,21 @@ def caller_from_claims(claims: Mapping[str, Any] | None) -> Caller:
     )
 
 
-def current_caller(request: Request) -> Caller:
-    """Dependency: the caller as the API Gateway authorizer described it."""
+def request_claims(request: Request) -> Mapping[str, Any] | None:
+    """The claims the API Gateway authorizer put in the request context; None without them.
+
+    The one reader of the context, for the ``Caller`` here and for richer views of the same
+    principal (the customers' ``Identity``, which also wants the username, name and locale).
+    """
     context = request.resolved_event.raw_event.get("requestContext") or {}
     authorizer = context.get("authorizer") or {}
     claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
-    return caller_from_claims(claims if isinstance(claims, dict) else None)
+    return claims if isinstance(claims, dict) else None
+
+
+def current_caller(request: Request) -> Caller:
+    """Dependency: the caller as the API Gateway authorizer described it."""
+    return caller_from_claims(request_claims(request))
 
 
 @lru_cache(maxsize=1)
