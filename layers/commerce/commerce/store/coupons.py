@@ -28,19 +28,17 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
-from commerce.store import keys
+from commerce.store import keys, kit
 from commerce.store.carts import StoredCart, touch_actions, write_guard
 from commerce.store.models import CartModel, Gsi1Index, MoneyMap
 from commerce.store.tables import CatalogTable, OrdersTable
 from commerce.store.transactions import LabelledTransaction
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 COUPON_LABEL_PREFIX: Final = "coupon:"
 COUPON_USE_LABEL_PREFIX: Final = "coupon_use:"
 PERKS_LABEL: Final = "perks"
@@ -183,12 +181,8 @@ def _to_model(coupon: Coupon, *, uses_total: int, version: int, created: str, at
 def create(coupon: Coupon, *, at: str) -> StoredCoupon | None:
     """Store a new coupon with no uses; None if a coupon already has its code."""
     model = _to_model(coupon, uses_total=0, version=1, created=at, at=at)
-    try:
-        model.save(condition=CouponModel.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return None
-        raise
+    if not kit.applied(lambda: model.save(condition=CouponModel.pk.does_not_exist())):
+        return None
     return StoredCoupon(coupon, 0, 1, at, at)
 
 
@@ -246,12 +240,10 @@ def replace(stored: StoredCoupon, coupon: Coupon, *, at: str) -> StoredCoupon | 
     ]
     actions.append(CouponModel.version.set(stored.version + 1))
     row = CouponModel(keys.coupon_pk(coupon.code), keys.COUPON_SK)
-    try:
-        row.update(actions, condition=CouponModel.version == stored.version)
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return None
-        raise
+    if not kit.applied(
+        lambda: row.update(actions, condition=CouponModel.version == stored.version)
+    ):
+        return None
     return load(coupon.code)
 
 
@@ -408,10 +400,5 @@ def set_cart_coupons(cart: StoredCart, codes: Sequence[str], *, at: str, now: in
         *touch_actions(cart, at, now),
     ]
     header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
-    try:
-        header.update(actions, condition=write_guard(cart) & (CartModel.version == cart.version))
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    condition = write_guard(cart) & (CartModel.version == cart.version)
+    return kit.applied(lambda: header.update(actions, condition=condition))

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
-from pynamodb.exceptions import UpdateError
-
 from commerce.domain.inventory import (
     DEFAULT_SHARD_COUNT,
     Reshard,
@@ -37,7 +35,7 @@ from commerce.domain.inventory import (
     total,
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
-from commerce.store import keys
+from commerce.store import keys, kit
 from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import (
     AdjustmentMarkerModel,
@@ -436,20 +434,14 @@ def _meta_row(sku: str) -> SkuMetaModel:
     return SkuMetaModel(keys.sku_pk(sku), keys.META_SK)
 
 
-def _condition_failed(error: UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
 def set_safety_stock(sku: str, safety_stock: int) -> None:
     """Set the SKU's safety stock; NotFound for an unknown SKU."""
-    try:
-        _meta_row(sku).update(
+    if not kit.applied(
+        lambda: _meta_row(sku).update(
             [SkuMetaModel.safety_stock.set(safety_stock)], condition=SkuMetaModel.pk.exists()
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            raise NotFound(f"No inventory for SKU {sku}") from error
-        raise
+    ):
+        raise NotFound(f"No inventory for SKU {sku}")
 
 
 def flag_low_stock(sku: str) -> int | None:
@@ -459,8 +451,8 @@ def flag_low_stock(sku: str) -> int | None:
     wins a crossing, and only the winner should publish its event.
     """
     meta = _meta_row(sku)
-    try:
-        meta.update(
+    raised = kit.applied(
+        lambda: meta.update(
             [
                 SkuMetaModel.low_stock.set(True),
                 SkuMetaModel.low_stock_crossings.set((SkuMetaModel.low_stock_crossings | 0) + 1),
@@ -468,32 +460,25 @@ def flag_low_stock(sku: str) -> int | None:
             condition=SkuMetaModel.pk.exists()
             & (SkuMetaModel.low_stock.does_not_exist() | (SkuMetaModel.low_stock != True)),  # noqa: E712
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            return None
-        raise
-    return int(meta.low_stock_crossings)
+    )
+    return int(meta.low_stock_crossings) if raised else None
 
 
 def clear_low_stock(sku: str) -> bool:
     """Lower the flag; True if this call lowered it (the SKU recovered)."""
-    try:
-        _meta_row(sku).update(
+    return kit.applied(
+        lambda: _meta_row(sku).update(
             [SkuMetaModel.low_stock.set(False)],
             condition=SkuMetaModel.low_stock == True,  # noqa: E712
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            return False
-        raise
-    return True
+    )
 
 
 def unflag_low_stock(sku: str, crossing: int) -> None:
     """Undo ``flag_low_stock`` whose event could not be published, so a later check retries
     the same crossing (same number, so the same event id) instead of losing it."""
-    try:
-        _meta_row(sku).update(
+    kit.applied(
+        lambda: _meta_row(sku).update(
             [
                 SkuMetaModel.low_stock.set(False),
                 SkuMetaModel.low_stock_crossings.set(crossing - 1),
@@ -501,9 +486,7 @@ def unflag_low_stock(sku: str, crossing: int) -> None:
             condition=(SkuMetaModel.low_stock == True)  # noqa: E712
             & (SkuMetaModel.low_stock_crossings == crossing),
         )
-    except UpdateError as error:
-        if not _condition_failed(error):
-            raise
+    )
 
 
 def ledger(sku: str, *, limit: int = 100) -> list[LedgerEntry]:

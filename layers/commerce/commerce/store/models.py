@@ -147,6 +147,17 @@ class AdjustmentMarkerModel(InventoryTable):
 # --- Carts table (issue 4) ---------------------------------------------------------------------
 
 
+class OwnerIndex(GlobalSecondaryIndex["CartModel"]):  # type: ignore[no-untyped-call]
+    """gsi2 of cart headers: a signed-in customer's carts by last change (OWNER#{sub})."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class CartModel(CartsTable):
     """pk=CART#{cart_id}, sk=CART: who owns the cart (a customer's sub or a guest token's hash).
 
@@ -176,6 +187,7 @@ class CartModel(CartsTable):
     # gsi1 as the reminder uses it: reminder candidates by last change (IDLE#{bucket},
     # {updated_at}#{cart_id}; sparse, commerce/store/carts.py says when a header is in it).
     gsi1: Gsi1Index[CartModel] = Gsi1Index()
+    gsi2 = OwnerIndex()
 
 
 class CartLineModel(CartsTable):
