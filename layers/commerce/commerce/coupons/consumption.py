@@ -42,6 +42,7 @@ from commerce.domain.pricing import Discount, PriceLine, Totals, price
 from commerce.domain.privacy import ERASED_OWNER
 from commerce.errors import CommerceError
 from commerce.store import coupons as store
+from commerce.store import kit
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.coupons import COUPON_LABEL_PREFIX, COUPON_USE_LABEL_PREFIX, OrderPerks
@@ -233,7 +234,9 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
         return False
     order_id, sub = stored.order_id, _customer(stored)
     entry_written = False
-    for _ in range(_REVERSAL_ATTEMPTS):
+
+    def attempt(_: int) -> bool | kit.Retry:
+        nonlocal entry_written
         entry = None
         if sub is not None and not entry_written:
             balance = points_store.balance_of(sub)
@@ -252,4 +255,10 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
             entry_written = True  # this very entry is in the ledger: only the mark is left
         elif points_store.BALANCE_LABEL not in failed:
             raise RuntimeError(f"points reversal refused: {[(f.label, f.code) for f in failures]}")
-    raise RuntimeError(f"points reversal of {order_id} kept racing")
+        return kit.RETRY
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: RuntimeError(f"points reversal of {order_id} kept racing"),
+        attempts=_REVERSAL_ATTEMPTS,
+    )

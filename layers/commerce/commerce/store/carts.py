@@ -344,7 +344,8 @@ def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
     after the mark (which saw the cart reminded) left the keys out. False once the mark is not
     ``at``'s any more.
     """
-    for _ in range(_UNMARK_ATTEMPTS):
+
+    def attempt(_: int) -> bool | kit.Retry:
         try:
             header = CartModel.get(keys.cart_pk(cart.cart_id), keys.CART_SK, consistent_read=True)
         except CartModel.DoesNotExist:
@@ -357,9 +358,9 @@ def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
             *(_idle_keys(cart.cart_id, header.updated_at) if indexed else _no_idle_keys()),
         ]
         condition = (CartModel.reminded_at == at) & (CartModel.updated_at == header.updated_at)
-        if _update_header(cart.cart_id, actions, condition):
-            return True
-    return False
+        return True if _update_header(cart.cart_id, actions, condition) else kit.RETRY
+
+    return kit.retry_or(attempt, default=False, attempts=_UNMARK_ATTEMPTS)
 
 
 # --- Erasure (commerce/customers/privacy.py) -------------------------------------------------

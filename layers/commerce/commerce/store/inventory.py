@@ -15,7 +15,6 @@ ledger rows pk=LEDGER#{sku}; Idempotency-Key markers pk=ADJUSTMENT#{sku}#{digest
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -36,7 +35,6 @@ from commerce.domain.inventory import (
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
 from commerce.store import keys, kit
-from commerce.store.kit import CONDITION_FAILED
 from commerce.store.models import (
     AdjustmentMarkerModel,
     LedgerEntryModel,
@@ -50,6 +48,7 @@ MARKER_TTL_SECONDS: Final = 7 * 24 * 3600
 INITIAL_STOCK_REASON: Final = "initial stock"
 #: Plans made afresh after a shard changed under them, before giving up with 429.
 PLAN_ATTEMPTS: Final = 6
+#: The first pause's ceiling before a plan is made again (each later one may double).
 _REPLAN_BACKOFF_SECONDS: Final = 0.01
 
 
@@ -236,11 +235,6 @@ def _add_on_hand(tx: LabelledTransaction, sku: str, shard: int, delta: int) -> N
     )
 
 
-def _replan_pause(attempt: int) -> None:
-    """Full jitter, so writers that lost the same race do not collide again in step."""
-    time.sleep(random.uniform(0, _REPLAN_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-
-
 def _fingerprint(delta: int, reason: str) -> str:
     return json.dumps([delta, reason], separators=(",", ":"), ensure_ascii=False)
 
@@ -297,7 +291,8 @@ def adjust(
     """
     entry_id = keys.adjustment_key_digest(sku, idempotency_key) if idempotency_key else None
     entry_id = entry_id or uuid.uuid4().hex
-    for attempt in range(PLAN_ATTEMPTS):
+
+    def attempt(_: int) -> Outcome | kit.Retry:
         shards = read_shards(sku, consistent=True)
         plan = plan_adjustment(shards.levels, delta)
         if isinstance(plan, Shortfall):
@@ -335,7 +330,7 @@ def adjust(
         failures = tx.commit()
         if not failures:
             return Outcome.APPLIED
-        by_label = {f.label: f for f in failures if f.code == CONDITION_FAILED}
+        by_label = {f.label: f for f in failures if f.code == kit.CONDITION_FAILED}
         marker_failure = by_label.get("marker")
         if marker_failure is not None and idempotency_key is not None:
             stored = ((marker_failure.item or {}).get("fingerprint") or {}).get("S")
@@ -344,8 +339,16 @@ def adjust(
                 return replayed
         if not any(label.startswith("stock:") for label in by_label):
             raise RuntimeError(f"adjustment cancelled: {[(f.label, f.code) for f in failures]}")
-        _replan_pause(attempt)
-    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to adjust; retry shortly")
+        return kit.RETRY  # a shard changed under the plan: plan again from a fresh read
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, f"Stock of {sku} is changing too fast to adjust; retry shortly"
+        ),
+        attempts=PLAN_ATTEMPTS,
+        base_seconds=_REPLAN_BACKOFF_SECONDS,
+    )
 
 
 # --- Resharding --------------------------------------------------------------------------------
@@ -413,18 +416,26 @@ def set_shard_count(sku: str, count: int) -> Resharded:
     ``available >= moved``). Totals never change. Raises NotFound, Conflict when a shard to
     remove holds reserved units, TooManyRequests when reservations keep changing the shards.
     """
-    for attempt in range(PLAN_ATTEMPTS):
+
+    def attempt(_: int) -> Resharded | kit.Retry:
         shards = read_shards(sku, consistent=True)
         if shards.shard_count == count:
             return Resharded(sku, count, count)
         plan = plan_reshard(shards.levels, count)
         if isinstance(plan, ReshardRefusal):
             raise _refusal(sku, plan)
-        failures = _reshard_transaction(sku, shards, plan).commit()
-        if not failures:
-            return Resharded(sku, plan.from_count, plan.to_count)
-        _replan_pause(attempt)
-    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to reshard; retry shortly")
+        if _reshard_transaction(sku, shards, plan).commit():
+            return kit.RETRY  # reservations moved the shards, or someone resharded meanwhile
+        return Resharded(sku, plan.from_count, plan.to_count)
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, f"Stock of {sku} is changing too fast to reshard; retry shortly"
+        ),
+        attempts=PLAN_ATTEMPTS,
+        base_seconds=_REPLAN_BACKOFF_SECONDS,
+    )
 
 
 # --- Safety stock and the low-stock flag --------------------------------------------------------
