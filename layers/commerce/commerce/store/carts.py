@@ -26,7 +26,8 @@ from commerce.domain.cart import Cart, CartLine, ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
 from commerce.store import keys, kit
-from commerce.store.models import CartLineModel, CartModel, SkuRecordModel
+from commerce.store.tables.carts import CartLineModel, CartModel
+from commerce.store.tables.catalog import SkuRecordModel
 from commerce.store.transactions import LabelledTransaction
 
 #: An untouched cart is tidied away by TTL after this long (its holds were released long before).

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from commerce.domain.orders import OrderStatus
 from commerce.store import keys, kit
-from commerce.store.models import OrderModel
 from commerce.store.orders import StoredOrder, from_model
+from commerce.store.tables.orders import OrderModel
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,11 @@ from functools import lru_cache
 from typing import Any, Final
 
 import boto3
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-)
 
 from commerce.notifications.consent import ConsentAction, ConsentRecord
 from commerce.settings import get_settings
 from commerce.store import kit
-from commerce.store.tables import CustomersTable
+from commerce.store.tables.customers import ConsentModel, ProfileModel
 from commerce.store.transactions import LabelledTransaction
 
 _settings = get_settings()
@@ -52,37 +46,6 @@ def consent_sk(at: int, seq: int) -> str:
     """Consent records sort by time (zero-padded epoch seconds), then by the profile version
     that wrote them (unique: every profile write is conditioned on the version before)."""
     return f"{CONSENT_SK_PREFIX}{at:012d}#{seq:010d}"
-
-
-class ProfileModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=PROFILE."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    email = UnicodeAttribute(null=True)
-    name = UnicodeAttribute(null=True)
-    phone = UnicodeAttribute(null=True)
-    locale = UnicodeAttribute()
-    marketing_consent = BooleanAttribute(default=False)
-    notification_channels = ListAttribute[str](null=True)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    version = NumberAttribute()
-    erasing = BooleanAttribute(null=True)
-
-
-class ConsentModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=CONSENT#{at}#{id}."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    consent_id = UnicodeAttribute()
-    what = UnicodeAttribute()
-    action = UnicodeAttribute()
-    at = NumberAttribute()
-    source = UnicodeAttribute()
 
 
 # --- Profiles ---------------------------------------------------------------------------------

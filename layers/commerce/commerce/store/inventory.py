@@ -35,7 +35,7 @@ from commerce.domain.inventory import (
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
 from commerce.store import keys, kit
-from commerce.store.models import (
+from commerce.store.tables.inventory import (
     AdjustmentMarkerModel,
     LedgerEntryModel,
     SkuMetaModel,

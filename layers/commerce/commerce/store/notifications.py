@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from commerce.store import keys, kit
-from commerce.store.models import NotificationSentModel, OrderModel
 from commerce.store.orders import StoredOrder, from_model
+from commerce.store.tables.customers import NotificationSentModel
+from commerce.store.tables.orders import OrderModel
 
 SENDING: Final = "SENDING"
 SENT: Final = "SENT"

@@ -49,7 +49,8 @@ from commerce.domain.pricing import Totals
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.domain.returns import Return, ReturnLine
 from commerce.store import holds, keys, kit
-from commerce.store.models import MoneyMap, OrderModel, ReturnModel
+from commerce.store.tables.attributes import MoneyMap
+from commerce.store.tables.orders import OrderModel, ReturnModel
 from commerce.store.transactions import LabelledTransaction
 
 #: The label of the order item in every transaction built here.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 from commerce.store import keys, kit
-from commerce.store.models import WebhookEventModel
+from commerce.store.tables.orders import WebhookEventModel
 
 #: How long a webhook event is remembered (the signature stops replays older than 5 minutes).
 RETENTION_SECONDS: Final = 7 * 24 * 60 * 60
