@@ -22,8 +22,8 @@ from commerce.events import DomainEvent, stable_event_id
 from commerce.notifications import delivery, sender
 from commerce.orders.dispatch import order_event
 from commerce.store import keys
-from commerce.store.models import OrderModel
 from commerce.store.orders import StoredOrder, put_new_order
+from commerce.store.tables.orders import OrderModel
 from commerce.store.transactions import LabelledTransaction
 from orders_world import Context
 from payment_orders import sqs_event

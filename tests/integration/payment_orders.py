@@ -14,8 +14,8 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
 from commerce.store import holds, keys
-from commerce.store.models import StockShardModel
 from commerce.store.orders import StoredOrder, put_new_order, stock_label
+from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import LabelledTransaction
 
 CURRENCY = "CNY"

@@ -12,7 +12,7 @@ import pytest
 from commerce.settings import get_settings
 from commerce.store import carts, coupons, keys
 from commerce.store.carts import StoredCart
-from commerce.store.models import CartModel
+from commerce.store.tables.carts import CartModel
 from commerce.store.transactions import LabelledTransaction
 
 pytestmark = pytest.mark.integration

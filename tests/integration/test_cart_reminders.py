@@ -15,7 +15,7 @@ from commerce.customers.profiles import Identity, Patch, ensure_profile, update_
 from commerce.events import MemoryEventPublisher, stable_event_id
 from commerce.store import carts as cart_store
 from commerce.store import keys
-from commerce.store.models import CartLineModel, CartModel
+from commerce.store.tables.carts import CartLineModel, CartModel
 from commerce.store.transactions import LabelledTransaction
 
 pytestmark = pytest.mark.integration

@@ -73,7 +73,7 @@ def _product(sku: str, stock: int) -> None:
 def _split_evenly(sku: str, stock: int, count: int) -> None:
     """Move the SKU's stock onto ``count`` equal shards (what a resharding would leave)."""
     from commerce.store import keys
-    from commerce.store.models import SkuMetaModel, StockShardModel
+    from commerce.store.tables.inventory import SkuMetaModel, StockShardModel
 
     per_shard = stock // count
     for shard in range(count):

@@ -11,8 +11,6 @@ cannot be sent never undoes a hold).
 
 from __future__ import annotations
 
-import random
-import time
 from typing import Final
 
 from commerce import clock
@@ -28,16 +26,13 @@ from commerce.domain.reservations import (
 )
 from commerce.errors import Conflict, NotFound, OutOfStock, TooManyRequests
 from commerce.settings import get_settings
-from commerce.store import carts, holds, inventory
+from commerce.store import carts, holds, inventory, kit
 from commerce.store.carts import StoredCart
 from commerce.store.holds import LineChange, LineOutcome
 
 ATTEMPTS: Final = 6
-_BACKOFF_SECONDS: Final = 0.01
-
-
-def _pause(attempt: int) -> None:
-    time.sleep(random.uniform(0, _BACKOFF_SECONDS * 2**attempt))  # noqa: S311  (jitter only)
+#: The first pause's ceiling before a line is planned again (each later one may double).
+_BACKOFF_SECONDS: Final = 0.02
 
 
 def _out_of_stock(sku: str) -> OutOfStock:
@@ -54,9 +49,10 @@ def set_line(cart: StoredCart, sku: str, quantity: int, unit_price: Money | None
     """
     ttl = get_settings().reservation_ttl_seconds
     short = False
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            _pause(attempt)
+
+    def attempt(n: int) -> StoredCart | kit.Retry:
+        nonlocal cart, short
+        if n:
             reread = carts.load(cart.cart_id)
             if reread is None:
                 raise NotFound("No such cart")
@@ -99,6 +95,13 @@ def set_line(cart: StoredCart, sku: str, quantity: int, unit_price: Money | None
                 raise Conflict("This cart has been checked out; it can no longer change")
             raise NotFound("No such cart")
         short = outcome is LineOutcome.SHORT
-    if short:
-        raise _out_of_stock(sku)
-    raise TooManyRequests(1, "This cart line is being changed concurrently; retry shortly")
+        return kit.RETRY
+
+    def give_up() -> Exception:
+        if short:
+            return _out_of_stock(sku)
+        return TooManyRequests(1, "This cart line is being changed concurrently; retry shortly")
+
+    return kit.retry_on_conflict(
+        attempt, give_up=give_up, attempts=ATTEMPTS, base_seconds=_BACKOFF_SECONDS
+    )

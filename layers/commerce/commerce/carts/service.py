@@ -44,7 +44,7 @@ from commerce.errors import (
 )
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics
-from commerce.store import carts
+from commerce.store import carts, kit
 from commerce.store import coupons as coupon_store
 from commerce.store.carts import StoredCart
 
@@ -185,7 +185,8 @@ def claim_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
 def apply_coupon(cart_id: str, code: str, caller: Caller, cart_token: str | None) -> CartOut:
     """Add a coupon to the cart: 422 ``coupon-invalid`` with the reason when it cannot be used
     (docs/customers.md); a code already in the cart changes nothing."""
-    for _ in range(_COUPON_ATTEMPTS):
+
+    def attempt(_: int) -> CartOut | kit.Retry:
         cart = _writable(cart_id, caller, cart_token)
         now = clock.now()
         subtotal = price(cart.to_domain(now).price_lines()).totals.subtotal
@@ -193,20 +194,29 @@ def apply_coupon(cart_id: str, code: str, caller: Caller, cart_token: str | None
         if coupon.code in cart.coupons:
             return _fresh(cart_id)
         codes = [*cart.coupons, coupon.code]
-        if coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=now):
-            metrics.add_metric(name="CouponApplied", unit=MetricUnit.Count, value=1)
-            return _fresh(cart_id)
-    raise Conflict("The cart kept changing; try again")
+        if not coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=now):
+            return kit.RETRY
+        metrics.add_metric(name="CouponApplied", unit=MetricUnit.Count, value=1)
+        return _fresh(cart_id)
+
+    return kit.retry_on_conflict(attempt, give_up=_kept_changing, attempts=_COUPON_ATTEMPTS)
 
 
 def remove_coupon(cart_id: str, code: str, caller: Caller, cart_token: str | None) -> CartOut:
     """Take a coupon out of the cart; 404 when it is not in the cart."""
     typed = normalise_code(code)
-    for _ in range(_COUPON_ATTEMPTS):
+
+    def attempt(_: int) -> CartOut | kit.Retry:
         cart = _writable(cart_id, caller, cart_token)
         if typed not in cart.coupons:
             raise NotFound(f"Coupon {typed[:32]} is not applied to this cart")
         codes = [c for c in cart.coupons if c != typed]
-        if coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=clock.now()):
-            return _fresh(cart_id)
-    raise Conflict("The cart kept changing; try again")
+        if not coupon_store.set_cart_coupons(cart, codes, at=now_iso(), now=clock.now()):
+            return kit.RETRY
+        return _fresh(cart_id)
+
+    return kit.retry_on_conflict(attempt, give_up=_kept_changing, attempts=_COUPON_ATTEMPTS)
+
+
+def _kept_changing() -> Conflict:
+    return Conflict("The cart kept changing; try again")

@@ -20,7 +20,7 @@ from commerce.http.pagination import decode_page_token, encode_page_token, page_
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
 from commerce.store import coupons as store
-from commerce.store import keys
+from commerce.store import keys, kit
 from commerce.store.coupons import StoredCoupon
 
 #: PATCHes retried on a fresh read when another PATCH of the same coupon won the race.
@@ -112,11 +112,20 @@ def update_coupon(code: str, body: object, caller: Caller) -> CouponOut:
     """``PATCH /admin/coupons/{code}``: the changes re-validated with the rest of the coupon;
     ``code`` and ``kind`` never change; null returns a field to its default."""
     changes = _body(body)
-    for _ in range(_PATCH_ATTEMPTS):
+
+    def attempt(_: int) -> CouponOut | kit.Retry:
         stored = _load(code)
         patched = _valid(patch_coupon(stored.coupon, changes))
         written = store.replace(stored, patched, at=now_iso())
-        if written is not None:
-            logger.info("coupon changed", extra={"code": patched.code, "actor": caller.actor})
-            return view(written)
-    raise TooManyRequests(1, "This coupon is being changed concurrently; retry shortly")
+        if written is None:
+            return kit.RETRY
+        logger.info("coupon changed", extra={"code": patched.code, "actor": caller.actor})
+        return view(written)
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, "This coupon is being changed concurrently; retry shortly"
+        ),
+        attempts=_PATCH_ATTEMPTS,
+    )

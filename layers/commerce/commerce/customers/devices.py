@@ -18,6 +18,7 @@ from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import devices as store
+from commerce.store import kit
 from commerce.store.devices import Device, OwnerChanged
 from commerce.store.endpoints import InvalidToken, PlatformEndpoints
 
@@ -59,7 +60,8 @@ def register(
     except InvalidToken:
         message = f"not a device token of the {platform} push service"
         raise ValidationFailed([FieldError("token", message)]) from None
-    for _ in range(_ATTEMPTS):
+
+    def attempt(_: int) -> Device | kit.Retry:
         previous = store.token_owner(token)
         if previous == (identity.sub, device_id):
             same = store.load_device(identity.sub, device_id)
@@ -75,8 +77,13 @@ def register(
                 previous=previous,
             )
         except OwnerChanged:
-            continue  # registered elsewhere at the same moment: read the owner again
-    raise Conflict("This device is being registered by another request; try again")
+            return kit.RETRY  # registered elsewhere at the same moment: read the owner again
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: Conflict("This device is being registered by another request; try again"),
+        attempts=_ATTEMPTS,
+    )
 
 
 def remove(identity: Identity, device_id: str, endpoints: PlatformEndpoints | None = None) -> None:

@@ -27,6 +27,7 @@ from commerce.domain.privacy import erasure_blockers, export_document
 from commerce.errors import Conflict
 from commerce.observability import logger
 from commerce.settings import get_settings
+from commerce.store import carts as cart_store
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
 from commerce.store import notifications as sent_records
@@ -120,7 +121,7 @@ def erase(identity: Identity) -> None:
             "Orders still open need the account: wait until they are delivered or cancelled",
             order_ids=blockers,
         )
-    if store.carts_holding_stock(sub):
+    if cart_store.customer_carts_hold_stock(sub):
         raise Conflict(
             "A cart still holds stock: empty it (or let its holds expire) before erasing"
         )
@@ -128,9 +129,9 @@ def erase(identity: Identity) -> None:
     if identity.username:
         disable_user(identity.username)
     at = now_iso()
-    for order_id in store.customer_order_ids(sub):
-        store.anonymise_order(order_id, sub, updated_at=at)
-    store.delete_customer_carts(sub)
+    for order_id in order_store.customer_order_ids(sub):
+        order_store.anonymise_order(order_id, sub, updated_at=at)
+    cart_store.delete_customer_carts(sub)
     devices.forget_all(sub)
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)

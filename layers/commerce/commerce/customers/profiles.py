@@ -24,6 +24,7 @@ from commerce.errors import Conflict, Unauthorized
 from commerce.http.auth import parse_groups
 from commerce.store import customers as store
 from commerce.store import devices as device_store
+from commerce.store import kit
 from commerce.store.customers import Profile, ProfileChange
 from commerce.store.devices import Device
 
@@ -95,7 +96,8 @@ class Patch:
 
 def update_me(identity: Identity, patch: Patch) -> Profile:
     """Apply the patch; a change of marketing consent appends a consent record with it."""
-    for _ in range(_ATTEMPTS):
+
+    def attempt(_: int) -> Profile | kit.Retry:
         current = ensure_profile(identity)
         if current.erasing:
             raise Conflict("This account is being erased")
@@ -117,7 +119,11 @@ def update_me(identity: Identity, patch: Patch) -> Profile:
             updated = store.load_profile(identity.sub)
             if updated is not None:
                 return updated
-    raise Conflict("The profile kept changing; retry")
+        return kit.RETRY
+
+    return kit.retry_on_conflict(
+        attempt, give_up=lambda: Conflict("The profile kept changing; retry"), attempts=_ATTEMPTS
+    )
 
 
 @dataclass(frozen=True)

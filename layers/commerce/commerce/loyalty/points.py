@@ -29,6 +29,7 @@ from commerce.domain.points import (
 )
 from commerce.domain.pricing import PointsRedemption, Totals
 from commerce.domain.privacy import ERASED_OWNER
+from commerce.store import kit
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.kit import CONDITION_FAILED
@@ -131,7 +132,9 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
         return False
     order_id, sub = stored.order_id, customer_of(stored)
     entry_written = False
-    for _ in range(_REVERSAL_ATTEMPTS):
+
+    def attempt(_: int) -> bool | kit.Retry:
+        nonlocal entry_written
         entry = None
         if sub is not None and not entry_written:
             balance = points_store.balance_of(sub)
@@ -150,4 +153,10 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
             entry_written = True  # this very entry is in the ledger: only the mark is left
         elif points_store.BALANCE_LABEL not in failed:
             raise RuntimeError(f"points reversal refused: {[(f.label, f.code) for f in failures]}")
-    raise RuntimeError(f"points reversal of {order_id} kept racing")
+        return kit.RETRY
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: RuntimeError(f"points reversal of {order_id} kept racing"),
+        attempts=_REVERSAL_ATTEMPTS,
+    )

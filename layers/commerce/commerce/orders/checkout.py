@@ -76,8 +76,8 @@ from commerce.store import carts, holds, inventory, keys
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.models import CartLineModel
 from commerce.store.orders import StoredOrder
+from commerce.store.tables.carts import CartLineModel
 from commerce.store.transactions import MAX_ITEMS, LabelledTransaction
 
 #: Whole checkouts attempted before a contended cart is answered 409.

@@ -18,8 +18,8 @@ from commerce.orders.reading import load_readable
 from commerce.orders.schemas import OrderOut, ShipmentIn
 from commerce.orders.views import order_view
 from commerce.store import orders as store
-from commerce.store.models import OrderModel
 from commerce.store.orders import StoredOrder
+from commerce.store.tables.orders import OrderModel
 
 
 def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:

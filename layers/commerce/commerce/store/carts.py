@@ -19,20 +19,19 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce.domain.cart import Cart, CartLine, ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
-from commerce.store import keys
-from commerce.store.models import CartLineModel, CartModel, SkuRecordModel
+from commerce.store import keys, kit
+from commerce.store.tables.carts import CartLineModel, CartModel
+from commerce.store.tables.catalog import SkuRecordModel
 from commerce.store.transactions import LabelledTransaction
 
 #: An untouched cart is tidied away by TTL after this long (its holds were released long before).
 CART_TTL_SECONDS: Final = 30 * 24 * 3600
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -247,13 +246,7 @@ def touch(tx: LabelledTransaction, cart: StoredCart, *, at: str, now: int) -> No
 
 def _update_header(cart_id: str, actions: list[Action], condition: Condition) -> bool:
     header = CartModel(keys.cart_pk(cart_id), keys.CART_SK)
-    try:
-        header.update(actions, condition=condition)
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    return kit.applied(lambda: header.update(actions, condition=condition))
 
 
 def set_shipping_address(
@@ -352,7 +345,8 @@ def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
     after the mark (which saw the cart reminded) left the keys out. False once the mark is not
     ``at``'s any more.
     """
-    for _ in range(_UNMARK_ATTEMPTS):
+
+    def attempt(_: int) -> bool | kit.Retry:
         try:
             header = CartModel.get(keys.cart_pk(cart.cart_id), keys.CART_SK, consistent_read=True)
         except CartModel.DoesNotExist:
@@ -365,6 +359,40 @@ def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
             *(_idle_keys(cart.cart_id, header.updated_at) if indexed else _no_idle_keys()),
         ]
         condition = (CartModel.reminded_at == at) & (CartModel.updated_at == header.updated_at)
-        if _update_header(cart.cart_id, actions, condition):
-            return True
-    return False
+        return True if _update_header(cart.cart_id, actions, condition) else kit.RETRY
+
+    return kit.retry_or(attempt, default=False, attempts=_UNMARK_ATTEMPTS)
+
+
+# --- Erasure (commerce/customers/privacy.py) -------------------------------------------------
+
+
+def _customer_carts(sub: str) -> Iterator[tuple[CartModel, list[CartLineModel]]]:
+    """Each of the customer's carts (found by the owner index) with its lines, read
+    consistently: what erasure checks and then deletes."""
+    for header in CartModel.gsi2.query(keys.owner_gsi2pk(sub), attributes_to_get=["pk"]):
+        lines = CartLineModel.query(
+            header.pk,
+            CartLineModel.sk.startswith(keys.LINE_SK_PREFIX),
+            consistent_read=True,
+            attributes_to_get=["pk", "sk", "gsi1pk"],
+        )
+        yield header, list(lines)
+
+
+def customer_carts_hold_stock(sub: str) -> bool:
+    """True while a line of one of the customer's carts holds stock (it is in the holds index):
+    deleting it would lose the hold, and the sweeper would never give the units back."""
+    # Only a line's gsi1 keys are a hold's; a header's are its place in the idle index.
+    return any(line.gsi1pk is not None for _, lines in _customer_carts(sub) for line in lines)
+
+
+def delete_customer_carts(sub: str) -> int:
+    """Delete the customer's carts (header and lines). Called only once none holds stock."""
+    deleted = 0
+    for header, lines in list(_customer_carts(sub)):
+        for line in lines:
+            CartLineModel(line.pk, line.sk).delete()
+        CartModel(header.pk, keys.CART_SK).delete()
+        deleted += 1 + len(lines)
+    return deleted

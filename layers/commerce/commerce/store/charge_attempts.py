@@ -19,14 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
-
 from commerce.domain.orders import OrderStatus
-from commerce.store import keys
-from commerce.store.models import OrderModel
+from commerce.store import keys, kit
 from commerce.store.orders import StoredOrder, from_model
-
-_CONDITION_FAILED = "ConditionalCheckFailedException"
+from commerce.store.tables.orders import OrderModel
 
 
 @dataclass(frozen=True)
@@ -41,16 +37,13 @@ def begin_charge(order_id: str, at: int) -> StoredOrder | None:
     """Mark the order's charge attempt; the order as it now is, or None if not PENDING_PAYMENT
     (or absent). The first attempt's time is kept on retries."""
     row = OrderModel(keys.order_pk(order_id), keys.ORDER_SK)
-    try:
-        row.update(
+    marked = kit.applied(
+        lambda: row.update(
             [OrderModel.charge_attempted_at.set(OrderModel.charge_attempted_at | at)],
             condition=OrderModel.status == OrderStatus.PENDING_PAYMENT.value,
         )
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return None
-        raise
-    return from_model(row)
+    )
+    return from_model(row) if marked else None
 
 
 def load_for_payment(order_id: str) -> OrderForPayment | None:

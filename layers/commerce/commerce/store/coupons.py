@@ -22,86 +22,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-)
-from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce.domain.coupons import Coupon, CouponKind
 from commerce.domain.money import Money
-from commerce.store import keys
+from commerce.store import keys, kit
 from commerce.store.carts import StoredCart, touch_actions, write_guard
-from commerce.store.models import CartModel, Gsi1Index, MoneyMap
-from commerce.store.tables import CatalogTable, OrdersTable
+from commerce.store.tables.carts import CartModel
+from commerce.store.tables.catalog import CouponModel, CouponUseModel
+from commerce.store.tables.orders import OrderPerksModel
 from commerce.store.transactions import LabelledTransaction
 
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 COUPON_LABEL_PREFIX: Final = "coupon:"
 COUPON_USE_LABEL_PREFIX: Final = "coupon_use:"
 PERKS_LABEL: Final = "perks"
 #: The attributes DynamoDB returns as the last key of a gsi1 query (for page tokens).
 PAGE_KEY_NAMES: Final = ("pk", "sk", "gsi1pk", "gsi1sk")
-
-
-class CouponModel(CatalogTable):
-    """pk=COUPON#{code}, sk=COUPON: a coupon's definition and its total use count."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    code = UnicodeAttribute()
-    kind = UnicodeAttribute()
-    rate_bp = NumberAttribute(null=True)
-    cap = MoneyMap(null=True)  # type: ignore[no-untyped-call]
-    amount = MoneyMap(null=True)  # type: ignore[no-untyped-call]
-    threshold = MoneyMap(null=True)  # type: ignore[no-untyped-call]
-    repeat = BooleanAttribute(default=False)
-    min_spend = MoneyMap()  # type: ignore[no-untyped-call]
-    valid_from = NumberAttribute(null=True)
-    valid_until = NumberAttribute(null=True)
-    usage_limit = NumberAttribute(null=True)
-    per_customer_limit = NumberAttribute(null=True)
-    active = BooleanAttribute(default=True)
-    stackable = BooleanAttribute(default=True)
-    uses_total = NumberAttribute(default=0)
-    version = NumberAttribute(default=1)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    gsi1pk = UnicodeAttribute()
-    gsi1sk = UnicodeAttribute()
-    # gsi1 as the coupon list uses it: every coupon under one key, by code.
-    gsi1: Gsi1Index[CouponModel] = Gsi1Index()
-
-
-class CouponUseModel(CatalogTable):
-    """pk=COUPON#{code}, sk=USE#{sub}: how often one customer has used one coupon."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    code = UnicodeAttribute(null=True)
-    customer_id = UnicodeAttribute(null=True)
-    uses = NumberAttribute(null=True)
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    # gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``.
-    customer_uses: Gsi1Index[CouponUseModel] = Gsi1Index()
-
-
-class OrderPerksModel(OrdersTable):
-    """pk=ORDER#{id}, sk=PERKS: the coupons and points an order consumed at checkout."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    order_id = UnicodeAttribute()
-    coupons = ListAttribute(of=UnicodeAttribute, default=list)
-    per_customer = ListAttribute(of=UnicodeAttribute, default=list)
-    points_used = NumberAttribute(default=0)
-    created_at = UnicodeAttribute()
-    given_back_at = UnicodeAttribute(null=True)
 
 
 # --- Definitions ---------------------------------------------------------------------------
@@ -183,12 +120,8 @@ def _to_model(coupon: Coupon, *, uses_total: int, version: int, created: str, at
 def create(coupon: Coupon, *, at: str) -> StoredCoupon | None:
     """Store a new coupon with no uses; None if a coupon already has its code."""
     model = _to_model(coupon, uses_total=0, version=1, created=at, at=at)
-    try:
-        model.save(condition=CouponModel.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return None
-        raise
+    if not kit.applied(lambda: model.save(condition=CouponModel.pk.does_not_exist())):
+        return None
     return StoredCoupon(coupon, 0, 1, at, at)
 
 
@@ -246,12 +179,10 @@ def replace(stored: StoredCoupon, coupon: Coupon, *, at: str) -> StoredCoupon | 
     ]
     actions.append(CouponModel.version.set(stored.version + 1))
     row = CouponModel(keys.coupon_pk(coupon.code), keys.COUPON_SK)
-    try:
-        row.update(actions, condition=CouponModel.version == stored.version)
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return None
-        raise
+    if not kit.applied(
+        lambda: row.update(actions, condition=CouponModel.version == stored.version)
+    ):
+        return None
     return load(coupon.code)
 
 
@@ -408,10 +339,5 @@ def set_cart_coupons(cart: StoredCart, codes: Sequence[str], *, at: str, now: in
         *touch_actions(cart, at, now),
     ]
     header = CartModel(keys.cart_pk(cart.cart_id), keys.CART_SK)
-    try:
-        header.update(actions, condition=write_guard(cart) & (CartModel.version == cart.version))
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    condition = write_guard(cart) & (CartModel.version == cart.version)
+    return kit.applied(lambda: header.update(actions, condition=condition))

@@ -13,43 +13,29 @@ Layout (CustomersTable, one partition per customer, ``customer_id`` = the Cognit
   the profile version the change wrote, so records of the same second still sort as made.
 - devices: pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}, kept by ``store/devices.py``.
 
-Erasure also touches the Orders table (each of the customer's orders anonymised in place and
-taken out of the customer index) and the Carts table (the customer's carts deleted); those
-writes live here because they exist only for erasure.
+Erasure's steps in this table are here; its writes to the Orders table (each order anonymised)
+and the Carts table (each cart deleted) belong to ``store/orders.py`` and ``store/carts.py``,
+the one writer of each of those items.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Final
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-from botocore.exceptions import ClientError
-from pynamodb.attributes import (
-    BooleanAttribute,
-    ListAttribute,
-    NumberAttribute,
-    UnicodeAttribute,
-)
-from pynamodb.exceptions import PutError
 
 from commerce.domain.consent import ConsentAction, ConsentRecord
-from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.settings import get_settings
-from commerce.store import keys
-from commerce.store.kit import CONDITION_FAILED
-from commerce.store.tables import CustomersTable
+from commerce.store import kit
+from commerce.store.tables.customers import ConsentModel, ProfileModel
 from commerce.store.transactions import LabelledTransaction
 
 _settings = get_settings()
 PROFILE_SK: Final = "PROFILE"
 CONSENT_SK_PREFIX: Final = "CONSENT#"
-#: The customer index of the Orders table: erasure removes these from every anonymised order.
-ORDER_INDEX_KEYS: Final = ("gsi1pk", "gsi1sk")
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
 def customer_pk(sub: str) -> str:
@@ -60,37 +46,6 @@ def consent_sk(at: int, seq: int) -> str:
     """Consent records sort by time (zero-padded epoch seconds), then by the profile version
     that wrote them (unique: every profile write is conditioned on the version before)."""
     return f"{CONSENT_SK_PREFIX}{at:012d}#{seq:010d}"
-
-
-class ProfileModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=PROFILE."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    email = UnicodeAttribute(null=True)
-    name = UnicodeAttribute(null=True)
-    phone = UnicodeAttribute(null=True)
-    locale = UnicodeAttribute()
-    marketing_consent = BooleanAttribute(default=False)
-    notification_channels = ListAttribute[str](null=True)
-    created_at = UnicodeAttribute()
-    updated_at = UnicodeAttribute()
-    version = NumberAttribute()
-    erasing = BooleanAttribute(null=True)
-
-
-class ConsentModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=CONSENT#{at}#{id}."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    consent_id = UnicodeAttribute()
-    what = UnicodeAttribute()
-    action = UnicodeAttribute()
-    at = NumberAttribute()
-    source = UnicodeAttribute()
 
 
 # --- Profiles ---------------------------------------------------------------------------------
@@ -178,16 +133,12 @@ def create_profile(profile: Profile) -> Profile:
         updated_at=profile.updated_at,
         version=profile.version,
     )
-    try:
-        model.save(condition=ProfileModel.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code != _CONDITION_FAILED:
-            raise
-        existing = load_profile(profile.customer_id)
-        if existing is None:  # created and erased in between: nothing to hand back
-            raise
-        return existing
-    return profile
+    if kit.applied(lambda: model.save(condition=ProfileModel.pk.does_not_exist())):
+        return profile
+    existing = load_profile(profile.customer_id)
+    if existing is None:  # created and erased in between: nothing to hand back
+        raise RuntimeError(f"profile of {profile.customer_id} was created and erased meanwhile")
+    return existing
 
 
 @dataclass(frozen=True)
@@ -244,7 +195,7 @@ def update_profile(current: Profile, change: ProfileChange, *, updated_at: str) 
             condition=ConsentModel.pk.does_not_exist(),
         )
     failures = tx.commit()
-    if any(f.code == CONDITION_FAILED and f.label == "profile" for f in failures):
+    if any(f.code == kit.CONDITION_FAILED and f.label == "profile" for f in failures):
         return False
     if failures:
         raise RuntimeError(f"profile update cancelled: {[f.code for f in failures]}")
@@ -271,13 +222,11 @@ def consent_history(sub: str) -> list[ConsentRecord]:
 
 def mark_erasing(sub: str) -> None:
     """Step 1 of an erasure: the profile says so (no-op without a profile, or if already so)."""
-    try:
-        ProfileModel(customer_pk(sub), PROFILE_SK).update(
+    kit.applied(
+        lambda: ProfileModel(customer_pk(sub), PROFILE_SK).update(
             actions=[ProfileModel.erasing.set(True)], condition=ProfileModel.pk.exists()
         )
-    except Exception as error:  # pynamodb UpdateError
-        if getattr(error, "cause_response_code", None) != _CONDITION_FAILED:
-            raise
+    )
 
 
 def delete_customer_records(sub: str) -> int:
@@ -318,118 +267,3 @@ def _partition(sub: str) -> Iterator[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def _client() -> Any:
     return boto3.client("dynamodb", region_name=_settings.region)
-
-
-_DESERIALIZER: Final = TypeDeserializer()
-_SERIALIZER: Final = TypeSerializer()
-
-
-def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
-
-
-def _raw(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SERIALIZER.serialize(v) for k, v in item.items()}
-
-
-def customer_order_ids(sub: str) -> list[str]:
-    """Ids of every order still in the customer's index (anonymised ones have left it)."""
-    found: list[str] = []
-    paginator = _client().get_paginator("query")
-    for page in paginator.paginate(
-        TableName=_settings.orders_table,
-        IndexName="gsi1",
-        KeyConditionExpression="gsi1pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": keys.customer_orders_gsi1pk(sub)}},
-        ProjectionExpression="order_id",
-    ):
-        found.extend(item["order_id"]["S"] for item in page["Items"])
-    return found
-
-
-def order_item(order_id: str) -> dict[str, Any] | None:
-    """The stored order as plain attributes (what the export and anonymisation read)."""
-    got = _client().get_item(
-        TableName=_settings.orders_table,
-        Key={"pk": {"S": keys.order_pk(order_id)}, "sk": {"S": keys.ORDER_SK}},
-        ConsistentRead=True,
-    )
-    item = got.get("Item")
-    return _plain(item) if item else None
-
-
-def anonymise_order(order_id: str, sub: str, *, updated_at: str) -> bool:
-    """Replace the order's personal fields and drop it from the customer's index.
-
-    Conditioned on the version read and on the order still being the customer's, so a move of
-    the order in between makes this retry on fresh data rather than overwrite it. True when the
-    order is anonymised now (or already was); False when it is not the customer's.
-    """
-    for _ in range(5):
-        item = order_item(order_id)
-        if item is None:
-            return False
-        if is_anonymised(item):
-            return True
-        if item.get("owner_sub") != sub:
-            return False
-        version = int(item["version"])
-        updated = anonymise_order_fields(item, drop=ORDER_INDEX_KEYS)
-        updated["version"] = version + 1
-        updated["updated_at"] = updated_at
-        try:
-            _client().put_item(
-                TableName=_settings.orders_table,
-                Item=_raw(updated),
-                ConditionExpression="version = :v AND owner_sub = :sub",
-                ExpressionAttributeValues={":v": {"N": str(version)}, ":sub": {"S": sub}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != _CONDITION_FAILED:
-                raise
-            continue
-        return True
-    raise RuntimeError(f"order {order_id} kept changing while being anonymised")
-
-
-def _cart_items(sub: str) -> Iterator[dict[str, Any]]:
-    """Every item (header and lines: pk, sk, gsi1pk) of the customer's carts, found by the
-    carts' owner index."""
-    paginator = _client().get_paginator("query")
-    for page in paginator.paginate(
-        TableName=_settings.carts_table,
-        IndexName="gsi2",
-        KeyConditionExpression="gsi2pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": keys.owner_gsi2pk(sub)}},
-        ProjectionExpression="pk",
-    ):
-        for header in page["Items"]:
-            for item_page in paginator.paginate(
-                TableName=_settings.carts_table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": header["pk"]},
-                ConsistentRead=True,
-                ProjectionExpression="pk, sk, gsi1pk",
-            ):
-                yield from item_page["Items"]
-
-
-def carts_holding_stock(sub: str) -> bool:
-    """True while a line of one of the customer's carts holds stock (it is in the holds index):
-    deleting it would lose the hold, and the sweeper would never give the units back."""
-    # Only a line's gsi1 keys are a hold's; a header's are its place in the idle index.
-    return any(
-        "gsi1pk" in item and item["sk"]["S"].startswith(keys.LINE_SK_PREFIX)
-        for item in _cart_items(sub)
-    )
-
-
-def delete_customer_carts(sub: str) -> int:
-    """Delete the customer's carts (header and lines). Called only once none holds stock."""
-    deleted = 0
-    for item in list(_cart_items(sub)):
-        _client().delete_item(
-            TableName=_settings.carts_table, Key={"pk": item["pk"], "sk": item["sk"]}
-        )
-        deleted += 1
-    return deleted

@@ -19,11 +19,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pynamodb.attributes import UnicodeAttribute
-
 from commerce.store.customers import customer_pk
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.tables import CustomersTable
+from commerce.store.tables.customers import DeviceModel, TokenOwnerModel
 from commerce.store.transactions import LabelledTransaction
 
 DEVICE_SK_PREFIX: Final = "DEVICE#"
@@ -37,29 +35,6 @@ def device_id_for(sub: str, token: str) -> str:
 
 def token_pk(token: str) -> str:
     return f"PUSHTOKEN#{hashlib.sha256(token.encode()).hexdigest()}"
-
-
-class DeviceModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=DEVICE#{device_id}."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    device_id = UnicodeAttribute()
-    platform = UnicodeAttribute()
-    device_token = UnicodeAttribute()
-    #: None only for a device stored before push endpoints existed: never a push target.
-    endpoint_arn = UnicodeAttribute(null=True)
-    created_at = UnicodeAttribute()
-
-
-class TokenOwnerModel(CustomersTable):
-    """pk=PUSHTOKEN#{sha256(token)}, sk=OWNER."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    device_id = UnicodeAttribute()
 
 
 @dataclass(frozen=True)

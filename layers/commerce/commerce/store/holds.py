@@ -31,7 +31,9 @@ from commerce.domain.reservations import Hold, Plan
 from commerce.store import carts, keys
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.models import CartLineModel, MoneyMap, StockShardModel
+from commerce.store.tables.attributes import MoneyMap
+from commerce.store.tables.carts import CartLineModel
+from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import Failure, LabelledTransaction
 
 _LINE = "line"

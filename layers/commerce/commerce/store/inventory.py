@@ -15,15 +15,12 @@ ledger rows pk=LEDGER#{sku}; Idempotency-Key markers pk=ADJUSTMENT#{sku}#{digest
 from __future__ import annotations
 
 import json
-import random
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
-
-from pynamodb.exceptions import UpdateError
 
 from commerce.domain.inventory import (
     DEFAULT_SHARD_COUNT,
@@ -37,9 +34,8 @@ from commerce.domain.inventory import (
     total,
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
-from commerce.store import keys
-from commerce.store.kit import CONDITION_FAILED
-from commerce.store.models import (
+from commerce.store import keys, kit
+from commerce.store.tables.inventory import (
     AdjustmentMarkerModel,
     LedgerEntryModel,
     SkuMetaModel,
@@ -52,6 +48,7 @@ MARKER_TTL_SECONDS: Final = 7 * 24 * 3600
 INITIAL_STOCK_REASON: Final = "initial stock"
 #: Plans made afresh after a shard changed under them, before giving up with 429.
 PLAN_ATTEMPTS: Final = 6
+#: The first pause's ceiling before a plan is made again (each later one may double).
 _REPLAN_BACKOFF_SECONDS: Final = 0.01
 
 
@@ -238,11 +235,6 @@ def _add_on_hand(tx: LabelledTransaction, sku: str, shard: int, delta: int) -> N
     )
 
 
-def _replan_pause(attempt: int) -> None:
-    """Full jitter, so writers that lost the same race do not collide again in step."""
-    time.sleep(random.uniform(0, _REPLAN_BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-
-
 def _fingerprint(delta: int, reason: str) -> str:
     return json.dumps([delta, reason], separators=(",", ":"), ensure_ascii=False)
 
@@ -299,7 +291,8 @@ def adjust(
     """
     entry_id = keys.adjustment_key_digest(sku, idempotency_key) if idempotency_key else None
     entry_id = entry_id or uuid.uuid4().hex
-    for attempt in range(PLAN_ATTEMPTS):
+
+    def attempt(_: int) -> Outcome | kit.Retry:
         shards = read_shards(sku, consistent=True)
         plan = plan_adjustment(shards.levels, delta)
         if isinstance(plan, Shortfall):
@@ -337,7 +330,7 @@ def adjust(
         failures = tx.commit()
         if not failures:
             return Outcome.APPLIED
-        by_label = {f.label: f for f in failures if f.code == CONDITION_FAILED}
+        by_label = {f.label: f for f in failures if f.code == kit.CONDITION_FAILED}
         marker_failure = by_label.get("marker")
         if marker_failure is not None and idempotency_key is not None:
             stored = ((marker_failure.item or {}).get("fingerprint") or {}).get("S")
@@ -346,8 +339,16 @@ def adjust(
                 return replayed
         if not any(label.startswith("stock:") for label in by_label):
             raise RuntimeError(f"adjustment cancelled: {[(f.label, f.code) for f in failures]}")
-        _replan_pause(attempt)
-    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to adjust; retry shortly")
+        return kit.RETRY  # a shard changed under the plan: plan again from a fresh read
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, f"Stock of {sku} is changing too fast to adjust; retry shortly"
+        ),
+        attempts=PLAN_ATTEMPTS,
+        base_seconds=_REPLAN_BACKOFF_SECONDS,
+    )
 
 
 # --- Resharding --------------------------------------------------------------------------------
@@ -415,18 +416,26 @@ def set_shard_count(sku: str, count: int) -> Resharded:
     ``available >= moved``). Totals never change. Raises NotFound, Conflict when a shard to
     remove holds reserved units, TooManyRequests when reservations keep changing the shards.
     """
-    for attempt in range(PLAN_ATTEMPTS):
+
+    def attempt(_: int) -> Resharded | kit.Retry:
         shards = read_shards(sku, consistent=True)
         if shards.shard_count == count:
             return Resharded(sku, count, count)
         plan = plan_reshard(shards.levels, count)
         if isinstance(plan, ReshardRefusal):
             raise _refusal(sku, plan)
-        failures = _reshard_transaction(sku, shards, plan).commit()
-        if not failures:
-            return Resharded(sku, plan.from_count, plan.to_count)
-        _replan_pause(attempt)
-    raise TooManyRequests(1, f"Stock of {sku} is changing too fast to reshard; retry shortly")
+        if _reshard_transaction(sku, shards, plan).commit():
+            return kit.RETRY  # reservations moved the shards, or someone resharded meanwhile
+        return Resharded(sku, plan.from_count, plan.to_count)
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, f"Stock of {sku} is changing too fast to reshard; retry shortly"
+        ),
+        attempts=PLAN_ATTEMPTS,
+        base_seconds=_REPLAN_BACKOFF_SECONDS,
+    )
 
 
 # --- Safety stock and the low-stock flag --------------------------------------------------------
@@ -436,20 +445,14 @@ def _meta_row(sku: str) -> SkuMetaModel:
     return SkuMetaModel(keys.sku_pk(sku), keys.META_SK)
 
 
-def _condition_failed(error: UpdateError) -> bool:
-    return error.cause_response_code == "ConditionalCheckFailedException"
-
-
 def set_safety_stock(sku: str, safety_stock: int) -> None:
     """Set the SKU's safety stock; NotFound for an unknown SKU."""
-    try:
-        _meta_row(sku).update(
+    if not kit.applied(
+        lambda: _meta_row(sku).update(
             [SkuMetaModel.safety_stock.set(safety_stock)], condition=SkuMetaModel.pk.exists()
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            raise NotFound(f"No inventory for SKU {sku}") from error
-        raise
+    ):
+        raise NotFound(f"No inventory for SKU {sku}")
 
 
 def flag_low_stock(sku: str) -> int | None:
@@ -459,8 +462,8 @@ def flag_low_stock(sku: str) -> int | None:
     wins a crossing, and only the winner should publish its event.
     """
     meta = _meta_row(sku)
-    try:
-        meta.update(
+    raised = kit.applied(
+        lambda: meta.update(
             [
                 SkuMetaModel.low_stock.set(True),
                 SkuMetaModel.low_stock_crossings.set((SkuMetaModel.low_stock_crossings | 0) + 1),
@@ -468,32 +471,25 @@ def flag_low_stock(sku: str) -> int | None:
             condition=SkuMetaModel.pk.exists()
             & (SkuMetaModel.low_stock.does_not_exist() | (SkuMetaModel.low_stock != True)),  # noqa: E712
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            return None
-        raise
-    return int(meta.low_stock_crossings)
+    )
+    return int(meta.low_stock_crossings) if raised else None
 
 
 def clear_low_stock(sku: str) -> bool:
     """Lower the flag; True if this call lowered it (the SKU recovered)."""
-    try:
-        _meta_row(sku).update(
+    return kit.applied(
+        lambda: _meta_row(sku).update(
             [SkuMetaModel.low_stock.set(False)],
             condition=SkuMetaModel.low_stock == True,  # noqa: E712
         )
-    except UpdateError as error:
-        if _condition_failed(error):
-            return False
-        raise
-    return True
+    )
 
 
 def unflag_low_stock(sku: str, crossing: int) -> None:
     """Undo ``flag_low_stock`` whose event could not be published, so a later check retries
     the same crossing (same number, so the same event id) instead of losing it."""
-    try:
-        _meta_row(sku).update(
+    kit.applied(
+        lambda: _meta_row(sku).update(
             [
                 SkuMetaModel.low_stock.set(False),
                 SkuMetaModel.low_stock_crossings.set(crossing - 1),
@@ -501,9 +497,7 @@ def unflag_low_stock(sku: str, crossing: int) -> None:
             condition=(SkuMetaModel.low_stock == True)  # noqa: E712
             & (SkuMetaModel.low_stock_crossings == crossing),
         )
-    except UpdateError as error:
-        if not _condition_failed(error):
-            raise
+    )
 
 
 def ledger(sku: str, *, limit: int = 100) -> list[LedgerEntry]:

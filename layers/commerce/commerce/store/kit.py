@@ -78,10 +78,38 @@ class Retry:
 RETRY: Final = Retry()
 
 
-def pause(attempt: int, base_seconds: float = BASE_PAUSE_SECONDS) -> None:
-    """Full-jitter exponential backoff before attempt ``attempt`` (none before the first)."""
+#: Sleeps for the given seconds (``time.sleep``; a test passes a recorder).
+Sleep = Callable[[float], object]
+#: Draws a pause uniformly from ``[low, high]`` (``random.uniform``; a test passes its own).
+Jitter = Callable[[float, float], float]
+
+
+def pause(
+    attempt: int,
+    base_seconds: float = BASE_PAUSE_SECONDS,
+    *,
+    sleep: Sleep = time.sleep,
+    jitter: Jitter = random.uniform,
+) -> None:
+    """Full-jitter exponential backoff before attempt ``attempt`` (none before the first): a
+    pause drawn from ``[0, base_seconds * 2 ** (attempt - 1)]``."""
     if attempt > 0 and base_seconds > 0:
-        time.sleep(random.uniform(0, base_seconds * 2 ** (attempt - 1)))  # noqa: S311
+        sleep(jitter(0, base_seconds * 2 ** (attempt - 1)))
+
+
+def _first_decided(
+    attempt: Callable[[int], T | Retry],
+    attempts: int,
+    base_seconds: float,
+    sleep: Sleep,
+    jitter: Jitter,
+) -> T | Retry:
+    for n in range(attempts):
+        pause(n, base_seconds, sleep=sleep, jitter=jitter)
+        result = attempt(n)
+        if not isinstance(result, Retry):
+            return result
+    return RETRY
 
 
 def retry_on_conflict(
@@ -90,6 +118,8 @@ def retry_on_conflict(
     give_up: Callable[[], BaseException],
     attempts: int = DEFAULT_ATTEMPTS,
     base_seconds: float = BASE_PAUSE_SECONDS,
+    sleep: Sleep = time.sleep,
+    jitter: Jitter = random.uniform,
 ) -> T:
     """Call ``attempt(n)`` until it returns something other than ``RETRY``, at most
     ``attempts`` times, pausing with jitter between calls; then raise ``give_up()``.
@@ -97,9 +127,22 @@ def retry_on_conflict(
     The attempt reads, decides and writes; it returns ``RETRY`` only when the write's condition
     failed because the item changed since the read, so a retry can decide differently.
     """
-    for n in range(attempts):
-        pause(n, base_seconds)
-        result = attempt(n)
-        if not isinstance(result, Retry):
-            return result
-    raise give_up()
+    result = _first_decided(attempt, attempts, base_seconds, sleep, jitter)
+    if isinstance(result, Retry):
+        raise give_up()
+    return result
+
+
+def retry_or(
+    attempt: Callable[[int], T | Retry],
+    *,
+    default: T,
+    attempts: int = DEFAULT_ATTEMPTS,
+    base_seconds: float = BASE_PAUSE_SECONDS,
+    sleep: Sleep = time.sleep,
+    jitter: Jitter = random.uniform,
+) -> T:
+    """``retry_on_conflict`` for a best-effort write: losing every race is an answer
+    (``default``), not an error, when a later run will try again anyway."""
+    result = _first_decided(attempt, attempts, base_seconds, sleep, jitter)
+    return default if isinstance(result, Retry) else result

@@ -19,17 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-
-from commerce.store import keys
-from commerce.store.models import NotificationSentModel, OrderModel
+from commerce.store import keys, kit
 from commerce.store.orders import StoredOrder, from_model
+from commerce.store.tables.customers import NotificationSentModel
+from commerce.store.tables.orders import OrderModel
 
 SENDING: Final = "SENDING"
 SENT: Final = "SENT"
 #: How long a sent-record is kept: far past any redelivery of the event it guards.
 RETENTION_SECONDS: Final = 30 * 24 * 60 * 60
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
 
 def _row(dedupe_key: str) -> NotificationSentModel:
@@ -71,40 +69,28 @@ def claim(
     condition = model.pk.does_not_exist() | (
         (model.status == SENDING) & (model.claimed_at < now - stale_after)
     )
-    try:
-        item.save(condition=condition)
-    except PutError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    return kit.applied(lambda: item.save(condition=condition))
 
 
 def mark_sent(dedupe_key: str, *, claimed_at: int, now: int) -> bool:
     """Record the send; False if the claim was lost meanwhile (taken over as stale)."""
     model = NotificationSentModel
-    try:
-        _row(dedupe_key).update(
+    return kit.applied(
+        lambda: _row(dedupe_key).update(
             actions=[model.status.set(SENT), model.sent_at.set(now)],
             condition=(model.status == SENDING) & (model.claimed_at == claimed_at),
         )
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    )
 
 
 def release(dedupe_key: str, *, claimed_at: int) -> None:
     """Drop our claim after a failed send, so the next delivery may send."""
     model = NotificationSentModel
-    try:
-        _row(dedupe_key).delete(
+    kit.applied(
+        lambda: _row(dedupe_key).delete(
             condition=(model.status == SENDING) & (model.claimed_at == claimed_at)
         )
-    except DeleteError as error:
-        if error.cause_response_code != _CONDITION_FAILED:
-            raise
+    )
 
 
 def status_of(dedupe_key: str) -> str | None:

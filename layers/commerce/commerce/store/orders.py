@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pynamodb.exceptions import UpdateError
+from boto3.dynamodb.types import TypeDeserializer
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -46,14 +46,15 @@ from commerce.domain.orders import (
     PaymentStatus,
 )
 from commerce.domain.pricing import Totals
+from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.domain.returns import Return, ReturnLine
-from commerce.store import holds, keys
-from commerce.store.models import MoneyMap, OrderModel, ReturnModel
+from commerce.store import holds, keys, kit
+from commerce.store.tables.attributes import MoneyMap
+from commerce.store.tables.orders import OrderModel, ReturnModel
 from commerce.store.transactions import LabelledTransaction
 
 #: The label of the order item in every transaction built here.
 ORDER_LABEL: Final = "order"
-_CONDITION_FAILED = "ConditionalCheckFailedException"
 
 #: Units per shard of each SKU: ``{sku: {shard: units}}``.
 Reservation = Mapping[str, Mapping[int, int]]
@@ -408,16 +409,12 @@ def clear_dispatch_marker(order_id: str) -> bool:
 
     Best effort: False when the marker was already gone (another sender got there first).
     """
-    try:
-        _row(order_id).update(
+    return kit.applied(
+        lambda: _row(order_id).update(
             [OrderModel.gsi2pk.remove(), OrderModel.gsi2sk.remove()],
             condition=OrderModel.gsi2pk.exists(),
         )
-    except UpdateError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    )
 
 
 def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
@@ -587,3 +584,69 @@ def pending_reversals(received_before: str, page_size: int = 100) -> Iterator[St
     )
     for row in rows:
         yield _return_from_model(row)
+
+
+# --- Erasure (commerce/customers/privacy.py) -------------------------------------------------
+
+#: The customer index of the Orders table: erasure takes every anonymised order out of it.
+CUSTOMER_INDEX_KEYS: Final = ("gsi1pk", "gsi1sk")
+#: Reads an anonymisation may take while the order keeps moving under it.
+_ANONYMISE_ATTEMPTS: Final = 5
+_DESERIALIZER: Final = TypeDeserializer()
+
+
+def customer_order_ids(sub: str) -> list[str]:
+    """Ids of every order still in the customer's index (anonymised ones have left it)."""
+    rows = OrderModel.gsi1.query(keys.customer_orders_gsi1pk(sub), attributes_to_get=["order_id"])
+    return [row.order_id for row in rows]
+
+
+def _stored_attributes(row: OrderModel) -> dict[str, Any]:
+    """The item's attributes as plain values, as the privacy rules read a stored order."""
+    raw: Mapping[str, Any] = row.serialize()
+    return {name: _DESERIALIZER.deserialize(value) for name, value in raw.items()}
+
+
+def _anonymising_actions(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Action]:
+    """Set every attribute that ``after`` changes, remove every one it drops."""
+    attributes = OrderModel.get_attributes()
+    actions: list[Action] = []
+    for name in sorted(set(before) | set(after)):
+        if name not in after:
+            actions.append(attributes[name].remove())
+        elif before.get(name) != after[name]:
+            actions.append(attributes[name].set(after[name]))
+    return actions
+
+
+def anonymise_order(order_id: str, sub: str, *, updated_at: str) -> bool:
+    """Replace the order's personal fields and drop it from the customer's index.
+
+    Conditioned on the version read and on the order still being the customer's, so a move of
+    the order in between makes this retry on fresh data rather than overwrite it. True when the
+    order is anonymised now (or already was); False when it is not the customer's.
+    """
+
+    def attempt(_: int) -> bool | kit.Retry:
+        try:
+            row = OrderModel.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
+        except OrderModel.DoesNotExist:
+            return False
+        item = _stored_attributes(row)
+        if is_anonymised(item):
+            return True
+        if item.get("owner_sub") != sub:
+            return False
+        version = int(item["version"])
+        updated = anonymise_order_fields(item, drop=CUSTOMER_INDEX_KEYS)
+        updated["version"] = version + 1
+        updated["updated_at"] = updated_at
+        condition = (OrderModel.version == version) & (OrderModel.owner_sub == sub)
+        actions = _anonymising_actions(item, updated)
+        return True if kit.applied(lambda: row.update(actions, condition=condition)) else kit.RETRY
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: RuntimeError(f"order {order_id} kept changing while being anonymised"),
+        attempts=_ANONYMISE_ATTEMPTS,
+    )

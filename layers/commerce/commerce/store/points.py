@@ -15,42 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.expressions.condition import Condition
 
 from commerce import clock
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.store import keys
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.tables import CustomersTable
+from commerce.store.tables.customers import PointsBalanceModel, PointsEntryModel
 from commerce.store.transactions import LabelledTransaction
 
 BALANCE_LABEL: Final = "points"
 ENTRY_LABEL: Final = "points_entry"
-
-
-class PointsBalanceModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=POINTS."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute(null=True)
-    balance = NumberAttribute(null=True)
-    version = NumberAttribute(null=True)
-
-
-class PointsEntryModel(CustomersTable):
-    """pk=CUSTOMER#{sub}, sk=POINTS#{at}#{digest}."""
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    customer_id = UnicodeAttribute()
-    delta = NumberAttribute()
-    reason = UnicodeAttribute()
-    order_id = UnicodeAttribute(null=True)
-    ref = UnicodeAttribute(null=True)
-    at = UnicodeAttribute()
-    entry_key = UnicodeAttribute()
 
 
 def _iso(at: int) -> str:

@@ -15,7 +15,8 @@ from commerce.domain.product import NewProduct
 from commerce.errors import Conflict
 from commerce.store import inventory, keys
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.models import MoneyMap, ProductModel, SkuEntry, SkuRecordModel
+from commerce.store.tables.attributes import MoneyMap
+from commerce.store.tables.catalog import ProductModel, SkuEntry, SkuRecordModel
 from commerce.store.transactions import LabelledTransaction
 
 #: The attributes of gsi1's last evaluated key: the shape a product-list page token must have.

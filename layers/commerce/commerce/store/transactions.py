@@ -21,9 +21,10 @@ from pynamodb.transactions import TransactWrite
 
 from commerce.errors import TooManyRequests
 from commerce.settings import get_settings
-from commerce.store.kit import TRANSACTION_CONFLICT, pause
+from commerce.store import kit
 
 _ATTEMPTS = 5
+#: The first pause's ceiling between sends that collided (each later one may double).
 _BACKOFF_SECONDS = 0.02
 #: DynamoDB's ceiling on the items of one TransactWriteItems call.
 MAX_ITEMS = 100
@@ -100,20 +101,28 @@ class LabelledTransaction:
         """
         if self.size > MAX_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_ITEMS} items, not {self.size}")
-        for attempt in range(_ATTEMPTS):
-            try:
-                self._send()
-            except TransactWriteError as error:
-                if error.cause_response_code != "TransactionCanceledException":
-                    raise
-                failures = self._failures(error.cancellation_reasons)
-                if any(f.code != TRANSACTION_CONFLICT for f in failures):
-                    return failures
-                # Full jitter, so contending writers spread out instead of colliding again.
-                pause(attempt + 1, _BACKOFF_SECONDS)
-                continue
-            return []
-        raise TooManyRequests(1, "Too many concurrent changes to the same item; retry shortly")
+        return kit.retry_on_conflict(
+            self._attempt,
+            give_up=lambda: TooManyRequests(
+                1, "Too many concurrent changes to the same item; retry shortly"
+            ),
+            attempts=_ATTEMPTS,
+            base_seconds=_BACKOFF_SECONDS,
+        )
+
+    def _attempt(self, _: int) -> list[Failure] | kit.Retry:
+        """One send: no failures, the failures of a refusal, or RETRY when other transactions
+        only collided with this one (nothing was written, so sending again is safe)."""
+        try:
+            self._send()
+        except TransactWriteError as error:
+            if error.cause_response_code != "TransactionCanceledException":
+                raise
+            failures = self._failures(error.cancellation_reasons)
+            if all(f.code == kit.TRANSACTION_CONFLICT for f in failures):
+                return kit.RETRY
+            return failures
+        return []
 
     def _send(self) -> None:
         with TransactWrite(connection=_connection()) as transaction:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from pynamodb.exceptions import PutError
-
-from commerce.store import keys
-from commerce.store.models import WebhookEventModel
+from commerce.store import keys, kit
+from commerce.store.tables.orders import WebhookEventModel
 
 #: How long a webhook event is remembered (the signature stops replays older than 5 minutes).
 RETENTION_SECONDS: Final = 7 * 24 * 60 * 60
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
 
 def _row(sender: str, event_id: str) -> WebhookEventModel:
@@ -32,13 +29,7 @@ def record_once(sender: str, event_id: str, *, now: int, received_at: str) -> bo
     item.event_id = event_id
     item.received_at = received_at
     item.ttl = now + RETENTION_SECONDS
-    try:
-        item.save(condition=WebhookEventModel.pk.does_not_exist())
-    except PutError as error:
-        if error.cause_response_code == _CONDITION_FAILED:
-            return False
-        raise
-    return True
+    return kit.applied(lambda: item.save(condition=WebhookEventModel.pk.does_not_exist()))
 
 
 def forget(sender: str, event_id: str) -> None:
