@@ -20,7 +20,7 @@ from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
 from commerce.events import DomainEvent, stable_event_id
 from commerce.notifications import delivery, sender
-from commerce.orders.dispatch import order_event
+from commerce.orders.events import order_event
 from commerce.store import keys
 from commerce.store.orders import StoredOrder, put_new_order
 from commerce.store.tables.orders import OrderModel
@@ -97,7 +97,7 @@ def write_order(
 
 
 def order_body(stored: StoredOrder, event_type: str) -> str:
-    """The order's event as dispatch publishes it, under ``event_type``."""
+    """The order's event as the orders service publishes it, under ``event_type``."""
     if event_type == "order.pending_payment":
         return order_event(stored).to_json()
     base = order_event(stored)

@@ -20,6 +20,7 @@ import boto3
 from commerce import clock
 from commerce.domain.orders import OrderEvent
 from commerce.orders import fulfilment, moves
+from commerce.orders.book import Effects
 from commerce.payments.factory import provider
 from commerce.payments.provider import charge_key
 from commerce.store import orders as order_store
@@ -286,8 +287,8 @@ class Shop:
 
 
 def pay(order_id: str) -> None:
-    """What the payments consumer does on approval, with the installed provider: charge once
-    under the order's charge key, then commit the stock and write PAID in one move."""
+    """What charging does on approval, with the installed provider: charge once under the
+    order's charge key, then deduct the stock and write PAID in one move."""
     stored = order_store.load_order(order_id)
     assert stored is not None
     result = provider().charge(
@@ -304,7 +305,7 @@ def pay(order_id: str) -> None:
         order_id,
         OrderEvent.PAYMENT_APPROVED,
         prepare=approved,
-        effects=lambda tx, current, adv: order_store.commit_stock(tx, current.reservation),
+        effects=lambda current, adv: Effects(deduct_stock=current.reservation),
     )
 
 

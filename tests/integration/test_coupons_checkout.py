@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from commerce import clock
-from commerce.payments.consumer import record_decline
+from commerce.orders.settlement import decline
 from commerce.store import coupons as coupon_store
 from commerce.store.orders import load_order
 from orders_world import SUBS, Shop, event, invoke, problem
@@ -149,11 +149,11 @@ def test_payment_failure_gives_the_use_back_once(shop: Shop, define: Any) -> Non
     assert uses("FIVE-OFF") == 1
     stored = load_order(order_id)
     assert stored is not None
-    assert record_decline(stored, "card_declined", clock.now()).result.value == "payment_failed"
+    assert decline(stored, "card_declined", now=clock.now()).result.value == "payment_failed"
     assert uses("FIVE-OFF") == 0
     failed = load_order(order_id)
     assert failed is not None
-    record_decline(failed, "card_declined", clock.now())  # a redelivered decline
+    decline(failed, "card_declined", now=clock.now())  # a redelivered decline
     assert uses("FIVE-OFF") == 0
 
 

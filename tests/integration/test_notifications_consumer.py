@@ -18,7 +18,7 @@ from commerce.notifications import addressing, delivery, queue, sender
 from commerce.notifications.messages import OutgoingMessage
 from commerce.notifications.sender import SendError, SesEmailSender, SnsSmsSender
 from commerce.observability import logger
-from commerce.orders.dispatch import order_event
+from commerce.orders.events import order_event
 from commerce.store import notifications as sent_records
 from notifications_world import BUYER, OPS, SENDER, Notifier, order_body, write_order
 from orders_world import EVENTS, SUBS, Context

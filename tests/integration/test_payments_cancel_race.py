@@ -15,7 +15,7 @@ in moto:
 - if the cancel came before any charge reached the provider, and no delivery that had already
   marked its attempt was still alive to charge, the ledger holds nothing for the order.
 
-The webhook's approval path (``consumer.record_approval``) meeting the consumer's lookup is
+The webhook's approval path (``settlement.approve``) meeting the consumer's lookup is
 covered below it.
 """
 
@@ -34,7 +34,8 @@ import pytest
 from commerce import events
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus, PaymentStatus
-from commerce.payments import consumer, factory
+from commerce.orders import charging, settlement
+from commerce.payments import factory
 from commerce.payments.provider import ChargeResult, RefundResult, VoidResult, charge_key
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
@@ -165,7 +166,7 @@ def run(world: World, step: Step) -> None:
         return
     scripted = Scripted(world, step, started_after_cancel=world.cancelled)
     with contextlib.suppress(Died):
-        consumer.pay(world.order_id, provider=scripted)
+        charging.pay(world.order_id, provider=scripted)
     if not scripted.windows_run:
         # The delivery never reached the provider: what was to happen meanwhile happens after.
         run_all(world, step.before + step.after)
@@ -176,10 +177,10 @@ def run_all(world: World, steps: tuple[Step, ...]) -> None:
         run(world, step)
 
 
-def settle(world: World) -> consumer.Outcome:
+def settle(world: World) -> settlement.Outcome:
     """The redelivery after the script, which runs to the end: the message is acknowledged."""
     redelivery = Scripted(world, Deliver(), started_after_cancel=world.cancelled)
-    return consumer.pay(world.order_id, provider=redelivery)
+    return charging.pay(world.order_id, provider=redelivery)
 
 
 def movements(charge_id: str) -> list[tuple[str, int]]:
@@ -297,9 +298,9 @@ def test_the_webhook_and_a_redelivery_refund_a_cancelled_orders_charge_once(
 
     if webhook_first:
         assert charge_succeeded(order_id, charge.charge_id, "evt-1") == "cancelled_refunded"
-        assert settle(world).result is consumer.Result.CANCELLED_REFUNDED
+        assert settle(world).result is settlement.Result.CANCELLED_REFUNDED
     else:
-        assert settle(world).result is consumer.Result.CANCELLED_REFUNDED
+        assert settle(world).result is settlement.Result.CANCELLED_REFUNDED
         assert charge_succeeded(order_id, charge.charge_id, "evt-1") == "cancelled_refunded"
     # A second event from the provider (another id) changes nothing either.
     assert charge_succeeded(order_id, charge.charge_id, "evt-2") == "cancelled_refunded"

@@ -1,8 +1,8 @@
-"""The payments consumer against moto: PaymentsFunction's handler with SQS events, the sandbox
+"""Charging and settlement against moto: PaymentsFunction's handler with SQS events, the sandbox
 provider over its DynamoDB ledger, orders and stock from template.yaml's tables.
 
-Orders are placed straight through the store (payment_orders.place_order): the consumer's job
-starts where checkout ends.
+Orders are placed straight through the store (payment_orders.place_order): charging starts
+where checkout ends.
 """
 
 from __future__ import annotations
@@ -16,16 +16,18 @@ from typing import Any
 
 import boto3
 import pytest
-from commerce import events
+from commerce import events, queue_edge
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus, PaymentStatus
-from commerce.payments import consumer, factory
+from commerce.orders import charging, settlement
+from commerce.payments import factory
 from commerce.payments.provider import ChargeResult, RefundResult, VoidResult
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
 from commerce.store import charge_attempts
 from commerce.store.orders import load_order
-from commerce.store.sandbox_ledger import DynamoLedger, SandboxLedgerModel
+from commerce.store.sandbox_ledger import DynamoLedger
+from commerce.store.tables.sandbox import SandboxLedgerModel
 from orders_world import Context
 from payment_orders import cancel_pending, level, place_order, sqs_event
 
@@ -104,7 +106,7 @@ def queue_url(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
     url = created.queues["PaymentsQueue"]
     settings = replace(get_settings(), payments_queue_url=url)
-    monkeypatch.setattr(consumer, "get_settings", lambda: settings)
+    monkeypatch.setattr(charging, "get_settings", lambda: settings)
     return url
 
 
@@ -244,9 +246,9 @@ def test_a_crash_after_the_charge_is_redelivered_and_charged_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order = place_order({"PAY-A": 2})
-    crashing = replace(consumer.get_settings(), payments_crash_after_charge_rate=1.0)
+    crashing = replace(charging.get_settings(), payments_crash_after_charge_rate=1.0)
     with monkeypatch.context() as patch:
-        patch.setattr(consumer, "get_settings", lambda: crashing)
+        patch.setattr(charging, "get_settings", lambda: crashing)
         event = sqs_event(_body(order.order_id))
         assert _failed_ids(invoke(event)) == {event["Records"][0]["messageId"]}
     stored = load_order(order.order_id)
@@ -314,9 +316,9 @@ def test_a_crash_after_the_charge_then_a_cancel_refunds_on_redelivery(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     order = place_order({"PAY-A": 1})
-    crashing = replace(consumer.get_settings(), payments_crash_after_charge_rate=1.0)
+    crashing = replace(charging.get_settings(), payments_crash_after_charge_rate=1.0)
     with monkeypatch.context() as patch:
-        patch.setattr(consumer, "get_settings", lambda: crashing)
+        patch.setattr(charging, "get_settings", lambda: crashing)
         invoke(sqs_event(_body(order.order_id)))
     cancel_pending(order.order_id)
     assert invoke(sqs_event(_body(order.order_id), receive_count=2)) == {"batchItemFailures": []}
@@ -367,8 +369,8 @@ def test_a_crash_between_the_mark_and_the_charge_then_a_cancel_is_never_charged(
 @pytest.mark.parametrize(
     ("window", "redelivery_result", "redelivery_refunds"),
     [
-        ("between_mark_and_charge", consumer.Result.CANCELLED_NOT_CHARGED, 0),
-        ("between_charge_and_paid", consumer.Result.CANCELLED_REFUNDED, 1),
+        ("between_mark_and_charge", settlement.Result.CANCELLED_NOT_CHARGED, 0),
+        ("between_charge_and_paid", settlement.Result.CANCELLED_REFUNDED, 1),
     ],
 )
 def test_a_live_delivery_and_a_redelivery_around_a_cancel_refund_exactly_once(
@@ -376,7 +378,7 @@ def test_a_live_delivery_and_a_redelivery_around_a_cancel_refund_exactly_once(
     invoke: Callable[..., dict[str, Any]],
     provider: CountingProvider,
     window: str,
-    redelivery_result: consumer.Result,
+    redelivery_result: settlement.Result,
     redelivery_refunds: int,
 ) -> None:
     """Delivery A marks, and inside its window the order is cancelled and a duplicate B runs to
@@ -384,11 +386,11 @@ def test_a_live_delivery_and_a_redelivery_around_a_cancel_refund_exactly_once(
     CANCELLED and it refunds. The shared refund key leaves one refund at the provider."""
     order = place_order({"PAY-A": 2, "PAY-B": 1})
     other = CountingProvider(SandboxProvider(DynamoLedger()))
-    outcomes: list[consumer.Outcome] = []
+    outcomes: list[settlement.Outcome] = []
 
     def cancel_and_redeliver(order_id: str) -> None:
         cancel_pending(order_id)
-        outcomes.append(consumer.pay(order_id, provider=other))
+        outcomes.append(charging.pay(order_id, provider=other))
 
     if window == "between_mark_and_charge":
         provider.before_charge = cancel_and_redeliver
@@ -477,17 +479,17 @@ def test_records_are_deferred_when_the_invocation_is_nearly_over(
     ],
 )
 def test_malformed_messages_are_poison(body: str) -> None:
-    with pytest.raises(consumer.PoisonMessage):
-        consumer.order_id_of(body)
+    with pytest.raises(queue_edge.PoisonMessage):
+        charging.order_id_of(body)
 
 
 def test_order_ids_are_read_from_the_message() -> None:
-    assert consumer.order_id_of('{"order_id": "ord-1_a.b"}') == "ord-1_a.b"
+    assert charging.order_id_of('{"order_id": "ord-1_a.b"}') == "ord-1_a.b"
 
 
 def test_backoff_doubles_from_two_seconds_to_a_cap_with_jitter() -> None:
-    highs = [consumer.backoff_seconds(n, rng=lambda: 1.0) for n in range(1, 7)]
-    lows = [consumer.backoff_seconds(n, rng=lambda: 0.0) for n in range(1, 7)]
+    highs = [queue_edge.backoff_seconds(n, rng=lambda: 1.0) for n in range(1, 7)]
+    lows = [queue_edge.backoff_seconds(n, rng=lambda: 0.0) for n in range(1, 7)]
     assert highs == [2, 4, 8, 16, 16, 16]
     assert lows == [1, 2, 4, 8, 8, 8]
 
@@ -508,15 +510,18 @@ def test_failed_records_get_their_backoff_and_poison_comes_back_at_once(
     messages = _receive(queue_url)
     assert len(messages) == 2
     by_body = {m["Body"]: m for m in messages}
-    consumer.schedule_retries(
+    queue_edge.schedule_retries(
         [
-            consumer.FailedRecord(
+            queue_edge.FailedRecord(
                 by_body["transient"]["ReceiptHandle"], 1, RuntimeError("provider timeout")
             ),
-            consumer.FailedRecord(
-                by_body["poison"]["ReceiptHandle"], 1, consumer.PoisonMessage("bad")
+            queue_edge.FailedRecord(
+                by_body["poison"]["ReceiptHandle"], 1, queue_edge.PoisonMessage("bad")
             ),
-        ]
+        ],
+        queue_url,
+        retry_metric=charging.POLICY.retry_metric,
+        poison_metric=charging.POLICY.poison_metric,
     )
     again = _receive(queue_url)
     assert [m["Body"] for m in again] == ["poison"]

@@ -17,7 +17,8 @@ from commerce.payments.provider import (
 )
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
-from commerce.store.sandbox_ledger import DynamoLedger, SandboxLedgerModel
+from commerce.store.sandbox_ledger import DynamoLedger
+from commerce.store.tables.sandbox import SandboxLedgerModel
 
 pytestmark = pytest.mark.integration
 

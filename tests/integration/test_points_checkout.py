@@ -14,7 +14,7 @@ import pytest
 from commerce import clock
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.orders import fulfilment
-from commerce.payments.consumer import record_decline
+from commerce.orders.settlement import decline
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store.transactions import LabelledTransaction
@@ -112,10 +112,10 @@ def test_payment_failure_restores_the_points_once(shop: Shop) -> None:
     order_id = order_for(shop, {SKU: 3}, redeem=800).body["order_id"]
     stored = order_store.load_order(order_id)
     assert stored is not None
-    record_decline(stored, "card_declined", clock.now())
+    decline(stored, "card_declined", now=clock.now())
     again = order_store.load_order(order_id)
     assert again is not None
-    record_decline(again, "card_declined", clock.now())
+    decline(again, "card_declined", now=clock.now())
     assert points_store.balance_of(CUSTOMER) == 800
     assert [r for r, _ in reasons()].count("restored") == 1
 

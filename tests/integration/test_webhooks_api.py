@@ -16,8 +16,8 @@ import boto3
 import pytest
 from commerce import events
 from commerce.domain.orders import OrderEvent, OrderStatus, PaymentStatus
-from commerce.orders import moves
-from commerce.payments import consumer, factory
+from commerce.orders import charging, moves
+from commerce.payments import factory
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
 from commerce.store.orders import load_order
@@ -92,7 +92,7 @@ def post(
 
 def _shipped_order() -> str:
     stored = place_order({"HOOK-A": 1})
-    consumer.pay(stored.order_id)
+    charging.pay(stored.order_id)
     moves.move(stored.order_id, OrderEvent.SHIP)
     shipped = load_order(stored.order_id)
     assert shipped is not None
@@ -189,7 +189,7 @@ def test_a_delivery_of_an_order_not_shipped_is_409_and_can_be_retried(
     world: None, post: Any
 ) -> None:
     stored = place_order({"HOOK-A": 1})
-    consumer.pay(stored.order_id)
+    charging.pay(stored.order_id)
     status, body = post("carriers", "sf-express", _delivered(stored.order_id, "evt-early"))
     assert status == 409
     assert body["type"] == "conflict"

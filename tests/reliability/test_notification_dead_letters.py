@@ -46,7 +46,7 @@ FAST_VISIBILITY_TIMEOUT = "10"
 DEADLINE_SECONDS = 180
 #: How long an order may take to be paid.
 PAYMENT_SECONDS = 60
-#: The events one paid order publishes (``dispatch.order_event``: ``order.<status>``).
+#: The events one paid order publishes (``orders.events.order_event``: ``order.<status>``).
 ORDER_EVENTS = {"order.pending_payment", "order.paid"}
 
 

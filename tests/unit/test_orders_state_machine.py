@@ -46,7 +46,7 @@ E = OrderEvent
 
 #: The documented moves, written out independently of the module's table.
 LEGAL: dict[tuple[OrderStatus, OrderEvent], tuple[OrderStatus, tuple[Effect, ...]]] = {
-    (S.PENDING_PAYMENT, E.PAYMENT_APPROVED): (S.PAID, (Effect.COMMIT_STOCK,)),
+    (S.PENDING_PAYMENT, E.PAYMENT_APPROVED): (S.PAID, (Effect.DEDUCT_STOCK,)),
     (S.PENDING_PAYMENT, E.PAYMENT_DECLINED): (S.PAYMENT_FAILED, (Effect.RELEASE_RESERVATION,)),
     (S.PENDING_PAYMENT, E.CANCEL): (S.CANCELLED, (Effect.RELEASE_RESERVATION,)),
     (S.PAID, E.CANCEL): (S.CANCELLED, (Effect.VOID_OR_REFUND_PAYMENT, Effect.RESTOCK_ORDER)),
@@ -195,7 +195,7 @@ def test_the_happy_path_records_each_status_with_its_time() -> None:
 
 
 def test_advance_reports_the_effects() -> None:
-    assert advance(placed(), E.PAYMENT_APPROVED, NOW).effects == (Effect.COMMIT_STOCK,)
+    assert advance(placed(), E.PAYMENT_APPROVED, NOW).effects == (Effect.DEDUCT_STOCK,)
     assert advance(placed(), E.CANCEL, NOW).effects == (Effect.RELEASE_RESERVATION,)
 
 
@@ -337,7 +337,7 @@ def test_any_event_sequence_keeps_the_order_consistent(
         assert len(order.history) == len(before.history) + int(moved.changed_status)
         assert all(a.at <= b.at for a, b in itertools.pairwise(order.history))
         # Stock is committed at most once and only from a pending order.
-        if Effect.COMMIT_STOCK in moved.effects:
+        if Effect.DEDUCT_STOCK in moved.effects:
             assert before.status is S.PENDING_PAYMENT
     commits = sum(1 for e in order.history if e.status is S.PAID)
     assert commits <= 1

@@ -15,7 +15,7 @@ from commerce.domain.reservations import (
     apply_to_levels,
     is_live,
     new_expiry,
-    plan_give_back,
+    plan_release,
     plan_set,
     plan_take,
     preferred_shard,
@@ -113,12 +113,12 @@ def test_plan_take_rejects_nonsense(
 
 
 def test_gives_back_away_from_home_first_smallest_first() -> None:
-    assert plan_give_back((4, 1, 2), 2, preferred=0) == Plan((0, -1, -1))
-    assert plan_give_back((4, 1, 2), 4, preferred=0) == Plan((-1, -1, -2))
-    assert plan_give_back((4, 1, 2), 7, preferred=0) == Plan((-4, -1, -2))
-    assert plan_give_back((5,), 2) == Plan((-2,))
+    assert plan_release((4, 1, 2), 2, preferred=0) == Plan((0, -1, -1))
+    assert plan_release((4, 1, 2), 4, preferred=0) == Plan((-1, -1, -2))
+    assert plan_release((4, 1, 2), 7, preferred=0) == Plan((-4, -1, -2))
+    assert plan_release((5,), 2) == Plan((-2,))
     with pytest.raises(ReservationError):
-        plan_give_back((1, 1), 3)
+        plan_release((1, 1), 3)
 
 
 # --- Setting a hold ---------------------------------------------------------------------------
@@ -184,11 +184,11 @@ def test_book_walkthrough() -> None:
     assert isinstance(held, Book)
     assert held.total == StockLevel(5, 3)
     assert held.set_hold("b", 3, NOW) == Refusal(3, 2, 2)
-    sold = held.commit("a", NOW + 1)
+    sold = held.deduct("a", NOW + 1)
     assert sold.total == StockLevel(2, 0)
     assert sold.holds == {}
     with pytest.raises(InventoryError):
-        held.commit("a", NOW + DEFAULT_TTL_SECONDS)
+        held.deduct("a", NOW + DEFAULT_TTL_SECONDS)
     swept = held.sweep(NOW + DEFAULT_TTL_SECONDS)
     assert swept.total == StockLevel(5, 0)
     assert violations(swept, NOW + DEFAULT_TTL_SECONDS) == []
@@ -247,11 +247,11 @@ def test_give_back_plans_return_exactly_what_was_held(
 ) -> None:
     quantity = data.draw(st.integers(min_value=0, max_value=sum(takes)))
     preferred = data.draw(st.integers(min_value=0, max_value=len(takes) - 1))
-    plan = plan_give_back(takes, quantity, preferred)
+    plan = plan_release(takes, quantity, preferred)
     assert plan.total == -quantity
     for delta, take in zip(plan.deltas, takes, strict=True):
         assert -take <= delta <= 0
-    assert plan_give_back(takes, sum(takes), preferred) == Plan(tuple(-t for t in takes))
+    assert plan_release(takes, sum(takes), preferred) == Plan(tuple(-t for t in takes))
 
 
 @settings(max_examples=300)
@@ -371,13 +371,13 @@ class ReservationMachine(RuleBasedStateMachine):
         self.received += delta
 
     @rule(cart=st.sampled_from(CARTS))
-    def commit(self, cart: str) -> None:
+    def deduct(self, cart: str) -> None:
         hold = self.book.holds.get(cart)
         if hold is None or not hold.is_live(self.now):
             with pytest.raises(InventoryError):
-                self.book.commit(cart, self.now)
+                self.book.deduct(cart, self.now)
             return
-        self.book = self.book.commit(cart, self.now)
+        self.book = self.book.deduct(cart, self.now)
         self.sold += hold.quantity
 
     @invariant()

@@ -16,7 +16,7 @@ At checkout (``prepare``, then ``add_to_checkout`` inside the one checkout trans
 A failed condition cancels the whole transaction, so nothing is consumed; ``explain`` turns it
 into 422 ``coupon-invalid`` (exhausted, customer_limit, ...) or 409 (points).
 
-``give_back`` is called by the cancel and payment-failure moves, in their transaction: each use
+``return_perks`` is called by the cancel and payment-failure moves, in their transaction: each use
 is decremented (never below zero) and the points restored with a ``restored`` entry, once per
 order (conditioned on the perks record not yet having ``given_back_at``).
 """
@@ -142,7 +142,7 @@ def explain(
 # --- Giving back (cancel, payment failure) ---------------------------------------------------
 
 
-def give_back(tx: LabelledTransaction, stored: StoredOrder, now: int) -> None:
+def return_perks(tx: LabelledTransaction, stored: StoredOrder, now: int) -> None:
     """Add to ``tx`` (a cancel or payment-failure move of ``stored``): the order's coupon uses
     and redeemed points back, once. Nothing when the order used neither."""
     perks = store.load_perks(stored.order_id)
@@ -150,6 +150,6 @@ def give_back(tx: LabelledTransaction, stored: StoredOrder, now: int) -> None:
         return
     sub = points.customer_of(stored)
     for code in perks.coupons:
-        store.give_back(tx, code, sub, code in perks.per_customer)
+        store.return_use(tx, code, sub, code in perks.per_customer)
     points.restore(tx, sub, stored.order_id, perks.points_used, now)
     store.mark_given_back(tx, stored.order_id, at=now_iso())

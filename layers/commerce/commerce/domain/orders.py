@@ -58,7 +58,7 @@ class Effect(StrEnum):
     """What the store must do, in the same transaction or through the provider, for a move."""
 
     #: The reservation leaves stock: ``on_hand`` and ``reserved`` both fall by the order's units.
-    COMMIT_STOCK = "commit_stock"
+    DEDUCT_STOCK = "deduct_stock"
     #: The reservation is given back: ``reserved`` falls, ``on_hand`` is untouched.
     RELEASE_RESERVATION = "release_reservation"
     #: The whole charge is voided or refunded through the provider (key: ``refund_key(order)``).
@@ -106,7 +106,7 @@ _E = OrderEvent
 
 #: Every legal (status, event) pair. Anything absent is illegal.
 TRANSITIONS: Final[Mapping[tuple[OrderStatus, OrderEvent], Transition]] = {
-    (_S.PENDING_PAYMENT, _E.PAYMENT_APPROVED): Transition(_S.PAID, (Effect.COMMIT_STOCK,)),
+    (_S.PENDING_PAYMENT, _E.PAYMENT_APPROVED): Transition(_S.PAID, (Effect.DEDUCT_STOCK,)),
     (_S.PENDING_PAYMENT, _E.PAYMENT_DECLINED): Transition(
         _S.PAYMENT_FAILED, (Effect.RELEASE_RESERVATION,)
     ),

@@ -143,7 +143,7 @@ def plan_take(levels: Sequence[StockLevel], quantity: int, preferred: int = 0) -
     return Plan(tuple(deltas))
 
 
-def plan_give_back(takes: Sequence[int], quantity: int, preferred: int = 0) -> Plan:
+def plan_release(takes: Sequence[int], quantity: int, preferred: int = 0) -> Plan:
     """Plan to give back ``quantity`` of a hold's ``takes`` (negative deltas), shard by shard."""
     _check_count(quantity, "quantity")
     count = len(takes)
@@ -212,7 +212,7 @@ def plan_set(
         return Plan(tuple(d - t for d, t in zip(fresh.deltas, takes, strict=True)))
     current = sum(takes)
     if quantity <= current:
-        return plan_give_back(takes, current - quantity, preferred)
+        return plan_release(takes, current - quantity, preferred)
     more = plan_take(levels, quantity - current, preferred)
     if isinstance(more, Refusal):
         return Refusal(quantity - current, more.available, current + more.available)
@@ -300,7 +300,7 @@ class Book:
         levels[shard] = levels[shard].apply(delta)
         return Book(tuple(levels), self.holds)
 
-    def commit(self, cart_id: str, now: int) -> Book:
+    def deduct(self, cart_id: str, now: int) -> Book:
         """Checkout: a live hold's units leave stock (on_hand and reserved both drop by them)."""
         hold = self.holds.get(cart_id)
         if hold is None or not hold.is_live(now):

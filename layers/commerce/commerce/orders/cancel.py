@@ -1,11 +1,12 @@
 """Cancelling an order before it ships (docs/orders.md, "The state machine").
 
 - PENDING_PAYMENT: CANCELLED with the reservation released in the same transaction. A charge
-  already in flight that still succeeds is refunded by the payments consumer
-  (CANCELLED, payment_approved).
+  already in flight that still succeeds is refunded when it is settled
+  (``orders.settlement``: CANCELLED, payment_approved).
 - PAID: the charge is refunded through the provider first (``refund_key(order_id)``, so a retry
-  never refunds twice), then CANCELLED and the committed units back to ``on_hand`` in one
+  never refunds twice), then CANCELLED and the deducted units back to ``on_hand`` in one
   transaction.
+- Either way the order's coupon uses and redeemed points go back in the same transaction.
 - SHIPPED and later: 409 ``conflict`` (``IllegalTransition``).
 
 Who: the owner (a guest: the holder of the cart or order token), ops and admin; support may read
@@ -19,29 +20,24 @@ from dataclasses import replace
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce import clock
-from commerce.coupons.consumption import give_back
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
 from commerce.errors import Forbidden
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics
 from commerce.orders import moves
+from commerce.orders.book import Effects
 from commerce.orders.reading import cancellable_by, is_private_reader, load_readable
 from commerce.orders.schemas import OrderOut
 from commerce.orders.views import order_view
 from commerce.payments.factory import provider
 from commerce.payments.provider import refund_key
-from commerce.store import orders as store
 from commerce.store.orders import StoredOrder
-from commerce.store.transactions import LabelledTransaction
 
 
-def _release(tx: LabelledTransaction, stored: StoredOrder, adv: Advance) -> None:
-    give_back(tx, stored, clock.now())
+def _release(stored: StoredOrder, adv: Advance) -> Effects:
     if adv.previous is OrderStatus.PENDING_PAYMENT:
-        store.release_stock(tx, stored.reservation)
-    elif adv.previous is OrderStatus.PAID:
-        store.restock(tx, stored.reservation)
+        return Effects(release_stock=stored.reservation, return_perks=True)
+    return Effects(restock=stored.reservation, return_perks=True)
 
 
 def _refund_if_paid(stored: StoredOrder) -> StoredOrder:

@@ -70,6 +70,7 @@ from commerce.http.auth import Caller
 from commerce.http.schemas import totals_out
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
+from commerce.orders.events import publish_order_event
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
 from commerce.settings import get_settings
 from commerce.store import carts, holds, inventory, keys
@@ -250,7 +251,7 @@ def _retake(plan: _Plan, cart: StoredCart, line: StoredLine, now: int) -> None:
         if delta > 0:
             holds.take(plan.tx, line.sku, shard, delta, label=label)
         elif delta < 0:
-            holds.give_back(plan.tx, line.sku, shard, -delta, label=label)
+            holds.release(plan.tx, line.sku, shard, -delta, label=label)
         units = (before[shard] if shard < len(before) else 0) + delta
         if units:
             after[shard] = units
@@ -352,7 +353,7 @@ def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
     metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
     logger.info("order placed", extra={"order_id": order.order_id, "guest": order.is_guest})
     dispatch.send_payment_message(order.order_id)
-    dispatch.publish_order_event(stored)
+    publish_order_event(stored)
     body: dict[str, Any] = {
         "order_id": order.order_id,
         "status": OrderStatus.PENDING_PAYMENT.value,

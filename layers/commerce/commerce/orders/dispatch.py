@@ -6,9 +6,6 @@ function dies between the write and the send, the marker stays: :func:`reconcile
 on the sweeper's schedule, finds orders marked for longer than ``RESEND_AFTER_SECONDS`` and sends
 again. A message sent twice is harmless: the payments consumer acts on the order's status and
 the provider charges once per ``charge_key(order_id)``. So no order is ever stuck unpaid.
-
-Order events (``order.<status>``) go out through ``commerce.events`` with an id that the same
-transition always gets, so a consumer can drop duplicates.
 """
 
 from __future__ import annotations
@@ -19,14 +16,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Final
 
 from commerce import clock
-from commerce.clock import iso
 from commerce.domain.orders import OrderStatus
-from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store import orders as store
-from commerce.store.orders import StoredOrder
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
@@ -104,31 +98,3 @@ def reconcile_dispatch(now: int) -> ReconcileReport:
     if report.resent or report.cleared or report.failed:
         logger.info("payment dispatch reconciled", extra=report.as_dict())
     return report
-
-
-def order_event(stored: StoredOrder) -> DomainEvent:
-    """``order.<status lower>`` for the order as it stands; the id is stable per transition."""
-    order = stored.order
-    status = order.status.value
-    return DomainEvent(
-        event_id=stable_event_id(order.order_id, status, str(order.version)),
-        type=f"order.{status.lower()}",
-        occurred_at=iso(order.history[-1].at),
-        data={
-            "order_id": order.order_id,
-            "status": status,
-            "version": order.version,
-            "email": order.email,
-            "owner_sub": order.owner,
-            "total": order.totals.total.to_dict(),
-        },
-    )
-
-
-def publish_order_event(stored: StoredOrder) -> None:
-    """Publish the order's current transition; a failure is logged, never undoes the write."""
-    event = order_event(stored)
-    try:
-        publisher().publish(event)
-    except EventPublishError:
-        logger.exception("order event not published", extra={"event_type": event.type})

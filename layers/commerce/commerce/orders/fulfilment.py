@@ -14,12 +14,11 @@ from commerce.http.auth import Caller
 from commerce.loyalty.points import earn_on_delivery
 from commerce.observability import logger, metrics
 from commerce.orders import moves
+from commerce.orders.book import Delivery, Effects, Shipment, order_book
 from commerce.orders.reading import load_readable
 from commerce.orders.schemas import OrderOut, ShipmentIn
 from commerce.orders.views import order_view
-from commerce.store import orders as store
 from commerce.store.orders import StoredOrder
-from commerce.store.tables.orders import OrderModel
 
 
 def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:
@@ -28,10 +27,7 @@ def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:
     written = moves.move(
         order_id,
         OrderEvent.SHIP,
-        extra_actions=lambda _: (
-            OrderModel.carrier.set(body.carrier),
-            OrderModel.tracking_number.set(body.tracking_number),
-        ),
+        effects=lambda current, adv: Effects(shipment=Shipment(body.carrier, body.tracking_number)),
         first=stored,
     )
     metrics.add_metric(name="OrdersShipped", unit=MetricUnit.Count, value=1)
@@ -46,22 +42,19 @@ def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder
     already DELIVERED by this same ``carrier_event_id`` is returned unchanged. Raises NotFound
     for an unknown order and ``IllegalTransition`` (409) for an order that is not SHIPPED.
     """
-    stored = store.load_order(order_id)
+    stored = order_book().load(order_id)
     if stored is None:
         raise NotFound("No such order")
     try:
         delivered = moves.move(
             order_id,
             OrderEvent.DELIVER,
-            extra_actions=lambda _: (
-                OrderModel.delivered_at.set(at),
-                OrderModel.carrier_event_id.set(carrier_event_id),
-            ),
+            effects=lambda current, adv: Effects(delivery=Delivery(at, carrier_event_id)),
             first=stored,
             at=at,
         )
     except IllegalTransition:
-        current = store.load_order(order_id)
+        current = order_book().load(order_id)
         if (
             current is not None
             and current.status is OrderStatus.DELIVERED

@@ -1,76 +1,115 @@
-"""Writing one move of an order: the status change and its stock effects in one transaction.
+"""Writing one move of an order: decided on the order as read, written conditioned on that read.
 
-A move is decided on the order as read (``commerce.domain.orders.advance``) and written
-conditioned on that read's version and status. If another writer moved the order first, the
-move is decided again on a fresh read, a few times; an order that no longer allows the move
-raises ``IllegalTransition`` (409) from ``advance`` itself.
+Every use case that changes an order has the same shape: read it, check who asks, then one
+``move``. The move is decided on the order as read (``commerce.domain.orders.advance``) and the
+order book writes it with its ``Effects`` only if the order still has the version and status it
+was read at. If another writer moved the order first, the move is decided again on a fresh read
+(``kit.retry_on_conflict``: a few attempts with jitter, then 429); an order that no longer
+allows the move raises ``IllegalTransition`` (409) from ``advance`` itself.
+
+``prepare`` runs on every read before the move is decided. It records on the order what was
+done outside the transaction (a refund made through the provider, idempotent by key), so that
+survives a retry on a fresh read; returning None says the order as read needs no move at all
+(``move_if_needed``), which is how settlement treats an answer that arrives twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
-from pynamodb.expressions.update import Action
-
 from commerce import clock
-from commerce.clock import now_iso
 from commerce.domain.orders import Advance, OrderEvent, advance
 from commerce.errors import NotFound, TooManyRequests
-from commerce.orders import dispatch
-from commerce.store import orders as store
-from commerce.store.kit import CONDITION_FAILED
-from commerce.store.orders import ORDER_LABEL, StoredOrder
-from commerce.store.transactions import LabelledTransaction
+from commerce.orders.book import NO_EFFECTS, Effects, OrderBook, order_book
+from commerce.orders.events import publish_order_event
+from commerce.store import kit
+from commerce.store.orders import StoredOrder
 
+#: Reads a move may take while the order keeps changing under it, before the caller gets 429.
 ATTEMPTS: Final = 4
 
-#: Adds a move's other writes (stock, returns) to the transaction.
-Effects = Callable[[LabelledTransaction, StoredOrder, Advance], None]
-#: Prepares each fresh read before the move is decided (e.g. records a refund just made).
-Prepare = Callable[[StoredOrder], StoredOrder]
+#: What a move obliges besides the order, decided on the order it moves.
+Plan = Callable[[StoredOrder, Advance], Effects]
+#: Prepares each fresh read before the move is decided; None when no move is needed.
+Prepare = Callable[[StoredOrder], StoredOrder | None]
+#: Sends the event of a move that changed the status.
+Publish = Callable[[StoredOrder], None]
 
 
-def _none(tx: LabelledTransaction, stored: StoredOrder, adv: Advance) -> None:
-    del tx, stored, adv
+@dataclass(frozen=True)
+class Moved:
+    """The order as it stands after ``move_if_needed``, and whether this call wrote a move."""
+
+    stored: StoredOrder
+    written: bool
+
+
+def _no_effects(stored: StoredOrder, adv: Advance) -> Effects:
+    del stored, adv
+    return NO_EFFECTS
+
+
+def _as_read(stored: StoredOrder) -> StoredOrder:
+    return stored
+
+
+def move_if_needed(
+    order_id: str,
+    event: OrderEvent,
+    *,
+    effects: Plan = _no_effects,
+    prepare: Prepare = _as_read,
+    first: StoredOrder | None = None,
+    at: int | None = None,
+    publish: Publish = publish_order_event,
+    book: OrderBook | None = None,
+) -> Moved:
+    """Apply ``event`` to the order unless ``prepare`` says it needs no move.
+
+    ``first`` is the order as the caller already read it (it saves a read on the first
+    attempt); ``at`` the time of the move (epoch seconds; now by default). A move that changed
+    the status is published with ``publish``.
+    """
+    books = book or order_book()
+    unread = [first] if first is not None else []
+
+    def attempt(_: int) -> Moved | kit.Retry:
+        stored = unread.pop() if unread else books.load(order_id)
+        if stored is None:
+            raise NotFound("No such order")
+        prepared = prepare(stored)
+        if prepared is None:
+            return Moved(stored, written=False)
+        adv = advance(prepared.order, event, at if at is not None else clock.now())
+        written = books.write(prepared, adv, effects(prepared, adv), at=clock.now_iso())
+        if written is None:
+            return kit.RETRY
+        if adv.changed_status:
+            publish(written)
+        return Moved(written, written=True)
+
+    return kit.retry_on_conflict(
+        attempt,
+        give_up=lambda: TooManyRequests(
+            1, "This order is being changed concurrently; retry shortly"
+        ),
+        attempts=ATTEMPTS,
+    )
 
 
 def move(
     order_id: str,
     event: OrderEvent,
     *,
-    effects: Effects = _none,
-    extra_actions: Callable[[StoredOrder], Sequence[Action]] = lambda stored: (),
-    prepare: Prepare = lambda stored: stored,
+    effects: Plan = _no_effects,
+    prepare: Callable[[StoredOrder], StoredOrder] = _as_read,
     first: StoredOrder | None = None,
     at: int | None = None,
+    book: OrderBook | None = None,
 ) -> StoredOrder:
-    """Apply ``event`` to the order and write it with ``effects``; the order as written.
-
-    ``first`` is the order as the caller already read it (saves a read on the first attempt);
-    ``prepare`` runs on every read before the move is decided, so whatever it records (a
-    refund made through the provider, idempotent by key) survives a retry on a fresh read.
-    Publishes the order's event once written.
-    """
-    stored = first
-    for _ in range(ATTEMPTS):
-        if stored is None:
-            stored = store.load_order(order_id)
-            if stored is None:
-                raise NotFound("No such order")
-        stored = prepare(stored)
-        adv = advance(stored.order, event, at if at is not None else clock.now())
-        tx = LabelledTransaction()
-        store.order_transition_update(tx, stored, adv, extra_actions(stored), at=now_iso())
-        effects(tx, stored, adv)
-        failures = tx.commit()
-        if not failures:
-            written = replace(stored, order=adv.order)
-            if adv.changed_status:
-                dispatch.publish_order_event(written)
-            return store.load_order(order_id) or written
-        if not any(f.label == ORDER_LABEL and f.code == CONDITION_FAILED for f in failures):
-            raise RuntimeError(f"order move cancelled: {[(f.label, f.code) for f in failures]}")
-        stored = None
-    raise TooManyRequests(1, "This order is being changed concurrently; retry shortly")
+    """Apply ``event`` to the order and write it with ``effects``; the order as written."""
+    return move_if_needed(
+        order_id, event, effects=effects, prepare=prepare, first=first, at=at, book=book
+    ).stored

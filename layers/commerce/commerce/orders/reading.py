@@ -15,6 +15,7 @@ from commerce.domain.orders import may_cancel, may_read
 from commerce.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from commerce.http.auth import Caller
 from commerce.http.pagination import decode_page_token, encode_page_token, page_size
+from commerce.orders.book import order_book
 from commerce.orders.schemas import OrderListOut, OrderOut
 from commerce.orders.views import order_view
 from commerce.settings import get_settings
@@ -50,7 +51,7 @@ def is_private_reader(order: StoredOrder, caller: Caller) -> bool:
 
 def load_readable(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> StoredOrder:
     """The order if the caller may read it; 404 otherwise (missing or not theirs alike)."""
-    stored = store.load_order(order_id) if _ORDER_ID_RE.fullmatch(order_id) else None
+    stored = order_book().load(order_id) if _ORDER_ID_RE.fullmatch(order_id) else None
     if stored is None or not readable(stored, caller, tokens):
         raise NotFound("No such order")
     return stored

@@ -25,7 +25,6 @@ from dataclasses import replace
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
-from commerce.clock import now_iso
 from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
@@ -33,6 +32,7 @@ from commerce.http.auth import Caller
 from commerce.loyalty.points import reversal_owed, reverse_on_refund
 from commerce.observability import logger, metrics
 from commerce.orders import moves
+from commerce.orders.book import Effects, ReturnReceipt, order_book
 from commerce.orders.reading import load_owned, load_readable
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
@@ -46,7 +46,6 @@ from commerce.store.orders import (
     StoredOrder,
     StoredReturn,
 )
-from commerce.store.transactions import LabelledTransaction
 
 
 def request_return(
@@ -55,7 +54,7 @@ def request_return(
     stored = load_owned(order_id, caller, tokens)
     now = clock.now()
     advance(stored.order, OrderEvent.REQUEST_RETURN, now)  # 409 outside the window, first
-    previous = [r.value for r in store.load_returns(order_id)]
+    previous = [r.value for r in order_book().load_returns(order_id)]
     planned = plan_return(
         stored.order.lines,
         stored.order.totals,
@@ -68,23 +67,24 @@ def request_return(
     if isinstance(planned, list):
         raise ValidationFailed(planned)
     created: Return = planned
-    at = now_iso()
-
-    def record(tx: LabelledTransaction, current: StoredOrder, adv: Advance) -> None:
-        del current, adv
-        store.put_return(tx, order_id, created, at=at)
-
-    moves.move(order_id, OrderEvent.REQUEST_RETURN, effects=record, first=stored, at=now)
+    moves.move(
+        order_id,
+        OrderEvent.REQUEST_RETURN,
+        effects=lambda current, adv: Effects(new_return=created),
+        first=stored,
+        at=now,
+    )
     metrics.add_metric(name="ReturnsRequested", unit=MetricUnit.Count, value=1)
     logger.info("return requested", extra={"order_id": order_id, "return_id": created.return_id})
-    return return_view(
-        StoredReturn(order_id=order_id, value=created, status=RETURN_REQUESTED, created_at=at)
-    )
+    written = order_book().load_return(order_id, created.return_id)
+    if written is None:  # pragma: no cover - written by the move just made
+        raise NotFound("No such return")
+    return return_view(written)
 
 
 def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     stored = load_readable(order_id, caller, ())
-    found = store.load_return(order_id, return_id)
+    found = order_book().load_return(order_id, return_id)
     if found is None:
         raise NotFound("No such return")
     if found.status == RETURN_RECEIVED:
@@ -105,19 +105,14 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
         paid = payment.refund(value.refund, order.totals.total)
         return replace(current, order=replace(order, payment=paid))
 
-    def restock(tx: LabelledTransaction, current: StoredOrder, adv: Advance) -> None:
+    def restock(current: StoredOrder, adv: Advance) -> Effects:
         reversal = reversal_owed(current, value.refund, adv.order.history[-1].at)
         owed.append(reversal)
-        store.mark_return_received(
-            tx,
-            order_id,
-            return_id,
-            refund_id=refund_ids[-1] if refund_ids else "",
-            at=now_iso(),
-            reversal=reversal,
-        )
         units = {line.sku: line.quantity for line in value.lines}
-        store.restock(tx, store.spread_over(current.reservation, units))
+        receipt = ReturnReceipt(return_id, refund_ids[-1] if refund_ids else "", reversal)
+        return Effects(
+            restock=store.spread_over(current.reservation, units), return_receipt=receipt
+        )
 
     try:
         written = moves.move(
@@ -126,7 +121,7 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     except IllegalTransition:
         # A concurrent receipt of this same return may have won the move: then this one is
         # a retry like any other. Otherwise the order is not awaiting this return: 409.
-        again = store.load_return(order_id, return_id)
+        again = order_book().load_return(order_id, return_id)
         if again is None or again.status != RETURN_RECEIVED:
             raise
         return _received_again(order_id, again)
@@ -138,7 +133,7 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
 
 def _received_again(order_id: str, received: StoredReturn) -> OrderOut:
     """A retried receipt: write the points reversal if it is still owed, answer as the first."""
-    stored = store.load_order(order_id)
+    stored = order_book().load(order_id)
     if stored is None:
         raise NotFound("No such order")
     _reverse_points(stored, received.value.return_id, received.reversal)

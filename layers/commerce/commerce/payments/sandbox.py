@@ -39,6 +39,7 @@ from commerce.payments.provider import (
     TransientProviderError,
     VoidResult,
 )
+from commerce.store import kit
 
 TOK_OK: Final = "tok_ok"
 TOK_DECLINED: Final = "tok_declined"
@@ -48,6 +49,8 @@ DECLINE_INVALID_TOKEN: Final = "invalid_token"  # noqa: S105 (a decline code)
 
 #: Refund and void attempts when other calls keep taking the next slot first.
 MAX_SLOT_ATTEMPTS: Final = 50
+#: The first pause's ceiling between those attempts (the store kit's jittered backoff).
+SLOT_PAUSE_SECONDS: Final = 0.001
 
 Record = Mapping[str, str | int]
 
@@ -233,8 +236,11 @@ class SandboxProvider:
     def _claim_slot(
         self, charge_id: str, charge: Record, kind: str, amount: int, idempotency_key: str
     ) -> Record:
+        """Claim the next movement slot of the charge for this refund or void, or find the one
+        this key already claimed. Another call taking the slot first means reading again."""
         charged = _int(charge, "amount")
-        for _ in range(MAX_SLOT_ATTEMPTS):
+
+        def attempt(_: int) -> Record | kit.Retry:
             movements = [record for _, record in self._store.query(charge_id, "movement#")]
             for done in movements:
                 if _str(done, "key") == idempotency_key:
@@ -250,7 +256,6 @@ class SandboxProvider:
                 raise PermanentProviderError("a charge with refunds cannot be voided")
             if spent + amount > charged:
                 raise PermanentProviderError("the refund exceeds what remains of the charge")
-            slot = len(movements)
             prefix = "re" if kind == "refund" else "vo"
             record: dict[str, str | int] = {
                 "movement_id": f"{prefix}_{_digest(charge_id, idempotency_key)}",
@@ -259,9 +264,18 @@ class SandboxProvider:
                 "amount": amount,
                 "total_after": spent + amount,
             }
-            if self._store.put_if_absent(charge_id, f"movement#{slot:06d}", record):
+            if self._store.put_if_absent(charge_id, f"movement#{len(movements):06d}", record):
                 return record
-        raise TransientProviderError("sandbox: too many concurrent refunds of one charge")
+            return kit.RETRY
+
+        return kit.retry_on_conflict(
+            attempt,
+            give_up=lambda: TransientProviderError(
+                "sandbox: too many concurrent refunds of one charge"
+            ),
+            attempts=MAX_SLOT_ATTEMPTS,
+            base_seconds=SLOT_PAUSE_SECONDS,
+        )
 
     # --- what tests assert -----------------------------------------------------------------
 

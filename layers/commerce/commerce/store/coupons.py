@@ -12,7 +12,7 @@ Orders table: ``pk=ORDER#{id}, sk=PERKS``: the coupon codes and points an order 
 checkout, and ``given_back_at`` once they were given back (cancel or payment failure).
 
 A use is consumed by a conditional update inside the checkout transaction (``consume``), so the
-counters never pass their limits whatever the concurrency; ``give_back`` undoes it, at most once
+counters never pass their limits whatever the concurrency; ``return_use`` undoes it, at most once
 per order because it is conditioned on the order's perks not having been given back yet.
 """
 
@@ -256,7 +256,7 @@ def consume(tx: LabelledTransaction, coupon: Coupon, sub: str | None, now: int) 
     )
 
 
-def give_back(tx: LabelledTransaction, code: str, sub: str | None, per_customer: bool) -> None:
+def return_use(tx: LabelledTransaction, code: str, sub: str | None, per_customer: bool) -> None:
     """Add to ``tx``: one use of ``code`` returned (never below zero), and the customer's."""
     tx.update(
         f"{COUPON_LABEL_PREFIX}{code}",

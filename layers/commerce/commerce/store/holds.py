@@ -14,8 +14,8 @@ A release by the sweeper is conditioned on the hold being unchanged and expired
 (``expires_at <= :now``), so it can pass only once, whoever else races it. Expiry is never left
 to TTL deletion: neither emulator deletes expired items and DynamoDB may take hours to.
 
-The shard update expressions live here and only here (:func:`take`, :func:`give_back`,
-:func:`commit`, :func:`restock`).
+The shard update expressions live here and only here (:func:`take`, :func:`release`,
+:func:`deduct`, :func:`restock`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def take(
     )
 
 
-def give_back(
+def release(
     tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
 ) -> None:
     """Release ``units`` held on a shard: reserved -= d, available += d, if reserved >= d."""
@@ -81,7 +81,7 @@ def give_back(
     )
 
 
-def commit(
+def deduct(
     tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
 ) -> None:
     """Held units leave stock (an order was paid): on_hand -= d, reserved -= d, if reserved >= d.
@@ -121,7 +121,7 @@ def apply_plan(tx: LabelledTransaction, sku: str, plan: Plan) -> None:
         if delta > 0:
             take(tx, sku, shard, delta)
         elif delta < 0:
-            give_back(tx, sku, shard, -delta)
+            release(tx, sku, shard, -delta)
 
 
 # --- Changing a line and its hold ----------------------------------------------------------------
@@ -286,7 +286,7 @@ def release_expired(hold: ExpiredHold, now: int, at: str) -> bool:
     )
     for shard, units in sorted(line.takes.items()):
         if units:
-            give_back(tx, line.sku, shard, units)
+            release(tx, line.sku, shard, units)
     failures = tx.commit()
     if not failures:
         return True

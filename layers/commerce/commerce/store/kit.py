@@ -31,6 +31,8 @@ TRANSACTION_CONFLICT: Final = "TransactionConflict"
 DEFAULT_ATTEMPTS: Final = 5
 #: The first pause's ceiling; each later pause may be twice as long as the one before.
 BASE_PAUSE_SECONDS: Final = 0.005
+#: No pause's ceiling grows past this, however many attempts a loop is given.
+MAX_PAUSE_SECONDS: Final = 1.0
 
 T = TypeVar("T")
 _WRITE_ERRORS: Final = (PutError, UpdateError, DeleteError)
@@ -92,9 +94,11 @@ def pause(
     jitter: Jitter = random.uniform,
 ) -> None:
     """Full-jitter exponential backoff before attempt ``attempt`` (none before the first): a
-    pause drawn from ``[0, base_seconds * 2 ** (attempt - 1)]``."""
+    pause drawn from ``[0, base_seconds * 2 ** (attempt - 1)]``, that ceiling capped at
+    ``MAX_PAUSE_SECONDS``."""
     if attempt > 0 and base_seconds > 0:
-        sleep(jitter(0, base_seconds * 2 ** (attempt - 1)))
+        ceiling = min(MAX_PAUSE_SECONDS, base_seconds * 2 ** min(attempt - 1, 30))
+        sleep(jitter(0, ceiling))
 
 
 def _first_decided(

@@ -19,7 +19,7 @@ Layout (OrdersTable, keys in ``keys.py``):
 
 Every move of an order is a conditional write on the version and status it was read at
 (:func:`order_transition_update`), added to a ``LabelledTransaction`` beside the stock updates
-the move obliges (:func:`commit_stock`, :func:`release_stock`, :func:`restock`), so the status and
+the move obliges (:func:`deduct_stock`, :func:`release_stock`, :func:`restock`), so the status and
 the stock change together or not at all.
 """
 
@@ -350,6 +350,16 @@ def order_transition_update(
     tx.update(ORDER_LABEL, _row(stored.order_id), actions, condition)
 
 
+def shipment_actions(carrier: str, tracking_number: str) -> list[Action]:
+    """The attributes a SHIP move sets beside the transition."""
+    return [OrderModel.carrier.set(carrier), OrderModel.tracking_number.set(tracking_number)]
+
+
+def delivery_actions(at: int, carrier_event_id: str) -> list[Action]:
+    """The attributes a DELIVER move sets: when, and the carrier event that reported it."""
+    return [OrderModel.delivered_at.set(at), OrderModel.carrier_event_id.set(carrier_event_id)]
+
+
 def _each_unit(reservation: Reservation) -> Iterator[tuple[str, int, int]]:
     for sku, shards in sorted(reservation.items()):
         for shard, units in sorted(shards.items()):
@@ -357,18 +367,18 @@ def _each_unit(reservation: Reservation) -> Iterator[tuple[str, int, int]]:
                 yield sku, shard, units
 
 
-def commit_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
+def deduct_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
     """Add to ``tx``: the reserved units leave stock on each shard (on_hand -= u, reserved -= u,
     CONDITION reserved >= u). The PAID write's companion. Labels: :func:`stock_label`."""
     for sku, shard, units in _each_unit(reservation):
-        holds.commit(tx, sku, shard, units, label=stock_label(sku, shard))
+        holds.deduct(tx, sku, shard, units, label=stock_label(sku, shard))
 
 
 def release_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
     """Add to ``tx``: the reserved units are given back on each shard (reserved -= u,
     available += u, CONDITION reserved >= u). For PAYMENT_FAILED and a pending cancel."""
     for sku, shard, units in _each_unit(reservation):
-        holds.give_back(tx, sku, shard, units, label=stock_label(sku, shard))
+        holds.release(tx, sku, shard, units, label=stock_label(sku, shard))
 
 
 def restock(tx: LabelledTransaction, units: Reservation) -> None:

@@ -14,33 +14,20 @@ on AWS. Reads are strongly consistent: the sandbox reads its own writes before d
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.models import Model
+from pynamodb.attributes import MapAttribute
+from pynamodb.exceptions import DoesNotExist
 
-from commerce.payments.sandbox import Record
-from commerce.settings import get_settings
-
-_settings = get_settings()
+from commerce.store import kit
+from commerce.store.tables.sandbox import SandboxLedgerModel
 
 #: How long sandbox ledger records are kept before DynamoDB may delete them.
 RETENTION_SECONDS: Final = 30 * 24 * 60 * 60
-_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
 
-
-class SandboxLedgerModel(Model):
-    """pk = partition, sk = key, ``record`` = the sandbox's record (strings and integers)."""
-
-    class Meta:
-        table_name = _settings.sandbox_payments_table
-        region = _settings.region
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-    record = MapAttribute[str, Any]()  # type: ignore[no-untyped-call]
-    ttl = NumberAttribute()
+#: A record as the sandbox writes it (``commerce.payments.sandbox.Record``): strings and ints.
+Record = Mapping[str, str | int]
 
 
 def _plain(record: MapAttribute[str, Any]) -> dict[str, str | int]:
@@ -73,13 +60,7 @@ class DynamoLedger:
             record=MapAttribute(**dict(record)),  # type: ignore[no-untyped-call]
             ttl=int(time.time()) + RETENTION_SECONDS,
         )
-        try:
-            item.save(condition=SandboxLedgerModel.pk.does_not_exist())
-        except PutError as error:
-            if error.cause_response_code == _CONDITION_FAILED:
-                return False
-            raise
-        return True
+        return kit.applied(lambda: item.save(condition=SandboxLedgerModel.pk.does_not_exist()))
 
     def query(self, partition: str, prefix: str) -> list[tuple[str, Record]]:
         rows = SandboxLedgerModel.query(

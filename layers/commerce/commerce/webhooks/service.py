@@ -10,9 +10,9 @@ anything:
 4. the event id is recorded once (``store/webhook_events.py``); a replay answers
    ``{"status": "duplicate"}`` and does nothing;
 5. the event is applied: a carrier's ``delivered`` moves SHIPPED -> DELIVERED
-   (``commerce.orders.fulfilment.mark_delivered``); a provider's ``charge.succeeded`` runs the
-   payments consumer's approval path (PENDING_PAYMENT -> PAID with the stock committed, a PAID
-   order unchanged, a cancelled one refunded), ``charge.failed`` its decline path, and
+   (``commerce.orders.fulfilment.mark_delivered``); a provider's ``charge.succeeded`` is settled
+   as an approval (``commerce.orders.settlement``: PENDING_PAYMENT -> PAID with the stock
+   deducted, a PAID order unchanged, a cancelled one refunded), ``charge.failed`` as a decline, and
    ``refund.succeeded`` is noted (refunds are recorded when this system makes them). If applying
    fails, the event's guard is dropped again so the sender's retry is judged afresh.
 
@@ -235,7 +235,8 @@ def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at
     decline_code = code if isinstance(code, str) and code else "provider_reported"
 
     def apply(now: int) -> dict[str, Any]:
-        from commerce.payments import consumer, factory
+        from commerce.orders import settlement
+        from commerce.payments import factory
         from commerce.payments.provider import PermanentProviderError
         from commerce.store.orders import load_order
 
@@ -246,11 +247,15 @@ def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at
             return {"order_id": order_id, "result": "noted"}
         try:
             if event_type == "charge.succeeded":
-                outcome = consumer.record_approval(
-                    stored, charge_id, stored.order.totals.total, factory.provider(), now
+                outcome = settlement.approve(
+                    stored,
+                    charge_id,
+                    stored.order.totals.total,
+                    provider=factory.provider(),
+                    now=now,
                 )
             else:
-                outcome = consumer.record_decline(stored, decline_code, now)
+                outcome = settlement.decline(stored, decline_code, now=now)
         except PermanentProviderError as error:
             raise Conflict(f"The payment provider refused: {error.reason}") from error
         return {"order_id": order_id, "result": outcome.result.value}

@@ -1,0 +1,362 @@
+"""The order book: the one port every order use case reads and moves orders through.
+
+A use case decides a move on the order as read (``commerce.domain.orders.advance``) and says
+what else the move obliges (``Effects``: stock deducted, released or restocked, perks returned,
+a shipment, a delivery, a return opened or received). The book writes the move and its effects
+together, conditioned on the order still standing where it was read, and answers None when it no
+longer does, so the use case decides again on a fresh read (``orders.moves``).
+
+Two books keep that promise: ``DynamoOrderBook`` writes each move as one DynamoDB transaction
+through the order store; ``InMemoryOrderBook`` keeps orders, their stock and their returns in
+dicts under one lock with the same conditions, so the rules of settlement, cancellation and
+returns are tested without an emulator (as the payment port's ``InMemoryLedger`` is).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from commerce.clock import epoch
+from commerce.coupons.consumption import return_perks
+from commerce.domain.orders import Advance, OrderStatus
+from commerce.domain.returns import Return
+from commerce.store import charge_attempts
+from commerce.store import orders as store
+from commerce.store.charge_attempts import OrderForPayment
+from commerce.store.kit import CONDITION_FAILED
+from commerce.store.orders import (
+    ORDER_LABEL,
+    RETURN_RECEIVED,
+    RETURN_REQUESTED,
+    PendingReversal,
+    Reservation,
+    StoredOrder,
+    StoredReturn,
+)
+from commerce.store.transactions import LabelledTransaction
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """The parcel a SHIP move hands to a carrier."""
+
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A carrier's report that a DELIVER move records: when, and which event said so."""
+
+    at: int
+    carrier_event_id: str
+
+
+@dataclass(frozen=True)
+class ReturnReceipt:
+    """A return received and refunded by a REFUND_COMPLETED move, and the points it un-earns."""
+
+    return_id: str
+    refund_id: str
+    reversal: PendingReversal | None = None
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What a move writes besides the order, in the same transaction as the order."""
+
+    #: Reserved units leave stock (on_hand and reserved fall): the order was paid.
+    deduct_stock: Reservation = field(default_factory=dict)
+    #: Reserved units go back to available: payment failed, or a pending order was cancelled.
+    release_stock: Reservation = field(default_factory=dict)
+    #: Deducted units come back to on_hand: a paid order cancelled, a return received.
+    restock: Reservation = field(default_factory=dict)
+    #: The order's coupon uses and redeemed points go back (once per order).
+    return_perks: bool = False
+    shipment: Shipment | None = None
+    delivery: Delivery | None = None
+    new_return: Return | None = None
+    return_receipt: ReturnReceipt | None = None
+
+
+NO_EFFECTS = Effects()
+
+
+def as_written(before: StoredOrder, advance: Advance, effects: Effects) -> StoredOrder:
+    """The order as a successful write of ``advance`` with ``effects`` leaves it."""
+    written = replace(before, order=advance.order)
+    if effects.shipment is not None:
+        written = replace(
+            written,
+            carrier=effects.shipment.carrier,
+            tracking_number=effects.shipment.tracking_number,
+        )
+    if effects.delivery is not None:
+        written = replace(written, carrier_event_id=effects.delivery.carrier_event_id)
+    return written
+
+
+class OrderBook(Protocol):
+    """Where orders are read and moved. Every write is conditioned on the order as read."""
+
+    def load(self, order_id: str) -> StoredOrder | None:
+        """The order, read consistently; None when there is none with this id."""
+        ...
+
+    def write(
+        self, before: StoredOrder, advance: Advance, effects: Effects, *, at: str
+    ) -> StoredOrder | None:
+        """Write ``advance`` and ``effects`` if the order still has the version and status of
+        ``before``: the order as written, or None when it moved meanwhile. ``at`` is the stored
+        time stamp (``clock.now_iso``). Any other refusal (stock that is not there) raises."""
+        ...
+
+    def begin_charge(self, order_id: str, at: int) -> StoredOrder | None:
+        """Mark that a charge is about to be attempted, if the order is PENDING_PAYMENT: the
+        order as it now is, or None (not pending, or absent). See ``store.charge_attempts``."""
+        ...
+
+    def load_for_payment(self, order_id: str) -> OrderForPayment | None:
+        """The order and whether a charge was ever attempted for it."""
+        ...
+
+    def load_return(self, order_id: str, return_id: str) -> StoredReturn | None: ...
+
+    def load_returns(self, order_id: str) -> list[StoredReturn]:
+        """Every return of the order, oldest first."""
+        ...
+
+
+class DynamoOrderBook:
+    """The order book over the Orders and Inventory tables: one transaction per move."""
+
+    def load(self, order_id: str) -> StoredOrder | None:
+        return store.load_order(order_id)
+
+    def write(
+        self, before: StoredOrder, advance: Advance, effects: Effects, *, at: str
+    ) -> StoredOrder | None:
+        order_id = before.order_id
+        tx = LabelledTransaction()
+        extra = []
+        if effects.shipment is not None:
+            extra += store.shipment_actions(
+                effects.shipment.carrier, effects.shipment.tracking_number
+            )
+        if effects.delivery is not None:
+            extra += store.delivery_actions(effects.delivery.at, effects.delivery.carrier_event_id)
+        store.order_transition_update(tx, before, advance, extra, at=at)
+        store.deduct_stock(tx, effects.deduct_stock)
+        store.release_stock(tx, effects.release_stock)
+        store.restock(tx, effects.restock)
+        if effects.return_perks:
+            return_perks(tx, before, epoch(at))
+        if effects.new_return is not None:
+            store.put_return(tx, order_id, effects.new_return, at=at)
+        receipt = effects.return_receipt
+        if receipt is not None:
+            store.mark_return_received(
+                tx,
+                order_id,
+                receipt.return_id,
+                refund_id=receipt.refund_id,
+                at=at,
+                reversal=receipt.reversal,
+            )
+        failures = tx.commit()
+        if not failures:
+            return as_written(before, advance, effects)
+        if any(f.label == ORDER_LABEL and f.code == CONDITION_FAILED for f in failures):
+            return None
+        raise RuntimeError(f"order move refused: {[(f.label, f.code) for f in failures]}")
+
+    def begin_charge(self, order_id: str, at: int) -> StoredOrder | None:
+        return charge_attempts.begin_charge(order_id, at)
+
+    def load_for_payment(self, order_id: str) -> OrderForPayment | None:
+        return charge_attempts.load_for_payment(order_id)
+
+    def load_return(self, order_id: str, return_id: str) -> StoredReturn | None:
+        return store.load_return(order_id, return_id)
+
+    def load_returns(self, order_id: str) -> list[StoredReturn]:
+        return store.load_returns(order_id)
+
+
+# --- In memory --------------------------------------------------------------------------------
+
+
+@dataclass
+class Shelf:
+    """One SKU shard's figures in the in-memory book."""
+
+    on_hand: int = 0
+    reserved: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def _units(reservation: Reservation) -> Iterator[tuple[tuple[str, int], int]]:
+    for sku, shards in reservation.items():
+        for shard, units in shards.items():
+            if units:
+                yield (sku, shard), units
+
+
+class InMemoryOrderBook:
+    """An ``OrderBook`` in dicts with the conditions of the real one, safe across threads.
+
+    ``shelves`` holds the stock figures the orders' moves change (``stock`` seeds them);
+    ``perks_returned`` the orders whose perks went back. ``before_write`` runs inside every
+    write, before its condition is checked, so a test can move the order under a writer the
+    way a concurrent request would.
+    """
+
+    def __init__(self) -> None:
+        self.orders: dict[str, StoredOrder] = {}
+        self.returns: dict[tuple[str, str], StoredReturn] = {}
+        self.shelves: dict[tuple[str, int], Shelf] = {}
+        self.charge_attempted: dict[str, int] = {}
+        self.perks_returned: list[str] = []
+        self.writes = 0
+        self.before_write: Callable[[StoredOrder], None] | None = None
+        self._lock = threading.RLock()
+
+    # -- seeding -------------------------------------------------------------------------------
+
+    def stock(self, sku: str, on_hand: int, *, reserved: int = 0, shard: int = 0) -> None:
+        with self._lock:
+            self.shelves[(sku, shard)] = Shelf(on_hand, reserved)
+
+    def add(self, stored: StoredOrder) -> None:
+        """A placed order, its reservation already held on the shelves."""
+        with self._lock:
+            self.orders[stored.order_id] = stored
+
+    def shelf(self, sku: str, shard: int = 0) -> Shelf:
+        with self._lock:
+            found = self.shelves.get((sku, shard), Shelf())
+            return Shelf(found.on_hand, found.reserved)
+
+    # -- the port ------------------------------------------------------------------------------
+
+    def load(self, order_id: str) -> StoredOrder | None:
+        with self._lock:
+            return self.orders.get(order_id)
+
+    def write(
+        self, before: StoredOrder, advance: Advance, effects: Effects, *, at: str
+    ) -> StoredOrder | None:
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook(before)
+        with self._lock:
+            current = self.orders.get(before.order_id)
+            if (
+                current is None
+                or current.version != before.version
+                or current.status is not advance.previous
+            ):
+                return None
+            shelves = self._moved_shelves(effects)
+            returns = self._moved_returns(before.order_id, effects, at)
+            self.shelves.update(shelves)
+            self.returns.update(returns)
+            if effects.return_perks and before.order_id not in self.perks_returned:
+                self.perks_returned.append(before.order_id)
+            written = as_written(before, advance, effects)
+            self.orders[before.order_id] = written
+            self.writes += 1
+            return written
+
+    def _moved_shelves(self, effects: Effects) -> dict[tuple[str, int], Shelf]:
+        """The shelves after the move's stock effects; raises when a condition refuses one."""
+        moved = {key: Shelf(s.on_hand, s.reserved) for key, s in self.shelves.items()}
+        for key, units in _units(effects.deduct_stock):
+            shelf = moved.setdefault(key, Shelf())
+            if shelf.reserved < units:
+                raise RuntimeError(f"order move refused: {key} holds {shelf.reserved} < {units}")
+            shelf.on_hand -= units
+            shelf.reserved -= units
+        for key, units in _units(effects.release_stock):
+            shelf = moved.setdefault(key, Shelf())
+            if shelf.reserved < units:
+                raise RuntimeError(f"order move refused: {key} holds {shelf.reserved} < {units}")
+            shelf.reserved -= units
+        for key, units in _units(effects.restock):
+            if key not in moved:
+                raise RuntimeError(f"order move refused: no stock row {key}")
+            moved[key].on_hand += units
+        return moved
+
+    def _moved_returns(
+        self, order_id: str, effects: Effects, at: str
+    ) -> Mapping[tuple[str, str], StoredReturn]:
+        changed: dict[tuple[str, str], StoredReturn] = {}
+        if effects.new_return is not None:
+            key = (order_id, effects.new_return.return_id)
+            if key in self.returns:
+                raise RuntimeError(f"order move refused: return {key} exists")
+            changed[key] = StoredReturn(order_id, effects.new_return, RETURN_REQUESTED, at)
+        receipt = effects.return_receipt
+        if receipt is not None:
+            key = (order_id, receipt.return_id)
+            found = self.returns.get(key)
+            if found is None or found.status != RETURN_REQUESTED:
+                raise RuntimeError(f"order move refused: return {key} is not awaited")
+            changed[key] = replace(
+                found,
+                status=RETURN_RECEIVED,
+                received_at=at,
+                refund_id=receipt.refund_id,
+                reversal=receipt.reversal,
+            )
+        return changed
+
+    def begin_charge(self, order_id: str, at: int) -> StoredOrder | None:
+        with self._lock:
+            current = self.orders.get(order_id)
+            if current is None or current.status is not OrderStatus.PENDING_PAYMENT:
+                return None
+            self.charge_attempted.setdefault(order_id, at)
+            return current
+
+    def load_for_payment(self, order_id: str) -> OrderForPayment | None:
+        with self._lock:
+            current = self.orders.get(order_id)
+            if current is None:
+                return None
+            return OrderForPayment(current, order_id in self.charge_attempted)
+
+    def load_return(self, order_id: str, return_id: str) -> StoredReturn | None:
+        with self._lock:
+            return self.returns.get((order_id, return_id))
+
+    def load_returns(self, order_id: str) -> list[StoredReturn]:
+        with self._lock:
+            found = [r for (oid, _), r in self.returns.items() if oid == order_id]
+        return sorted(found, key=lambda r: (r.value.requested_at, r.created_at))
+
+
+# --- The process's book -------------------------------------------------------------------------
+
+_book: OrderBook | None = None
+
+
+def order_book() -> OrderBook:
+    """The process's order book: DynamoDB unless a test installed another."""
+    global _book  # one per process, like the settings it reads through
+    if _book is None:
+        _book = DynamoOrderBook()
+    return _book
+
+
+def use_order_book(replacement: OrderBook | None) -> None:
+    """Install ``replacement`` as the process's order book; None goes back to DynamoDB."""
+    global _book
+    _book = replacement
