@@ -1,0 +1,114 @@
+"""A small world of fakes at the order use cases' own seams, for service tests without moto.
+
+- the order book (``commerce.orders.book.InMemoryOrderBook``) holds the orders, their stock
+  shelves and their returns, with the conditions of the DynamoDB book;
+- the payment port is the sandbox provider over its ``InMemoryLedger``;
+- order events go to a ``MemoryEventPublisher``.
+
+``world()`` installs all three as the process's own (the use cases ask ``order_book()``,
+``factory.provider()`` and ``events.publisher()``) and takes them away again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from commerce import events
+from commerce.domain.money import Money
+from commerce.domain.orders import OrderLine, new_order
+from commerce.domain.pricing import Totals
+from commerce.orders.book import InMemoryOrderBook, use_order_book
+from commerce.payments import factory
+from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.store.orders import StoredOrder
+
+CURRENCY = "CNY"
+OWNER = "c0000000-0000-4000-8000-000000000001"
+PLACED_AT = 1_893_456_000
+
+
+@dataclass
+class World:
+    """The fakes one test works with."""
+
+    book: InMemoryOrderBook = field(default_factory=InMemoryOrderBook)
+    ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
+    published: events.MemoryEventPublisher = field(default_factory=events.MemoryEventPublisher)
+
+    @property
+    def provider(self) -> SandboxProvider:
+        return SandboxProvider(self.ledger)
+
+    def place(
+        self,
+        lines: Mapping[str, int],
+        *,
+        token: str = "tok_ok",  # noqa: S107 - a sandbox payment token
+        unit_price: int = 1000,
+        owner: str | None = OWNER,
+    ) -> StoredOrder:
+        """A PENDING_PAYMENT order of ``lines`` whose units are held on shard 0, as a checkout
+        leaves it (the shelves must already be stocked)."""
+        order_id = uuid.uuid4().hex
+        price = Money(unit_price, CURRENCY)
+        order_lines = tuple(OrderLine(sku, qty, price) for sku, qty in sorted(lines.items()))
+        subtotal = Money(sum(line.amount.amount for line in order_lines), CURRENCY)
+        nothing = Money.zero(CURRENCY)
+        order = new_order(
+            order_id,
+            email="buyer@example.com",
+            lines=order_lines,
+            totals=Totals(subtotal, nothing, nothing, nothing, subtotal),
+            created_at=PLACED_AT,
+            owner=owner,
+            cart_token_hash=None if owner else "0" * 64,
+        )
+        stored = StoredOrder(
+            order=order,
+            reservation={sku: {0: qty} for sku, qty in lines.items()},
+            payment_token=token,
+            cart_id=uuid.uuid4().hex,
+            created_at="2030-01-01T00:00:00.000000Z",
+        )
+        for sku, qty in lines.items():
+            shelf = self.book.shelf(sku)
+            assert shelf.available >= qty, f"{sku}: only {shelf.available} available"
+            self.book.stock(sku, shelf.on_hand, reserved=shelf.reserved + qty)
+        self.book.add(stored)
+        return stored
+
+    def order(self, order_id: str) -> StoredOrder:
+        found = self.book.load(order_id)
+        assert found is not None
+        return found
+
+    def net_charged(self, order_id: str) -> int:
+        """What the customer is out of pocket at the provider for this order: approved charges
+        less every refund of them."""
+        total = 0
+        for _, record in self.ledger.query(order_id, "charge#"):
+            if record["status"] == "approved":
+                charge_id = str(record["charge_id"])
+                total += int(record["amount"])
+                total -= self.provider.refunded_total(charge_id).amount
+        return total
+
+    def event_types(self) -> list[str]:
+        return [event.type for event in self.published.events]
+
+
+@contextmanager
+def world() -> Iterator[World]:
+    fakes = World()
+    use_order_book(fakes.book)
+    factory.use_provider(fakes.provider)
+    events.use_publisher(fakes.published)
+    try:
+        yield fakes
+    finally:
+        use_order_book(None)
+        factory.use_provider(None)
+        events.use_publisher(None)
