@@ -1,12 +1,13 @@
 """A small world of fakes at the order use cases' own seams, for service tests without moto.
 
-- the order book (``commerce.orders.book.InMemoryOrderBook``) holds the orders, their stock
-  shelves and their returns, with the conditions of the DynamoDB book;
+- the order and checkout books (``commerce.orders.memory.InMemoryOrderBook``) hold the carts,
+  the orders, their stock shelves and their returns, with the conditions of the DynamoDB books;
 - the payment port is the sandbox provider over its ``InMemoryLedger``;
-- order events go to a ``MemoryEventPublisher``.
+- order events go to a ``MemoryEventPublisher``, payment messages to a ``MemoryPaymentQueue``.
 
-``world()`` installs all three as the process's own (the use cases ask ``order_book()``,
-``factory.provider()`` and ``events.publisher()``) and takes them away again.
+``world()`` installs them all as the process's own (the use cases ask ``order_book()``,
+``checkout_book()``, ``factory.provider()``, ``events.publisher()`` and ``payment_queue()``) and
+takes them away again.
 """
 
 from __future__ import annotations
@@ -20,9 +21,13 @@ from commerce import events
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
-from commerce.orders.book import InMemoryOrderBook, use_order_book
+from commerce.orders.book import use_order_book
+from commerce.orders.dispatch import MemoryPaymentQueue, use_payment_queue
+from commerce.orders.memory import InMemoryOrderBook
+from commerce.orders.placing import use_checkout_book
 from commerce.payments import factory
 from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
+from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.orders import StoredOrder
 
 CURRENCY = "CNY"
@@ -37,6 +42,7 @@ class World:
     book: InMemoryOrderBook = field(default_factory=InMemoryOrderBook)
     ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
     published: events.MemoryEventPublisher = field(default_factory=events.MemoryEventPublisher)
+    queue: MemoryPaymentQueue = field(default_factory=MemoryPaymentQueue)
 
     @property
     def provider(self) -> SandboxProvider:
@@ -104,11 +110,61 @@ class World:
 def world() -> Iterator[World]:
     fakes = World()
     use_order_book(fakes.book)
+    use_checkout_book(fakes.book)
+    use_payment_queue(fakes.queue)
     factory.use_provider(fakes.provider)
     events.use_publisher(fakes.published)
     try:
         yield fakes
     finally:
         use_order_book(None)
+        use_checkout_book(None)
+        use_payment_queue(None)
         factory.use_provider(None)
         events.use_publisher(None)
+
+
+#: What a cart line is at checkout: holding live stock, lapsed with its units still held (not
+#: yet swept), or lapsed and swept (holding nothing).
+LIVE, LAPSED, SWEPT = "live", "lapsed", "swept"
+
+
+def cart(
+    fakes: World,
+    lines: Mapping[str, tuple[int, str]],
+    *,
+    now: int,
+    owner: str | None = OWNER,
+    token_hash: str | None = None,
+    unit_price: int = 1000,
+) -> StoredCart:
+    """A cart of ``lines`` (sku -> (quantity, LIVE | LAPSED | SWEPT)) as the cart service leaves
+    it: live and lapsed lines hold their units on shard 0 of the (already stocked) shelves."""
+    stored_lines = []
+    for sku, (quantity, state) in sorted(lines.items()):
+        holding = state in (LIVE, LAPSED)
+        if holding:
+            shelf = fakes.book.shelf(sku)
+            assert shelf.available >= quantity, f"{sku}: only {shelf.available} available"
+            fakes.book.stock(sku, shelf.on_hand, reserved=shelf.reserved + quantity)
+        stored_lines.append(
+            StoredLine(
+                sku=sku,
+                quantity=quantity,
+                unit_price=Money(unit_price, CURRENCY),
+                version=1,
+                takes={0: quantity} if holding else {},
+                expires_at=(now + 900 if state == LIVE else now - 1) if holding else None,
+            )
+        )
+    stored = StoredCart(
+        cart_id=uuid.uuid4().hex,
+        owner_sub=owner,
+        token_hash=token_hash,
+        shipping_address=None,
+        coupons=(),
+        lines=tuple(stored_lines),
+        version=len(stored_lines),
+    )
+    fakes.book.add_cart(stored)
+    return stored

@@ -7,21 +7,20 @@ together, conditioned on the order still standing where it was read, and answers
 longer does, so the use case decides again on a fresh read (``orders.moves``).
 
 Two books keep that promise: ``DynamoOrderBook`` writes each move as one DynamoDB transaction
-through the order store; ``InMemoryOrderBook`` keeps orders, their stock and their returns in
-dicts under one lock with the same conditions, so the rules of settlement, cancellation and
-returns are tested without an emulator (as the payment port's ``InMemoryLedger`` is).
+through the order store; ``orders.memory.InMemoryOrderBook`` keeps orders, their stock and their
+returns in dicts under one lock with the same conditions, so the rules of settlement,
+cancellation and returns are tested without an emulator (as the payment port's
+``InMemoryLedger`` is).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from commerce.clock import epoch
 from commerce.coupons.consumption import return_perks
-from commerce.domain.orders import Advance, OrderStatus
+from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
 from commerce.store import charge_attempts
 from commerce.store import orders as store
@@ -29,8 +28,6 @@ from commerce.store.charge_attempts import OrderForPayment
 from commerce.store.kit import CONDITION_FAILED
 from commerce.store.orders import (
     ORDER_LABEL,
-    RETURN_RECEIVED,
-    RETURN_REQUESTED,
     PendingReversal,
     Reservation,
     StoredOrder,
@@ -129,6 +126,11 @@ class OrderBook(Protocol):
         """Every return of the order, oldest first."""
         ...
 
+    def clear_dispatch_marker(self, order_id: str) -> bool:
+        """The order's payment message was sent: it leaves the reconciler's index (False when
+        another sender cleared it first)."""
+        ...
+
 
 class DynamoOrderBook:
     """The order book over the Orders and Inventory tables: one transaction per move."""
@@ -185,162 +187,8 @@ class DynamoOrderBook:
     def load_returns(self, order_id: str) -> list[StoredReturn]:
         return store.load_returns(order_id)
 
-
-# --- In memory --------------------------------------------------------------------------------
-
-
-@dataclass
-class Shelf:
-    """One SKU shard's figures in the in-memory book."""
-
-    on_hand: int = 0
-    reserved: int = 0
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
-
-
-def _units(reservation: Reservation) -> Iterator[tuple[tuple[str, int], int]]:
-    for sku, shards in reservation.items():
-        for shard, units in shards.items():
-            if units:
-                yield (sku, shard), units
-
-
-class InMemoryOrderBook:
-    """An ``OrderBook`` in dicts with the conditions of the real one, safe across threads.
-
-    ``shelves`` holds the stock figures the orders' moves change (``stock`` seeds them);
-    ``perks_returned`` the orders whose perks went back. ``before_write`` runs inside every
-    write, before its condition is checked, so a test can move the order under a writer the
-    way a concurrent request would.
-    """
-
-    def __init__(self) -> None:
-        self.orders: dict[str, StoredOrder] = {}
-        self.returns: dict[tuple[str, str], StoredReturn] = {}
-        self.shelves: dict[tuple[str, int], Shelf] = {}
-        self.charge_attempted: dict[str, int] = {}
-        self.perks_returned: list[str] = []
-        self.writes = 0
-        self.before_write: Callable[[StoredOrder], None] | None = None
-        self._lock = threading.RLock()
-
-    # -- seeding -------------------------------------------------------------------------------
-
-    def stock(self, sku: str, on_hand: int, *, reserved: int = 0, shard: int = 0) -> None:
-        with self._lock:
-            self.shelves[(sku, shard)] = Shelf(on_hand, reserved)
-
-    def add(self, stored: StoredOrder) -> None:
-        """A placed order, its reservation already held on the shelves."""
-        with self._lock:
-            self.orders[stored.order_id] = stored
-
-    def shelf(self, sku: str, shard: int = 0) -> Shelf:
-        with self._lock:
-            found = self.shelves.get((sku, shard), Shelf())
-            return Shelf(found.on_hand, found.reserved)
-
-    # -- the port ------------------------------------------------------------------------------
-
-    def load(self, order_id: str) -> StoredOrder | None:
-        with self._lock:
-            return self.orders.get(order_id)
-
-    def write(
-        self, before: StoredOrder, advance: Advance, effects: Effects, *, at: str
-    ) -> StoredOrder | None:
-        if self.before_write is not None:
-            hook, self.before_write = self.before_write, None
-            hook(before)
-        with self._lock:
-            current = self.orders.get(before.order_id)
-            if (
-                current is None
-                or current.version != before.version
-                or current.status is not advance.previous
-            ):
-                return None
-            shelves = self._moved_shelves(effects)
-            returns = self._moved_returns(before.order_id, effects, at)
-            self.shelves.update(shelves)
-            self.returns.update(returns)
-            if effects.return_perks and before.order_id not in self.perks_returned:
-                self.perks_returned.append(before.order_id)
-            written = as_written(before, advance, effects)
-            self.orders[before.order_id] = written
-            self.writes += 1
-            return written
-
-    def _moved_shelves(self, effects: Effects) -> dict[tuple[str, int], Shelf]:
-        """The shelves after the move's stock effects; raises when a condition refuses one."""
-        moved = {key: Shelf(s.on_hand, s.reserved) for key, s in self.shelves.items()}
-        for key, units in _units(effects.deduct_stock):
-            shelf = moved.setdefault(key, Shelf())
-            if shelf.reserved < units:
-                raise RuntimeError(f"order move refused: {key} holds {shelf.reserved} < {units}")
-            shelf.on_hand -= units
-            shelf.reserved -= units
-        for key, units in _units(effects.release_stock):
-            shelf = moved.setdefault(key, Shelf())
-            if shelf.reserved < units:
-                raise RuntimeError(f"order move refused: {key} holds {shelf.reserved} < {units}")
-            shelf.reserved -= units
-        for key, units in _units(effects.restock):
-            if key not in moved:
-                raise RuntimeError(f"order move refused: no stock row {key}")
-            moved[key].on_hand += units
-        return moved
-
-    def _moved_returns(
-        self, order_id: str, effects: Effects, at: str
-    ) -> Mapping[tuple[str, str], StoredReturn]:
-        changed: dict[tuple[str, str], StoredReturn] = {}
-        if effects.new_return is not None:
-            key = (order_id, effects.new_return.return_id)
-            if key in self.returns:
-                raise RuntimeError(f"order move refused: return {key} exists")
-            changed[key] = StoredReturn(order_id, effects.new_return, RETURN_REQUESTED, at)
-        receipt = effects.return_receipt
-        if receipt is not None:
-            key = (order_id, receipt.return_id)
-            found = self.returns.get(key)
-            if found is None or found.status != RETURN_REQUESTED:
-                raise RuntimeError(f"order move refused: return {key} is not awaited")
-            changed[key] = replace(
-                found,
-                status=RETURN_RECEIVED,
-                received_at=at,
-                refund_id=receipt.refund_id,
-                reversal=receipt.reversal,
-            )
-        return changed
-
-    def begin_charge(self, order_id: str, at: int) -> StoredOrder | None:
-        with self._lock:
-            current = self.orders.get(order_id)
-            if current is None or current.status is not OrderStatus.PENDING_PAYMENT:
-                return None
-            self.charge_attempted.setdefault(order_id, at)
-            return current
-
-    def load_for_payment(self, order_id: str) -> OrderForPayment | None:
-        with self._lock:
-            current = self.orders.get(order_id)
-            if current is None:
-                return None
-            return OrderForPayment(current, order_id in self.charge_attempted)
-
-    def load_return(self, order_id: str, return_id: str) -> StoredReturn | None:
-        with self._lock:
-            return self.returns.get((order_id, return_id))
-
-    def load_returns(self, order_id: str) -> list[StoredReturn]:
-        with self._lock:
-            found = [r for (oid, _), r in self.returns.items() if oid == order_id]
-        return sorted(found, key=lambda r: (r.value.requested_at, r.created_at))
+    def clear_dispatch_marker(self, order_id: str) -> bool:
+        return store.clear_dispatch_marker(order_id)
 
 
 # --- The process's book -------------------------------------------------------------------------

@@ -8,7 +8,8 @@ arriving while the first is still running is 409 ``conflict`` with ``Retry-After
 duplicate after it finished gets the stored 202 body and creates nothing. A checkout that fails
 (409, 404, ...) leaves no record, so the client may retry with the same key.
 
-The transaction (one TransactWriteItems):
+The placement, written by the checkout book (``orders.placing``) all or nothing, as one
+TransactWriteItems call on DynamoDB:
 
 - the order, ``attribute_not_exists`` (PENDING_PAYMENT, prices snapshotted from the lines, the
   dispatch marker set);
@@ -23,8 +24,8 @@ The transaction (one TransactWriteItems):
 - the cart header: checked out, conditioned on its version and the caller's write right, so a
   cart is checked out once and never changes again.
 
-Any failed condition writes nothing; the cart is read again and the checkout retried a few
-times (a concurrent line change, a shard that moved), then answered 409.
+Any failed condition writes nothing; the cart is read again and the checkout decided afresh a
+few times (a concurrent line change, a shard that moved), then answered 409.
 """
 
 from __future__ import annotations
@@ -51,12 +52,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commerce import clock
 from commerce.clock import now_iso
-from commerce.coupons import consumption
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
 from commerce.domain.locale import negotiate
 from commerce.domain.orders import OrderLine, OrderStatus, new_order
-from commerce.domain.pricing import price
 from commerce.domain.reservations import Refusal, plan_set, preferred_shard
 from commerce.errors import (
     Conflict,
@@ -71,22 +70,19 @@ from commerce.http.schemas import totals_out
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch
 from commerce.orders.events import publish_order_event
+from commerce.orders.placing import CheckoutBook, Placement, checkout_book
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
 from commerce.settings import get_settings
-from commerce.store import carts, holds, inventory, keys
+from commerce.store import kit
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart, StoredLine
-from commerce.store.kit import CONDITION_FAILED
 from commerce.store.orders import StoredOrder
-from commerce.store.tables.carts import CartLineModel
-from commerce.store.transactions import MAX_ITEMS, LabelledTransaction
 
 #: Whole checkouts attempted before a contended cart is answered 409.
 ATTEMPTS: Final = 4
 #: How long a finished checkout's response is replayed for its key.
 IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
 _CART_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
-_LINE: Final = "line:"
 
 
 class CheckoutInProgress(Conflict):
@@ -173,15 +169,17 @@ def place_order(
 
 @dataclass
 class _Plan:
-    """One attempt's transaction and what the order will hold."""
+    """One attempt's decision: what the order will hold, and what lapsed lines take again."""
 
-    tx: LabelledTransaction = field(default_factory=LabelledTransaction)
     reservation: dict[str, dict[int, int]] = field(default_factory=dict)
+    retakes: dict[str, dict[int, int]] = field(default_factory=dict)
     unavailable: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_writable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
-    cart = carts.load(cart_id) if _CART_ID_RE.fullmatch(cart_id) else None
+def _load_writable(
+    book: CheckoutBook, cart_id: str, caller: Caller, cart_token: str | None
+) -> StoredCart:
+    cart = book.load_cart(cart_id) if _CART_ID_RE.fullmatch(cart_id) else None
     if cart is None:
         raise NotFound("No such cart")
     access = cart_access(
@@ -201,44 +199,16 @@ def _load_writable(cart_id: str, caller: Caller, cart_token: str | None) -> Stor
     return cart
 
 
-def _line_condition(line: StoredLine, now: int, live: bool) -> Any:
-    condition = CartLineModel.version == line.version
-    if line.expires_at is None:
-        return condition & CartLineModel.expires_at.does_not_exist()
-    condition = condition & (CartLineModel.expires_at == line.expires_at)
-    if live:
-        condition = condition & (CartLineModel.expires_at > now)
-    return condition
-
-
-def _release_line(plan: _Plan, cart: StoredCart, line: StoredLine, now: int, at: str) -> None:
-    """The line stops being a hold: its units (if any) now belong to the order."""
-    live = line.reserved_until(now) is not None
-    plan.tx.update(
-        f"{_LINE}{line.sku}",
-        CartLineModel(keys.cart_pk(cart.cart_id), keys.line_sk(line.sku)),
-        [
-            CartLineModel.takes.remove(),
-            CartLineModel.expires_at.remove(),
-            CartLineModel.gsi1pk.remove(),
-            CartLineModel.gsi1sk.remove(),
-            CartLineModel.version.set(CartLineModel.version + 1),
-            CartLineModel.updated_at.set(at),
-        ],
-        _line_condition(line, now, live),
-    )
-
-
-def _retake(plan: _Plan, cart: StoredCart, line: StoredLine, now: int) -> None:
+def _retake(book: CheckoutBook, plan: _Plan, cart: StoredCart, line: StoredLine, now: int) -> None:
     """A lapsed line's stock taken afresh (net of stale units an unswept hold still keeps)."""
     try:
-        stock = inventory.read_shards(line.sku)
+        levels = book.levels(line.sku)
     except NotFound:
         plan.unavailable.append({"sku": line.sku, "quantity": line.quantity, "available": 0})
         return
-    count = len(stock.levels)
+    count = len(levels)
     hold = line.hold(count)
-    moves = plan_set(stock.levels, hold, line.quantity, now, preferred_shard(cart.cart_id, count))
+    moves = plan_set(levels, hold, line.quantity, now, preferred_shard(cart.cart_id, count))
     if isinstance(moves, Refusal):
         plan.unavailable.append(
             {"sku": line.sku, "quantity": line.quantity, "available": moves.available}
@@ -247,25 +217,21 @@ def _retake(plan: _Plan, cart: StoredCart, line: StoredLine, now: int) -> None:
     before = hold.takes if hold else ()
     after: dict[int, int] = {}
     for shard, delta in enumerate(moves.deltas):
-        label = store.stock_label(line.sku, shard)
-        if delta > 0:
-            holds.take(plan.tx, line.sku, shard, delta, label=label)
-        elif delta < 0:
-            holds.release(plan.tx, line.sku, shard, -delta, label=label)
+        if delta:
+            plan.retakes.setdefault(line.sku, {})[shard] = delta
         units = (before[shard] if shard < len(before) else 0) + delta
         if units:
             after[shard] = units
     plan.reservation[line.sku] = after
 
 
-def _plan(cart: StoredCart, now: int, at: str) -> _Plan:
+def _plan(book: CheckoutBook, cart: StoredCart, now: int) -> _Plan:
     plan = _Plan()
     for line in cart.lines:
         if line.reserved_until(now) is not None:
             plan.reservation[line.sku] = dict(line.takes)
         else:
-            _retake(plan, cart, line, now)
-        _release_line(plan, cart, line, now, at)
+            _retake(book, plan, cart, line, now)
     return plan
 
 
@@ -316,36 +282,50 @@ def _order(
     return stored, token.token if token else None
 
 
-def _place(request: dict[str, Any], caller: Caller, cart_token: str | None) -> dict[str, Any]:
-    """One checkout (runs under idempotency): the 202 body as a JSON-ready dict."""
-    body = PlaceOrderIn.model_validate(request["body"])
-    for attempt in range(ATTEMPTS):
-        cart = _load_writable(body.cart_id, caller, cart_token)
+def place(
+    body: PlaceOrderIn,
+    caller: Caller,
+    cart_token: str | None,
+    *,
+    locale: str | None = None,
+    book: CheckoutBook | None = None,
+) -> dict[str, Any]:
+    """One checkout of ``body.cart_id``: the 202 body as a JSON-ready dict.
+
+    Read the cart, decide, write one placement; if anything read changed before the write,
+    decide again on a fresh read (a few times, then 409).
+    """
+    books = book or checkout_book()
+
+    def attempt(n: int) -> dict[str, Any] | kit.Retry:
+        cart = _load_writable(books, body.cart_id, caller, cart_token)
         now, at = clock.now(), now_iso()
-        plan = _plan(cart, now, at)
+        plan = _plan(books, cart, now)
         if plan.unavailable:
             raise _unavailable(plan.unavailable)
         lines = cart.to_domain(now).price_lines()
-        perks = consumption.prepare(lines, cart.coupons, caller.sub, body.redeem_points, now)
+        perks = books.perks(lines, cart.coupons, caller.sub, body.redeem_points, now)
         stored, order_token = _order(cart, body, caller, plan.reservation, at, now, perks)
-        stored = replace(stored, locale=request.get("locale"))
-        store.put_new_order(plan.tx, stored, updated_at=at)
-        carts.check_out(plan.tx, cart, stored.order_id, at=at, now=now)
-        consumption.add_to_checkout(plan.tx, perks, stored.order_id, caller.sub, now)
-        if plan.tx.size > MAX_ITEMS:
-            raise Conflict("This cart is too large to check out at once; split the order")
-        failures = plan.tx.commit()
-        if not failures:
+        stored = replace(stored, locale=locale)
+        raced = books.place(
+            Placement(stored, cart, plan.retakes, perks, caller.sub, now=now, at=at)
+        )
+        if raced is None:
             return _placed(stored, order_token)
-        refused = consumption.explain(failures, perks, caller.sub, now, price(lines).totals)
-        if refused is not None:
-            raise refused
-        failed = sorted(f.label for f in failures if f.code == CONDITION_FAILED)
-        logger.info("checkout raced; retrying", extra={"attempt": attempt, "failed": failed})
-        if not failed:
-            raise RuntimeError(f"checkout cancelled: {[(f.label, f.code) for f in failures]}")
-    _load_writable(body.cart_id, caller, cart_token)  # checked out meanwhile: say so
-    raise Conflict("The cart kept changing during checkout; review it and try again")
+        logger.info("checkout raced; retrying", extra={"attempt": n, "failed": raced.labels})
+        return kit.RETRY
+
+    def gave_up() -> Conflict:
+        _load_writable(books, body.cart_id, caller, cart_token)  # checked out meanwhile: say so
+        return Conflict("The cart kept changing during checkout; review it and try again")
+
+    return kit.retry_on_conflict(attempt, give_up=gave_up, attempts=ATTEMPTS)
+
+
+def _place(request: dict[str, Any], caller: Caller, cart_token: str | None) -> dict[str, Any]:
+    """One checkout under idempotency (the request as Powertools hashed it)."""
+    body = PlaceOrderIn.model_validate(request["body"])
+    return place(body, caller, cart_token, locale=request.get("locale"))
 
 
 def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:

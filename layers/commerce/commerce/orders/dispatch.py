@@ -4,20 +4,24 @@ Checkout writes the order with a dispatch marker (gsi2, sparse) in its transacti
 ``{"order_id"}`` to the payments queue and removes the marker. If the send fails, or the
 function dies between the write and the send, the marker stays: :func:`reconcile_dispatch`, run
 on the sweeper's schedule, finds orders marked for longer than ``RESEND_AFTER_SECONDS`` and sends
-again. A message sent twice is harmless: the payments consumer acts on the order's status and
-the provider charges once per ``charge_key(order_id)``. So no order is ever stuck unpaid.
+again. A message sent twice is harmless: charging acts on the order's status and the provider
+charges once per ``charge_key(order_id)``. So no order is ever stuck unpaid.
+
+The queue is a port (``PaymentQueue``): SQS in every deployed function, a list in the service
+tests of checkout (``MemoryPaymentQueue``, installed with ``use_payment_queue``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from commerce import clock
 from commerce.domain.orders import OrderStatus
 from commerce.observability import logger
+from commerce.orders.book import order_book
 from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store import orders as store
@@ -42,20 +46,64 @@ def payment_message(order_id: str) -> str:
     return json.dumps({"order_id": order_id}, separators=(",", ":"))
 
 
+class PaymentQueue(Protocol):
+    """Where placed orders wait for their charge. ``send`` raises when the message was not
+    accepted (the dispatch marker then stays for the reconciler)."""
+
+    def send(self, order_id: str) -> None: ...
+
+
+class SqsPaymentQueue:
+    """The payments queue named by settings (``PAYMENTS_QUEUE_URL``)."""
+
+    def send(self, order_id: str) -> None:
+        _sqs().send_message(
+            QueueUrl=get_settings().payments_queue_url, MessageBody=payment_message(order_id)
+        )
+
+
+@dataclass
+class MemoryPaymentQueue:
+    """Keeps the order ids sent, in order; ``refuse`` makes every send fail (tests only)."""
+
+    sent: list[str] = field(default_factory=list)
+    refuse: bool = False
+
+    def send(self, order_id: str) -> None:
+        if self.refuse:
+            raise ConnectionError("the payments queue refused the message")
+        self.sent.append(order_id)
+
+
+_queue: PaymentQueue | None = None
+
+
+def payment_queue() -> PaymentQueue:
+    """The process's payments queue: SQS unless a test installed another."""
+    global _queue  # one per process, like the client behind it
+    if _queue is None:
+        _queue = SqsPaymentQueue()
+    return _queue
+
+
+def use_payment_queue(replacement: PaymentQueue | None) -> None:
+    """Install ``replacement`` as the process's payments queue; None goes back to SQS."""
+    global _queue
+    _queue = replacement
+
+
 def send_payment_message(order_id: str) -> bool:
     """Send the order to the payments queue and clear its dispatch marker; False if the send
     failed (the marker stays and the reconciler sends it later)."""
     try:
-        _sqs().send_message(
-            QueueUrl=get_settings().payments_queue_url, MessageBody=payment_message(order_id)
-        )
+        payment_queue().send(order_id)
     except Exception:  # botocore's errors share no useful base; the reconciler retries
         logger.exception(
             "payment message not sent; the reconciler will resend", extra={"order_id": order_id}
         )
         return False
     try:
-        store.clear_dispatch_marker(order_id)
+        order_book().clear_dispatch_marker(order_id)
     except Exception:  # a stale marker only costs one harmless resend
         logger.warning("dispatch marker not cleared", extra={"order_id": order_id})
     return True
