@@ -39,14 +39,7 @@ _PAGE = 100
 
 def customer_orders(sub: str) -> list[Order]:
     """Every order still in the customer's index, newest first."""
-    found: list[Order] = []
-    start: dict[str, Any] | None = None
-    while True:
-        page = order_store.customer_orders(sub, _PAGE, start)
-        found.extend(stored.order for stored in page.orders)
-        if page.last_key is None:
-            return found
-        start = page.last_key
+    return [stored.order for stored in order_store.each_customer_order(sub, _PAGE)]
 
 
 def points_ledger(sub: str) -> list[LedgerEntry]:

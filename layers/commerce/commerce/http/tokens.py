@@ -123,7 +123,11 @@ class CognitoTokenVerifier:
 
     def _verify(self, token: str, keys: KeySet) -> dict[str, Any]:
         return verify_claims(
-            token, keys, issuer=self.issuer, client_ids=self.client_ids, now=time.time()
+            token,
+            keys,
+            issuer=self.issuer,
+            client_ids=self.client_ids,
+            now=time.time(),  # wall time: expiry is the issuer's, not business time
         )
 
     def _may_refresh(self) -> bool:

@@ -42,13 +42,10 @@ def member_tier(sub: str, now: int) -> Tier:
     the window, less refunds)."""
     oldest = now - TRAILING_WINDOW_SECONDS - _DELIVERY_SLACK_SECONDS
     orders: list[Order] = []
-    start = None
-    while True:
-        page = order_store.customer_orders(sub, _ORDERS_PAGE, start)
-        orders.extend(s.order for s in page.orders)
-        if page.last_key is None or any(s.order.created_at < oldest for s in page.orders):
-            break
-        start = page.last_key
+    for stored in order_store.each_customer_order(sub, _ORDERS_PAGE):
+        if stored.order.created_at < oldest:
+            break  # newest first: every order after this one is older still
+        orders.append(stored.order)
     return tier_for(trailing_spend(orders, now), tier_table())
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any, Final, Protocol
 
 from commerce import clock
@@ -232,7 +232,7 @@ def _return_by(delivered_at: Any) -> str:
         moment = parse_time(delivered_at) + timedelta(seconds=RETURN_WINDOW_SECONDS)
     except FormatError as error:
         raise NotificationError(f"delivered_at: {error}") from None
-    return moment.astimezone(UTC).strftime(clock.SECONDS_FORMAT)
+    return clock.iso(int(moment.timestamp()))
 
 
 def template_context(

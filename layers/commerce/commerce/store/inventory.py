@@ -15,13 +15,13 @@ ledger rows pk=LEDGER#{sku}; Idempotency-Key markers pk=ADJUSTMENT#{sku}#{digest
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from commerce import clock
 from commerce.domain.inventory import (
     DEFAULT_SHARD_COUNT,
     Reshard,
@@ -312,7 +312,7 @@ def adjust(
                 keys.IDEMPOTENCY_SK,
                 entry_id=entry_id,
                 fingerprint=_fingerprint(delta, reason),
-                ttl=int(time.time()) + MARKER_TTL_SECONDS,
+                ttl=clock.now() + MARKER_TTL_SECONDS,
             )
             tx.put("marker", marker, AdjustmentMarkerModel.pk.does_not_exist(), old_image=True)
         entry = LedgerEntryModel(

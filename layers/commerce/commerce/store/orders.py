@@ -268,6 +268,18 @@ def customer_orders(sub: str, limit: int, start_key: dict[str, Any] | None) -> O
     return OrderPage(orders, result.last_evaluated_key)
 
 
+def each_customer_order(sub: str, page_size: int = 100) -> Iterator[StoredOrder]:
+    """Every order in the customer's index, newest first, read a page at a time as consumed
+    (a caller that stops early reads no further pages)."""
+    start: dict[str, Any] | None = None
+    while True:
+        page = customer_orders(sub, page_size, start)
+        yield from page.orders
+        if page.last_key is None:
+            return
+        start = page.last_key
+
+
 # --- Writing a new order (checkout) ----------------------------------------------------------
 
 

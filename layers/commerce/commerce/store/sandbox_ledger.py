@@ -13,13 +13,13 @@ on AWS. Reads are strongly consistent: the sandbox reads its own writes before d
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, Final
 
 from pynamodb.attributes import MapAttribute
 from pynamodb.exceptions import DoesNotExist
 
+from commerce import clock
 from commerce.store import kit
 from commerce.store.tables.sandbox import SandboxLedgerModel
 
@@ -58,7 +58,7 @@ class DynamoLedger:
             partition,
             key,
             record=MapAttribute(**dict(record)),  # type: ignore[no-untyped-call]
-            ttl=int(time.time()) + RETENTION_SECONDS,
+            ttl=clock.now() + RETENTION_SECONDS,
         )
         return kit.applied(lambda: item.save(condition=SandboxLedgerModel.pk.does_not_exist()))
 
