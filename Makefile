@@ -28,7 +28,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
-	test-contract bench load lint format validate lock clean distclean
+	test-contract bench load lint format validate redrive lock clean distclean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -129,6 +129,17 @@ validate: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint (+ serverless 
 		--compact --quiet
 	$(SAM_VENV)/bin/sam validate --lint --region $(AWS_REGION)
 	$(SAM_VENV)/bin/sam build
+
+# --- operations ----------------------------------------------------------------------------------
+# After the fix for a DLQ's failures is deployed (docs/runbook.md#redrive). Uses the environment's
+# AWS credentials; against the local stack, set AWS_ENDPOINT_URL_SQS to its moto endpoint.
+redrive: $(VENV_STAMP) ## Move a DLQ back to its queue: QUEUE=PaymentsDLQ STACK=commerce-prod [DRY_RUN=1] [MAX=n]
+	@if [ -z "$(QUEUE)" ]; then \
+		echo "usage: make redrive QUEUE=<DLQ: logical id with STACK, name or URL> [STACK=commerce-prod] [DRY_RUN=1] [MAX=n]"; \
+		exit 2; \
+	fi
+	$(VENV)/bin/python -m infra.ops.redrive '$(QUEUE)' --region '$(AWS_REGION)' \
+		$(if $(STACK),--stack '$(STACK)') $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max '$(MAX)')
 
 # --- maintenance -------------------------------------------------------------------------------
 lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt, sam.txt and checkov.txt
