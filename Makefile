@@ -10,6 +10,7 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 TOOLS_VENV := .venv-tools
 UV_VERSION ?= 0.13.9
 # sam validate needs some region to translate the template; nothing is deployed.
@@ -22,11 +23,12 @@ export SAM_CLI_TELEMETRY := 0
 
 VENV_STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
-	test-contract bench load lint format validate lock clean distclean
+	test-contract bench load lint format validate redrive lock clean distclean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -45,6 +47,12 @@ $(NODE_STAMP): package.json package-lock.json
 $(SAM_STAMP): requirements/sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet -r requirements/sam.txt
+	touch $@
+
+# checkov pins boto3, pydantic and more of its own: like the SAM CLI, it gets its own virtualenv.
+$(CHECKOV_STAMP): requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet -r requirements/checkov.txt
 	touch $@
 
 $(TOOLS_STAMP):
@@ -113,24 +121,42 @@ format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-validate: $(VENV_STAMP) $(SAM_STAMP) ## cfn-lint, sam validate --lint and sam build (no Docker)
-	$(VENV)/bin/cfn-lint template.yaml
+# Every finding is fixed or skipped in the template next to the resource, with its reason
+# (Metadata: checkov.skip and cfn-lint.config.ignore_checks).
+validate: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint (+ serverless rules), checkov, sam validate --lint, sam build
+	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download \
+		--compact --quiet
 	$(SAM_VENV)/bin/sam validate --lint --region $(AWS_REGION)
 	$(SAM_VENV)/bin/sam build
 
+# --- operations ----------------------------------------------------------------------------------
+# After the fix for a DLQ's failures is deployed (docs/runbook.md#redrive). Uses the environment's
+# AWS credentials; against the local stack, set AWS_ENDPOINT_URL_SQS to its moto endpoint.
+redrive: $(VENV_STAMP) ## Move a DLQ back to its queue: QUEUE=PaymentsDLQ STACK=commerce-prod [DRY_RUN=1] [MAX=n]
+	@if [ -z "$(QUEUE)" ]; then \
+		echo "usage: make redrive QUEUE=<DLQ: logical id with STACK, name or URL> [STACK=commerce-prod] [DRY_RUN=1] [MAX=n]"; \
+		exit 2; \
+	fi
+	$(VENV)/bin/python -m infra.ops.redrive '$(QUEUE)' --region '$(AWS_REGION)' \
+		$(if $(STACK),--stack '$(STACK)') $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max '$(MAX)')
+
 # --- maintenance -------------------------------------------------------------------------------
-lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt and requirements/sam.txt
+lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt, sam.txt and checkov.txt
 	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		-o requirements/constraints.txt
 	$(TOOLS_VENV)/bin/uv pip compile requirements/sam.in --python-version 3.11 \
 		-o requirements/sam.txt
+	$(TOOLS_VENV)/bin/uv pip compile requirements/checkov.in --python-version 3.11 \
+		-o requirements/checkov.txt
 	@echo "Now bring layers/commerce/requirements.txt in line with requirements/constraints.txt."
 
 clean: ## Remove build output and caches (keeps the virtualenvs and node_modules)
 	rm -rf .aws-sam reports .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(TOOLS_VENV) -prune \
+		-o -path ./$(CHECKOV_VENV) -prune \
 		-o -path ./node_modules -prune \
 		-o -type d -name __pycache__ -print0 | xargs -0 rm -rf
 
 distclean: clean ## Also remove the virtualenvs and node_modules
-	rm -rf $(VENV) $(SAM_VENV) $(TOOLS_VENV) node_modules
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(TOOLS_VENV) node_modules

@@ -11,14 +11,66 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.local.functions import FUNCTION_TYPES, LAYER_TYPES
 from infra.local.template import ACCOUNT_ID, REGION, Resolver, resources_of_type
 
 TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable")
 QUEUE_TYPE = "AWS::SQS::Queue"
 TOPIC_TYPE = "AWS::SNS::Topic"
+SUBSCRIPTION_TYPE = "AWS::SNS::Subscription"
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 GROUP_TYPE = "AWS::Cognito::UserPoolGroup"
+
+# Every resource type the local stack makes something of: created here, loaded as a function
+# or its layer (functions.py), served as routes (routes.py) or fired as a schedule
+# (schedules.py).
+BUILT_TYPES: frozenset[str] = frozenset(
+    {
+        *TABLE_TYPES,
+        QUEUE_TYPE,
+        TOPIC_TYPE,
+        SUBSCRIPTION_TYPE,
+        POOL_TYPE,
+        CLIENT_TYPE,
+        GROUP_TYPE,
+        *FUNCTION_TYPES,
+        *LAYER_TYPES,
+        "AWS::Serverless::Api",
+        "AWS::Events::Rule",
+        "AWS::Scheduler::Schedule",
+    }
+)
+
+# The one list of resource types the local stack leaves out on purpose: they only watch,
+# protect or deploy the system on AWS, and nothing in it reads them back. A type in the
+# template that is in neither list is reported at start (unhandled_types) and fails
+# tests/integration/test_local_template.py, so a new kind of resource is a decision, not an
+# accident.
+AWS_ONLY_TYPES: frozenset[str] = frozenset(
+    {
+        "AWS::CloudWatch::Alarm",  # alarms and the dashboard watch AWS metrics
+        "AWS::CloudWatch::Dashboard",
+        "AWS::KMS::Key",  # encryption at rest; the emulators hold nothing outside the machine
+        "AWS::KMS::Alias",
+        "AWS::Logs::LogGroup",  # function logs go to the stack's own output
+        "AWS::IAM::Role",  # the emulators do not enforce IAM
+        "AWS::ApiGateway::Account",  # the account's logging role for API Gateway
+        "AWS::WAFv2::WebACL",  # the edge firewall; the local gateway enforces the body limit
+        "AWS::WAFv2::WebACLAssociation",
+    }
+)
+
+
+def unhandled_types(template: Mapping[str, Any]) -> set[str]:
+    """Resource types in the template that are neither built locally nor listed as AWS-only."""
+    types = {
+        str(spec.get("Type"))
+        for spec in (template.get("Resources") or {}).values()
+        if isinstance(spec, dict)
+    }
+    return types - BUILT_TYPES - AWS_ONLY_TYPES
+
 
 DEFAULT_READ_ATTRIBUTES = ("email", "email_verified", "name", "phone_number")
 
@@ -58,6 +110,7 @@ class CreatedResources:
     tables: dict[str, str] = field(default_factory=dict)
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue url
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
+    subscriptions: dict[str, str] = field(default_factory=dict)  # logical id -> subscription arn
     # parameter name -> platform application arn (Metadata.ExternalResources)
     platform_applications: dict[str, str] = field(default_factory=dict)
     pools: dict[str, UserPoolInfo] = field(default_factory=dict)
@@ -207,6 +260,23 @@ def create_topics(resolver: Resolver, sns: Any, created: CreatedResources) -> No
         resolver.physical.attrs[(logical_id, "TopicName")] = name
 
 
+def create_subscriptions(resolver: Resolver, sns: Any, created: CreatedResources) -> None:
+    """Every SNS subscription (the alarm topic's email, ...); the emulator delivers nothing, but
+    the topic lists its subscribers as it would on AWS."""
+    for logical_id, spec in resources_of_type(resolver.template, SUBSCRIPTION_TYPE).items():
+        if not resolver.resource_enabled(logical_id):
+            continue
+        props = resolver.resolve(spec.get("Properties") or {})
+        arn = sns.subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        created.subscriptions[logical_id] = arn
+        resolver.physical.refs[logical_id] = arn
+
+
 PLATFORM_APPLICATION_TYPE = "AWS::SNS::PlatformApplication"
 
 
@@ -294,7 +364,7 @@ def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[
 
 def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedResources:
     """Create everything in dependency order: external resources (their parameters are read by
-    what follows), pools, topics, queues (DLQs first), tables.
+    what follows), pools, topics and their subscriptions, queues (DLQs first), tables.
 
     moto_client is a callable(service) -> boto3 client for the moto server.
     """
@@ -302,6 +372,7 @@ def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedRe
     create_external_resources(resolver, moto_client("sns"), created)
     create_user_pools(resolver, moto_client("cognito-idp"), created)
     create_topics(resolver, moto_client("sns"), created)
+    create_subscriptions(resolver, moto_client("sns"), created)
     create_queues(resolver, moto_client("sqs"), created)
     create_tables(resolver, dynamodb, created)
     return created

@@ -29,7 +29,7 @@ from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
 from infra.local.processes import descendants, free_port
-from infra.local.resources import CreatedResources, create_all, verify_senders
+from infra.local.resources import CreatedResources, create_all, unhandled_types, verify_senders
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
 from infra.local.sqs_pump import SqsPump, load_mappings
@@ -85,6 +85,12 @@ class LocalStack:
     def start(self) -> None:
         template_path = self.options.template.resolve()
         template = load_template(template_path)
+        for rtype in sorted(unhandled_types(template)):
+            log.warning(
+                "resource type %s is neither built locally nor listed in AWS_ONLY_TYPES "
+                "(infra/local/resources.py); its resources are left out",
+                rtype,
+            )
         self.dynamodb.start()
         self.moto.start()
         resolver = Resolver(template, parameter_overrides=self.options.parameter_overrides)

@@ -18,7 +18,16 @@ import pytest
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.functions import load_functions
 from infra.local.moto_server import MotoServer
-from infra.local.resources import CreatedResources, create_all, create_external_resources
+from infra.local.resources import (
+    AWS_ONLY_TYPES,
+    BUILT_TYPES,
+    CreatedResources,
+    create_all,
+    create_external_resources,
+    create_subscriptions,
+    create_topics,
+    unhandled_types,
+)
 from infra.local.routes import find_route, load_routes
 from infra.local.stack import REPO_ROOT
 from infra.local.template import Resolver, load_template
@@ -232,3 +241,50 @@ def test_the_powertools_layer_is_the_pinned_version() -> None:
     text = (REPO_ROOT / "template.yaml").read_text(encoding="utf-8")
     found = re.findall(r"/aws/service/powertools/python/x86_64/python3\.11/([0-9.]+)\}\}", text)
     assert found == [version("aws-lambda-powertools")]
+
+
+# -- resource types: built locally, or AWS-only by name --------------------------------------
+def test_every_resource_type_of_the_template_is_built_or_listed_aws_only() -> None:
+    template = load_template(REPO_ROOT / "template.yaml")
+    types = {spec["Type"] for spec in template["Resources"].values()}
+    assert unhandled_types(template) == set()
+    # The AWS-only list names only types the template has (no stale entries), and never a
+    # type the stack builds.
+    assert types >= AWS_ONLY_TYPES
+    assert not (AWS_ONLY_TYPES & BUILT_TYPES)
+
+
+def test_a_type_in_neither_list_is_reported(tmp_path: Path) -> None:
+    added = FIXTURE.read_text(encoding="utf-8") + (
+        "\n  ImagesBucket:\n    Type: AWS::S3::Bucket\n"
+        "\n  Errors:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {}\n"
+    )
+    path = tmp_path / "template.yaml"
+    path.write_text(added, encoding="utf-8")
+    assert unhandled_types(load_template(path)) == {"AWS::S3::Bucket"}
+
+
+def test_the_alarm_topic_gets_its_email_subscription_locally(
+    emulators: tuple[DynamoDBLocal, MotoServer],
+) -> None:
+    sns = emulators[1].client("sns")
+    resolver = Resolver(
+        load_template(REPO_ROOT / "template.yaml"),
+        parameter_overrides={"AlarmEmail": "oncall@shop.example"},
+    )
+    created = CreatedResources()
+    create_topics(resolver, sns, created)
+    create_subscriptions(resolver, sns, created)
+
+    topic = created.topics["AlarmTopic"]
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [
+        ("email", "oncall@shop.example")
+    ]
+    # Without an address (the default) there is no subscription resource at all.
+    assert (
+        Resolver(load_template(REPO_ROOT / "template.yaml")).resource_enabled(
+            "AlarmEmailSubscription"
+        )
+        is False
+    )

@@ -1,0 +1,1 @@
+"""Tools for operating the deployed system (docs/runbook.md says when to use each)."""

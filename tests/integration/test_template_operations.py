@@ -1,0 +1,237 @@
+"""What template.yaml promises ops: every alarm reaches the topic and has its runbook entry,
+every function, queue and table is watched, deploys roll back on the right alarms, and the
+dashboard and alarms use metric names the code really emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from infra.local.stack import REPO_ROOT
+from infra.local.template import load_template
+
+pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
+RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
+RUNBOOK = (REPO_ROOT / "docs" / "runbook.md").read_text(encoding="utf-8")
+PREFIX = "commerce-${Stage}-"
+
+
+def of_type(rtype: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in RESOURCES.items() if v["Type"] == rtype}
+
+
+ALARMS = of_type("AWS::CloudWatch::Alarm")
+FUNCTIONS = of_type("AWS::Serverless::Function")
+TABLES = of_type("AWS::DynamoDB::Table")
+QUEUES = of_type("AWS::SQS::Queue")
+
+
+def alarm_name(props: dict[str, Any]) -> str:
+    name = props["AlarmName"]["Fn::Sub"]
+    assert name.startswith(PREFIX), name
+    return str(name[len(PREFIX) :])
+
+
+def dimensions(props: dict[str, Any]) -> dict[str, Any]:
+    return {d["Name"]: d["Value"] for d in props.get("Dimensions", [])}
+
+
+def alarms_on(metric: str, **dims: Any) -> list[str]:
+    return [
+        logical
+        for logical, spec in ALARMS.items()
+        if spec["Properties"].get("MetricName") == metric
+        and all(dimensions(spec["Properties"]).get(k) == v for k, v in dims.items())
+    ]
+
+
+def test_every_alarm_reaches_the_topic_and_has_its_runbook_entry() -> None:
+    assert len(ALARMS) >= 50
+    headings = set(re.findall(r"^### (\S+)$", RUNBOOK, flags=re.MULTILINE))
+    for logical, spec in ALARMS.items():
+        props = spec["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}], logical
+        assert props["OKActions"] == [{"Ref": "AlarmTopic"}], logical
+        assert props["TreatMissingData"] == "notBreaching", logical
+        name = alarm_name(props)
+        anchor = props["AlarmDescription"].rsplit("docs/runbook.md#", 1)[1]
+        assert anchor in headings, f"{logical}: no '### {anchor}' in docs/runbook.md"
+        section = RUNBOOK.split(f"\n### {anchor}\n", 1)[1].split("\n### ", 1)[0]
+        assert f"`{name}`" in section, f"{logical}: runbook section {anchor} does not name {name}"
+    names = [alarm_name(spec["Properties"]) for spec in ALARMS.values()]
+    assert len(names) == len(set(names))
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() -> None:
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+    statements = RESOURCES["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    cloudwatch = next(
+        s for s in statements if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    )
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch["Action"])
+    # Scoped to this stage's alarms, which every alarm's name must then match.
+    scope = cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert scope.endswith(":alarm:" + PREFIX + "*")
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+
+
+def test_every_function_is_watched_through_its_alias() -> None:
+    for logical, spec in FUNCTIONS.items():
+        alias = {"Fn::Sub": f"${{{logical}}}:live"}
+        dims = {"FunctionName": {"Ref": logical}, "Resource": alias}
+        for metric in ("Errors", "Throttles", "Duration"):
+            assert len(alarms_on(metric, **dims)) == 1, (logical, metric)
+        (duration,) = alarms_on("Duration", **dims)
+        timeout = spec["Properties"].get("Timeout", TEMPLATE["Globals"]["Function"]["Timeout"])
+        assert ALARMS[duration]["Properties"]["Threshold"] == timeout * 800  # 80% in ms
+        # Stream consumers need an iterator-age alarm (docs/runbook.md#stream-iterator-age).
+        events = (spec["Properties"].get("Events") or {}).values()
+        if any(e["Type"] in ("DynamoDB", "Kinesis") for e in events):
+            assert alarms_on("IteratorAge", **dims), f"{logical} reads a stream unwatched"
+
+
+def test_every_dead_letter_queue_and_work_queue_is_watched() -> None:
+    work = {k: v for k, v in QUEUES.items() if "RedrivePolicy" in v["Properties"]}
+    assert work
+    for logical, spec in work.items():
+        dlq = spec["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        on_dlq = {"QueueName": {"Fn::GetAtt": [dlq, "QueueName"]}}
+        assert alarms_on("ApproximateNumberOfMessagesVisible", **on_dlq), dlq
+        assert alarms_on("ApproximateAgeOfOldestMessage", **on_dlq), dlq
+        on_queue = {"QueueName": {"Fn::GetAtt": [logical, "QueueName"]}}
+        assert alarms_on("ApproximateAgeOfOldestMessage", **on_queue), logical
+
+
+def test_every_table_is_watched_for_throttles_and_system_errors() -> None:
+    for logical, spec in TABLES.items():
+        queries = [
+            (alarm, q["Expression"]["Fn::Sub"])
+            for alarm, a in ALARMS.items()
+            for q in a["Properties"].get("Metrics", [])
+            if isinstance(q.get("Expression"), dict)
+            and f"TableName = '${{{logical}}}'" in q["Expression"]["Fn::Sub"]
+        ]
+        metrics = {re.search(r"SUM\((\w+)\)", text).group(1) for _, text in queries}  # type: ignore[union-attr]
+        assert metrics == {"ThrottledRequests", "SystemErrors"}, logical
+        for alarm, _ in queries:  # a table's alarms exist exactly when the table does
+            assert ALARMS[alarm].get("Condition") == spec.get("Condition"), alarm
+
+
+def test_tables_that_hold_money_stock_coupons_points_or_customers_can_be_restored() -> None:
+    for logical in (
+        "CatalogTable",
+        "InventoryTable",
+        "CartsTable",
+        "OrdersTable",
+        "CustomersTable",
+    ):
+        props = RESOURCES[logical]["Properties"]
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["DeletionProtectionEnabled"] == {"Fn::If": ["IsProd", True, False]}
+        assert RESOURCES[logical]["DeletionPolicy"] == "Retain"
+
+
+def test_deploys_roll_back_on_the_function_and_api_alarms() -> None:
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert globals_["AutoPublishAlias"] == "live"
+    assert globals_["DeploymentPreference"]["Type"] == {
+        "Fn::If": ["IsDev", "AllAtOnce", "Canary10Percent5Minutes"]
+    }
+    api_alarms = [{"Ref": "ApiErrorRateAlarm"}, {"Ref": "ApiLatencyAlarm"}]
+    for logical, spec in FUNCTIONS.items():
+        props = spec["Properties"]
+        assert props["AutoPublishAliasAllProperties"] is True, logical
+        rollback = props["DeploymentPreference"]["Alarms"]
+        (errors,) = alarms_on("Errors", FunctionName={"Ref": logical})
+        assert {"Ref": errors} in rollback, logical
+        serves_api = any(e["Type"] == "Api" for e in (props.get("Events") or {}).values())
+        assert all(a in rollback for a in api_alarms) == serves_api, logical
+
+
+def emitted_metric_names() -> set[str]:
+    names: set[str] = set()
+    for path in [
+        *REPO_ROOT.glob("layers/commerce/commerce/**/*.py"),
+        *REPO_ROOT.glob("functions/*/app.py"),
+    ]:
+        text = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r'add_metric\(\s*name="(\w+)"', text))
+        names |= set(re.findall(r'^\w*METRIC: Final = "(\w+)"', text, flags=re.MULTILINE))
+    return names
+
+
+def test_business_metrics_on_the_dashboard_and_alarms_are_ones_the_code_emits() -> None:
+    body = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    # Valid JSON once CloudFormation has substituted the ${...} names.
+    dashboard = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+    assert len(dashboard["widgets"]) >= 10
+    on_dashboard = set(re.findall(r'MetricName=\\"(\w+)\\"', body))
+    assert on_dashboard == {
+        "OrdersPlaced",
+        "PaymentsApproved",
+        "PaymentsDeclined",
+        "HoldsExpired",
+        "LowStock",
+    }
+    for logical in [
+        *FUNCTIONS,
+        *(q for q in QUEUES),
+        *(t for t in TABLES if "Condition" not in TABLES[t]),
+    ]:
+        assert f"${{{logical}" in body, f"{logical} is not on the dashboard"
+    in_alarms = {
+        q["MetricStat"]["Metric"]["MetricName"]
+        for spec in ALARMS.values()
+        for q in spec["Properties"].get("Metrics", [])
+        if "MetricStat" in q and q["MetricStat"]["Metric"]["Namespace"] == "Commerce"
+    }
+    assert in_alarms == {"PaymentsApproved", "PaymentsDeclined"}
+    assert (on_dashboard | in_alarms) <= emitted_metric_names()
+
+
+def test_the_access_log_is_json_keyed_by_request_id_with_nothing_personal() -> None:
+    setting = RESOURCES["CommerceApi"]["Properties"]["AccessLogSetting"]
+    fmt = setting["Format"]
+    line = json.loads(re.sub(r"\$context\.[\w.]+", "x", fmt).replace(":x", ':"x"'))
+    assert line["requestId"] == "x"
+    assert "$context.requestId" in fmt
+    for personal in (
+        "identity.sourceIp",
+        "identity.userAgent",
+        "authorizer",
+        "requestOverride",
+        'path"',
+        "querystring",
+        "body",
+    ):
+        assert personal not in fmt, personal
+
+
+def test_the_web_acl_limits_rate_and_body_size_and_runs_the_managed_rules() -> None:
+    acl = RESOURCES["WebAcl"]
+    assert acl["Condition"] == "WafEnabled"
+    rules = {r["Name"]: r for r in acl["Properties"]["Rules"]}
+    assert rules["rate-per-ip"]["Statement"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    size = rules["body-size"]["Statement"]["SizeConstraintStatement"]
+    assert size["Size"] == {"Ref": "MaxRequestBodyBytes"}
+    assert size["FieldToMatch"]["Body"]["OversizeHandling"] == "MATCH"
+    assert rules["body-size"]["Action"]["Block"]["CustomResponse"]["ResponseCode"] == 413
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]
+        for r in rules.values()
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
+    assert managed == {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"}
+    # The inspection limit covers the largest body the parameter allows.
+    assert TEMPLATE["Parameters"]["MaxRequestBodyBytes"]["MaxValue"] == 64 * 1024
+    limit = acl["Properties"]["AssociationConfig"]["RequestBody"]["API_GATEWAY"]
+    assert limit["DefaultSizeInspectionLimit"] == "KB_64"
+    assert RESOURCES["WebAclAssociation"]["Condition"] == "WafEnabled"
