@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+import queue_helpers
 import requests
 from commerce.webhooks.signatures import sign
 
@@ -37,6 +38,17 @@ def _call(stack: StackProcess, method: str, path: str, expect: int, **kwargs: An
 def staff(stack: StackProcess, *groups: str) -> dict[str, str]:
     """The Authorization header of a user in ``groups`` (named after the first of them)."""
     return stack.auth(f"e2e-{groups[0]}", list(groups))
+
+
+#: A shipping address in Shanghai, as a client sends it with PUT /carts/{id}/shipping-address.
+ADDRESS = {
+    "name": "Li Wei",
+    "line1": "88 Nanjing East Road",
+    "city": "Shanghai",
+    "postal_code": "200001",
+    "country": "CN",
+    "phone": "+8613812345678",
+}
 
 
 def ops(stack: StackProcess) -> dict[str, str]:
@@ -275,13 +287,5 @@ def queue_depth(stack: StackProcess, queue: str) -> int:
 
 def drain(stack: StackProcess, queue: str) -> list[str]:
     """Receive and delete every message waiting on one of the stack's queues; their bodies."""
-    sqs = stack.client("sqs")
     url = stack.info["queues"][queue]
-    bodies: list[str] = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return bodies
-        for message in batch:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return [message["Body"] for message in queue_helpers.drain(stack.client("sqs"), url)]

@@ -5,34 +5,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from commerce.carts import service
 from commerce.carts.schemas import CartOut, SetQuantityIn, ShippingAddressIn
 from commerce.coupons.schemas import ApplyCouponIn
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, optional_caller
 from commerce.http.docs import responses
+from commerce.http.params import Anyone, CartToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
 _TAGS = ["carts"]
-_CART_ID = Path(description="Cart id, as POST /carts returned it")
-_SKU = Path(description="SKU code")
+CartId = Annotated[str, Path(description="Cart id, as POST /carts returned it")]
+Sku = Annotated[str, Path(description="SKU code")]
 _ACCESS = (
     "Open to guests (send X-Cart-Token) and signed-in customers (send a bearer token); "
     "anyone else gets 404."
 )
-
-Anyone = Annotated[Caller, Depends(optional_caller)]
-CartToken = Annotated[
-    str | None,
-    Header(
-        alias="X-Cart-Token",
-        max_length=1024,
-        description="The guest's cart_token from POST /carts",
-    ),
-]
 
 
 @app.post(
@@ -57,9 +46,7 @@ def create_cart(caller: Anyone) -> CartOut:
     tags=_TAGS,
     responses=responses(200, CartOut, "The cart", 401, 404),
 )
-def get_cart(
-    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
-) -> CartOut:
+def get_cart(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
     return service.get_cart(cart_id, caller, cart_token)
 
 
@@ -75,8 +62,8 @@ def get_cart(
     responses=responses(200, CartOut, "The cart", 400, 401, 403, 404, 409, 429),
 )
 def set_item(
-    cart_id: Annotated[str, _CART_ID],
-    sku: Annotated[str, _SKU],
+    cart_id: CartId,
+    sku: Sku,
     body: SetQuantityIn,
     caller: Anyone,
     cart_token: CartToken = None,
@@ -92,8 +79,8 @@ def set_item(
     responses=responses(200, CartOut, "The cart", 401, 403, 404, 429),
 )
 def remove_item(
-    cart_id: Annotated[str, _CART_ID],
-    sku: Annotated[str, _SKU],
+    cart_id: CartId,
+    sku: Sku,
     caller: Anyone,
     cart_token: CartToken = None,
 ) -> CartOut:
@@ -107,9 +94,7 @@ def remove_item(
     tags=_TAGS,
     responses=responses(200, CartOut, "The empty cart", 401, 403, 404, 429),
 )
-def clear_items(
-    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
-) -> CartOut:
+def clear_items(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
     return service.clear_items(cart_id, caller, cart_token)
 
 
@@ -124,7 +109,7 @@ def clear_items(
     responses=responses(200, CartOut, "The cart", 400, 401, 403, 404),
 )
 def set_shipping_address(
-    cart_id: Annotated[str, _CART_ID],
+    cart_id: CartId,
     body: ShippingAddressIn,
     caller: Anyone,
     cart_token: CartToken = None,
@@ -142,9 +127,7 @@ def set_shipping_address(
     tags=_TAGS,
     responses=responses(200, CartOut, "The cart, now the caller's", 401, 404),
 )
-def claim_cart(
-    cart_id: Annotated[str, _CART_ID], caller: Anyone, cart_token: CartToken = None
-) -> CartOut:
+def claim_cart(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
     return service.claim_cart(cart_id, caller, cart_token)
 
 
@@ -162,7 +145,7 @@ def claim_cart(
     responses=responses(200, CartOut, "The cart", 400, 401, 403, 404, 409, 422),
 )
 def apply_coupon(
-    cart_id: Annotated[str, _CART_ID],
+    cart_id: CartId,
     body: ApplyCouponIn,
     caller: Anyone,
     cart_token: CartToken = None,
@@ -178,7 +161,7 @@ def apply_coupon(
     responses=responses(200, CartOut, "The cart", 401, 403, 404, 409),
 )
 def remove_coupon(
-    cart_id: Annotated[str, _CART_ID],
+    cart_id: CartId,
     code: Annotated[str, Path(description="Coupon code (any case)")],
     caller: Anyone,
     cart_token: CartToken = None,

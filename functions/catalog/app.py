@@ -6,13 +6,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from commerce.catalog import products
 from commerce.catalog.schemas import CreateProductIn, ProductOut, ProductPageOut
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
-from commerce.http.pagination import MAX_PAGE_TOKEN_CHARS
+from commerce.http.params import PageLimit, PageToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -27,11 +27,8 @@ _TAGS = ["catalog"]
     responses=responses(200, ProductPageOut, "A page of products", 400),
 )
 def list_products(
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
-    next_token: Annotated[
-        str | None,
-        Query(max_length=MAX_PAGE_TOKEN_CHARS, description="Cursor from the previous page"),
-    ] = None,
+    limit: PageLimit = None,
+    next_token: PageToken = None,
 ) -> ProductPageOut:
     return products.list_products(limit, next_token)
 

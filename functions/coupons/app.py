@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from commerce.coupons import admin
 from commerce.coupons.schemas import CouponOut, CouponPageOut
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
+from commerce.http.params import PageLimit, PageToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -27,8 +28,6 @@ _FIELDS = (
 Writer = Annotated[Caller, Depends(require_roles("ops"))]
 Reader = Annotated[Caller, Depends(require_roles("ops", "support"))]
 JsonObject = Annotated[dict[str, Any], Body(description="Coupon fields")]
-#: A coupon page token encodes four short keys (codes are at most 32 characters): 1 KiB is ample.
-_PAGE_TOKEN_CHARS = 1024
 
 
 @app.post(
@@ -52,11 +51,8 @@ def create_coupon(body: JsonObject, caller: Writer) -> CouponOut:
 )
 def list_coupons(
     caller: Reader,
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
-    next_token: Annotated[
-        str | None,
-        Query(max_length=_PAGE_TOKEN_CHARS, description="Cursor from the previous page"),
-    ] = None,
+    limit: PageLimit = None,
+    next_token: PageToken = None,
 ) -> CouponPageOut:
     del caller
     return admin.list_coupons(limit, next_token)

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, current_caller, optional_caller, require_roles
+from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
-from commerce.http.pagination import MAX_PAGE_TOKEN_CHARS
+from commerce.http.params import Anyone, CartToken, PageLimit, PageToken, SignedIn
 from commerce.orders import cancel, checkout, fulfilment, reading, returns
 from commerce.orders.schemas import (
     OrderListOut,
@@ -26,19 +26,13 @@ app = APIGatewayRestResolver(enable_validation=True)
 
 _TAGS = ["orders"]
 _STAFF_TAGS = ["orders", "fulfilment"]
-_ORDER_ID = Path(description="Order id, as POST /orders returned it")
+OrderId = Annotated[str, Path(description="Order id, as POST /orders returned it")]
 _ACCESS = (
     "Guests send X-Order-Token (the order_token of POST /orders) or the cart's X-Cart-Token; "
     "customers send their bearer token. Anyone else gets 404."
 )
 
-Anyone = Annotated[Caller, Depends(optional_caller)]
-SignedIn = Annotated[Caller, Depends(current_caller)]
 Ops = Annotated[Caller, Depends(require_roles("ops"))]
-CartToken = Annotated[
-    str | None,
-    Header(alias="X-Cart-Token", max_length=1024, description="The guest's cart_token"),
-]
 OrderToken = Annotated[
     str | None,
     Header(
@@ -104,15 +98,8 @@ def place_order(
 )
 def list_orders(
     caller: SignedIn,
-    limit: Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")] = None,
-    next_token: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_PAGE_TOKEN_CHARS,
-            pattern=r"^[A-Za-z0-9_-]*$",
-            description="Cursor from the previous page (URL-safe base64)",
-        ),
-    ] = None,
+    limit: PageLimit = None,
+    next_token: PageToken = None,
 ) -> OrderListOut:
     return reading.list_orders(caller, limit, next_token)
 
@@ -129,7 +116,7 @@ def list_orders(
     responses=responses(200, OrderOut, "The order", 401, 404),
 )
 def get_order(
-    order_id: Annotated[str, _ORDER_ID],
+    order_id: OrderId,
     caller: Anyone,
     cart_token: CartToken = None,
     order_token: OrderToken = None,
@@ -150,7 +137,7 @@ def get_order(
     responses=responses(200, OrderOut, "The cancelled order", 401, 403, 404, 409, 429),
 )
 def cancel_order(
-    order_id: Annotated[str, _ORDER_ID],
+    order_id: OrderId,
     caller: Anyone,
     cart_token: CartToken = None,
     order_token: OrderToken = None,
@@ -173,7 +160,7 @@ def cancel_order(
     responses=responses(201, ReturnOut, "The return, awaiting the goods", 400, 401, 403, 404, 409),
 )
 def request_return(
-    order_id: Annotated[str, _ORDER_ID],
+    order_id: OrderId,
     body: ReturnIn,
     caller: Anyone,
     cart_token: CartToken = None,
@@ -192,7 +179,7 @@ def request_return(
     tags=_STAFF_TAGS,
     responses=responses(200, OrderOut, "The shipped order", 400, 401, 403, 404, 409, 429),
 )
-def ship_order(order_id: Annotated[str, _ORDER_ID], body: ShipmentIn, caller: Ops) -> OrderOut:
+def ship_order(order_id: OrderId, body: ShipmentIn, caller: Ops) -> OrderOut:
     return fulfilment.ship_order(order_id, body, caller)
 
 
@@ -211,7 +198,7 @@ def ship_order(order_id: Annotated[str, _ORDER_ID], body: ShipmentIn, caller: Op
     responses=responses(200, OrderOut, "The refunded order", 401, 403, 404, 409, 429),
 )
 def receive_return(
-    order_id: Annotated[str, _ORDER_ID],
+    order_id: OrderId,
     return_id: Annotated[str, Path(description="Return id, as the return request returned it")],
     caller: Ops,
 ) -> OrderOut:

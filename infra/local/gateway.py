@@ -171,15 +171,19 @@ class Gateway:
         items = self.outbox.items() if self.outbox is not None else []
         return _json({"items": items})
 
-    def _openapi(self, _request: Request) -> Response:
+    def _document(self) -> dict[str, Any] | Response:
+        """The merged OpenAPI document, or the problem that says why there is none."""
         if self.openapi is None:
             return problem(404, "not-found", "No OpenAPI document.")
         try:
-            document = self.openapi.get()
+            return self.openapi.get()
         except Exception:
             log.exception("OpenAPI document failed to build")
             return problem(500, "internal-error", "The OpenAPI document failed to build.")
-        return _json(document)
+
+    def _openapi(self, _request: Request) -> Response:
+        document = self._document()
+        return document if isinstance(document, Response) else _json(document)
 
     def _docs(self, request: Request) -> Response:
         if request.args.get("format") == "json":
@@ -188,13 +192,9 @@ class Gateway:
             generate_swagger_html,
         )
 
-        if self.openapi is None:
-            return problem(404, "not-found", "No OpenAPI document.")
-        try:
-            document = self.openapi.get()
-        except Exception:
-            log.exception("OpenAPI document failed to build")
-            return problem(500, "internal-error", "The OpenAPI document failed to build.")
+        document = self._document()
+        if isinstance(document, Response):
+            return document
         html = generate_swagger_html(
             spec=json.dumps(document),
             swagger_js="/docs/swagger-ui-bundle.min.js",

@@ -45,6 +45,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from stack_helpers import ADDRESS  # noqa: E402
 
 from infra.local.functions import load_functions  # noqa: E402
 from infra.local.harness import StackProcess, start_stack  # noqa: E402
@@ -76,15 +79,6 @@ PRICES: dict[str, float] = {
 SES_SENDS = {("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail")}
 SES_SENDS |= {("sesv2", "SendEmail")}
 SQS_CHUNK = 64 * 1024
-
-ADDRESS = {
-    "name": "Li Wei",
-    "line1": "88 Nanjing East Road",
-    "city": "Shanghai",
-    "postal_code": "200001",
-    "country": "CN",
-    "phone": "+8613812345678",
-}
 
 
 @dataclass

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 import requests
-from stack_helpers import create_product, inventory, new_cart
+from http_problems import PROBLEM
+from stack_helpers import ADDRESS, create_product, inventory, new_cart
 
 from infra.local.harness import StackProcess, start_stack
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
 
 
 def _product(stack: StackProcess, stock: int) -> str:
@@ -42,15 +41,7 @@ def test_guest_flow(stack: Any, http: requests.Session) -> None:
     assert short.json()["available"] == 7
     assert http.get(f"{base}/carts/{cart_id}", headers=token).json()["lines"][0]["quantity"] == 3
 
-    address = {
-        "name": "Li Wei",
-        "line1": "88 Nanjing East Road",
-        "city": "Shanghai",
-        "postal_code": "200001",
-        "country": "CN",
-        "phone": "+8613812345678",
-    }
-    set_address = http.put(f"{base}/carts/{cart_id}/shipping-address", json=address, headers=token)
+    set_address = http.put(f"{base}/carts/{cart_id}/shipping-address", json=ADDRESS, headers=token)
     assert set_address.status_code == 200, set_address.text
     assert set_address.json()["shipping_address"]["city"] == "Shanghai"
 

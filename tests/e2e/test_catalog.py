@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 import requests
+from http_problems import PROBLEM
 from stack_helpers import new_sku, ops
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
 
 
 def _all_products(http: requests.Session, base_url: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import requests
-from stack_helpers import create_product, inventory, wait_for_order
+from stack_helpers import ADDRESS, create_product, inventory, wait_for_order
 
 from infra.local.harness import StackProcess
 
@@ -24,16 +24,6 @@ HAS_PAYMENTS = (ROOT / "functions" / "payments" / "app.py").exists()
 
 def _product(stack: StackProcess, stock: int, price: int = 2500) -> str:
     return create_product(stack, "E2E-CHK", stock=stock, price=price, name="E2E checkout item")
-
-
-ADDRESS = {
-    "name": "Li Wei",
-    "line1": "88 Nanjing East Road",
-    "city": "Shanghai",
-    "postal_code": "200001",
-    "country": "CN",
-    "phone": "+8613812345678",
-}
 
 
 def test_guest_checkout_to_paid(stack: Any, http: requests.Session) -> None:

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import requests
+from http_problems import PROBLEM
 from stack_helpers import create_product, new_cart, place_order, put_item
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
 
 
 def test_apply_a_coupon_and_see_the_discount(stack: Any, http: requests.Session) -> None:

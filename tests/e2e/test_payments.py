@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 import requests
+from http_problems import PROBLEM
 from stack_helpers import (
     approved_charges,
     carrier_report,
@@ -27,8 +28,6 @@ from stack_helpers import (
 from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
 
 
 def _product(stack: StackProcess, stock: int) -> str:

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 import requests
+from http_problems import PROBLEM
 from stack_helpers import adjust_stock, create_product, staff
 
 from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
-
-PROBLEM = "application/problem+json"
 
 
 @pytest.fixture

@@ -264,13 +264,20 @@ def make_event() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def create_product(call_catalog: Callable[[dict[str, Any]], Reply]) -> Callable[..., Reply]:
-    """POST /admin/products as ops with the given SKUs (sku -> stock), asserting 201."""
+    """POST /admin/products as ops with the given SKUs (sku -> stock, each with
+    ``safety_stock`` if given), asserting 201."""
 
-    def create(*skus: tuple[str, int], name: str = "Test product", price: int = 1000) -> Reply:
+    def create(
+        *skus: tuple[str, int],
+        name: str = "Test product",
+        price: int = 1000,
+        safety_stock: int | None = None,
+    ) -> Reply:
+        extra = {} if safety_stock is None else {"safety_stock": safety_stock}
         body = {
             "name": name,
             "skus": [
-                {"sku": sku, "price": {"amount": price, "currency": "CNY"}, "stock": stock}
+                {"sku": sku, "price": {"amount": price, "currency": "CNY"}, "stock": stock, **extra}
                 for sku, stock in skus
             ],
         }

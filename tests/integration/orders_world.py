@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import queue_helpers
 from commerce import clock
 from commerce.domain.orders import OrderEvent
 from commerce.orders import fulfilment, moves
@@ -24,6 +25,7 @@ from commerce.orders.book import Effects
 from commerce.payments.factory import provider
 from commerce.payments.provider import charge_key
 from commerce.store import orders as order_store
+from http_problems import assert_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -330,21 +332,11 @@ def make_queues() -> dict[str, str]:
 def drain(queue_url: str) -> list[dict[str, Any]]:
     """Every message body waiting on the queue (received and deleted)."""
     sqs = boto3.client("sqs", region_name="us-east-1")
-    found: list[dict[str, Any]] = []
-    while True:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-        messages = got.get("Messages", [])
-        if not messages:
-            return found
-        for message in messages:
-            found.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return [json.loads(message["Body"]) for message in queue_helpers.drain(sqs, queue_url)]
 
 
 def problem(reply: Reply, status: int, kind: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.content_type == "application/problem+json", reply.headers
-    assert reply.body["type"] == kind, reply.body
+    assert_problem(reply, status, kind)
 
 
 Creator = Callable[..., Any]

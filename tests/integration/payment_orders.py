@@ -1,6 +1,6 @@
 """Orders placed straight through the store, for the payments and webhooks tests.
 
-The payments consumer starts where checkout ends: an order PENDING_PAYMENT whose units are
+Charging starts where checkout ends: an order PENDING_PAYMENT whose units are
 reserved on the stock shards. ``place_order`` writes exactly that in one transaction (the order
 plus a take on each SKU's shard 0), so these tests do not depend on the checkout's HTTP flow.
 """
@@ -10,18 +10,11 @@ from __future__ import annotations
 import uuid
 from typing import Any, NamedTuple
 
-from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, new_order
-from commerce.domain.pricing import Totals
 from commerce.store import holds, keys
 from commerce.store.orders import StoredOrder, put_new_order, stock_label
 from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import LabelledTransaction
-
-CURRENCY = "CNY"
-OWNER = "c0000000-0000-4000-8000-000000000001"
-CREATED_AT = "2030-01-01T00:00:00.000000Z"
-CREATED_EPOCH = 1_893_456_000
+from order_builders import CREATED_AT, CREATED_EPOCH, pending_order
 
 
 class Level(NamedTuple):
@@ -45,25 +38,11 @@ def place_order(
     order_id: str | None = None,
 ) -> StoredOrder:
     """A PENDING_PAYMENT order of ``lines`` (sku -> quantity) with its units reserved."""
-    order_id = order_id or f"ord-{uuid.uuid4().hex[:20]}"
-    price = Money(unit_price, CURRENCY)
-    order_lines = tuple(OrderLine(sku, qty, price) for sku, qty in sorted(lines.items()))
-    subtotal = Money(sum(line.amount.amount for line in order_lines), CURRENCY)
-    nothing = Money.zero(CURRENCY)
-    order = new_order(
-        order_id,
-        email="buyer@example.com",
-        lines=order_lines,
-        totals=Totals(subtotal, nothing, nothing, nothing, subtotal),
-        created_at=CREATED_EPOCH,
-        owner=OWNER,
-    )
-    stored = StoredOrder(
-        order=order,
-        reservation={sku: {0: qty} for sku, qty in lines.items()},
-        payment_token=token,
-        cart_id=f"cart-{order_id}",
-        created_at=CREATED_AT,
+    stored = pending_order(
+        lines,
+        token=token,
+        unit_price=unit_price,
+        order_id=order_id or f"ord-{uuid.uuid4().hex[:20]}",
     )
     tx = LabelledTransaction()
     put_new_order(tx, stored, updated_at=CREATED_AT)

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from http_problems import assert_problem
 from orders_world import Context
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -131,9 +132,7 @@ def _table(dynamodb: Any, fragment: str) -> str:
 
 
 def _problem(reply: Reply, status: int, kind: str) -> None:
-    assert reply.status == status, reply.body
-    assert reply.headers.get("Content-Type") == "application/problem+json"
-    assert reply.body["type"] == kind
+    assert_problem(reply, status, kind)
 
 
 # --- creating and reading ----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from commerce import events
 from commerce.catalog.low_stock import LOW_STOCK_EVENT
 from commerce.store import inventory
 from orders_world import Context
+from queue_helpers import events_on
 
 from infra.local.resources import CreatedResources, create_queues
 from infra.local.template import Resolver, load_template
@@ -42,37 +43,14 @@ def queue(dynamodb: Any) -> Iterator[str]:
 
 
 def _received(url: str) -> list[dict[str, Any]]:
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            body = json.loads(message["Body"])
-            body["_event_type"] = message["MessageAttributes"]["event_type"]["StringValue"]
-            found.append(body)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    """Every message waiting in the queue (bodies decoded, event_type attribute attached)."""
+    return events_on(boto3.client("sqs", region_name="us-east-1"), url)
 
 
 @pytest.fixture
-def sku(call_catalog: Callable[[dict[str, Any]], Any], make_event: Callable[..., Any]) -> str:
+def sku(create_product: Callable[..., Any]) -> str:
     """10 units with a safety stock of 5."""
-    body = {
-        "name": "Low stock cart item",
-        "skus": [
-            {
-                "sku": SKU,
-                "price": {"amount": 100, "currency": "CNY"},
-                "stock": 10,
-                "safety_stock": 5,
-            }
-        ],
-    }
-    reply = call_catalog(make_event("catalog_create_product.json", role="ops", body=body))
-    assert reply.status == 201, reply.body
+    create_product((SKU, 10), name="Low stock cart item", price=100, safety_stock=5)
     return SKU
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from inventory_events import adjust_event as _adjust
 
 pytestmark = pytest.mark.integration
 
@@ -29,28 +30,6 @@ def _hold(dynamodb: Any, sku: str, units: int) -> None:
         UpdateExpression="SET reserved = reserved + :u, available = available - :u",
         ExpressionAttributeValues={":u": {"N": str(units)}},
     )
-
-
-def _adjust(
-    make_event: Callable[..., Any],
-    sku: str,
-    delta: Any,
-    reason: str = "cycle count",
-    key: str | None = None,
-    role: str | None = "ops",
-) -> dict[str, Any]:
-    event = make_event(
-        "inventory_adjust.json",
-        role=role,
-        body={"delta": delta, "reason": reason},
-        path_params={"sku": sku},
-    )
-    event["headers"].pop("Idempotency-Key", None)
-    event["multiValueHeaders"].pop("Idempotency-Key", None)
-    if key is not None:
-        event["headers"]["Idempotency-Key"] = key
-        event["multiValueHeaders"]["Idempotency-Key"] = [key]
-    return event
 
 
 def _read(call_inventory: Call, make_event: Callable[..., Any], sku: str) -> Any:

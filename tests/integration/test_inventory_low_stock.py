@@ -15,6 +15,8 @@ from commerce.catalog.low_stock import LOW_STOCK_EVENT, check_low_stock
 from commerce.domain.inventory import LowStockChange
 from commerce.events import DomainEvent, EventPublishError, MemoryEventPublisher
 from commerce.store import inventory
+from inventory_events import adjust_event
+from queue_helpers import events_on
 
 from infra.local.resources import CreatedResources, create_queues
 from infra.local.template import Resolver, load_template
@@ -40,49 +42,18 @@ def queue(dynamodb: Any) -> Iterator[str]:
 
 def _received(url: str) -> list[dict[str, Any]]:
     """Every message waiting in the queue (bodies decoded, event_type attribute attached)."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-        ).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            body = json.loads(message["Body"])
-            body["_event_type"] = message["MessageAttributes"]["event_type"]["StringValue"]
-            found.append(body)
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return events_on(boto3.client("sqs", region_name="us-east-1"), url)
 
 
 @pytest.fixture
-def sku(call_catalog: Call, make_event: Callable[..., Any]) -> str:
-    body = {
-        "name": "Low stock item",
-        "skus": [
-            {
-                "sku": SKU,
-                "price": {"amount": 100, "currency": "CNY"},
-                "stock": 10,
-                "safety_stock": 5,
-            }
-        ],
-    }
-    reply = call_catalog(make_event("catalog_create_product.json", role="ops", body=body))
-    assert reply.status == 201, reply.body
+def sku(create_product: Callable[..., Any]) -> str:
+    """10 units with a safety stock of 5."""
+    create_product((SKU, 10), name="Low stock item", price=100, safety_stock=5)
     return SKU
 
 
 def _adjust(call: Call, make_event: Callable[..., Any], sku: str, delta: int) -> Any:
-    event = make_event(
-        "inventory_adjust.json",
-        role="ops",
-        body={"delta": delta, "reason": "count"},
-        path_params={"sku": sku},
-    )
-    for headers in (event["headers"], event["multiValueHeaders"]):
-        headers.pop("Idempotency-Key", None)
-    reply = call(event)
+    reply = call(adjust_event(make_event, sku, delta, "count"))
     assert reply.status == 200, reply.body
     return reply
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from commerce.store import inventory
 from commerce.store.transactions import LabelledTransaction
+from inventory_events import adjust_event
 
 pytestmark = pytest.mark.integration
 
@@ -76,18 +77,7 @@ def _set_shards(
 
 
 def _adjust(make_event: Callable[..., Any], sku: str, delta: int, key: str | None = None) -> Any:
-    event = make_event(
-        "inventory_adjust.json",
-        role="ops",
-        body={"delta": delta, "reason": "count"},
-        path_params={"sku": sku},
-    )
-    for headers in (event["headers"], event["multiValueHeaders"]):
-        headers.pop("Idempotency-Key", None)
-    if key is not None:
-        event["headers"]["Idempotency-Key"] = key
-        event["multiValueHeaders"]["Idempotency-Key"] = [key]
-    return event
+    return adjust_event(make_event, sku, delta, "count", key)
 
 
 @pytest.fixture

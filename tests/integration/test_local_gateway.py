@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import boto3
 import pytest
 import requests
+from http_problems import assert_problem
 from joserfc import jwk, jwt
 from moto.utilities.utils import load_resource
 
@@ -45,17 +46,6 @@ def stack() -> Iterator[StackProcess]:
 def echo(response: requests.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
-    return body
-
-
-def assert_problem(response: requests.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["type"] == slug
-    assert body["status"] == status
-    assert {"title", "detail"} <= set(body)
-    assert "Traceback" not in response.text
     return body
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+import queue_helpers
 import requests
 
 from infra.local.harness import StackProcess
@@ -155,28 +156,19 @@ class DeadLetter:
 def _drain(sqs: SQSClient, url: str) -> list[DeadLetter]:
     """Take every message currently on ``url`` off it."""
     taken: list[DeadLetter] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
-        if not batch:
-            return taken
-        for message in batch:
-            try:
-                body = json.loads(message["Body"])
-            except ValueError:
-                body = {"unparsed": message["Body"]}
-            taken.append(
-                DeadLetter(
-                    body=body if isinstance(body, dict) else {"unparsed": body},
-                    receive_count=int(message["Attributes"]["ApproximateReceiveCount"]),
-                    attributes=message.get("MessageAttributes") or {},
-                )
+    for message in queue_helpers.drain(sqs, url, attributes=True):
+        try:
+            body = json.loads(message["Body"])
+        except ValueError:
+            body = {"unparsed": message["Body"]}
+        taken.append(
+            DeadLetter(
+                body=body if isinstance(body, dict) else {"unparsed": body},
+                receive_count=int(message["Attributes"]["ApproximateReceiveCount"]),
+                attributes=message.get("MessageAttributes") or {},
             )
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        )
+    return taken
 
 
 def _order_of(letter: DeadLetter) -> str | None:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 
 from commerce import events
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, new_order
-from commerce.domain.pricing import Totals
 from commerce.orders.book import use_order_book
 from commerce.orders.dispatch import MemoryPaymentQueue, use_payment_queue
 from commerce.orders.memory import InMemoryOrderBook
@@ -29,10 +27,7 @@ from commerce.payments import factory
 from commerce.payments.sandbox import InMemoryLedger, SandboxProvider
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.orders import StoredOrder
-
-CURRENCY = "CNY"
-OWNER = "c0000000-0000-4000-8000-000000000001"
-PLACED_AT = 1_893_456_000
+from order_builders import CURRENCY, OWNER, pending_order
 
 
 @dataclass
@@ -58,27 +53,7 @@ class World:
     ) -> StoredOrder:
         """A PENDING_PAYMENT order of ``lines`` whose units are held on shard 0, as a checkout
         leaves it (the shelves must already be stocked)."""
-        order_id = uuid.uuid4().hex
-        price = Money(unit_price, CURRENCY)
-        order_lines = tuple(OrderLine(sku, qty, price) for sku, qty in sorted(lines.items()))
-        subtotal = Money(sum(line.amount.amount for line in order_lines), CURRENCY)
-        nothing = Money.zero(CURRENCY)
-        order = new_order(
-            order_id,
-            email="buyer@example.com",
-            lines=order_lines,
-            totals=Totals(subtotal, nothing, nothing, nothing, subtotal),
-            created_at=PLACED_AT,
-            owner=owner,
-            cart_token_hash=None if owner else "0" * 64,
-        )
-        stored = StoredOrder(
-            order=order,
-            reservation={sku: {0: qty} for sku, qty in lines.items()},
-            payment_token=token,
-            cart_id=uuid.uuid4().hex,
-            created_at="2030-01-01T00:00:00.000000Z",
-        )
+        stored = pending_order(lines, token=token, unit_price=unit_price, owner=owner)
         for sku, qty in lines.items():
             shelf = self.book.shelf(sku)
             assert shelf.available >= qty, f"{sku}: only {shelf.available} available"

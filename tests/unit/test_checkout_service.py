@@ -7,7 +7,6 @@ conditions of the DynamoDB books, so each rule is shown without an emulator.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from unittest.mock import patch
 
@@ -15,11 +14,12 @@ import pytest
 from commerce import clock
 from commerce.domain.cart import hash_guest_token
 from commerce.domain.orders import OrderStatus
-from commerce.errors import CommerceError, Conflict, Forbidden, NotFound
+from commerce.errors import Conflict, Forbidden, NotFound
 from commerce.http.auth import Caller
 from commerce.orders import checkout
 from commerce.orders.schemas import PlaceOrderIn
 from commerce.store.carts import StoredCart
+from concurrency import all_at_once
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from order_fakes import LAPSED, LIVE, OWNER, SWEPT, World, cart, world
@@ -202,22 +202,9 @@ def test_a_payment_queue_that_refuses_leaves_the_order_marked_for_the_reconciler
 
 def test_concurrent_checkouts_of_one_cart_place_one_order(fakes: World) -> None:
     placed_cart = cart(fakes, {"A": (3, LIVE), "B": (2, SWEPT)}, now=NOW)
-    answers: list[str] = []
-    refusals: list[CommerceError] = []
-    start = threading.Barrier(8)
-
-    def check_out() -> None:
-        start.wait()
-        try:
-            answers.append(checkout.place(_body(placed_cart.cart_id), CUSTOMER, None)["order_id"])
-        except CommerceError as error:
-            refusals.append(error)
-
-    threads = [threading.Thread(target=check_out) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = all_at_once(8, lambda: checkout.place(_body(placed_cart.cart_id), CUSTOMER, None))
+    answers = [o["order_id"] for o in outcomes if isinstance(o, dict)]
+    refusals = [o for o in outcomes if isinstance(o, Exception)]
     assert len(answers) == 1
     assert len(refusals) == 7
     assert all(isinstance(error, Conflict) for error in refusals)

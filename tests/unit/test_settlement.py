@@ -7,7 +7,6 @@ rules run against DynamoDB Local and moto in tests/integration/test_payments_*.p
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from commerce.orders.cancel import cancel_order
 from commerce.orders.settlement import Result
 from commerce.payments.provider import TransientProviderError, charge_key
 from commerce.queue_edge import PoisonMessage
+from concurrency import all_at_once
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from order_fakes import OWNER, World, world
@@ -215,24 +215,9 @@ def test_an_order_that_keeps_moving_is_answered_429(fakes: World) -> None:
 
 def test_concurrent_deliveries_of_one_message_charge_once_and_pay_once(fakes: World) -> None:
     order = fakes.place({"A": 2})
-    results: list[Result] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
-
-    def deliver() -> None:
-        start.wait()
-        try:
-            results.append(charging.pay(order.order_id).result)
-        except BaseException as error:  # collected and asserted below
-            errors.append(error)
-
-    threads = [threading.Thread(target=deliver) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert results.count(Result.PAID) == 1
+    outcomes = all_at_once(8, lambda: charging.pay(order.order_id).result)
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
+    assert outcomes.count(Result.PAID) == 1
     assert fakes.provider.charge_count(order.order_id) == 1
     assert fakes.net_charged(order.order_id) == 2000
     assert _levels(fakes, "A") == (8, 0)

@@ -15,8 +15,9 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from commerce.ports import Adapter
 from commerce.settings import get_settings
 
 if TYPE_CHECKING:
@@ -107,18 +108,11 @@ class MemoryEventPublisher:
         self.events.append(event)
 
 
-_publisher: EventPublisher | None = None
+def _sqs_publisher() -> EventPublisher:
+    return SqsEventPublisher(get_settings().notifications_queue_url)
 
 
-def publisher() -> EventPublisher:
-    """The process's publisher: SQS to the notifications queue unless one was installed."""
-    global _publisher  # one per process, made on first use
-    if _publisher is None:
-        _publisher = SqsEventPublisher(get_settings().notifications_queue_url)
-    return _publisher
-
-
-def use_publisher(replacement: EventPublisher | None) -> None:
-    """Install ``replacement`` as the process's publisher; None goes back to the default."""
-    global _publisher
-    _publisher = replacement
+#: The process's publisher: SQS to the notifications queue unless one was installed
+#: (``use_publisher``).
+publisher: Final = Adapter[EventPublisher](_sqs_publisher)
+use_publisher: Final = publisher.use

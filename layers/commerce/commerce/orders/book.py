@@ -16,12 +16,13 @@ cancellation and returns are tested without an emulator (as the payment port's
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Final, Protocol
 
 from commerce.clock import epoch
 from commerce.coupons.consumption import return_perks
 from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
+from commerce.ports import Adapter
 from commerce.store import charge_attempts
 from commerce.store import orders as store
 from commerce.store.charge_attempts import OrderForPayment
@@ -193,18 +194,6 @@ class DynamoOrderBook:
 
 # --- The process's book -------------------------------------------------------------------------
 
-_book: OrderBook | None = None
-
-
-def order_book() -> OrderBook:
-    """The process's order book: DynamoDB unless a test installed another."""
-    global _book  # one per process, like the settings it reads through
-    if _book is None:
-        _book = DynamoOrderBook()
-    return _book
-
-
-def use_order_book(replacement: OrderBook | None) -> None:
-    """Install ``replacement`` as the process's order book; None goes back to DynamoDB."""
-    global _book
-    _book = replacement
+#: The process's order book: DynamoDB unless a test installed another (``use_order_book``).
+order_book: Final = Adapter[OrderBook](DynamoOrderBook)
+use_order_book: Final = order_book.use

@@ -303,8 +303,7 @@ def place(
         plan = _plan(books, cart, now)
         if plan.unavailable:
             raise _unavailable(plan.unavailable)
-        lines = cart.to_domain(now).price_lines()
-        perks = books.perks(lines, cart.coupons, caller.sub, body.redeem_points, now)
+        perks = books.perks(cart, caller.sub, body.redeem_points, now)
         stored, order_token = _order(cart, body, caller, plan.reservation, at, now, perks)
         stored = replace(stored, locale=locale)
         raced = books.place(

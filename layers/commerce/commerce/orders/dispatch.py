@@ -22,6 +22,7 @@ from commerce import clock
 from commerce.domain.orders import OrderStatus
 from commerce.observability import logger
 from commerce.orders.book import order_book
+from commerce.ports import Adapter
 from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store import orders as store
@@ -75,21 +76,9 @@ class MemoryPaymentQueue:
         self.sent.append(order_id)
 
 
-_queue: PaymentQueue | None = None
-
-
-def payment_queue() -> PaymentQueue:
-    """The process's payments queue: SQS unless a test installed another."""
-    global _queue  # one per process, like the client behind it
-    if _queue is None:
-        _queue = SqsPaymentQueue()
-    return _queue
-
-
-def use_payment_queue(replacement: PaymentQueue | None) -> None:
-    """Install ``replacement`` as the process's payments queue; None goes back to SQS."""
-    global _queue
-    _queue = replacement
+#: The process's payments queue: SQS unless a test installed another (``use_payment_queue``).
+payment_queue: Final = Adapter[PaymentQueue](SqsPaymentQueue)
+use_payment_queue: Final = payment_queue.use
 
 
 def send_payment_message(order_id: str) -> bool:

@@ -14,18 +14,19 @@ never "tested" here by accident (tests/integration/test_coupons_checkout.py has 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.inventory import StockLevel
 from commerce.domain.orders import Advance, OrderStatus
-from commerce.domain.pricing import PriceLine, price
+from commerce.domain.pricing import price
 from commerce.errors import NotFound
 from commerce.orders.book import Effects, as_written
 from commerce.orders.placing import Placement, Raced
-from commerce.store.carts import LINE_LABEL_PREFIX, StoredCart, StoredLine
+from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.charge_attempts import OrderForPayment
+from commerce.store.holds import LINE_LABEL_PREFIX
 from commerce.store.orders import (
     ORDER_LABEL,
     RETURN_RECEIVED,
@@ -252,18 +253,11 @@ class InMemoryOrderBook:
                 if (sku, n) in self.shelves
             )
 
-    def perks(
-        self,
-        lines: Sequence[PriceLine],
-        codes: Sequence[str],
-        sub: str | None,
-        redeem: int,
-        now: int,
-    ) -> CheckoutPerks:
-        del sub, now
-        if codes or redeem:
+    def perks(self, cart: StoredCart, sub: str | None, redeem: int, now: int) -> CheckoutPerks:
+        del sub
+        if cart.coupons or redeem:
             raise ValueError("the in-memory book keeps no coupons or points")
-        return CheckoutPerks((), price(lines).totals, 0, 0)
+        return CheckoutPerks((), price(cart.to_domain(now).price_lines()).totals, 0, 0)
 
     def place(self, placement: Placement) -> Raced | None:
         self._hook(placement.cart)

@@ -13,15 +13,16 @@ again and decides afresh.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from commerce.coupons import consumption
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.inventory import StockLevel
-from commerce.domain.pricing import PriceLine, price
+from commerce.domain.pricing import price
 from commerce.errors import Conflict
+from commerce.ports import Adapter
 from commerce.store import carts, holds, inventory
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart
@@ -63,15 +64,9 @@ class CheckoutBook(Protocol):
         """Each shard's stock of ``sku``, in shard order; ``NotFound`` without inventory."""
         ...
 
-    def perks(
-        self,
-        lines: Sequence[PriceLine],
-        codes: Sequence[str],
-        sub: str | None,
-        redeem: int,
-        now: int,
-    ) -> CheckoutPerks:
-        """The coupons checked again and the points planned: the totals the order carries."""
+    def perks(self, cart: StoredCart, sub: str | None, redeem: int, now: int) -> CheckoutPerks:
+        """The cart's coupons checked again and ``redeem`` points planned for customer ``sub``:
+        the totals the order carries."""
         ...
 
     def place(self, placement: Placement) -> Raced | None:
@@ -89,21 +84,15 @@ class DynamoCheckoutBook:
     def levels(self, sku: str) -> tuple[StockLevel, ...]:
         return inventory.read_shards(sku).levels
 
-    def perks(
-        self,
-        lines: Sequence[PriceLine],
-        codes: Sequence[str],
-        sub: str | None,
-        redeem: int,
-        now: int,
-    ) -> CheckoutPerks:
-        return consumption.prepare(lines, codes, sub, redeem, now)
+    def perks(self, cart: StoredCart, sub: str | None, redeem: int, now: int) -> CheckoutPerks:
+        lines = cart.to_domain(now).price_lines()
+        return consumption.prepare(lines, cart.coupons, sub, redeem, now)
 
     def place(self, placement: Placement) -> Raced | None:
         order_id = placement.order.order_id
         tx = LabelledTransaction()
         for line in placement.cart.lines:
-            carts.hand_over_line(
+            holds.hand_over_line(
                 tx, placement.cart.cart_id, line, at=placement.at, now=placement.now
             )
         for sku, deltas in placement.retakes.items():
@@ -133,18 +122,6 @@ class DynamoCheckoutBook:
         return Raced(failed)
 
 
-_book: CheckoutBook | None = None
-
-
-def checkout_book() -> CheckoutBook:
-    """The process's checkout book: DynamoDB unless a test installed another."""
-    global _book  # one per process
-    if _book is None:
-        _book = DynamoCheckoutBook()
-    return _book
-
-
-def use_checkout_book(replacement: CheckoutBook | None) -> None:
-    """Install ``replacement`` as the process's checkout book; None goes back to DynamoDB."""
-    global _book
-    _book = replacement
+#: The process's checkout book: DynamoDB unless a test installed another (``use_checkout_book``).
+checkout_book: Final = Adapter[CheckoutBook](DynamoCheckoutBook)
+use_checkout_book: Final = checkout_book.use

@@ -58,6 +58,28 @@ def _with_payment(stored: StoredOrder, payment: Payment) -> StoredOrder:
     return replace(stored, order=replace(stored.order, payment=payment))
 
 
+def _settle(
+    stored: StoredOrder,
+    event: OrderEvent,
+    prepare: moves.Prepare,
+    effects: moves.Plan,
+    now: int,
+    book: OrderBook | None,
+) -> moves.Moved:
+    """One answer's move, decided on ``stored`` first and on fresh reads after; announced
+    strictly, so a lost event fails the caller and its retry announces it again."""
+    return moves.move_if_needed(
+        stored.order_id,
+        event,
+        effects=effects,
+        prepare=prepare,
+        first=stored,
+        at=now,
+        publish=announce,
+        book=book,
+    )
+
+
 def approve(
     stored: StoredOrder,
     charge_id: str | None,
@@ -93,16 +115,7 @@ def approve(
             return Effects(deduct_stock=current.reservation)
         return NO_EFFECTS
 
-    moved = moves.move_if_needed(
-        order_id,
-        OrderEvent.PAYMENT_APPROVED,
-        effects=effects,
-        prepare=prepare,
-        first=stored,
-        at=now,
-        publish=announce,
-        book=book,
-    )
+    moved = _settle(stored, OrderEvent.PAYMENT_APPROVED, prepare, effects, now, book)
     after = moved.stored
     if after.status is OrderStatus.PAID and moved.written:
         metrics.add_metric(name="PaymentsApproved", unit=MetricUnit.Count, value=1)
@@ -146,16 +159,7 @@ def decline(
         del adv
         return Effects(release_stock=current.reservation, return_perks=True)
 
-    moved = moves.move_if_needed(
-        order_id,
-        OrderEvent.PAYMENT_DECLINED,
-        effects=effects,
-        prepare=prepare,
-        first=stored,
-        at=now,
-        publish=announce,
-        book=book,
-    )
+    moved = _settle(stored, OrderEvent.PAYMENT_DECLINED, prepare, effects, now, book)
     if not moved.written:
         return Outcome(order_id, Result.ALREADY_SETTLED)
     metrics.add_metric(name="PaymentsDeclined", unit=MetricUnit.Count, value=1)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final
 
 from commerce.payments.provider import PaymentProvider
+from commerce.ports import Adapter
 from commerce.settings import Settings, get_settings
 
 SANDBOX: Final = "sandbox"
@@ -51,18 +52,6 @@ def build_provider(settings: Settings) -> PaymentProvider:
     )
 
 
-_provider: PaymentProvider | None = None
-
-
-def provider() -> PaymentProvider:
-    """The process's provider, built from settings on first use."""
-    global _provider  # one per process, like the settings it comes from
-    if _provider is None:
-        _provider = build_provider(get_settings())
-    return _provider
-
-
-def use_provider(replacement: PaymentProvider | None) -> None:
-    """Install ``replacement`` as the process's provider; None rebuilds from settings."""
-    global _provider
-    _provider = replacement
+#: The process's provider, built from settings on first use (``use_provider`` installs another).
+provider: Final = Adapter[PaymentProvider](lambda: build_provider(get_settings()))
+use_provider: Final = provider.use

@@ -209,44 +209,6 @@ def check_out(
     tx.update("cart", header, actions, write_guard(cart) & (CartModel.version == cart.version))
 
 
-#: The transaction label of a cart line handed over to an order (``hand_over_line``).
-LINE_LABEL_PREFIX: Final = "line:"
-
-
-def _as_read_at_checkout(line: StoredLine, now: int) -> Condition:
-    """The line is exactly the version read, with the expiry read, and a hold that was live
-    when read is live still."""
-    condition: Condition = CartLineModel.version == line.version
-    if line.expires_at is None:
-        absent: Condition = condition & CartLineModel.expires_at.does_not_exist()
-        return absent
-    condition = condition & (CartLineModel.expires_at == line.expires_at)
-    if line.reserved_until(now) is not None:
-        condition = condition & (CartLineModel.expires_at > now)
-    return condition
-
-
-def hand_over_line(
-    tx: LabelledTransaction, cart_id: str, line: StoredLine, *, at: str, now: int
-) -> None:
-    """Add to ``tx`` (a checkout): the line stops being a hold (label ``line:<sku>``). Its units
-    stay reserved on the same shards, now the order's, and never expire: the sweeper cannot see
-    the line any more."""
-    tx.update(
-        f"{LINE_LABEL_PREFIX}{line.sku}",
-        CartLineModel(keys.cart_pk(cart_id), keys.line_sk(line.sku)),
-        [
-            CartLineModel.takes.remove(),
-            CartLineModel.expires_at.remove(),
-            CartLineModel.gsi1pk.remove(),
-            CartLineModel.gsi1sk.remove(),
-            CartLineModel.version.set(CartLineModel.version + 1),
-            CartLineModel.updated_at.set(at),
-        ],
-        _as_read_at_checkout(line, now),
-    )
-
-
 def _idle_keys(cart_id: str, updated_at: str) -> list[Action]:
     return [
         CartModel.gsi1pk.set(keys.idle_gsi1pk(keys.idle_bucket(cart_id))),

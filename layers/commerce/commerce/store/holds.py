@@ -11,7 +11,8 @@ an unconditional write:
 - the cart header: the caller's write right still holds.
 
 A release by the sweeper is conditioned on the hold being unchanged and expired
-(``expires_at <= :now``), so it can pass only once, whoever else races it. Expiry is never left
+(``expires_at <= :now``), so it can pass only once, whoever else races it; a checkout hands a
+live line's units over to the order (``hand_over_line``) on the same kind of condition. Expiry is never left
 to TTL deletion: neither emulator deletes expired items and DynamoDB may take hours to.
 
 The shard update expressions live here and only here (:func:`take`, :func:`release`,
@@ -23,8 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Final
 
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold, Plan
@@ -252,6 +255,49 @@ def expired_holds(bucket: int, now: int, page_size: int = 100) -> Iterator[Expir
         yield ExpiredHold(row.cart_id, carts.line_from_model(row))
 
 
+def _no_longer_holding(at: str) -> list[Action]:
+    """A line's hold attributes gone (and out of the expiry index), its version moved on."""
+    return [
+        CartLineModel.takes.remove(),
+        CartLineModel.expires_at.remove(),
+        CartLineModel.gsi1pk.remove(),
+        CartLineModel.gsi1sk.remove(),
+        CartLineModel.version.set(CartLineModel.version + 1),
+        CartLineModel.updated_at.set(at),
+    ]
+
+
+#: The transaction label of a cart line handed over to an order (``hand_over_line``).
+LINE_LABEL_PREFIX: Final = "line:"
+
+
+def _as_read_at_checkout(line: StoredLine, now: int) -> Condition:
+    """The line is exactly the version read, with the expiry read, and a hold that was live
+    when read is live still."""
+    condition: Condition = CartLineModel.version == line.version
+    if line.expires_at is None:
+        absent: Condition = condition & CartLineModel.expires_at.does_not_exist()
+        return absent
+    condition = condition & (CartLineModel.expires_at == line.expires_at)
+    if line.reserved_until(now) is not None:
+        condition = condition & (CartLineModel.expires_at > now)
+    return condition
+
+
+def hand_over_line(
+    tx: LabelledTransaction, cart_id: str, line: StoredLine, *, at: str, now: int
+) -> None:
+    """Add to ``tx`` (a checkout): the line stops being a hold (label ``line:<sku>``). Its units
+    stay reserved on the same shards, now the order's, and never expire: the sweeper cannot see
+    the line any more."""
+    tx.update(
+        f"{LINE_LABEL_PREFIX}{line.sku}",
+        CartLineModel(keys.cart_pk(cart_id), keys.line_sk(line.sku)),
+        _no_longer_holding(at),
+        _as_read_at_checkout(line, now),
+    )
+
+
 def _release_condition(line: StoredLine, now: int) -> Condition:
     expires_at = line.expires_at if line.expires_at is not None else 0
     condition: Condition = (
@@ -271,19 +317,7 @@ def release_expired(hold: ExpiredHold, now: int, at: str) -> bool:
     line = hold.line
     tx = LabelledTransaction()
     row = CartLineModel(keys.cart_pk(hold.cart_id), keys.line_sk(line.sku))
-    tx.update(
-        _LINE,
-        row,
-        [
-            CartLineModel.takes.remove(),
-            CartLineModel.expires_at.remove(),
-            CartLineModel.gsi1pk.remove(),
-            CartLineModel.gsi1sk.remove(),
-            CartLineModel.version.set(CartLineModel.version + 1),
-            CartLineModel.updated_at.set(at),
-        ],
-        _release_condition(line, now),
-    )
+    tx.update(_LINE, row, _no_longer_holding(at), _release_condition(line, now))
     for shard, units in sorted(line.takes.items()):
         if units:
             release(tx, line.sku, shard, units)
