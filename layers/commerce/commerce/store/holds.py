@@ -12,8 +12,9 @@ an unconditional write:
 
 A release by the sweeper is conditioned on the hold being unchanged and expired
 (``expires_at <= :now``), so it can pass only once, whoever else races it; a checkout hands a
-live line's units over to the order (``hand_over_line``) on the same kind of condition. Expiry is never left
-to TTL deletion: neither emulator deletes expired items and DynamoDB may take hours to.
+live line's units over to the order (``hand_over_line``) on the same kind of condition. Expiry
+is never left to TTL deletion: neither emulator deletes expired items and DynamoDB may take
+hours to.
 
 The shard update expressions live here and only here (:func:`take`, :func:`release`,
 :func:`deduct`, :func:`restock`).
