@@ -218,3 +218,38 @@ def test_lazy_and_from_imports_are_arrows() -> None:
         if t.startswith("commerce.")
     }
     assert {"commerce.clock", "commerce.orders", "commerce.store.kit"} <= targets
+
+
+# --- the README's map -------------------------------------------------------------------------
+
+ROOT = LAYER.parents[2]
+
+
+def _readme_map() -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## How it is built")
+    opening = text.index("```", start)
+    return text[opening : text.index("```", opening + 3)]
+
+
+def test_the_readme_map_names_every_room_of_the_layer_and_nothing_else() -> None:
+    block = _readme_map()
+    rooms = {
+        f"commerce/{p.name}/" if p.is_dir() else f"commerce/{p.name}"
+        for p in LAYER.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists())
+        or (p.suffix == ".py" and p.name != "__init__.py")
+    }
+    named = {word for word in block.split() if word.startswith("commerce/")}
+    assert rooms - named == set(), "rooms missing from the README map"
+    assert named - rooms == set(), "the README map names rooms that do not exist"
+
+
+def test_the_readme_map_places_every_module_of_the_local_stack() -> None:
+    words = set(_readme_map().replace(",", " ").replace("(", " ").split())
+    modules = {
+        p.stem
+        for p in (ROOT / "infra" / "local").glob("*.py")
+        if p.stem not in ("__init__", "__main__")
+    }
+    assert modules - words == set(), "infra/local modules missing from the README map"

@@ -1,6 +1,6 @@
 """Who an event's messages go to, and the data its templates need that the producer left out.
 
-Order events are thin (``orders.dispatch.order_event``: the id, status and total), so the order
+Order events are thin (``orders.events.order_event``: the id, status and total), so the order
 is read by id for its lines, totals, carrier, tracking, delivery and returns, and its email and
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices

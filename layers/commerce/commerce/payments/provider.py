@@ -105,7 +105,7 @@ class PaymentProvider(Protocol):
         and retrieve it by id; or list PaymentIntents (list reads are not delayed like search)
         over a ``created`` window that surely covers the attempt, and match the metadata.
         Behind either, the provider's ``charge.succeeded`` webhook still reaches a cancelled
-        order and refunds the charge it reports (``consumer.record_approval``), so a charge the
+        order and refunds the charge it reports (``orders.settlement.approve``), so a charge the
         lookup missed is not kept.
         """
         ...

@@ -1,6 +1,6 @@
 """The charge-attempt mark on an order: written before the provider is ever asked for money.
 
-The payments consumer must never charge a cancelled order, yet a charge it made just before a
+Charging must never charge a cancelled order, yet a charge it made just before a
 crash must be found and refunded if the order was cancelled meanwhile. The order itself records
 that a charge may exist: ``charge_attempted_at`` is set (once, with ``if_not_exists``) by a write
 conditioned on the order still being PENDING_PAYMENT, and only after that write succeeds is the
@@ -27,7 +27,7 @@ from commerce.store.tables.orders import OrderModel
 
 @dataclass(frozen=True)
 class OrderForPayment:
-    """An order as the payments consumer reads it: with whether a charge was ever attempted."""
+    """An order as charging reads it: with whether a charge was ever attempted."""
 
     stored: StoredOrder
     charge_attempted: bool

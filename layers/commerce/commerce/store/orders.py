@@ -442,7 +442,7 @@ def clear_dispatch_marker(order_id: str) -> bool:
 def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
     """Orders of one dispatch bucket still marked as not sent, created before ``created_before``.
 
-    The index is eventually consistent; a resend is harmless (the payments consumer and the
+    The index is eventually consistent; a resend is harmless (charging and the
     provider are idempotent by order), so no condition is needed to act on what is found.
     """
     rows = OrderModel.gsi2.query(

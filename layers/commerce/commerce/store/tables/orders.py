@@ -88,9 +88,9 @@ class OrderModel(OrdersTable):
     carrier = UnicodeAttribute(null=True)
     tracking_number = UnicodeAttribute(null=True)
     carrier_event_id = UnicodeAttribute(null=True)
-    # Set (once, epoch s) by the payments consumer just before its first charge call, while the
+    # Set (once, epoch s) by charging just before its first charge call, while the
     # order is PENDING_PAYMENT: a cancelled order without it was never charged, so the consumer
-    # never asks the provider about it (commerce/payments/consumer.py).
+    # never asks the provider about it (commerce/orders/charging.py).
     charge_attempted_at = NumberAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
