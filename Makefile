@@ -120,7 +120,7 @@ validate: $(VENV_STAMP) $(SAM_STAMP) ## cfn-lint, sam validate --lint and sam bu
 
 # --- maintenance -------------------------------------------------------------------------------
 lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt and requirements/sam.txt
-	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --extra runtimes --python-version 3.11 \
 		-o requirements/constraints.txt
 	$(TOOLS_VENV)/bin/uv pip compile requirements/sam.in --python-version 3.11 \
 		-o requirements/sam.txt
