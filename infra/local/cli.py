@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from infra.local.dynamodb_local import JavaMissingError
+from infra.local.dynamodb_local import JavaMissingError, java_line, require_java
 from infra.local.gateway import DEFAULT_MAX_BODY
 from infra.local.stack import REPO_ROOT, LocalStack, StackOptions
 
@@ -135,13 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         print(f"error: template not found: {args.template}", file=sys.stderr)
         return 2
+    try:
+        print(java_line(require_java()), flush=True)
+    except JavaMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     stack = LocalStack(options_from(args))
     try:
         stack.start()
-    except JavaMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        stack.stop()
-        return 3
     except BaseException:
         stack.stop()
         raise
