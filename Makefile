@@ -80,10 +80,19 @@ doctor: ## Say what `make run` and `make test` will use (Python, Java, npm, port
 run: deps ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
 	$(VENV)/bin/python -m infra.local
 
+# One function on one event against the local emulators: `sam local invoke -e`, without Docker.
+# The response goes to stdout, the function's logs and its REPORT line to stderr. Without
+# FUNCTION it lists the functions and their sample events; EVENT=- (the default) reads stdin.
+FUNCTION ?=
+EVENT ?= -
+invoke: deps ## Run one function on one event: FUNCTION=CatalogFunction EVENT=events/<file>.json
+	@$(VENV)/bin/python -m infra.local.invoke "$(FUNCTION)" "$(EVENT)"
+
 # The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
 # The stack-backed layers and the others run side by side (tests/run_suite.py says why);
-# TEST_SERIAL=1 runs them one after the other.
-test: deps ## Run the whole test suite
+# TEST_SERIAL=1 runs them one after the other. The SAM CLI's venv is built first because a test
+# checks events/ against the events `sam local generate-event` makes.
+test: deps $(SAM_STAMP) ## Run the whole test suite
 	$(VENV)/bin/python tests/run_suite.py -- $(PYTEST_ARGS)
 
 # One layer of the suite. A layer with no tests yet (pytest exit 5) is reported, not failed.
@@ -92,6 +101,8 @@ test-unit: $(VENV_STAMP) ## Run tests/unit only
 
 test-integration test-e2e test-reliability test-contract: test-%: deps ## Run one layer: tests/integration, e2e, ...
 	$(call pytest_layer,$*)
+
+test-integration: $(SAM_STAMP)
 
 define pytest_layer
 	@if [ ! -d tests/$(1) ]; then echo "tests/$(1) does not exist yet"; exit 0; fi; \
