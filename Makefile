@@ -77,8 +77,10 @@ doctor: ## Say what `make run` and `make test` will use (Python, Java, npm, port
 	@$(PYTHON) -m infra.local.doctor
 
 # --- run and test -----------------------------------------------------------------------------
+# Where a Docker engine answers, it also writes .aws-sam/local/template.json and env.json, which
+# point `sam local start-api` at the same emulators (README, "The SAM emulator").
 run: deps ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
-	$(VENV)/bin/python -m infra.local
+	$(VENV)/bin/python -m infra.local --sam-env-dir .aws-sam/local
 
 # One function on one event against the local emulators: `sam local invoke -e`, without Docker.
 # The response goes to stdout, the function's logs and its REPORT line to stderr. Without

@@ -32,11 +32,12 @@ class Emulators:
         template: Path,
         parameter_overrides: Mapping[str, str] | None = None,
         quiet: bool = True,
+        moto_host: str = "127.0.0.1",
     ) -> None:
         self.template_path = template.resolve()
         self.parameter_overrides = dict(parameter_overrides or {})
         self.dynamodb = DynamoDBLocal(REPO_ROOT, quiet=quiet)
-        self.moto = MotoServer()
+        self.moto = MotoServer(moto_host)
         self.template: dict[str, Any] = {}
         self.resolver = Resolver({})
         self.created = CreatedResources()

@@ -201,6 +201,7 @@ def java() -> Runtime:
     return find_java()
 
 
+@functools.lru_cache(maxsize=None)  # noqa: UP033 - make doctor may run on an older Python
 def docker_engine() -> str | None:
     """The Docker engine's version when one answers (``docker info``), else None.
 

@@ -52,6 +52,7 @@ class StackOptions:
     warm: bool = True
     verbose: bool = False
     metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
+    moto_host: str = "127.0.0.1"  # "0.0.0.0" lets Docker containers reach moto (sam_local.py)
 
 
 class LocalStack:
@@ -60,7 +61,10 @@ class LocalStack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.emulators = Emulators(
-            options.template, options.parameter_overrides, quiet=not options.verbose
+            options.template,
+            options.parameter_overrides,
+            quiet=not options.verbose,
+            moto_host=options.moto_host,
         )
         self.spawner = Spawner()
         self.pools: dict[str, FunctionPool] = {}

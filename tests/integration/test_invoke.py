@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from infra.local import cli, sam_local
 from infra.local.emulators import REPO_ROOT, Emulators
 from infra.local.functions import load_functions
 from infra.local.invoke import EVENTS_DIR, Invocation, Invoker, sample_events
@@ -36,17 +37,22 @@ SAM = REPO_ROOT / ".venv-sam" / "bin" / "sam"
 
 
 @pytest.fixture(scope="module")
-def invoker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Invoker]:
-    emulators = Emulators(REPO_ROOT / "template.yaml")
-    emulators.start()
+def emulators() -> Iterator[Emulators]:
+    started = Emulators(REPO_ROOT / "template.yaml")
+    started.start()
     try:
-        running = Invoker(emulators, tmp_path_factory.mktemp("invoke-logs"))
-        try:
-            yield running
-        finally:
-            running.close()
+        yield started
     finally:
-        emulators.stop()
+        started.stop()
+
+
+@pytest.fixture(scope="module")
+def invoker(emulators: Emulators, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Invoker]:
+    running = Invoker(emulators, tmp_path_factory.mktemp("invoke-logs"))
+    try:
+        yield running
+    finally:
+        running.close()
 
 
 def kind_of(event: dict[str, Any]) -> str:
@@ -269,3 +275,81 @@ def test_a_handler_answers_the_generators_event(
     if kind == "api":
         assert invocation.response["statusCode"] == 200
         assert "items" in json.loads(invocation.response["body"])
+
+
+# --- `sam local start-api`, where Docker runs --------------------------------------------------
+
+
+def test_the_sam_env_file_points_every_declared_variable_at_the_emulators(
+    emulators: Emulators,
+) -> None:
+    document = sam_local.env_vars(emulators)
+    assert set(document) == {spec.logical_id for spec in emulators.functions}
+    for spec in emulators.functions:
+        variables = document[spec.logical_id]
+        # SAM applies only variables the template declares: nothing else may be in the file.
+        assert set(variables) == set(spec.environment) | set(sam_local.ENDPOINT_VARIABLES)
+        assert variables["AWS_ENDPOINT_URL_DYNAMODB"] == (
+            f"http://host.docker.internal:{emulators.dynamodb.port}"
+        )
+        assert variables["AWS_ENDPOINT_URL"] == f"http://host.docker.internal:{emulators.moto.port}"
+        assert not [value for value in variables.values() if "127.0.0.1" in value]
+    catalog = document["CatalogFunction"]
+    assert catalog["CATALOG_TABLE"] == emulators.created.tables["CatalogTable"]
+    assert catalog["PAYMENTS_QUEUE_URL"] == emulators.created.queues["PaymentsQueue"].replace(
+        "127.0.0.1", "host.docker.internal"
+    )
+    assert json.loads(document["WebhooksFunction"]["WEBHOOK_SECRETS_JSON"])  # the dev secret
+
+
+def test_the_local_template_declares_the_endpoints_and_needs_no_aws_account(
+    emulators: Emulators, tmp_path: Path
+) -> None:
+    files = sam_local.write(emulators, tmp_path)
+    text = files.template.read_text(encoding="utf-8")
+    template = json.loads(text)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert {name: variables[name] for name in sam_local.ENDPOINT_VARIABLES} == {
+        "AWS_ENDPOINT_URL": "",
+        "AWS_ENDPOINT_URL_DYNAMODB": "",
+    }
+    assert (
+        "AWS_ENDPOINT_URL"
+        not in emulators.template["Globals"]["Function"]["Environment"]["Variables"]
+    )  # the deployed template is left alone
+    assert "{{resolve:" not in text  # the managed layer would need an AWS account to download
+    code = [
+        Path(props["CodeUri"])
+        for props in (r.get("Properties") or {} for r in template["Resources"].values())
+        if "CodeUri" in props
+    ]
+    assert code
+    assert all(path.is_absolute() and (path / "app.py").is_file() for path in code)
+    pins = (files.layer_dir / "requirements.txt").read_text(encoding="utf-8").split()
+    assert [pin.split("==")[0].split("[")[0] for pin in pins] == list(
+        sam_local.MANAGED_LAYER_PACKAGES
+    )
+    if not SAM.exists():
+        pytest.skip("the SAM CLI is not built: `make test` (or `make validate`) builds .venv-sam")
+    done = subprocess.run(
+        [str(SAM), "validate", "--lint", "--template", str(files.template)],
+        env={**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_make_run_writes_the_sam_files_only_where_a_docker_engine_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = cli.parse_args(["--sam-env-dir", ".aws-sam/local"])
+    monkeypatch.setattr(cli, "docker_engine", lambda: None)
+    assert not cli.writes_sam_env(asked)
+    assert cli.options_from(asked).moto_host == "127.0.0.1"
+    monkeypatch.setattr(cli, "docker_engine", lambda: "27.3.1")
+    assert cli.writes_sam_env(asked)
+    assert cli.options_from(asked).moto_host == "0.0.0.0"  # noqa: S104 - containers reach it
+    assert not cli.writes_sam_env(cli.parse_args([]))
