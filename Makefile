@@ -74,6 +74,10 @@ deps: $(VENV_STAMP) runtimes $(NODE_STAMP) ## Install .venv, Java and npm if mis
 
 # Needs only the system Python: it runs before anything is installed.
 doctor: ## Say what `make run` and `make test` will use (Python, Java, npm, port) and what is missing
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No python3.11 (or python3) on PATH: install Python 3.11, or make doctor PYTHON=..."; \
+		exit 1; \
+	fi
 	@$(PYTHON) -m infra.local.doctor
 
 # --- run and test -----------------------------------------------------------------------------
