@@ -182,7 +182,11 @@ class Invoker:
         )
 
     def close(self) -> None:
-        """Stop every worker, then the spawner thread they are tied to."""
+        """Stop every worker, then the spawner thread they are tied to. All are asked to exit
+        first and then waited for, so that they wind down together rather than in turn."""
+        for worker, _log in self._workers.values():
+            with contextlib.suppress(OSError):
+                worker.conn.send(None)
         for worker, _log in self._workers.values():
             worker.stop()
         self._workers.clear()
