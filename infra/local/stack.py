@@ -20,8 +20,8 @@ from werkzeug.serving import BaseWSGIServer
 from infra.local.auth import CognitoIssuer, CognitoVerifier
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
-from infra.local.environment import endpoint_environment, function_environment, worker_config
-from infra.local.functions import FunctionSpec, load_functions
+from infra.local.emulators import REPO_ROOT, Emulators
+from infra.local.functions import FunctionSpec
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
 from infra.local.metering import CONFIG_KEY as metering_key
@@ -29,16 +29,13 @@ from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
 from infra.local.processes import descendants, free_port
-from infra.local.resources import CreatedResources, create_all, unhandled_types, verify_senders
+from infra.local.resources import CreatedResources
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
 from infra.local.sqs_pump import SqsPump, load_mappings
-from infra.local.template import Resolver, load_template
 from infra.local.workers import FunctionPool, InvokeError, Spawner, run_once
 
 log = logging.getLogger("infra.local")
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -55,6 +52,7 @@ class StackOptions:
     warm: bool = True
     verbose: bool = False
     metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
+    moto_host: str = "127.0.0.1"  # "0.0.0.0" lets Docker containers reach moto (sam_local.py)
 
 
 class LocalStack:
@@ -62,13 +60,15 @@ class LocalStack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
-        self.dynamodb = DynamoDBLocal(REPO_ROOT, quiet=not options.verbose)
-        self.moto = MotoServer()
+        self.emulators = Emulators(
+            options.template,
+            options.parameter_overrides,
+            quiet=not options.verbose,
+            moto_host=options.moto_host,
+        )
         self.spawner = Spawner()
         self.pools: dict[str, FunctionPool] = {}
-        self.functions: list[FunctionSpec] = []
         self.routes: list[Route] = []
-        self.created = CreatedResources()
         self.pumps: list[SqsPump] = []
         self.ticker: Ticker | None = None
         self.server: BaseWSGIServer | None = None
@@ -81,27 +81,27 @@ class LocalStack:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dynamodb(self) -> DynamoDBLocal:
+        return self.emulators.dynamodb
+
+    @property
+    def moto(self) -> MotoServer:
+        return self.emulators.moto
+
+    @property
+    def created(self) -> CreatedResources:
+        return self.emulators.created
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return self.emulators.functions
+
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
-        template_path = self.options.template.resolve()
-        template = load_template(template_path)
-        for rtype in sorted(unhandled_types(template)):
-            log.warning(
-                "resource type %s is neither built locally nor listed in AWS_ONLY_TYPES "
-                "(infra/local/resources.py); its resources are left out",
-                rtype,
-            )
-        self.dynamodb.start()
-        self.moto.start()
-        resolver = Resolver(template, parameter_overrides=self.options.parameter_overrides)
-        self.created = create_all(resolver, self.dynamodb.client(), self.moto.client)
-        self.functions = load_functions(template, resolver, template_path.parent)
-        verify_senders((spec.environment for spec in self.functions), self.moto.client("ses"))
-        endpoints = endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint)
-        configs = {
-            spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
-            for spec in self.functions
-        }
+        self.emulators.start()
+        template, resolver = self.emulators.template, self.emulators.resolver
+        configs = self.emulators.worker_configs()
         if self.options.metering_dir is not None:
             metering = {metering_key: str(self.options.metering_dir.resolve())}
             configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
@@ -215,8 +215,7 @@ class LocalStack:
             self.ticker.stop if self.ticker else None,
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,
-            self.moto.stop,
-            self.dynamodb.stop,
+            self.emulators.stop,
         ]
         for step in steps:
             if step is None:

