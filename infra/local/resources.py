@@ -186,6 +186,7 @@ def _simple_table_props(props: dict[str, Any]) -> dict[str, Any]:
 
 def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) -> None:
     """Every table of the template, with its keys, indexes, billing mode and TTL spec."""
+    existing = set(dynamodb.list_tables().get("TableNames", []))
     for logical_id, spec in resources_of_type(resolver.template, *TABLE_TYPES).items():
         if not resolver.resource_enabled(logical_id):
             continue
@@ -193,7 +194,6 @@ def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) 
         if spec["Type"] == "AWS::Serverless::SimpleTable":
             props = {**_simple_table_props(props), **props}
         name = resolver.physical_name(logical_id)
-        existing = dynamodb.list_tables().get("TableNames", [])
         if name not in existing:
             dynamodb.create_table(**table_request(name, props))
         ttl = props.get("TimeToLiveSpecification")

@@ -14,6 +14,7 @@ import copy
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -66,6 +67,34 @@ os.environ.update(
 )
 
 from moto import mock_aws  # noqa: E402
+
+_new_client = boto3.client
+_clients: dict[Any, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _memoised_client(*args: Any, **kwargs: Any) -> Any:
+    """``boto3.client``, made once per service, arguments and AWS_* environment for the session.
+
+    Creating a client costs tens of milliseconds (a session, its models and endpoints), and most
+    tests make several; moto serves a client made in an earlier mock from the fresh state of
+    the current one, so reusing it changes nothing a test can see. Arguments that cannot be a
+    key (a botocore Config, say) get a new client as before.
+    """
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (args, tuple(sorted(kwargs.items())), environment)
+    try:
+        hash(key)
+    except TypeError:
+        return _new_client(*args, **kwargs)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _new_client(*args, **kwargs)
+    return client
+
+
+boto3.client = _memoised_client  # type: ignore[assignment]
 from orders_world import Reply, Shop, invoke, load_function, make_queues  # noqa: E402
 
 
