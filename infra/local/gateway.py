@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import aws_lambda_powertools
+from commerce.http import json_guard
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from infra.local.auth import (
     CognitoIssuer,
     CognitoVerifier,
+    SignInRefused,
     TokenRequest,
     TokenRequestInvalid,
     Unauthorized,
@@ -33,13 +35,13 @@ from infra.local.events import (
 )
 from infra.local.openapi import OpenApiDocument
 from infra.local.outbox import Outbox
-from infra.local.problems import problem
+from infra.local.problems import PROBLEM_TYPE, problem, problem_body
 from infra.local.routes import NoRoute, Route, WrongMethod, find_route
 from infra.local.workers import FunctionPool, InvokeError, WorkerTimedOut
 
 log = logging.getLogger("infra.local.gateway")
 
-DEFAULT_MAX_BODY = 10 * 1024 * 1024  # API Gateway's REST payload limit
+DEFAULT_MAX_BODY = 64 * 1024  # the template's MaxRequestBodyBytes default, as the WAF enforces it
 SWAGGER_DIR = Path(str(aws_lambda_powertools.__file__)).parent / (
     "event_handler/openapi/swagger_ui"
 )
@@ -155,9 +157,22 @@ class Gateway:
     def _token(self, request: Request) -> Response:
         if self.issuer is None:
             return problem(404, "not-found", "The template declares no user pool.")
+        raw = request.get_data(cache=False)
+        if len(raw) > self.max_body:
+            return problem(
+                413, "payload-too-large", f"The request body exceeds {self.max_body} bytes."
+            )
         try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
+            text = raw.decode("utf-8") or "null"
+        except UnicodeDecodeError:
+            text = ""
+        refused = json_guard.refusal(text)
+        if refused is not None:
+            errors = [{"field": refused.field, "message": refused.message}]
+            return problem(400, "validation-error", refused.message, errors=errors)
+        try:
+            body = json.loads(text)
+        except ValueError:
             body = None
         try:
             token_request = TokenRequest.parse(body)
@@ -165,7 +180,10 @@ class Gateway:
             return problem(
                 400, "validation-error", "The token request is invalid.", errors=exc.errors
             )
-        return _json({"token": self.issuer.issue(token_request)})
+        try:
+            return _json({"token": self.issuer.issue(token_request)})
+        except SignInRefused as exc:
+            return problem(403, "forbidden", str(exc))
 
     def _outbox(self, _request: Request) -> Response:
         items = self.outbox.items() if self.outbox is not None else []
@@ -230,6 +248,30 @@ class QuietRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.verbose:
             super().log_request(code, size)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        # API Gateway names no server software, and neither does its stand-in.
+        if keyword.lower() != "server":
+            super().send_header(keyword, value)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP server answers itself, before any WSGI (a request line or a header
+        over its limits, a malformed request): a problem, like every other answer."""
+        if code in (413, 414, 431):
+            status, slug = 413, "payload-too-large"
+            detail = "The request line or its headers exceed what the gateway reads."
+        else:
+            status, slug = 400, "validation-error"
+            detail = "The request is not valid HTTP."
+        body = problem_body(status, slug, detail)
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(status)
+        self.send_header("Content-Type", PROBLEM_TYPE)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 def serve(app: Gateway, port: int, verbose: bool = False) -> BaseWSGIServer:

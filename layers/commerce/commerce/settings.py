@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: The largest request body the API takes: the template's MaxRequestBodyBytes (the WAF inspects
+#: at most 64 KiB of a body, so the edge and every handler enforce the same limit).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
 
 class SettingsError(RuntimeError):
     """A required variable is missing or malformed: a deployment mistake, never a client's."""
@@ -110,7 +114,7 @@ class Settings:
             notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL", ""),
             reservation_ttl_seconds=_int(env, "RESERVATION_TTL_SECONDS", 900),
             # API Gateway refuses payloads over 10 MiB before a function runs.
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 20),
             max_page_size=100,
             member_tiers=env.get("MEMBER_TIERS", ""),
