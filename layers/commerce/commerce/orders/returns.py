@@ -25,7 +25,7 @@ from dataclasses import replace
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
-from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
+from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, OrderStatus, advance
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -98,6 +98,10 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     def refund(current: StoredOrder) -> StoredOrder:
         order = current.order
         payment = order.payment
+        if order.status is not OrderStatus.RETURN_REQUESTED:
+            # A concurrent receipt moved the order first: nothing is refunded or counted again,
+            # and the move's own check answers (this very return received: as the first did).
+            return current
         if value.refund.amount <= 0 or payment.charge_id is None:
             return current
         result = provider().refund(payment.charge_id, value.refund, refund_key(order_id, return_id))
