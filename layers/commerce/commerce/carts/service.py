@@ -172,9 +172,13 @@ def claim_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
     if outcome is ClaimOutcome.NOT_FOUND:
         raise NotFound("No such cart")
     if outcome is ClaimOutcome.CLAIMED and caller.sub is not None:
+        if cart.checked_out:
+            raise Conflict("This cart has been checked out; it can no longer change owner")
         if not carts.claim(cart, caller.sub, at=now_iso(), now=clock.now()):
             # Lost a race: fine if the winner was this same customer (a retried claim).
             current = _load(cart_id)
+            if current.checked_out and current.owner_sub != caller.sub:
+                raise Conflict("This cart has been checked out; it can no longer change owner")
             if current.owner_sub != caller.sub:
                 raise NotFound("No such cart")
         metrics.add_metric(name="CartClaimed", unit=MetricUnit.Count, value=1)
