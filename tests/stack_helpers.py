@@ -274,15 +274,35 @@ def approved_charges(stack: StackProcess, order_id: str) -> int:
     return sum(1 for item in items if item["record"]["M"]["status"]["S"] == "approved")
 
 
+_DEPTHS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
 def queue_depth(stack: StackProcess, queue: str) -> int:
-    """Messages on one of the stack's queues (its logical id), visible or in flight."""
+    """Messages on one of the stack's queues (its logical id): visible, in flight or delayed."""
     attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.info["queues"][queue],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        QueueUrl=stack.info["queues"][queue], AttributeNames=list(_DEPTHS)
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    return sum(int(attributes.get(name, 0)) for name in _DEPTHS)
+
+
+def wait_until_settled(
+    stack: StackProcess,
+    queues: Sequence[str] = ("PaymentsQueue", "NotificationsQueue"),
+    timeout: float = 60.0,
+) -> None:
+    """Poll until every message of ``queues`` has been handled (none visible, in flight or
+    delayed, twice in a row): whatever a flow was going to send, duplicates included, has been
+    sent by then. A consumer deletes a message only once it has acted on it."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        assert time.monotonic() < deadline, f"{queues} still busy after {timeout} s"
+        quiet = quiet + 1 if all(queue_depth(stack, q) == 0 for q in queues) else 0
+        time.sleep(0.2)
 
 
 def drain(stack: StackProcess, queue: str) -> list[str]:
