@@ -49,6 +49,22 @@ class ShippingAddressIn(BaseModel):
     phone: _Text = Field(description="International (E.164) or a CN mobile number")
 
 
+class SavedAddressIn(BaseModel):
+    """Body of ``PUT /carts/{cart_id}/shipping-address`` naming an address of the cart owner's
+    address book (``/me/addresses``) instead of spelling one out."""
+
+    model_config = _FORBID
+
+    address_id: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="An address of the cart's owner (any other id, or a guest cart: 404)",
+        ),
+    ]
+
+
 class CartLineOut(BaseModel):
     sku: str
     quantity: int
