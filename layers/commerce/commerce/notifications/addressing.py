@@ -5,7 +5,8 @@ is read by id for its lines, totals, carrier, tracking, delivery and returns, an
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices
 (the order's address and language where the profile has none). ``cart.abandoned`` goes to the
-cart's owner on their profile's channels (nobody without a profile). ``inventory.low_stock``
+cart's owner and ``ticket.replied`` to the ticket's customer, on their profile's channels
+(nobody without a profile). ``inventory.low_stock``
 goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
 ``domain.consent.channels_for``'s to decide, when the messages are built.
 
@@ -106,8 +107,8 @@ def address(event: NotificationEvent) -> Addressed:
     if event.type is EventType.INVENTORY_LOW_STOCK:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
-    if event.type is EventType.CART_ABANDONED:
-        return _cart_addressed(event)
+    if event.type in (EventType.CART_ABANDONED, EventType.TICKET_REPLIED):
+        return _owner_addressed(event)
     order_id = event.data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         raise NotificationError(f"{event.type.value} names no order_id")
@@ -120,12 +121,13 @@ def address(event: NotificationEvent) -> Addressed:
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
-def _cart_addressed(event: NotificationEvent) -> Addressed:
-    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
-    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
+def _owner_addressed(event: NotificationEvent) -> Addressed:
+    """A cart reminder or a ticket reply goes to the customer it names (``owner_sub``) with
+    their own preferences; nobody without a profile (guests, erased customers).
+    ``channels_for`` applies their marketing consent to the reminder."""
     sub = event.data.get("owner_sub")
     if not isinstance(sub, str) or not sub:
-        raise NotificationError("cart.abandoned names no owner_sub")
+        raise NotificationError(f"{event.type.value} names no owner_sub")
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)
