@@ -2,7 +2,8 @@
 
 It routes by the template's Api events, enforces the payload limit and the Cognito authorizer
 before any handler runs, builds the proxy event and hands it to the function's worker pool, and
-serves the local-only routes (/_local/token, /_local/outbox) and the API's docs.
+serves the local-only routes (/_local/token, /_local/outbox, /_local/carrier-events) and the
+API's docs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from infra.local.auth import (
     TokenRequest,
     TokenRequestInvalid,
     Unauthorized,
+)
+from infra.local.carrier import (
+    CarrierEventInvalid,
+    CarrierEventRequest,
+    NoShipment,
+    SandboxCarrier,
 )
 from infra.local.events import (
     RAW_HEADERS_KEY,
@@ -56,6 +63,8 @@ class Gateway:
     outbox: Outbox | None = None
     openapi: OpenApiDocument | None = None
     max_body: int = DEFAULT_MAX_BODY
+    #: Signing secrets of the carriers (the webhooks function's own), for the sandbox carrier.
+    carrier_secrets: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -133,6 +142,7 @@ class Gateway:
         handlers = {
             "/_local/token": ("POST", self._token),
             "/_local/outbox": ("GET", self._outbox),
+            "/_local/carrier-events": ("POST", self._carrier_event),
             "/_local/health": ("GET", lambda _r: _json({"status": "ok"})),
             "/openapi.json": ("GET", self._openapi),
             "/docs": ("GET", self._docs),
@@ -166,6 +176,30 @@ class Gateway:
                 400, "validation-error", "The token request is invalid.", errors=exc.errors
             )
         return _json({"token": self.issuer.issue(token_request)})
+
+    def _carrier_event(self, request: Request) -> Response:
+        """The sandbox carrier reports a step of the order's shipment through the webhook."""
+        if self.issuer is None:
+            return problem(404, "not-found", "The template declares no user pool.")
+        try:
+            body = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        try:
+            event = CarrierEventRequest.parse(body)
+        except CarrierEventInvalid as exc:
+            return problem(
+                400, "validation-error", "The carrier event is invalid.", errors=exc.errors
+            )
+        carrier = SandboxCarrier(self.dispatch, self.issuer, self.carrier_secrets)
+        try:
+            sent, reply = carrier.send(event)
+        except NoShipment as exc:
+            slug = {404: "not-found", 409: "conflict"}.get(exc.status, "internal-error")
+            return problem(exc.status, slug, exc.detail)
+        if reply.status_code >= 300:
+            return reply  # the webhook's own problem: what a real carrier would have been told
+        return _json({**sent, "webhook": json.loads(reply.get_data())}, status=202)
 
     def _outbox(self, _request: Request) -> Response:
         items = self.outbox.items() if self.outbox is not None else []
