@@ -203,9 +203,12 @@ def test_an_unknown_order_is_404(world: None, post: Any) -> None:
 
 
 def test_other_carrier_event_types_are_ignored(world: None, post: Any) -> None:
-    body = {"event_id": "evt-transit", "type": "in_transit", "order_id": "o-1"}
+    body = {"event_id": "evt-label", "type": "label_created", "order_id": "o-1"}
     status, reply = post("carriers", "sf-express", body)
     assert (status, reply["status"]) == (200, "ignored")
+    transit = {"event_id": "evt-transit", "type": "in_transit", "order_id": "o-1"}
+    status, reply = post("carriers", "sf-express", transit)
+    assert (status, reply["type"]) == (404, "not-found")
 
 
 def test_a_base64_encoded_body_is_verified_over_its_bytes(world: None, post: Any) -> None:
