@@ -116,6 +116,7 @@ def change(
     """Change the fields sent (a field set to null is removed; a required one then fails),
     the label, and with ``make_default`` move the default here."""
     kept_label = _label(label) if label_set else None
+    _entry(store.load_book(identity.sub), address_id)  # 404 first: a stranger creates nothing
     _writable(identity)
 
     def attempt(_: int) -> tuple[SavedAddress, bool] | kit.Retry:

@@ -340,8 +340,9 @@ def orders_with_status(
     """Up to ``limit`` orders in ``status``, newest first, from ``cursors`` on.
 
     The status index is spread over ``ORDER_STATUS_BUCKETS`` partitions: each bucket is queried
-    below its cursor for ``limit`` keys, the newest ``limit`` of them all make the page, and each
-    bucket's cursor moves to the last of its keys taken. The index is eventually consistent and
+    below its cursor for ``limit + 1`` keys (the one more tells whether it has more), the newest
+    ``limit`` of them all make the page, and each bucket's cursor moves to the last of its keys
+    taken; a bucket read to its end is not queried again. The index is eventually consistent and
     holds only keys; the orders are then read by key, and one that has moved on since is left
     out (the page may hold fewer than ``limit``).
     """
@@ -359,12 +360,12 @@ def orders_with_status(
                 keys.order_status_gsi3pk(status.value, bucket),
                 OrderModel.gsi3sk < cursor,
                 scan_index_forward=False,
-                limit=limit,
-                page_size=limit,
+                limit=limit + 1,
+                page_size=limit + 1,
             )
         )
         found += [(row.gsi3sk, bucket, _order_id_of(row.pk)) for row in rows]
-        if len(rows) < limit:
+        if len(rows) <= limit:  # one more than a page was asked for: this is all there is
             exhausted.add(bucket)
     found.sort(reverse=True)
     taken = found[:limit]

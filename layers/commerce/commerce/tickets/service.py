@@ -32,7 +32,14 @@ from commerce.domain.tickets import (
     opened,
     subject_errors,
 )
-from commerce.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from commerce.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+)
 from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
 from commerce.http.auth import Caller
 from commerce.http.pagination import decode_page_token, encode_page_token, page_size
@@ -59,8 +66,9 @@ REPLIERS: Final = ("support",)
 
 
 def _signed_in(caller: Caller) -> str:
+    """Every ticket route is behind the authorizer; a caller without a sub never got here."""
     if caller.sub is None:
-        raise NotFound("No such ticket")  # pragma: no cover - the routes need a token
+        raise Unauthorized("A valid bearer token is required")
     return caller.sub
 
 
@@ -71,6 +79,7 @@ def _checked(errors: list[FieldError]) -> None:
 
 def _readable(ticket_id: str, caller: Caller) -> StoredTicket:
     """The ticket if the caller owns it or is staff; 404 otherwise (missing or not theirs)."""
+    _signed_in(caller)
     found = store.load_ticket(ticket_id) if _TICKET_ID_RE.fullmatch(ticket_id) else None
     if found is None or not (found.customer_id == caller.sub or caller.is_staff):
         raise NotFound("No such ticket")
