@@ -252,7 +252,7 @@ def customer_records(sub: str) -> list[dict[str, object]]:
                 {
                     "ticket_id": ticket.ticket_id,
                     "customer_id": ticket.customer_id,
-                    "ticket_subject": ticket.subject,
+                    "subject": ticket.subject,
                     "order_id": ticket.order_id,
                     "status": ticket.status.value,
                     "created_at": ticket.created_at,
