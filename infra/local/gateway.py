@@ -65,6 +65,7 @@ class Gateway:
     max_body: int = DEFAULT_MAX_BODY
     #: Signing secrets of the carriers (the webhooks function's own), for the sandbox carrier.
     carrier_secrets: dict[str, str] = field(default_factory=dict)
+    _carrier: SandboxCarrier | None = field(default=None, repr=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -191,9 +192,10 @@ class Gateway:
             return problem(
                 400, "validation-error", "The carrier event is invalid.", errors=exc.errors
             )
-        carrier = SandboxCarrier(self.dispatch, self.issuer, self.carrier_secrets)
+        if self._carrier is None:  # one per gateway: it keeps its token between calls
+            self._carrier = SandboxCarrier(self.dispatch, self.issuer, self.carrier_secrets)
         try:
-            sent, reply = carrier.send(event)
+            sent, reply = self._carrier.send(event)
         except NoShipment as exc:
             slug = {404: "not-found", 409: "conflict"}.get(exc.status, "internal-error")
             return problem(exc.status, slug, exc.detail)

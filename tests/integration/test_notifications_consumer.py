@@ -533,3 +533,32 @@ def test_a_support_reply_to_an_erased_customer_reaches_nobody(notifier: Notifier
     assert notifier.deliver(body) == {"batchItemFailures": []}
     assert Outbox().items() == []
     assert notifier.dead_letters() == []
+
+
+def test_a_support_reply_without_a_profile_goes_to_the_tickets_email_unless_erasing(
+    notifier: Notifier,
+) -> None:
+    from commerce.store import customers as customer_store
+
+    def reply(event_id: str, sub: str) -> str:
+        return DomainEvent(
+            event_id=event_id,
+            type="ticket.replied",
+            occurred_at="2030-01-02T08:00:00Z",
+            data={
+                "ticket_id": "a" * 32,
+                "owner_sub": sub,
+                "email": BUYER,
+                "ticket_subject": "Where is it?",
+                "message": "Out today.",
+            },
+        ).to_json()
+
+    assert notifier.deliver(reply("reply-evt-3", "no-profile-yet")) == {"batchItemFailures": []}
+    assert [(m["to"], m["template"]) for m in mails()] == [(BUYER, "en/ticket.replied.email")]
+    from commerce.customers.profiles import Identity, ensure_profile
+
+    ensure_profile(Identity(sub="being-erased", email=BUYER))
+    customer_store.mark_erasing("being-erased")
+    assert notifier.deliver(reply("reply-evt-4", "being-erased")) == {"batchItemFailures": []}
+    assert len(mails()) == 1

@@ -306,3 +306,35 @@ def test_return_refusals(
         409,
         "conflict",
     )
+
+
+def test_a_quality_return_has_fifteen_days_any_other_seven(
+    shop: Shop, sandbox: SandboxProvider, scan_all: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = _guest_order(shop)
+    deliver(shop, placed["order_id"], "evt-q")
+    lines = [{"sku": SKU, "quantity": 1}]
+    day = 24 * 3600
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start + 10 * day)
+    before = scan_all()
+    late = shop.request_return(
+        placed["order_id"], {"lines": lines, "reason": "changed my mind"}, token=placed["token"]
+    )
+    problem(late, 409, "conflict")
+    assert "7 days" in late.body["detail"]
+    assert scan_all() == before
+    quality = shop.request_return(
+        placed["order_id"],
+        {"lines": lines, "reason": "Quality: the glaze is cracked"},
+        token=placed["token"],
+    )
+    assert quality.status == 201, quality.body
+    assert quality.body["reason"] == "Quality: the glaze is cracked"
+    assert shop.receive(placed["order_id"], quality.body["return_id"]).status == 200
+    monkeypatch.setattr(clock, "now", lambda: start + 15 * day + 60)
+    closed = shop.request_return(
+        placed["order_id"], {"lines": lines, "reason": "quality"}, token=placed["token"]
+    )
+    problem(closed, 409, "conflict")
+    assert "quality problem of 15 days" in closed.body["detail"]

@@ -67,7 +67,7 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.POINTS: frozenset({"customer_id"}),
     RecordKind.COUPON_USE: frozenset({"customer_id"}),
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
-    RecordKind.TICKET: frozenset({"customer_id", "subject"}),
+    RecordKind.TICKET: frozenset({"customer_id", "email", "subject"}),
     RecordKind.TICKET_MESSAGE: frozenset({"message"}),
 }
 

@@ -1,6 +1,7 @@
 """Ticket storage (Customers table, one partition per ticket).
 
-- ``pk=TICKET#{id}, sk=TICKET``: the ticket (``TicketModel``): customer, subject, order?,
+- ``pk=TICKET#{id}, sk=TICKET``: the ticket (``TicketModel``): customer, their email?, subject,
+  order?,
   status, ``messages`` (how many), ``awaiting_since``?, times, ``version`` (+1 per write; every
   write is conditioned on it). gsi1 ``TICKETS#{sub}`` / ``{created_at}#{id}`` (the customer's
   tickets), gsi2 ``TICKETS#{status}`` / ``{updated_at}#{id}`` (support's queue by status).
@@ -47,6 +48,7 @@ class StoredTicket:
     created_at: str
     updated_at: str
     version: int
+    email: str | None = None
 
     @property
     def status(self) -> TicketStatus:
@@ -71,6 +73,7 @@ def _ticket(row: TicketModel) -> StoredTicket:
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=int(row.version),
+        email=row.email,
     )
 
 
@@ -138,6 +141,7 @@ def _header(ticket: StoredTicket) -> TicketModel:
         keys.TICKET_SK,
         ticket_id=ticket.ticket_id,
         customer_id=ticket.customer_id,
+        email=ticket.email,
         subject=ticket.subject,
         order_id=ticket.order_id,
         status=ticket.status.value,
@@ -177,6 +181,7 @@ def _changed(
         created_at=before.created_at,
         updated_at=updated_at,
         version=before.version + 1,
+        email=before.email,
     )
 
 

@@ -116,6 +116,7 @@ def open_ticket(caller: Caller, body: TicketIn) -> TicketOut:
         created_at=at,
         updated_at=at,
         version=1,
+        email=caller.email,
     )
     store.create(ticket, Message(Author.CUSTOMER, body.message, now))
     metrics.add_metric(name="TicketsOpened", unit=MetricUnit.Count, value=1)
@@ -186,6 +187,7 @@ def _announce_reply(ticket: StoredTicket, reply: str) -> None:
         data={
             "ticket_id": ticket.ticket_id,
             "owner_sub": ticket.customer_id,
+            "email": ticket.email,
             "ticket_subject": ticket.subject,
             "message": reply,
             "order_id": ticket.order_id,
@@ -252,6 +254,7 @@ def customer_records(sub: str) -> list[dict[str, object]]:
                 {
                     "ticket_id": ticket.ticket_id,
                     "customer_id": ticket.customer_id,
+                    "email": ticket.email,
                     "subject": ticket.subject,
                     "order_id": ticket.order_id,
                     "status": ticket.status.value,

@@ -180,6 +180,9 @@ class TicketModel(CustomersTable):
     sk = UnicodeAttribute(range_key=True)
     ticket_id = UnicodeAttribute()
     customer_id = UnicodeAttribute()
+    #: The address the customer signed in with when opening it: where a reply goes when they
+    #: have no profile to say otherwise.
+    email = UnicodeAttribute(null=True)
     subject = UnicodeAttribute()
     order_id = UnicodeAttribute(null=True)
     status = UnicodeAttribute()
