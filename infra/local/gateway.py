@@ -167,11 +167,7 @@ class Gateway:
         if self.issuer is None:
             return problem(404, "not-found", "The template declares no user pool.")
         try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        try:
-            token_request = TokenRequest.parse(body)
+            token_request = TokenRequest.parse(_body(request))
         except TokenRequestInvalid as exc:
             return problem(
                 400, "validation-error", "The token request is invalid.", errors=exc.errors
@@ -183,11 +179,7 @@ class Gateway:
         if self.issuer is None:
             return problem(404, "not-found", "The template declares no user pool.")
         try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            body = None
-        try:
-            event = CarrierEventRequest.parse(body)
+            event = CarrierEventRequest.parse(_body(request))
         except CarrierEventInvalid as exc:
             return problem(
                 400, "validation-error", "The carrier event is invalid.", errors=exc.errors
@@ -245,6 +237,14 @@ class Gateway:
         name = request.path.rsplit("/", 1)[-1]
         content_type = "text/css" if name.endswith(".css") else "application/javascript"
         return Response((SWAGGER_DIR / name).read_bytes(), content_type=content_type)
+
+
+def _body(request: Request) -> Any:
+    """A local route's JSON body; None when it is empty or not JSON (the parser says why)."""
+    try:
+        return json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def _json(payload: Any, status: int = 200) -> Response:

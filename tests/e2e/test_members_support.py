@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from order_builders import URUMQI
 from stack_helpers import (
     POLL_SECONDS,
     checkout,
@@ -25,16 +26,6 @@ from stack_helpers import (
 from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
-
-URUMQI = {
-    "name": "Aylin",
-    "line1": "8 Youhao Road",
-    "city": "Urumqi",
-    "region": "Xinjiang",
-    "postal_code": "830000",
-    "country": "CN",
-    "phone": "+8613912345678",
-}
 
 
 class Member:

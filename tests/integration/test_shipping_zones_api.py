@@ -8,6 +8,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from order_builders import URUMQI
 from orders_world import Reply, Shop, event, invoke, problem
 
 pytestmark = pytest.mark.integration
@@ -31,15 +32,6 @@ REMOTE = {
     "places": ["CN/Xinjiang", "CN/新疆"],
     "fee": cny(2500),
     "free_threshold": cny(29900),
-}
-URUMQI = {
-    "name": "Aylin",
-    "line1": "8 Youhao Road",
-    "city": "Urumqi",
-    "region": "Xinjiang",
-    "postal_code": "830000",
-    "country": "CN",
-    "phone": "+8613912345678",
 }
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
-from commerce.http.schemas import MoneyOut, ShippingAddressOut
+from commerce.http.schemas import MoneyOut, ShippingAddressIn, ShippingAddressOut
 from commerce.orders.schemas import OrderOut
 from commerce.tickets.schemas import TicketSummaryOut
 
@@ -105,19 +105,9 @@ _Label = Annotated[
 ]
 
 
-class AddressIn(BaseModel):
+class AddressIn(ShippingAddressIn):
     """Body of ``POST /me/addresses``: an address as for carts, with an optional label."""
 
-    model_config = _FORBID
-
-    name: _AddressText
-    line1: _AddressText
-    line2: _AddressText | None = None
-    city: _AddressText
-    region: _AddressText | None = None
-    postal_code: _AddressText
-    country: _AddressText = Field(description="ISO 3166-1 alpha-2, e.g. CN")
-    phone: _AddressText = Field(description="International (E.164) or a CN mobile number")
     label: _Label | None = None
     default: StrictBool = Field(
         default=False, description="Make it the default (the first address always is)"

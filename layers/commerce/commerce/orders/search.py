@@ -16,10 +16,9 @@ from typing import Any, Final
 
 from commerce.domain.orders import OrderStatus
 from commerce.errors import FieldError, ValidationFailed
-from commerce.http.pagination import decode_page_token, encode_page_token, page_size
+from commerce.http.pagination import decode_page_token, encode_page_token, page_request
 from commerce.orders.schemas import OrderListOut
 from commerce.orders.views import order_view
-from commerce.settings import get_settings
 from commerce.store import keys
 from commerce.store import orders as store
 
@@ -55,17 +54,15 @@ def search_orders(
     if email is None and status is None:
         message = "give email, status or both"
         raise ValidationFailed([FieldError("email", message), FieldError("status", message)])
-    settings = get_settings()
-    size = page_size(limit, settings.default_page_size, settings.max_page_size)
     if email is not None:
-        start = decode_page_token(next_token, store.SEARCH_PAGE_KEYS)
-        if start is not None and start["gsi3pk"]["S"] != keys.order_email_gsi3pk(email):
-            raise _bad_token()
+        partition = ("gsi3pk", keys.order_email_gsi3pk(email))
+        size, start = page_request(limit, next_token, store.SEARCH_PAGE_KEYS, partition=partition)
         page = store.orders_with_email(email, size, start)
         found = [o for o in page.orders if status is None or o.status is status]
         token = encode_page_token(page.last_key)
     else:
         assert status is not None
+        size, _ = page_request(limit, None, ())
         by_status = store.orders_with_status(status, size, _status_cursors(status, next_token))
         found = list(by_status.orders)
         token = _status_token(status, by_status.cursors)

@@ -247,30 +247,21 @@ def set_standing(before: StoredTicket, after: Standing, *, updated_at: str) -> S
 # --- Lists ------------------------------------------------------------------------------------
 
 
+def _page(index: Any, key: str, limit: int, start: dict[str, Any] | None) -> TicketPage:
+    result = index.query(
+        key, scan_index_forward=False, limit=limit, last_evaluated_key=start, page_size=limit
+    )
+    return TicketPage(tuple(_ticket(row) for row in result), result.last_evaluated_key)
+
+
 def customer_tickets(sub: str, limit: int, start: dict[str, Any] | None) -> TicketPage:
     """A page of the customer's tickets, newest first (gsi1)."""
-    result = TicketModel.gsi1.query(
-        keys.customer_tickets_gsi1pk(sub),
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=start,
-        page_size=limit,
-    )
-    tickets = tuple(_ticket(row) for row in result)
-    return TicketPage(tickets, result.last_evaluated_key)
+    return _page(TicketModel.gsi1, keys.customer_tickets_gsi1pk(sub), limit, start)
 
 
 def tickets_with_status(status: str, limit: int, start: dict[str, Any] | None) -> TicketPage:
     """A page of the tickets in ``status``, latest activity first (gsi2)."""
-    result = TicketModel.gsi2.query(
-        keys.tickets_by_status_gsi2pk(status),
-        scan_index_forward=False,
-        limit=limit,
-        last_evaluated_key=start,
-        page_size=limit,
-    )
-    tickets = tuple(_ticket(row) for row in result)
-    return TicketPage(tickets, result.last_evaluated_key)
+    return _page(TicketModel.gsi2, keys.tickets_by_status_gsi2pk(status), limit, start)
 
 
 def awaiting_since_before(cutoff: int, page_size: int = 100) -> Iterator[tuple[str, int]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -42,10 +43,9 @@ from commerce.errors import (
 )
 from commerce.events import DomainEvent, EventPublishError, publisher, stable_event_id
 from commerce.http.auth import Caller
-from commerce.http.pagination import decode_page_token, encode_page_token, page_size
+from commerce.http.pagination import encode_page_token, page_request
 from commerce.observability import logger, metrics
-from commerce.settings import get_settings
-from commerce.store import kit
+from commerce.store import keys, kit
 from commerce.store import tickets as store
 from commerce.store.orders import load_order
 from commerce.store.tickets import StoredTicket
@@ -90,6 +90,23 @@ def _kept_changing() -> Conflict:
     return Conflict("The ticket kept changing; try again")
 
 
+#: One change of a ticket as read: the ticket as written, or None when it changed meanwhile.
+Change = Callable[[StoredTicket], StoredTicket | None]
+
+
+def _changed(first: StoredTicket, caller: Caller, change: Change) -> StoredTicket:
+    """Apply ``change`` to the ticket read as ``first``, then to fresh reads while another
+    write keeps coming first (a few attempts with jitter, then 409)."""
+    unread = [first]
+
+    def attempt(_: int) -> StoredTicket | kit.Retry:
+        current = unread.pop() if unread else _readable(first.ticket_id, caller)
+        written = change(current)
+        return kit.RETRY if written is None else written
+
+    return kit.retry_on_conflict(attempt, give_up=_kept_changing, attempts=_ATTEMPTS)
+
+
 def _view(ticket: StoredTicket, caller: Caller) -> TicketOut:
     return ticket_view(ticket, store.messages_of(ticket.ticket_id), staff=caller.is_staff)
 
@@ -127,11 +144,12 @@ def open_ticket(caller: Caller, body: TicketIn) -> TicketOut:
 def list_mine(caller: Caller, limit: int | None, next_token: str | None) -> TicketListOut:
     """The caller's own tickets, newest first, a page at a time."""
     sub = _signed_in(caller)
-    settings = get_settings()
-    size = page_size(limit, settings.default_page_size, settings.max_page_size)
-    start = decode_page_token(next_token, store.CUSTOMER_TICKETS_PAGE_KEYS)
-    if start is not None and start["gsi1pk"]["S"] != f"TICKETS#{sub}":
-        raise ValidationFailed([FieldError("next_token", "Invalid or expired page token")])
+    size, start = page_request(
+        limit,
+        next_token,
+        store.CUSTOMER_TICKETS_PAGE_KEYS,
+        partition=("gsi1pk", keys.customer_tickets_gsi1pk(sub)),
+    )
     page = store.customer_tickets(sub, size, start)
     return TicketListOut(
         items=[summary_view(t, staff=False) for t in page.tickets],
@@ -154,22 +172,17 @@ def add_message(caller: Caller, ticket_id: str, body: MessageIn) -> TicketOut:
         author = Author.SUPPORT
     else:
         raise Forbidden("Only the customer and support write in a ticket")
-    unread = [first]
+    staff_id = caller.sub if author is Author.SUPPORT else None
 
-    def attempt(_: int) -> StoredTicket | kit.Retry:
-        current = unread.pop() if unread else _readable(ticket_id, caller)
+    def write(current: StoredTicket) -> StoredTicket | None:
         if current.messages >= MAX_MESSAGES:
             raise Conflict(f"A ticket holds at most {MAX_MESSAGES} messages; open a new one")
         now = clock.now()
         after = after_message(current.standing, author, now)
-        staff_id = caller.sub if author is Author.SUPPORT else None
         message = Message(author, body.message, now)
-        written = store.add_message(
-            current, message, after, updated_at=now_iso(), staff_id=staff_id
-        )
-        return kit.RETRY if written is None else written
+        return store.add_message(current, message, after, updated_at=now_iso(), staff_id=staff_id)
 
-    written = kit.retry_on_conflict(attempt, give_up=_kept_changing, attempts=_ATTEMPTS)
+    written = _changed(first, caller, write)
     if author is Author.SUPPORT:
         metrics.add_metric(name="TicketReplies", unit=MetricUnit.Count, value=1)
         _announce_reply(written, body.message)
@@ -207,11 +220,12 @@ def list_by_status(
 ) -> TicketListOut:
     """Tickets in ``status``, latest activity first (support's queue)."""
     del caller
-    settings = get_settings()
-    size = page_size(limit, settings.default_page_size, settings.max_page_size)
-    start = decode_page_token(next_token, store.STATUS_TICKETS_PAGE_KEYS)
-    if start is not None and start["gsi2pk"]["S"] != f"TICKETS#{status}":
-        raise ValidationFailed([FieldError("next_token", "Invalid or expired page token")])
+    size, start = page_request(
+        limit,
+        next_token,
+        store.STATUS_TICKETS_PAGE_KEYS,
+        partition=("gsi2pk", keys.tickets_by_status_gsi2pk(status)),
+    )
     page = store.tickets_with_status(status, size, start)
     return TicketListOut(
         items=[summary_view(t, staff=True) for t in page.tickets],
@@ -222,17 +236,14 @@ def list_by_status(
 def set_status(caller: Caller, ticket_id: str, status: StatusName) -> TicketOut:
     """Support sets the status; setting the status it has changes nothing."""
     wanted = TicketStatus(status)
-    unread = [_readable(ticket_id, caller)]
 
-    def attempt(_: int) -> StoredTicket | kit.Retry:
-        current = unread.pop() if unread else _readable(ticket_id, caller)
+    def write(current: StoredTicket) -> StoredTicket | None:
         after = after_status(current.standing, wanted)
         if after == current.standing:
             return current
-        written = store.set_standing(current, after, updated_at=now_iso())
-        return kit.RETRY if written is None else written
+        return store.set_standing(current, after, updated_at=now_iso())
 
-    written = kit.retry_on_conflict(attempt, give_up=_kept_changing, attempts=_ATTEMPTS)
+    written = _changed(_readable(ticket_id, caller), caller, write)
     logger.info("ticket status", extra={"ticket_id": ticket_id, "status": status})
     return _view(written, caller)
 
