@@ -5,6 +5,7 @@ tests/integration/test_orders_api.py moves the clock.)"""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -300,3 +301,17 @@ def test_checkout_still_works_for_guests_in_the_default_zone(stack: StackProcess
     placed = checkout(stack, sku)
     assert placed["totals"]["shipping"]["amount"] == 1000  # no address: the default zone
     assert placed["totals"]["discount"]["amount"] == 0  # guests pay list prices
+
+
+@pytest.mark.skipif(os.environ.get("E2E_DEMO_DATA", "1") == "0", reason="demo data not loaded")
+def test_the_demo_customer_has_addresses_and_a_ticket_for_support_to_see(
+    stack: StackProcess,
+) -> None:
+    view = call(stack, "GET", "/admin/customers/demo-customer", staff(stack, "support"))
+    assert view.status_code == 200, view.text
+    assert [t["order_id"] for t in view.json()["tickets"]] == [None]
+    demo = stack.auth("demo-customer", ["customer"], "wang.fang@example.com")
+    book = call(stack, "GET", "/me/addresses", demo).json()["items"]
+    assert [(a["label"], a["default"]) for a in book] == [("家", True), ("Office", False)]
+    zones = call(stack, "GET", "/admin/shipping-zones", staff(stack, "ops")).json()["zones"]
+    assert {z["zone_id"] for z in zones} == {"default", "jiangzhehu", "remote", "hk-mo-tw"}
