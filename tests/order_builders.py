@@ -50,3 +50,15 @@ def pending_order(
         cart_id=f"cart-{order_id}",
         created_at=CREATED_AT,
     )
+
+
+#: An address in a remote region (Xinjiang), which the shipping zone tests price on its own.
+URUMQI = {
+    "name": "Aylin",
+    "line1": "8 Youhao Road",
+    "city": "Urumqi",
+    "region": "Xinjiang",
+    "postal_code": "830000",
+    "country": "CN",
+    "phone": "+8613912345678",
+}

@@ -1,6 +1,6 @@
 """SweeperFunction: on a schedule, releases expired cart holds back to stock (issue 4) and
-resends payment messages that were never confirmed sent (issue 5), and reminds customers of
-carts they left (issue 6)."""
+resends payment messages that were never confirmed sent (issue 5), reminds customers of
+carts they left (issue 6) and counts the support tickets left unanswered for a day."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from commerce import clock
 from commerce.carts import reminders, sweeper
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch, reversals
+from commerce.tickets import unanswered
 
 
 @logger.inject_lambda_context
@@ -29,4 +30,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     reversals.reconcile_reversals(clock.now())
     # Idle carts of customers who consent to marketing get one cart.abandoned reminder each.
     reminders.remind_abandoned_carts(clock.now(), context.get_remaining_time_in_millis)
+    # Tickets awaiting support for more than a day: the TicketsUnanswered metric (alarmed).
+    unanswered.report_unanswered(clock.now())
     return report.as_dict()

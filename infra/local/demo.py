@@ -1,4 +1,7 @@
-"""Demo data, loaded through the API itself (POST /admin/products with an admin token).
+"""Demo data, loaded through the API itself: products (POST /admin/products with an admin
+token), the shipping zone table (PUT /admin/shipping-zones) and a customer with an address book
+and a support ticket (their own token), so the personal centre and support's view have
+something to show.
 
 Going through the gateway rather than writing tables directly means the demo exercises the real
 path, and stays right when the catalog's table layout changes.
@@ -40,4 +43,32 @@ def load_demo_data(base_url: str, has_route: bool, path: Path = DEMO_FILE) -> in
                 response.status_code,
                 response.text[:300],
             )
+    _load_zones(session, base_url, path)
+    _load_customer(base_url, path)
     return created
+
+
+def _load_zones(session: requests.Session, base_url: str, path: Path) -> None:
+    zones = json.loads(path.read_text(encoding="utf-8")).get("shipping_zones")
+    if not zones:
+        return
+    response = session.put(f"{base_url}/admin/shipping-zones", json={"zones": zones}, timeout=60)
+    if response.status_code != 200:
+        log.warning("demo shipping zones not loaded: %s %s", response.status_code, response.text)
+
+
+def _load_customer(base_url: str, path: Path) -> None:
+    """The demo customer's address book and ticket, each written by the customer."""
+    customer: dict[str, Any] | None = json.loads(path.read_text(encoding="utf-8")).get("customer")
+    if not customer:
+        return
+    session = requests.Session()
+    body = {"sub": customer["sub"], "email": customer["email"], "groups": ["customer"]}
+    token = session.post(f"{base_url}/_local/token", json=body, timeout=30).json()["token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    writes = [("/me/addresses", a) for a in customer.get("addresses", [])]
+    writes += [("/tickets", t) for t in customer.get("tickets", [])]
+    for route, item in writes:
+        response = session.post(f"{base_url}{route}", json=item, timeout=60)
+        if response.status_code != 201:
+            log.warning("demo %s not loaded: %s %s", route, response.status_code, response.text)

@@ -29,7 +29,15 @@ PASSTHROUGH = (
 #: The local webhook signing secret (docs/orders.md, "Webhooks locally"): a dev value only,
 #: standing in for the SSM SecureString the deployed function reads.
 DEV_WEBHOOK_SECRET = "local-dev-webhook-secret"
-DEV_WEBHOOK_SENDERS = ("carriers/sf-express", "carriers/ups", "payments/sandbox")
+#: The carriers the shop ships with (their codes as ops enter them on a shipment) and the
+#: sandbox payment provider; the sandbox carrier (/_local/carrier-events) signs as any of them.
+DEV_WEBHOOK_SENDERS = (
+    *(
+        f"carriers/{code}"
+        for code in ("sf", "sf-express", "jd", "ems", "zto", "yto", "sto", "yunda", "ups", "dhl")
+    ),
+    "payments/sandbox",
+)
 
 # Values for variables the template declares empty because on AWS they come from elsewhere.
 LOCAL_DEFAULTS = {

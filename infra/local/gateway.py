@@ -2,7 +2,8 @@
 
 It routes by the template's Api events, enforces the payload limit and the Cognito authorizer
 before any handler runs, builds the proxy event and hands it to the function's worker pool, and
-serves the local-only routes (/_local/token, /_local/outbox) and the API's docs.
+serves the local-only routes (/_local/token, /_local/outbox, /_local/carrier-events) and the
+API's docs.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ from infra.local.auth import (
     TokenRequest,
     TokenRequestInvalid,
     Unauthorized,
+)
+from infra.local.carrier import (
+    CarrierEventInvalid,
+    CarrierEventRequest,
+    NoShipment,
+    SandboxCarrier,
 )
 from infra.local.events import (
     RAW_HEADERS_KEY,
@@ -58,6 +65,9 @@ class Gateway:
     outbox: Outbox | None = None
     openapi: OpenApiDocument | None = None
     max_body: int = DEFAULT_MAX_BODY
+    #: Signing secrets of the carriers (the webhooks function's own), for the sandbox carrier.
+    carrier_secrets: dict[str, str] = field(default_factory=dict)
+    _carrier: SandboxCarrier | None = field(default=None, repr=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -135,6 +145,7 @@ class Gateway:
         handlers = {
             "/_local/token": ("POST", self._token),
             "/_local/outbox": ("GET", self._outbox),
+            "/_local/carrier-events": ("POST", self._carrier_event),
             "/_local/health": ("GET", lambda _r: _json({"status": "ok"})),
             "/openapi.json": ("GET", self._openapi),
             "/docs": ("GET", self._docs),
@@ -154,9 +165,9 @@ class Gateway:
             )
         return handler(request)
 
-    def _token(self, request: Request) -> Response:
-        if self.issuer is None:
-            return problem(404, "not-found", "The template declares no user pool.")
+    def _local_body(self, request: Request) -> Any:
+        """A local route's JSON body (None when empty or not JSON: the route's parser says
+        why), or the problem of a body over the size limit or breaking a JSON guard limit."""
         raw = request.get_data(cache=False)
         if len(raw) > self.max_body:
             return problem(
@@ -165,15 +176,22 @@ class Gateway:
         try:
             text = raw.decode("utf-8") or "null"
         except UnicodeDecodeError:
-            text = ""
+            return None
         refused = json_guard.refusal(text)
         if refused is not None:
             errors = [{"field": refused.field, "message": refused.message}]
             return problem(400, "validation-error", refused.message, errors=errors)
         try:
-            body = json.loads(text)
+            return json.loads(text)
         except ValueError:
-            body = None
+            return None
+
+    def _token(self, request: Request) -> Response:
+        if self.issuer is None:
+            return problem(404, "not-found", "The template declares no user pool.")
+        body = self._local_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             token_request = TokenRequest.parse(body)
         except TokenRequestInvalid as exc:
@@ -184,6 +202,30 @@ class Gateway:
             return _json({"token": self.issuer.issue(token_request)})
         except SignInRefused as exc:
             return problem(403, "forbidden", str(exc))
+
+    def _carrier_event(self, request: Request) -> Response:
+        """The sandbox carrier reports a step of the order's shipment through the webhook."""
+        if self.issuer is None:
+            return problem(404, "not-found", "The template declares no user pool.")
+        body = self._local_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            event = CarrierEventRequest.parse(body)
+        except CarrierEventInvalid as exc:
+            return problem(
+                400, "validation-error", "The carrier event is invalid.", errors=exc.errors
+            )
+        if self._carrier is None:  # one per gateway: it keeps its token between calls
+            self._carrier = SandboxCarrier(self.dispatch, self.issuer, self.carrier_secrets)
+        try:
+            sent, reply = self._carrier.send(event)
+        except NoShipment as exc:
+            slug = {404: "not-found", 409: "conflict"}.get(exc.status, "internal-error")
+            return problem(exc.status, slug, exc.detail)
+        if reply.status_code >= 300:
+            return reply  # the webhook's own problem: what a real carrier would have been told
+        return _json({**sent, "webhook": json.loads(reply.get_data())}, status=202)
 
     def _outbox(self, _request: Request) -> Response:
         items = self.outbox.items() if self.outbox is not None else []

@@ -18,6 +18,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer
 
 from infra.local.auth import CognitoIssuer, CognitoVerifier
+from infra.local.carrier import carrier_secrets
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.emulators import REPO_ROOT, Emulators
@@ -153,7 +154,16 @@ class LocalStack:
             outbox=self.outbox,
             openapi=OpenApiDocument(lambda: self._build_openapi(configs)),
             max_body=self.options.max_body,
+            carrier_secrets=self._carrier_secrets(configs),
         )
+
+    def _carrier_secrets(self, configs: dict[str, WorkerConfig]) -> dict[str, str]:
+        """The carriers' signing secrets, as the function serving their webhook has them."""
+        for route in self.routes:
+            if route.path.startswith("/webhooks/carriers/") and route.function in configs:
+                env = configs[route.function].environment
+                return carrier_secrets(env.get("WEBHOOK_SECRETS_JSON", ""))
+        return {}
 
     def _build_openapi(self, configs: dict[str, WorkerConfig]) -> dict[str, Any]:
         """Merge every API function's resolver in one short-lived worker."""

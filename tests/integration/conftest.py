@@ -219,6 +219,11 @@ def payments_module() -> ModuleType:
     return load_function("payments")
 
 
+@pytest.fixture(scope="module")
+def tickets_module() -> ModuleType:
+    return load_function("tickets")
+
+
 @pytest.fixture
 def call_catalog(dynamodb: Any, catalog_module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
     return partial(invoke, catalog_module)

@@ -33,6 +33,8 @@ USE_CASES = frozenset(
         "notifications",
         "orders",
         "payments",
+        "shipping",
+        "tickets",
         "webhooks",
     }
 )

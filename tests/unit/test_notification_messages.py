@@ -73,6 +73,19 @@ EVENT_DATA: dict[EventType, dict[str, Any]] = {
         "lines": [{"sku": "DEMO-TEACUP-SET4", "quantity": 1}],
     },
     EventType.ORDER_REFUNDED: {"order_id": ORDER_ID, "return_id": RETURN_ID, "refund": TOTAL},
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        "order_id": ORDER_ID,
+        "carrier": "sf",
+        "tracking_number": "SF1402837465920",
+        "at": "2025-03-14T07:02:11Z",
+    },
+    EventType.TICKET_REPLIED: {
+        "ticket_id": "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        "owner_sub": "sub-1",
+        "ticket_subject": "Cracked cup",
+        "message": "We are sending a new one today.",
+        "order_id": ORDER_ID,
+    },
     EventType.CART_ABANDONED: {"cart_id": "a0b1c2d3e4f5", "lines": LINES, "subtotal": TOTAL},
     EventType.INVENTORY_LOW_STOCK: {"sku": "DEMO-TEACUP-SET4", "available": 3, "safety_stock": 5},
 }
@@ -295,7 +308,9 @@ def test_log_fields_carry_no_personal_data(kind: EventType) -> None:
         assert message.rendered.text not in line
         assert fields["event_id"] == "evt-0001"
         assert fields["dedupe_key"] == message.dedupe_key
-        assert fields["ref"] in (EVENT_DATA[kind].get("order_id"), EVENT_DATA[kind].get("cart_id"))
+        data = EVENT_DATA[kind]
+        # What the event is about: the ticket before the order it may name.
+        assert fields["ref"] == (data.get("ticket_id") or data.get("order_id") or data["cart_id"])
 
 
 def test_repr_hides_addresses_and_text() -> None:

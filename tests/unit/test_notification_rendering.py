@@ -84,6 +84,20 @@ EVENT_DATA: dict[EventType, dict[str, Any]] = {
         "return_id": "7c1e5d2a9b3f4e6d8a0b1c2d3e4f5a6b",
         "refund": cny(12850),
     },
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        "order_id": ORDER_ID,
+        "carrier": "sf",
+        "tracking_number": "SF1402837465920",
+        "location": "Xuhui depot, Shanghai",
+        "at": "2025-03-14T07:02:11Z",
+    },
+    EventType.TICKET_REPLIED: {
+        "ticket_id": "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        "owner_sub": "sub-li-wei",
+        "ticket_subject": "Cracked teacup",
+        "message": "Sorry about the cup.\nA replacement ships today: watch for its tracking.",
+        "order_id": ORDER_ID,
+    },
     EventType.CART_ABANDONED: {
         "cart_id": "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5",
         "lines": LINES,
@@ -262,6 +276,16 @@ LONG_DATA: dict[EventType, dict[str, Any]] = {
         **EVENT_DATA[EventType.ORDER_SHIPPED],
         "carrier": "Cainiao",
         "tracking_number": "YT78123456789012345X",
+    },
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        **EVENT_DATA[EventType.ORDER_OUT_FOR_DELIVERY],
+        "carrier": "Cainiao",
+        "location": "Urumqi Saybag District third delivery station, Xinjiang " * 3,
+    },
+    EventType.TICKET_REPLIED: {
+        **EVENT_DATA[EventType.TICKET_REPLIED],
+        "ticket_subject": "s" * 200,
+        "message": "long " * 1000,
     },
     EventType.INVENTORY_LOW_STOCK: {
         "sku": "DEMO-TEACUP-SET4-CELADON",

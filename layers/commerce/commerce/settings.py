@@ -66,6 +66,9 @@ class Settings:
     user_pool_client_id: str = ""
     #: Member tiers as ``name:threshold_fen:rate_bp,...`` (commerce/domain/tiers.py); "" = defaults.
     member_tiers: str = ""
+    #: Points earning and redemption rates (commerce/domain/points.py ``parse_policy``);
+    #: "" = the defaults (1 point per yuan paid, 1 point = 1 fen, at most half the payable).
+    points_policy: str = ""
     #: "sandbox" (the default outside prod) or "stripe" (commerce.payments.factory).
     payment_provider: str = "sandbox"
     #: The sandbox provider's ledger table; "" in prod, where the sandbox never runs.
@@ -118,6 +121,7 @@ class Settings:
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 20),
             max_page_size=100,
             member_tiers=env.get("MEMBER_TIERS", ""),
+            points_policy=env.get("POINTS_POLICY", ""),
             user_pool_id=env.get("USER_POOL_ID", ""),
             user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
             payment_provider=env.get("PAYMENT_PROVIDER")

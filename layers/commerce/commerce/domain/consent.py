@@ -7,8 +7,8 @@ messages are sent about, each with its purpose.
 
 ``channels_for(event_type, preferences, consent)`` is the one place that decides:
 
-- transactional events (orders) go to the channels the customer enabled, email when they never
-  chose; an explicit empty choice means none;
+- transactional events (orders, ticket replies) go to the channels the customer enabled, email
+  when they never chose; an explicit empty choice means none;
 - marketing events (``cart.abandoned``) go the same way, but only while the customer's current
   marketing consent is given: never to guests, never on a presumed consent;
 - operational events (``inventory.low_stock``) go only to staff, never to customers;
@@ -62,6 +62,8 @@ class EventType(StrEnum):
     ORDER_DELIVERED = "order.delivered"
     ORDER_RETURN_REQUESTED = "order.return_requested"
     ORDER_REFUNDED = "order.refunded"
+    ORDER_OUT_FOR_DELIVERY = "order.out_for_delivery"
+    TICKET_REPLIED = "ticket.replied"
     CART_ABANDONED = "cart.abandoned"
     INVENTORY_LOW_STOCK = "inventory.low_stock"
 
@@ -76,6 +78,9 @@ PURPOSES: Final[Mapping[EventType, Purpose]] = {
     EventType.ORDER_DELIVERED: Purpose.TRANSACTIONAL,
     EventType.ORDER_RETURN_REQUESTED: Purpose.TRANSACTIONAL,
     EventType.ORDER_REFUNDED: Purpose.TRANSACTIONAL,
+    EventType.ORDER_OUT_FOR_DELIVERY: Purpose.TRANSACTIONAL,
+    # A reply to the customer's own question: never marketing, whatever their consent.
+    EventType.TICKET_REPLIED: Purpose.TRANSACTIONAL,
     EventType.CART_ABANDONED: Purpose.MARKETING,
     EventType.INVENTORY_LOW_STOCK: Purpose.OPERATIONAL,
 }

@@ -25,6 +25,8 @@ from commerce.errors import Conflict
 
 #: The no-reason return window of the seeds: 7 days from delivery.
 RETURN_WINDOW_SECONDS: Final = 7 * 24 * 60 * 60
+#: The window for a return because the goods are faulty (``reason: "quality"``): 15 days.
+QUALITY_RETURN_WINDOW_SECONDS: Final = 15 * 24 * 60 * 60
 
 
 class OrderStatus(StrEnum):
@@ -49,9 +51,14 @@ class OrderEvent(StrEnum):
     SHIP = "ship"
     DELIVER = "deliver"
     REQUEST_RETURN = "request_return"
+    #: A return because the goods are faulty: the same move, inside the longer quality window.
+    REQUEST_QUALITY_RETURN = "request_quality_return"
     #: Ops have received the returned goods: the refund for exactly those lines is issued
     #: through the provider and their stock comes back (the effects of this move).
     REFUND_COMPLETED = "refund_completed"
+    #: A carrier's report that moves nothing (in transit, out for delivery, an exception, or a
+    #: late one): the order keeps its status and records the event on its tracking trail.
+    TRACK = "track"
 
 
 class Effect(StrEnum):
@@ -98,7 +105,9 @@ _VERBS: Final[Mapping[OrderEvent, str]] = {
     OrderEvent.SHIP: "be shipped",
     OrderEvent.DELIVER: "be delivered",
     OrderEvent.REQUEST_RETURN: "be returned",
+    OrderEvent.REQUEST_QUALITY_RETURN: "be returned",
     OrderEvent.REFUND_COMPLETED: "be refunded",
+    OrderEvent.TRACK: "take carrier events before it is shipped",
 }
 
 _S = OrderStatus
@@ -119,12 +128,20 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, OrderEvent], Transition]] = {
     (_S.PAID, _E.SHIP): Transition(_S.SHIPPED),
     (_S.SHIPPED, _E.DELIVER): Transition(_S.DELIVERED),
     (_S.DELIVERED, _E.REQUEST_RETURN): Transition(_S.RETURN_REQUESTED),
+    (_S.DELIVERED, _E.REQUEST_QUALITY_RETURN): Transition(_S.RETURN_REQUESTED),
     (_S.RETURN_REQUESTED, _E.REFUND_COMPLETED): Transition(
         _S.REFUNDED, (Effect.REFUND_LINES, Effect.RESTOCK_RETURNED)
     ),
     # A partial return refunded, the rest of the order may still be returned inside the window
     # (returns.py refuses once nothing is left to return).
     (_S.REFUNDED, _E.REQUEST_RETURN): Transition(_S.RETURN_REQUESTED),
+    (_S.REFUNDED, _E.REQUEST_QUALITY_RETURN): Transition(_S.RETURN_REQUESTED),
+    # Carrier events other than the delivery, and events that arrive late (after the delivery,
+    # or after a return began), go on the tracking trail; the status stays.
+    (_S.SHIPPED, _E.TRACK): Transition(_S.SHIPPED),
+    (_S.DELIVERED, _E.TRACK): Transition(_S.DELIVERED),
+    (_S.RETURN_REQUESTED, _E.TRACK): Transition(_S.RETURN_REQUESTED),
+    (_S.REFUNDED, _E.TRACK): Transition(_S.REFUNDED),
     # Late payment answers on an order cancelled while pending: the status stays, and money
     # taken after all goes back. The stock was released at the cancel, so none is committed.
     (_S.CANCELLED, _E.PAYMENT_APPROVED): Transition(_S.CANCELLED, (Effect.VOID_OR_REFUND_PAYMENT,)),
@@ -146,9 +163,33 @@ TERMINAL_STATUSES: Final = frozenset(
 )
 
 
-def return_window_open(delivered_at: int, now: int) -> bool:
-    """A return may be requested up to and including 7 days after delivery."""
-    return now <= delivered_at + RETURN_WINDOW_SECONDS
+#: How long after the delivery each kind of return may be requested.
+RETURN_WINDOWS: Final[Mapping[OrderEvent, int]] = {
+    OrderEvent.REQUEST_RETURN: RETURN_WINDOW_SECONDS,
+    OrderEvent.REQUEST_QUALITY_RETURN: QUALITY_RETURN_WINDOW_SECONDS,
+}
+#: The ``reason`` of a return that claims the goods are faulty (or ``quality: <details>``).
+QUALITY_REASON: Final = "quality"
+
+
+def is_quality_reason(reason: str) -> bool:
+    """``quality`` (any case, spaces around ignored), alone or followed by ``:`` and details."""
+    word = reason.strip().casefold()
+    return word == QUALITY_REASON or word.startswith(QUALITY_REASON + ":")
+
+
+def return_event(reason: str) -> OrderEvent:
+    """The move a return with ``reason`` makes: a quality return has the longer window."""
+    if is_quality_reason(reason):
+        return OrderEvent.REQUEST_QUALITY_RETURN
+    return OrderEvent.REQUEST_RETURN
+
+
+def return_window_open(
+    delivered_at: int, now: int, event: OrderEvent = OrderEvent.REQUEST_RETURN
+) -> bool:
+    """A return may be requested up to and including 7 days after delivery (15 for quality)."""
+    return now <= delivered_at + RETURN_WINDOWS[event]
 
 
 # --- The order as a value ----------------------------------------------------------------------
@@ -372,14 +413,19 @@ def advance(order: Order, event: OrderEvent, at: int) -> Advance:
 
     A move that keeps the status (a late payment answer on a cancelled order) adds no history
     entry but still bumps the version, so its effects are written exactly once. A return is only
-    requested while ``return_window_open``; outside it, ``IllegalTransition`` (409).
+    requested while ``return_window_open`` for its kind (7 days, 15 for a quality return);
+    outside it, ``IllegalTransition`` (409).
     """
     move = transition(order.status, event)
-    if event is OrderEvent.REQUEST_RETURN:
+    if event in RETURN_WINDOWS:
         delivered = order.delivered_at
-        if delivered is None or not return_window_open(delivered, at):
+        if delivered is None or not return_window_open(delivered, at, event):
+            days = RETURN_WINDOWS[event] // 86_400
+            kind = " for a quality problem" if event is OrderEvent.REQUEST_QUALITY_RETURN else ""
             raise IllegalTransition(
-                order.status, event, "The return window of 7 days after delivery has closed"
+                order.status,
+                event,
+                f"The return window{kind} of {days} days after delivery has closed",
             )
     history = order.history
     if move.status is not order.status:

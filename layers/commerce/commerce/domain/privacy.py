@@ -38,6 +38,8 @@ class RecordKind(StrEnum):
     POINTS = "points"  # ledger entries
     COUPON_USE = "coupon_use"  # per-customer coupon use counters
     MESSAGE = "message"  # notifications sent
+    TICKET = "ticket"  # support tickets
+    TICKET_MESSAGE = "ticket_message"  # what was written in them
 
 
 #: Fields (dotted paths into nested maps) whose values identify the customer, per record kind.
@@ -65,6 +67,8 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.POINTS: frozenset({"customer_id"}),
     RecordKind.COUPON_USE: frozenset({"customer_id"}),
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
+    RecordKind.TICKET: frozenset({"customer_id", "email", "subject"}),
+    RecordKind.TICKET_MESSAGE: frozenset({"message"}),
 }
 
 
@@ -90,6 +94,8 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.POINTS: Erasure.DELETE,
     RecordKind.COUPON_USE: Erasure.DELETE,
     RecordKind.MESSAGE: Erasure.DELETE,
+    RecordKind.TICKET: Erasure.DELETE,
+    RecordKind.TICKET_MESSAGE: Erasure.DELETE,
 }
 
 #: Orders in these statuses still need the customer (payment, delivery, a return under way):
@@ -206,7 +212,8 @@ def find_values(document: Any, values: Collection[str], path: str = "$") -> list
 # --- The export document ----------------------------------------------------------------------
 
 #: Bumped whenever a section changes shape, so a reader knows what it holds.
-EXPORT_SCHEMA_VERSION: Final = 1
+#: 2: the address book joined ``addresses`` (each record says its ``source``), and ``tickets``.
+EXPORT_SCHEMA_VERSION: Final = 2
 EXPORT_SECTIONS: Final = (
     "profile",
     "consents",
@@ -215,6 +222,7 @@ EXPORT_SECTIONS: Final = (
     "orders",
     "points",
     "messages",
+    "tickets",
 )
 #: Storage keys and secrets left out of every exported record (they say nothing about the
 #: customer that the rest of the record does not).
@@ -268,6 +276,7 @@ def export_document(
     messages: Iterable[Mapping[str, Any]],
     *,
     generated_at: int,
+    tickets: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The body of ``GET /me/export``: everything held about the caller, as one JSON document.
 
@@ -286,4 +295,5 @@ def export_document(
         "orders": [_order(o) for o in orders],
         "points": {"balance": balance(entries), "ledger": [e.to_dict() for e in entries]},
         "messages": [_record(m) for m in messages],
+        "tickets": [_record(t) for t in tickets],
     }

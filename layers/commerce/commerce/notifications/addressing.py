@@ -5,7 +5,9 @@ is read by id for its lines, totals, carrier, tracking, delivery and returns, an
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices
 (the order's address and language where the profile has none). ``cart.abandoned`` goes to the
-cart's owner on their profile's channels (nobody without a profile). ``inventory.low_stock``
+cart's owner on their profile's channels (nobody without a profile); ``ticket.replied`` to the
+ticket's customer on theirs, or without a profile by email to the address the ticket was opened
+with. ``inventory.low_stock``
 goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
 ``domain.consent.channels_for``'s to decide, when the messages are built.
 
@@ -23,6 +25,7 @@ from commerce.customers.profiles import Preferences, preferences_for
 from commerce.domain.consent import Audience, EventType, NotificationError
 from commerce.notifications.messages import NotificationEvent, Recipient
 from commerce.settings import get_settings
+from commerce.store import customers as customer_store
 from commerce.store import notifications as sent_records
 from commerce.store.orders import StoredOrder, load_returns
 
@@ -107,7 +110,9 @@ def address(event: NotificationEvent) -> Addressed:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
     if event.type is EventType.CART_ABANDONED:
-        return _cart_addressed(event)
+        return _owner_addressed(event)
+    if event.type is EventType.TICKET_REPLIED:
+        return _ticket_addressed(event)
     order_id = event.data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         raise NotificationError(f"{event.type.value} names no order_id")
@@ -120,12 +125,31 @@ def address(event: NotificationEvent) -> Addressed:
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
-def _cart_addressed(event: NotificationEvent) -> Addressed:
-    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
-    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
+def _owner_of(event: NotificationEvent) -> str:
     sub = event.data.get("owner_sub")
     if not isinstance(sub, str) or not sub:
-        raise NotificationError("cart.abandoned names no owner_sub")
+        raise NotificationError(f"{event.type.value} names no owner_sub")
+    return sub
+
+
+def _ticket_addressed(event: NotificationEvent) -> Addressed:
+    """A support reply goes to the ticket's customer on their own channels; without a profile
+    (they never opened one), by email to the address they opened the ticket with."""
+    sub = _owner_of(event)
+    prefs = preferences_for(sub)
+    if prefs is not None:
+        return Addressed(event, _customer_recipient(prefs), sub)
+    email = event.data.get("email")
+    if not isinstance(email, str) or not email or customer_store.load_profile(sub) is not None:
+        return Addressed(event, None)  # no address, or a profile being erased: nobody
+    return Addressed(event, Recipient(Audience.CUSTOMER, email=email), sub)
+
+
+def _owner_addressed(event: NotificationEvent) -> Addressed:
+    """A cart reminder goes to the cart's owner (``owner_sub``) with their own preferences;
+    nobody without a profile (guests, erased customers). ``channels_for`` applies their
+    marketing consent."""
+    sub = _owner_of(event)
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)

@@ -2,9 +2,10 @@
 
 A use case decides a move on the order as read (``commerce.domain.orders.advance``) and says
 what else the move obliges (``Effects``: stock deducted, released or restocked, perks returned,
-a shipment, a delivery, a return opened or received). The book writes the move and its effects
-together, conditioned on the order still standing where it was read, and answers None when it no
-longer does, so the use case decides again on a fresh read (``orders.moves``).
+a shipment, a delivery, a carrier event on the tracking trail, a return opened or received). The
+book writes the move and its effects together, conditioned on the order still standing where it
+was read, and answers None when it no longer does, so the use case decides again on a fresh read
+(``orders.moves``).
 
 Two books keep that promise: ``DynamoOrderBook`` writes each move as one DynamoDB transaction
 through the order store; ``orders.memory.InMemoryOrderBook`` keeps orders, their stock and their
@@ -22,6 +23,7 @@ from commerce.clock import epoch
 from commerce.coupons.consumption import return_perks
 from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
+from commerce.domain.tracking import TrackingEvent
 from commerce.ports import Adapter
 from commerce.store import charge_attempts
 from commerce.store import orders as store
@@ -78,6 +80,8 @@ class Effects:
     delivery: Delivery | None = None
     new_return: Return | None = None
     return_receipt: ReturnReceipt | None = None
+    #: The carrier events' trail as this move leaves it (a new event placed by its time).
+    tracking: tuple[TrackingEvent, ...] | None = None
 
 
 NO_EFFECTS = Effects()
@@ -94,6 +98,8 @@ def as_written(before: StoredOrder, advance: Advance, effects: Effects) -> Store
         )
     if effects.delivery is not None:
         written = replace(written, carrier_event_id=effects.delivery.carrier_event_id)
+    if effects.tracking is not None:
+        written = replace(written, tracking=effects.tracking)
     return written
 
 
@@ -151,6 +157,8 @@ class DynamoOrderBook:
             )
         if effects.delivery is not None:
             extra += store.delivery_actions(effects.delivery.at, effects.delivery.carrier_event_id)
+        if effects.tracking is not None:
+            extra += store.tracking_actions(effects.tracking)
         store.order_transition_update(tx, before, advance, extra, at=at)
         store.deduct_stock(tx, effects.deduct_stock)
         store.release_stock(tx, effects.release_stock)

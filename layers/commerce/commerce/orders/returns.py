@@ -1,8 +1,10 @@
-"""Returns: the customer asks within 7 days of delivery; ops receive the goods and refund.
+"""Returns: the customer asks within 7 days of delivery (15 for a quality problem); ops
+receive the goods and refund.
 
 ``POST /orders/{id}/returns`` (the owner, or the guest token's holder): the return's lines are
 checked by ``commerce.domain.returns`` (400 listing every bad field), the window by the state
-machine (409 once it has closed, or while another return is still open), and the order moves
+machine (409 once it has closed, or while another return is still open: a ``reason`` of
+``quality`` makes it the quality return's move, whose window is 15 days), and the order moves
 DELIVERED/REFUNDED -> RETURN_REQUESTED in the same transaction that records the return with the
 exact refund its lines are worth.
 
@@ -25,7 +27,14 @@ from dataclasses import replace
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
-from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, OrderStatus, advance
+from commerce.domain.orders import (
+    Advance,
+    IllegalTransition,
+    OrderEvent,
+    OrderStatus,
+    advance,
+    return_event,
+)
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -53,7 +62,8 @@ def request_return(
 ) -> ReturnOut:
     stored = load_owned(order_id, caller, tokens)
     now = clock.now()
-    advance(stored.order, OrderEvent.REQUEST_RETURN, now)  # 409 outside the window, first
+    event = return_event(body.reason)
+    advance(stored.order, event, now)  # 409 outside the window, first
     previous = [r.value for r in order_book().load_returns(order_id)]
     planned = plan_return(
         stored.order.lines,
@@ -69,7 +79,7 @@ def request_return(
     created: Return = planned
     moves.move(
         order_id,
-        OrderEvent.REQUEST_RETURN,
+        event,
         effects=lambda current, adv: Effects(new_return=created),
         first=stored,
         at=now,

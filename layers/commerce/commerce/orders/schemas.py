@@ -95,6 +95,12 @@ class ShipmentOut(BaseModel):
     tracking_number: str
 
 
+class TrackingEventOut(BaseModel):
+    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
+    at: str = Field(description="When the carrier says it happened (UTC ISO 8601)")
+    location: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class OrderOut(BaseModel):
     order_id: str
     status: str
@@ -119,6 +125,10 @@ class OrderOut(BaseModel):
         default=None,
         exclude_if=lambda value: value is None,
         description="Carrier and tracking number once shipped",
+    )
+    tracking: list[TrackingEventOut] = Field(
+        default_factory=list,
+        description="The carrier's events for the shipment, in the order they happened",
     )
 
 

@@ -12,6 +12,7 @@ from commerce.orders.schemas import (
     ReturnLineOut,
     ReturnOut,
     ShipmentOut,
+    TrackingEventOut,
 )
 from commerce.store.orders import StoredOrder, StoredReturn
 
@@ -40,6 +41,7 @@ def order_view(stored: StoredOrder, *, private: bool) -> OrderOut:
         created_at=iso(order.created_at) if private else None,
         email=order.email if private else None,
         shipment=shipment,
+        tracking=[TrackingEventOut.model_validate(e.to_dict()) for e in stored.tracking],
     )
 
 

@@ -215,3 +215,81 @@ def points_entry_sk(at: str, entry_key: str) -> str:
     same item (so a conditional put recognises it)."""
     digest = hashlib.sha256(entry_key.encode()).hexdigest()[:16]
     return f"{POINTS_ENTRY_SK_PREFIX}{at}#{digest}"
+
+
+# --- Customers table: address books and support tickets ---------------------------------
+
+ADDRESS_BOOK_SK: Final = "ADDRESSBOOK"
+ADDRESS_SK_PREFIX: Final = "ADDRESS#"
+TICKET_SK: Final = "TICKET"
+TICKET_MESSAGE_SK_PREFIX: Final = "MESSAGE#"
+TICKET_AWAITING_SK: Final = "AWAITING"
+#: gsi2 of tickets awaiting support, by the time they began to wait.
+TICKETS_AWAITING_GSI2PK: Final = "TICKETS_AWAITING"
+
+
+def address_sk(address_id: str) -> str:
+    return f"{ADDRESS_SK_PREFIX}{address_id}"
+
+
+def ticket_pk(ticket_id: str) -> str:
+    return f"TICKET#{ticket_id}"
+
+
+def ticket_message_sk(seq: int) -> str:
+    """Messages sort in the order written (numbered from 1)."""
+    return f"{TICKET_MESSAGE_SK_PREFIX}{seq:05d}"
+
+
+def customer_tickets_gsi1pk(sub: str) -> str:
+    return f"TICKETS#{sub}"
+
+
+def tickets_by_status_gsi2pk(status: str) -> str:
+    return f"TICKETS#{status}"
+
+
+def ticket_activity_sk(at: str, ticket_id: str) -> str:
+    """Tickets sort by a time (fixed-width ISO 8601); the id breaks ties."""
+    return f"{at}#{ticket_id}"
+
+
+def awaiting_gsi2sk(since: int, ticket_id: str) -> str:
+    """Waits sort by their start (zero-padded epoch seconds), so "waiting since before T" is the
+    key range below ``f"{T:012d}"``."""
+    return f"{since:012d}#{ticket_id}"
+
+
+# --- Orders table: support's search (gsi3) -------------------------------------------------
+
+#: Buckets of the orders-by-status index: spreads a flash sale's status changes over partitions.
+ORDER_STATUS_BUCKETS: Final = 4
+ORDER_EMAIL_SK: Final = "EMAIL"
+
+
+def order_status_bucket(order_id: str) -> int:
+    """An order's bucket in the status index; stable across processes (not Python's hash)."""
+    digest = hashlib.sha256(order_id.encode()).digest()[:4]
+    return int.from_bytes(digest, "big") % ORDER_STATUS_BUCKETS
+
+
+def order_status_gsi3pk(status: str, bucket: int) -> str:
+    return f"STATUS#{status}#{bucket:02d}"
+
+
+def order_email_gsi3pk(email: str) -> str:
+    """The search key of an order's email: a digest of it lower-cased, so the index holds no
+    address in clear and any spelling of the address finds the same orders."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"EMAIL#{digest}"
+
+
+def order_search_gsi3sk(created_at: str, order_id: str) -> str:
+    """Orders sort by creation time (fixed-width ISO 8601); the id breaks ties."""
+    return f"{created_at}#{order_id}"
+
+
+# --- Catalog table: the shipping zone table ------------------------------------------------
+
+SHIPPING_ZONES_PK: Final = "SHIPPING"
+SHIPPING_ZONES_SK: Final = "ZONES"

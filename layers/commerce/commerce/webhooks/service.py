@@ -9,8 +9,9 @@ anything:
 3. the body must be a JSON object with an event id and the fields of its type, else 400;
 4. the event id is recorded once (``store/webhook_events.py``); a replay answers
    ``{"status": "duplicate"}`` and does nothing;
-5. the event is applied: a carrier's ``delivered`` moves SHIPPED -> DELIVERED
-   (``commerce.orders.fulfilment.mark_delivered``); a provider's ``charge.succeeded`` is settled
+5. the event is applied: a carrier's ``in_transit``, ``out_for_delivery``, ``delivered`` or
+   ``exception`` goes on the order's tracking trail, ``delivered`` moving SHIPPED -> DELIVERED
+   (``commerce.orders.tracking``); a provider's ``charge.succeeded`` is settled
    as an approval (``commerce.orders.settlement``: PENDING_PAYMENT -> PAID with the stock
    deducted, a PAID order unchanged, a cancelled one refunded), ``charge.failed`` as a decline, and
    ``refund.succeeded`` is noted (refunds are recorded when this system makes them). If applying
@@ -29,11 +30,13 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
+from commerce.domain.tracking import TrackingEvent, TrackingStatus, location_error
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
@@ -182,7 +185,7 @@ def receive(
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type:
         raise _invalid("type", "type is required")
-    apply = _carrier if kind == "carriers" else _payment
+    apply = partial(_carrier, name) if kind == "carriers" else _payment
     # Everything a request can get wrong is checked before the event is remembered.
     action = apply(payload, event_type, event_id, verified.timestamp)
     if not webhook_events.record_once(sender, event_id, now=now, received_at=clock.iso(now)):
@@ -207,19 +210,35 @@ def receive(
 Action = Callable[[int], dict[str, Any]]
 
 
-def _carrier(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int) -> Action:
-    if event_type != "delivered":
+_TRACKING_NUMBER_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+#: Carrier event types and what they record (docs/orders.md, "Tracking"); others are ignored.
+_CARRIER_TYPES: Final = {status.value: status for status in TrackingStatus}
+
+
+def _carrier(
+    carrier: str, payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int
+) -> Action:
+    status = _CARRIER_TYPES.get(event_type)
+    if status is None:
         return lambda now: {"result": "ignored"}
     order_id = _text(payload, "order_id", _ORDER_ID_RE)
     at = _epoch(payload.get("at"), sent_at)
+    location = payload.get("location")
+    problem = location_error(location)
+    if problem is not None:
+        raise _invalid("location", f"location {problem}")
+    tracking_number = None
+    if payload.get("tracking_number") is not None:
+        tracking_number = _text(payload, "tracking_number", _TRACKING_NUMBER_RE)
+    event = TrackingEvent(event_id, status, at, location.strip() if location else None)
 
-    def deliver(now: int) -> dict[str, Any]:
-        from commerce.orders.fulfilment import mark_delivered
+    def record(now: int) -> dict[str, Any]:
+        from commerce.orders.tracking import record_carrier_event
 
-        written = mark_delivered(order_id, at, event_id)
+        written = record_carrier_event(order_id, carrier, event, tracking_number)
         return {"order_id": order_id, "order_status": written.status.value}
 
-    return deliver
+    return record
 
 
 _PAYMENT_TYPES: Final = ("charge.succeeded", "charge.failed", "refund.succeeded")

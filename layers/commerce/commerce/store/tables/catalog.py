@@ -1,4 +1,4 @@
-"""The Catalog table: products, SKU records, coupons and their use counters.
+"""The Catalog table: products, SKU records, coupons and their use counters, shipping zones.
 
 Products and SKU records are written by ``store/products.py``; coupons and their per-customer
 counters by ``store/coupons.py``. Key layouts are in ``store/keys.py``.
@@ -109,3 +109,20 @@ class CouponUseModel(CatalogTable):
     gsi1sk = UnicodeAttribute(null=True)
     # gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``.
     customer_uses: Gsi1Index[CouponUseModel] = Gsi1Index()
+
+
+class ShippingZonesModel(CatalogTable):
+    """pk=SHIPPING, sk=ZONES: the shipping zone table ops configure, whole (one item, so a
+    change is checked and written as one: no place can end up in two zones).
+
+    ``zones`` [{zone_id, name, places, fee, free_threshold?}], ``version`` (+1 per change; each
+    change is conditioned on the version it was read at), ``updated_at``, ``updated_by`` (the
+    staff member's sub). Written by ``store/shipping_zones.py``.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    zones = ListAttribute[Any]()
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute(null=True)
