@@ -22,10 +22,13 @@ from commerce.errors import FieldError
 
 #: Levels of arrays and objects inside each other; the deepest body of API.md has five.
 MAX_DEPTH: Final = 32
-#: Digits of an integer literal: every number of API.md fits in 19 (a signed 64-bit integer).
-MAX_INTEGER_DIGITS: Final = 20
+#: Digits of an integer literal. Every number of API.md fits in 19 (a signed 64-bit integer);
+#: a number a little larger still reaches the schema, whose error names the field, while one of
+#: hundreds or thousands of digits (which ``int`` is slow to convert, and refuses past 4,300)
+#: never does.
+MAX_INTEGER_DIGITS: Final = 64
 #: Characters of a number with a fraction or exponent.
-MAX_FLOAT_CHARS: Final = 40
+MAX_FLOAT_CHARS: Final = 64
 
 
 class _Refused(Exception):
