@@ -55,7 +55,7 @@ from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
 from commerce.domain.locale import negotiate
-from commerce.domain.orders import OrderLine, OrderStatus, new_order
+from commerce.domain.orders import OrderLine, OrderStatus, PaymentMethod, new_order
 from commerce.domain.reservations import Refusal, plan_set, preferred_shard
 from commerce.errors import (
     Conflict,
@@ -135,6 +135,12 @@ def place_order(
     """``POST /orders``: the 202 body, the same one for every retry of the same key and body."""
     if body.redeem_points and not caller.is_authenticated:
         raise ValidationFailed([FieldError("redeem_points", "sign in to redeem points")])
+    if body.payment.method == PaymentMethod.CARD and body.payment.token is None:
+        raise ValidationFailed([FieldError("payment.token", "is required to pay by card")])
+    if body.payment.method != PaymentMethod.CARD and body.payment.token is not None:
+        raise ValidationFailed(
+            [FieldError("payment.token", f"is not taken for {body.payment.method}")]
+        )
     if not caller.is_authenticated and body.email is None:
         raise ValidationFailed([FieldError("email", "is required for guest checkout")])
     if caller.sub is not None:

@@ -20,15 +20,19 @@ class PaymentIn(BaseModel):
 
     model_config = _FORBID
 
-    method: Literal["card"] = Field(description="Only card payments for now")
+    method: Literal["card", "alipay", "wechat_pay"] = Field(
+        description="card (with a token), alipay or wechat_pay (no token: the answer carries "
+        "payment.next_action, and the provider's notification settles the order)"
+    )
     token: Annotated[
-        StrictStr,
+        StrictStr | None,
         Field(
             min_length=1,
             max_length=255,
-            description="The payment provider's token (sandbox: tok_ok, tok_declined, tok_flaky)",
+            description="Cards only: the payment provider's token (sandbox: tok_ok, "
+            "tok_declined, tok_flaky; Stripe: a PaymentMethod id such as pm_card_visa)",
         ),
-    ]
+    ] = None
 
 
 class PlaceOrderIn(BaseModel):
@@ -72,6 +76,12 @@ class PlacedOrderOut(BaseModel):
         "order (X-Cart-Token works too)",
     )
     totals: TotalsOut
+    payment: PaymentOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Alipay and WeChat Pay: the method and its next_action (absent while the "
+        "provider could not be reached; poll the order for it)",
+    )
 
 
 class OrderLineOut(BaseModel):
@@ -80,9 +90,36 @@ class OrderLineOut(BaseModel):
     unit_price: MoneyOut = Field(description="The price when the order was placed")
 
 
+class NextActionOut(BaseModel):
+    """What the customer must do at the provider for the payment to happen."""
+
+    type: Literal["redirect", "qr_code"] = Field(
+        description="`redirect`: open `url` (Alipay); `qr_code`: show `code_url` as a QR code "
+        "for the customer to scan (WeChat Pay)"
+    )
+    url: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    code_url: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class PaymentOut(BaseModel):
     status: str = Field(description="PENDING, APPROVED, DECLINED, REFUNDED, PARTIALLY_REFUNDED")
-    method: str
+    method: str = Field(description="card, alipay or wechat_pay")
+    next_action: NextActionOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Alipay and WeChat Pay, until paid: what the customer must do",
+    )
+
+
+class RefundOut(BaseModel):
+    """One refund of an order (``POST /admin/orders/{order_id}/refunds`` and ``refunds``)."""
+
+    refund_id: str
+    amount: MoneyOut
+    status: str = Field(
+        description="pending (asked of the provider), succeeded, or failed (nothing refunded)"
+    )
+    at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class HistoryEntryOut(BaseModel):
@@ -105,6 +142,11 @@ class OrderOut(BaseModel):
         default=None, description="null when the cart had no shipping address"
     )
     history: list[HistoryEntryOut]
+    refunds: list[RefundOut] = Field(
+        default_factory=list,
+        description="Every refund of the payment, oldest first: staff refunds, refunds made "
+        "at the provider, cancels and received returns",
+    )
     created_at: str | None = Field(
         default=None,
         exclude_if=lambda value: value is None,

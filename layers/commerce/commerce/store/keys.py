@@ -157,6 +157,20 @@ def dispatch_gsi2pk(bucket: int) -> str:
     return f"DISPATCH#{bucket:02d}"
 
 
+#: Buckets of the unpaid index (gsi3): orders still PENDING_PAYMENT, by creation time, for the
+#: payment timeout and the reconciliation of lost notifications (orders/timeouts.py).
+UNPAID_BUCKETS: Final = 4
+
+
+def unpaid_bucket(order_id: str) -> int:
+    """An order's bucket in the unpaid index (the dispatch index's spread, another key)."""
+    return dispatch_bucket(order_id) % UNPAID_BUCKETS
+
+
+def unpaid_gsi3pk(bucket: int) -> str:
+    return f"UNPAID#{bucket:02d}"
+
+
 #: gsi2 of return items whose points reversal is still to be written. Returns are received by
 #: hand and stay in the index only between two writes, so one index partition holds them all.
 REVERSALS_GSI2PK: Final = "REVERSALS"

@@ -38,12 +38,16 @@ from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     Advance,
+    NextAction,
+    NextActionType,
     Order,
     OrderHistoryEntry,
     OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
+    RefundRecord,
+    RefundStatus,
 )
 from commerce.domain.pricing import Totals
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
@@ -142,7 +146,17 @@ def payment_map(payment: Payment) -> dict[str, Any]:
         stored["charge_id"] = payment.charge_id
     if payment.decline_code is not None:
         stored["decline_code"] = payment.decline_code
+    if payment.next_action is not None:
+        stored["next_action"] = payment.next_action.to_dict()
     return stored
+
+
+def _next_action(raw: Any) -> NextAction | None:
+    if not raw:
+        return None
+    return NextAction(
+        NextActionType(str(raw["type"])), url=raw.get("url"), code_url=raw.get("code_url")
+    )
 
 
 def _payment(raw: Any) -> Payment:
@@ -153,6 +167,40 @@ def _payment(raw: Any) -> Payment:
         charge_id=data.get("charge_id"),
         decline_code=data.get("decline_code"),
         refunded=_money(data["refunded"]) if data.get("refunded") else Money.zero(),
+        next_action=_next_action(data.get("next_action")),
+    )
+
+
+def refunds_list(refunds: Iterable[RefundRecord]) -> list[dict[str, Any]]:
+    """The stored form of an order's refunds (times in epoch seconds, as ``history``)."""
+    stored: list[dict[str, Any]] = []
+    for refund in refunds:
+        item: dict[str, Any] = {
+            "refund_id": refund.refund_id,
+            "amount": refund.amount.to_dict(),
+            "status": refund.status.value,
+            "at": refund.at,
+            "reason": refund.reason,
+            "points_due": refund.points_due,
+        }
+        if refund.provider_refund_id is not None:
+            item["provider_refund_id"] = refund.provider_refund_id
+        stored.append(item)
+    return stored
+
+
+def _refunds(raw: Any) -> tuple[RefundRecord, ...]:
+    return tuple(
+        RefundRecord(
+            refund_id=str(item["refund_id"]),
+            amount=_money(item["amount"]),
+            status=RefundStatus(str(item["status"])),
+            at=int(item["at"]),
+            reason=str(item.get("reason") or ""),
+            provider_refund_id=item.get("provider_refund_id"),
+            points_due=int(item.get("points_due") or 0),
+        )
+        for item in _plain(raw) or []
     )
 
 
@@ -213,6 +261,7 @@ def from_model(model: OrderModel) -> StoredOrder:
         cart_token_hash=model.cart_token_hash,
         order_token_hash=model.order_token_hash,
         version=int(model.version),
+        refunds=_refunds(model.refunds),
     )
     return StoredOrder(
         order=order,
@@ -316,6 +365,9 @@ def new_order_item(
     if dispatch_pending:
         item.gsi2pk = keys.dispatch_gsi2pk(keys.dispatch_bucket(order.order_id))
         item.gsi2sk = stored.created_at
+    if order.status is OrderStatus.PENDING_PAYMENT:
+        item.gsi3pk = keys.unpaid_gsi3pk(keys.unpaid_bucket(order.order_id))
+        item.gsi3sk = stored.created_at
     return item
 
 
@@ -356,6 +408,11 @@ def order_transition_update(
         OrderModel.updated_at.set(at or clock.now_iso()),
         *extra_actions,
     ]
+    if order.refunds or stored.order.refunds:
+        actions.append(OrderModel.refunds.set(refunds_list(order.refunds)))
+    if order.status is not OrderStatus.PENDING_PAYMENT:
+        # Out of the unpaid index (a no-op for orders that had left it already).
+        actions += [OrderModel.gsi3pk.remove(), OrderModel.gsi3sk.remove()]
     condition: Condition = (OrderModel.version == stored.version) & (
         OrderModel.status == advance.previous.value
     )
@@ -437,6 +494,17 @@ def clear_dispatch_marker(order_id: str) -> bool:
             condition=OrderModel.gsi2pk.exists(),
         )
     )
+
+
+def unpaid(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
+    """Orders of one unpaid bucket (gsi3) placed before ``created_before`` and, as the index
+    last saw them, still PENDING_PAYMENT. Eventually consistent: every move made on what is
+    found here is conditioned on the order's version and status, read again first."""
+    rows = OrderModel.gsi3.query(
+        keys.unpaid_gsi3pk(bucket), OrderModel.gsi3sk < created_before, page_size=page_size
+    )
+    for row in rows:
+        yield from_model(row)
 
 
 def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:

@@ -43,6 +43,18 @@ class DispatchIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-unty
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class UnpaidIndex(GlobalSecondaryIndex["OrderModel"]):  # type: ignore[no-untyped-call]
+    """gsi3 (sparse): orders still PENDING_PAYMENT, by creation time. Set at checkout and
+    removed by the write that moves the order out of PENDING_PAYMENT (orders/timeouts.py)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
 class ReversalIndex(GlobalSecondaryIndex["ReturnModel"]):  # type: ignore[no-untyped-call]
     """gsi2 of return items (sparse): returns received whose points reversal is not yet
     written, by receipt time. Shares gsi2 with the dispatch index under its own key."""
@@ -92,13 +104,24 @@ class OrderModel(OrdersTable):
     # order is PENDING_PAYMENT: a cancelled order without it was never charged, so the consumer
     # never asks the provider about it (commerce/orders/charging.py).
     charge_attempted_at = NumberAttribute(null=True)
+    # The provider's own reference of the order's payment, kept before the customer can be
+    # charged (Stripe: the PaymentIntent id, stored before it is confirmed), so a retry finds
+    # the payment it began instead of beginning another (commerce/store/charge_attempts.py).
+    payment_ref = UnicodeAttribute(null=True)
+    # Every refund of the charge: [{refund_id, amount, status, at, reason, provider_refund_id?,
+    # points_due}] (commerce/domain/refunds.py).
+    refunds = ListAttribute[Any](null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     # gsi1: a signed-in customer's orders, newest first (CUSTOMER#{sub}, {created_at}#{id}).
     gsi1: Gsi1Index[OrderModel] = Gsi1Index()
     gsi2 = DispatchIndex()
+    # gsi3: orders awaiting payment (UNPAID#{bucket}, {created_at}).
+    gsi3 = UnpaidIndex()
 
 
 class ReturnModel(OrdersTable):
