@@ -135,9 +135,9 @@ def place_order(
     """``POST /orders``: the 202 body, the same one for every retry of the same key and body."""
     if body.redeem_points and not caller.is_authenticated:
         raise ValidationFailed([FieldError("redeem_points", "sign in to redeem points")])
-    if body.payment.method == PaymentMethod.CARD and body.payment.token is None:
+    if body.payment.method == PaymentMethod.CARD.value and body.payment.token is None:
         raise ValidationFailed([FieldError("payment.token", "is required to pay by card")])
-    if body.payment.method != PaymentMethod.CARD and body.payment.token is not None:
+    if body.payment.method != PaymentMethod.CARD.value and body.payment.token is not None:
         raise ValidationFailed(
             [FieldError("payment.token", f"is not taken for {body.payment.method}")]
         )

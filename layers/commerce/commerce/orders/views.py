@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from commerce.clock import iso
-from commerce.http.schemas import address_out, money_out, totals_out
 from commerce.domain.orders import Payment, RefundRecord
+from commerce.http.schemas import address_out, money_out, totals_out
 from commerce.orders.schemas import (
     HistoryEntryOut,
     NextActionOut,

@@ -132,8 +132,15 @@ class SandboxProvider:
     # --- charges ---------------------------------------------------------------------------
 
     def charge(
-        self, order_id: str, amount: Money, token: str, idempotency_key: str
+        self,
+        order_id: str,
+        amount: Money,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: int | None = None,
     ) -> ChargeResult:
+        del expires_at  # a sandbox charge is decided at once
         if amount.amount <= 0:
             raise PermanentProviderError("a charge is for a positive amount")
         key = f"charge#{idempotency_key}"
