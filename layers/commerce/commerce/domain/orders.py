@@ -397,8 +397,9 @@ class Order:
             "payment": self.payment.to_dict(),
             "history": [entry.to_dict() for entry in self.history],
             "created_at": iso(self.created_at),
-            "refunds": [refund.to_dict() for refund in self.refunds],
         }
+        if self.refunds:
+            body["refunds"] = [refund.to_dict() for refund in self.refunds]
         if self.shipping_address is not None:
             body["shipping_address"] = self.shipping_address.to_dict()
         return body

@@ -26,6 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
 from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
+from commerce.domain.refunds import record_made, refund_id_for
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -36,7 +37,7 @@ from commerce.orders.book import Effects, ReturnReceipt, order_book
 from commerce.orders.reading import load_owned, load_readable
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
-from commerce.payments.factory import provider
+from commerce.payments.factory import provider_for
 from commerce.payments.provider import refund_key
 from commerce.store import orders as store
 from commerce.store.orders import (
@@ -100,10 +101,18 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
         payment = order.payment
         if value.refund.amount <= 0 or payment.charge_id is None:
             return current
-        result = provider().refund(payment.charge_id, value.refund, refund_key(order_id, return_id))
+        key = refund_key(order_id, return_id)
+        result = provider_for(payment.method).refund(payment.charge_id, value.refund, key)
         refund_ids.append(result.refund_id)
-        paid = payment.refund(value.refund, order.totals.total)
-        return replace(current, order=replace(order, payment=paid))
+        refunded = record_made(
+            order,
+            refund_id_for(key),
+            value.refund,
+            clock.now(),
+            provider_refund_id=result.refund_id,
+            reason=f"return {return_id}",
+        )
+        return replace(current, order=refunded)
 
     def restock(current: StoredOrder, adv: Advance) -> Effects:
         reversal = reversal_owed(current, value.refund, adv.order.history[-1].at)

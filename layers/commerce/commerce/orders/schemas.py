@@ -144,8 +144,9 @@ class OrderOut(BaseModel):
     history: list[HistoryEntryOut]
     refunds: list[RefundOut] = Field(
         default_factory=list,
+        exclude_if=lambda value: not value,
         description="Every refund of the payment, oldest first: staff refunds, refunds made "
-        "at the provider, cancels and received returns",
+        "at the provider, cancels and received returns (absent while there is none)",
     )
     created_at: str | None = Field(
         default=None,
