@@ -15,15 +15,16 @@ cancellation and returns are tested without an emulator (as the payment port's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from commerce.clock import epoch
+from commerce.clock import epoch, iso_us
 from commerce.coupons.consumption import return_perks
 from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
 from commerce.ports import Adapter
-from commerce.store import charge_attempts
+from commerce.store import charge_attempts, keys
 from commerce.store import orders as store
 from commerce.store.charge_attempts import OrderForPayment
 from commerce.store.kit import CONDITION_FAILED
@@ -132,6 +133,11 @@ class OrderBook(Protocol):
         another sender cleared it first)."""
         ...
 
+    def unpaid(self, placed_before: int) -> Iterator[StoredOrder]:
+        """Orders placed before ``placed_before`` (epoch s) that were, when last indexed, still
+        PENDING_PAYMENT: possibly stale, so every move on one is decided on a fresh read."""
+        ...
+
 
 class DynamoOrderBook:
     """The order book over the Orders and Inventory tables: one transaction per move."""
@@ -190,6 +196,11 @@ class DynamoOrderBook:
 
     def clear_dispatch_marker(self, order_id: str) -> bool:
         return store.clear_dispatch_marker(order_id)
+
+    def unpaid(self, placed_before: int) -> Iterator[StoredOrder]:
+        cutoff = iso_us(placed_before)
+        for bucket in range(keys.UNPAID_BUCKETS):
+            yield from store.unpaid(bucket, cutoff)
 
 
 # --- The process's book -------------------------------------------------------------------------

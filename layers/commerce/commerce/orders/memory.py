@@ -236,6 +236,16 @@ class InMemoryOrderBook:
             self.orders[order_id] = replace(current, dispatch_pending=False)
             return True
 
+    def unpaid(self, placed_before: int) -> Iterator[StoredOrder]:
+        with self._lock:
+            found = [
+                stored
+                for stored in self.orders.values()
+                if stored.status is OrderStatus.PENDING_PAYMENT
+                and stored.order.created_at < placed_before
+            ]
+        yield from sorted(found, key=lambda stored: stored.order.created_at)
+
     # -- CheckoutBook --------------------------------------------------------------------------
 
     def load_cart(self, cart_id: str) -> StoredCart | None:

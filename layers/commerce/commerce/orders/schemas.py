@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+from commerce.domain.money import SUPPORTED_CURRENCIES
+from commerce.domain.refunds import MAX_REASON_CHARS as MAX_REFUND_REASON_CHARS
 from commerce.domain.returns import MAX_REASON_CHARS
 from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
 
@@ -207,3 +209,21 @@ class ReturnOut(BaseModel):
     lines: list[ReturnLineOut]
     reason: str
     refund: MoneyOut = Field(description="What will be (or was) refunded for these lines")
+
+
+class RefundAmountIn(BaseModel):
+    """A refund's amount: positive integer minor units (fen) in the order's currency."""
+
+    model_config = _FORBID
+
+    amount: Annotated[StrictInt, Field(ge=1, le=10**12)]
+    currency: Annotated[StrictStr, Field(json_schema_extra={"enum": sorted(SUPPORTED_CURRENCIES)})]
+
+
+class RefundIn(BaseModel):
+    """Body of ``POST /admin/orders/{order_id}/refunds``."""
+
+    model_config = _FORBID
+
+    amount: RefundAmountIn
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REFUND_REASON_CHARS)]

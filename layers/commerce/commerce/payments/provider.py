@@ -183,6 +183,14 @@ def refund_key(order_id: str, return_id: str = CANCEL) -> str:
     return _bounded(f"order:{_checked(order_id)}:refund:return:{return_id}")
 
 
+def staff_refund_key(order_id: str, request_id: str) -> str:
+    """A staff refund of the order, one per request (``request_id``: the client's
+    Idempotency-Key as ``domain.refunds.request_id_for`` makes it)."""
+    if not request_id or any(c.isspace() or c == ":" for c in request_id):
+        raise ValueError("a request id is a non-empty string without spaces or colons")
+    return _bounded(f"order:{_checked(order_id)}:refund:staff:{request_id}")
+
+
 # --- Amounts as the Chinese providers write them -----------------------------------------------
 
 
