@@ -154,6 +154,12 @@ class StripeProvider:
         result = self._result(intent)
         return result if result.status is not ChargeStatus.ACTION_REQUIRED else None
 
+    def order_of(self, payment_intent_id: str) -> str | None:
+        """The order a PaymentIntent was made for (its metadata), for refund notifications."""
+        intent = _call(lambda: self._client.v1.payment_intents.retrieve(payment_intent_id))
+        order_id = _field(_field(intent, "metadata"), "order_id")
+        return str(order_id) if order_id else None
+
     def payment_intents_of(self, order_id: str) -> list[Any]:
         """Every PaymentIntent whose metadata names the order (what tests count)."""
         return [
