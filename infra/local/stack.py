@@ -20,15 +20,24 @@ from werkzeug.serving import BaseWSGIServer
 from infra.local.auth import CognitoIssuer, CognitoVerifier
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
-from infra.local.environment import endpoint_environment, function_environment, worker_config
+from infra.local.environment import (
+    DEV_WEBHOOK_SECRET,
+    endpoint_environment,
+    function_environment,
+    payment_environment,
+    worker_config,
+)
 from infra.local.functions import FunctionSpec, load_functions
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
+from infra.local.localstripe import LocalStripe
 from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
+from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.processes import descendants, free_port
+from infra.local.provider_edge import ALIPAY_PATH, WECHAT_PREFIX, ProviderEdge
 from infra.local.resources import CreatedResources, create_all, unhandled_types, verify_senders
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
@@ -76,6 +85,12 @@ class LocalStack:
         self.port = 0
         self.demo_products = 0
         self.outbox = Outbox()
+        # The payment providers' edge (Alipay, WeChat Pay) and, for PAYMENT_PROVIDER=stripe,
+        # localstripe: the outside world of payments, played locally with generated keys.
+        self.edge = ProviderEdge()
+        self.edge_server: BaseWSGIServer | None = None
+        self.localstripe: LocalStripe | None = None
+        self.card_provider = os.environ.get("PAYMENT_PROVIDER", "sandbox").strip().lower()
 
     @property
     def base_url(self) -> str:
@@ -97,7 +112,11 @@ class LocalStack:
         self.created = create_all(resolver, self.dynamodb.client(), self.moto.client)
         self.functions = load_functions(template, resolver, template_path.parent)
         verify_senders((spec.environment for spec in self.functions), self.moto.client("ses"))
-        endpoints = endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint)
+        self.port = self.options.port or free_port()
+        endpoints = {
+            **endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint),
+            **self._start_payments(),
+        }
         configs = {
             spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
             for spec in self.functions
@@ -110,13 +129,16 @@ class LocalStack:
             for logical, config in configs.items()
         }
         self.routes = load_routes(template, self.functions, resolver)
-        self.port = self.options.port or free_port()
         gateway = self._gateway(configs)
         self.server = serve(gateway, self.port, verbose=self.options.verbose)
         self._server_thread = threading.Thread(
             target=self.server.serve_forever, name="gateway", daemon=True
         )
         self._server_thread.start()
+        if self.localstripe is not None:
+            self.localstripe.register_webhook(
+                f"{self.base_url}/webhooks/payments/stripe", self.edge.keys.stripe_webhook_secret
+            )
         if self.options.warm:
             self._warm()
         self._start_pollers()
@@ -131,6 +153,39 @@ class LocalStack:
                 r.path == "/admin/products" and r.method in ("POST", "ANY") for r in self.routes
             )
             self.demo_products = load_demo_data(self.base_url, has_route)
+
+    def _start_payments(self) -> dict[str, str]:
+        """Serve the provider edge, start localstripe when cards go to Stripe, and say where
+        the functions find them."""
+        self.edge_server = serve(self.edge, free_port())  # type: ignore[arg-type]
+        threading.Thread(
+            target=self.edge_server.serve_forever, name="provider-edge", daemon=True
+        ).start()
+        edge_url = f"http://127.0.0.1:{self.edge_server.server_port}"
+        if self.card_provider == "stripe":
+            self.localstripe = LocalStripe(quiet=not self.options.verbose)
+            self.localstripe.start()
+        return payment_environment(
+            self.edge.keys.credentials(),
+            api_base=self.base_url,
+            alipay_gateway=edge_url + ALIPAY_PATH,
+            wechatpay_base=edge_url + WECHAT_PREFIX,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
+
+    def _payment_sandbox(self) -> PaymentSandbox | None:
+        orders = self.created.tables.get("OrdersTable")
+        if orders is None:
+            return None
+        return PaymentSandbox(
+            edge=self.edge,
+            dynamodb=self.dynamodb.client(),
+            orders_table=orders,
+            api_base=self.base_url,
+            card_provider=self.card_provider,
+            webhook_secret=DEV_WEBHOOK_SECRET,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
 
     def _gateway(self, configs: dict[str, WorkerConfig]) -> Gateway:
         verifiers: dict[str, CognitoVerifier] = {}
@@ -153,6 +208,7 @@ class LocalStack:
             outbox=self.outbox,
             openapi=OpenApiDocument(lambda: self._build_openapi(configs)),
             max_body=self.options.max_body,
+            payments=self._payment_sandbox(),
         )
 
     def _build_openapi(self, configs: dict[str, WorkerConfig]) -> dict[str, Any]:
@@ -197,6 +253,11 @@ class LocalStack:
             },
             "functions": {spec.logical_id: spec.name for spec in self.functions},
             "demo_products": self.demo_products,
+            "card_provider": self.card_provider,
+            "provider_edge": (
+                f"http://127.0.0.1:{self.edge_server.server_port}" if self.edge_server else None
+            ),
+            "localstripe": self.localstripe.endpoint if self.localstripe else None,
             "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
         }
 
@@ -215,6 +276,8 @@ class LocalStack:
             self.ticker.stop if self.ticker else None,
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,
+            self._stop_edge,
+            self.localstripe.stop if self.localstripe else None,
             self.moto.stop,
             self.dynamodb.stop,
         ]
@@ -225,6 +288,11 @@ class LocalStack:
                 step()
             except Exception:
                 log.exception("error while stopping")
+
+    def _stop_edge(self) -> None:
+        if self.edge_server is not None:
+            self.edge_server.shutdown()
+            self.edge_server.server_close()
 
     def _stop_server(self) -> None:
         if self.server is not None:
