@@ -5,12 +5,12 @@ customer or the shop's staff would (pays at the cashier or scans the QR code, le
 fail, refunds in the provider's dashboard), then sends **that provider's** signed notification
 through the real webhook route, where the production verification code believes it or not:
 
-| order's method | provider played by          | notification sent to ``/webhooks/payments/...``      |
-|----------------|-----------------------------|------------------------------------------------------|
-| card (sandbox) | the sandbox                 | ``sandbox``: X-Signature HMAC with the dev secret    |
-| card (stripe)  | localstripe                 | ``stripe``: a Stripe event, Stripe-Signature          |
-| alipay         | the provider edge           | ``alipay``: the RSA2-signed form (verified by the SDK)|
-| wechat_pay     | the provider edge           | ``wechat_pay``: the signed, encrypted callback        |
+| method         | played by         | notification sent to ``/webhooks/payments/<provider>`` |
+|----------------|-------------------|--------------------------------------------------------|
+| card (sandbox) | the sandbox       | ``sandbox``: X-Signature HMAC with the dev secret      |
+| card (stripe)  | localstripe       | ``stripe``: a Stripe event, Stripe-Signature           |
+| alipay         | the provider edge | ``alipay``: the RSA2-signed form (verified by the SDK) |
+| wechat_pay     | the provider edge | ``wechat_pay``: the signed, encrypted callback         |
 
 WeChat Pay sends no notification for a failed payment: ``failed`` closes its transaction and
 the reconciler (the sweeper) settles the order from the query. Answers 202 with what the
