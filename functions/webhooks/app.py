@@ -104,4 +104,5 @@ def payment_webhook(
 
 
 install(app)
-lambda_handler = lambda_entrypoint(app)
+# Senders sign raw bodies of their own media types (Alipay: a form): the signature decides.
+lambda_handler = lambda_entrypoint(app, json_only=False)

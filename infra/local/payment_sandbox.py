@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import requests
+from commerce.payments.provider import charge_key
+from commerce.payments.sandbox import charge_id_for
 from commerce.webhooks.signatures import sign
 from werkzeug.wrappers import Request, Response
 
@@ -154,7 +156,10 @@ class PaymentSandbox:
 
     def _sandbox(self, order: dict[str, Any], total: int, outcome: str) -> Response:
         order_id = str(order["order_id"])
-        charge_id = order["payment"].get("charge_id") or f"ch_local_{order_id[:16]}"
+        # The id the sandbox gives (or will give) the order's charge, so a refund finds it.
+        charge_id = order["payment"].get("charge_id") or charge_id_for(
+            order_id, charge_key(order_id)
+        )
         event: dict[str, Any] = {
             "event_id": f"evt_local_{uuid.uuid4().hex[:16]}",
             "order_id": order_id,

@@ -41,17 +41,19 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def request_guard_failure(event: dict[str, Any]) -> CommerceError | None:
-    """Why a request must be refused before routing: a body too large or not JSON.
+def request_guard_failure(event: dict[str, Any], *, json_only: bool = True) -> CommerceError | None:
+    """Why a request must be refused before routing: a body too large or (``json_only``) not
+    JSON.
 
     This runs ahead of the resolver because its schema validation would otherwise try to parse
-    a form or a 20 MB blob first and report a misleading field error.
+    a form or a 20 MB blob first and report a misleading field error. Routes that verify a
+    sender's signature over the raw body (the webhooks: Alipay posts a form) take any type.
     """
     body = event.get("body")
     if isinstance(body, str) and len(body.encode()) > get_settings().max_body_bytes:
         return PayloadTooLarge("The request body exceeds the size limit")
     method = str(event.get("httpMethod") or "").upper()
-    if method in _BODY_METHODS and body:
+    if json_only and method in _BODY_METHODS and body:
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
         content_type = headers.get("content-type")
         if content_type and not _is_json(content_type):
@@ -99,11 +101,12 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
     return app
 
 
-def lambda_entrypoint(app: APIGatewayRestResolver) -> LambdaHandler:
-    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics."""
+def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
+    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
+    ``json_only`` False lets bodies of any media type reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event)
+        refused = request_guard_failure(event, json_only=json_only)
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)

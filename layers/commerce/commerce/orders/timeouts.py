@@ -35,9 +35,11 @@ from commerce.orders.book import Effects, OrderBook, order_book
 from commerce.orders.charging import payment_deadline
 from commerce.payments import factory
 from commerce.payments.provider import ProviderError, charge_key
+from commerce.settings import get_settings
 from commerce.store.orders import StoredOrder
 
-#: An unpaid order is first asked about at its provider this long after it was placed.
+#: An unpaid order is first asked about at its provider this long after it was placed (or
+#: after its payment timeout, if that is shorter).
 ASK_AFTER_SECONDS: Final = 120
 #: Orders handled per run at most; the rest wait for the next minute.
 MAX_PER_RUN: Final = 200
@@ -110,7 +112,8 @@ def sweep_unpaid(now: int, book: OrderBook | None = None) -> UnpaidReport:
     """One run over the orders still awaiting payment (``now``: epoch seconds)."""
     books = book or order_book()
     report = UnpaidReport()
-    for count, stored in enumerate(books.unpaid(now - ASK_AFTER_SECONDS)):
+    ask_after = min(ASK_AFTER_SECONDS, get_settings().payment_timeout_seconds)
+    for count, stored in enumerate(books.unpaid(now - ask_after)):
         if count >= MAX_PER_RUN:
             break
         if stored.status is not OrderStatus.PENDING_PAYMENT:
