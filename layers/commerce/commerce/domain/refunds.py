@@ -112,6 +112,8 @@ def open_refund(order: Order, refund_id: str, amount: Money, reason: str, at: in
         raise Conflict(f"Refunds of this order are in {order.totals.total.currency}")
     if amount.amount <= 0:
         raise Conflict("A refund is a positive amount")
+    if find(order, refund_id) is not None:
+        raise Conflict(f"Refund {refund_id} exists already")
     left = refundable(order)
     if amount.amount > left.amount:
         raise Conflict(
@@ -126,19 +128,24 @@ def settle_refund(
     order: Order, refund_id: str, provider_refund_id: str | None, points_due: int = 0
 ) -> Order:
     """A pending refund the provider made: ``succeeded`` and counted in ``payment.refunded``.
-    A refund already settled is returned as it is."""
+    A refund already settled is returned as it is. What is counted never takes
+    ``payment.refunded`` past the charge (a refund reported meanwhile from the provider's
+    dashboard may have taken the room this one had reserved)."""
     record = find(order, refund_id)
     if record is None:
         raise KeyError(refund_id)
     if record.status is not RefundStatus.PENDING:
         return order
+    room = max(0, charged(order).amount - order.payment.refunded.amount)
+    counted = Money(min(record.amount.amount, room), record.amount.currency)
     done = replace(
         record,
+        amount=counted,
         status=RefundStatus.SUCCEEDED,
         provider_refund_id=provider_refund_id,
         points_due=points_due,
     )
-    paid = order.payment.refund(record.amount, order.totals.total)
+    paid = order.payment.refund(counted, order.totals.total)
     return replace(_replace_record(order, done), payment=paid)
 
 
