@@ -322,11 +322,13 @@ class ProviderEdge:
         text = f'{{"{name}":{content},"sign":"{sign}"}}'
         return Response(text, content_type="application/json; charset=utf-8")
 
-    def alipay_notification(self, trade: Trade, kind: str) -> bytes:
+    def alipay_notification(
+        self, trade: Trade, kind: str, *, notify_time: str | None = None
+    ) -> bytes:
         """The form Alipay posts for a payment (``paid``), a closed trade (``failed``) or a
         refund (``refunded``: the last one made), signed RSA2 with Alipay's key."""
         fields = {
-            "notify_time": _beijing_now(),
+            "notify_time": notify_time or _beijing_now(),
             "notify_type": "trade_status_sync",
             "notify_id": uuid.uuid4().hex,
             "app_id": self.keys.alipay_app_id,
@@ -447,8 +449,8 @@ class ProviderEdge:
         )
         return _verifies(self.keys.wechat_merchant_key, message, values.get("signature", ""))
 
-    def _signed_headers(self, body: str) -> dict[str, str]:
-        timestamp = str(int(time.time()))
+    def _signed_headers(self, body: str, at: int | None = None) -> dict[str, str]:
+        timestamp = str(at if at is not None else int(time.time()))
         nonce = uuid.uuid4().hex
         return {
             "Wechatpay-Timestamp": timestamp,
@@ -489,7 +491,9 @@ class ProviderEdge:
             ),
         }
 
-    def wechat_notification(self, trade: Trade, kind: str) -> tuple[bytes, dict[str, str]]:
+    def wechat_notification(
+        self, trade: Trade, kind: str, *, timestamp: int | None = None
+    ) -> tuple[bytes, dict[str, str]]:
         """The callback WeChat Pay posts for a payment (``paid``) or the last refund
         (``refunded``): resource encrypted under the APIv3 key, body signed by the platform."""
         if kind == "paid":
@@ -524,4 +528,5 @@ class ProviderEdge:
             },
         }
         body = json.dumps(callback, separators=(",", ":"))
-        return body.encode(), {"Content-Type": "application/json", **self._signed_headers(body)}
+        headers = self._signed_headers(body, timestamp)
+        return body.encode(), {"Content-Type": "application/json", **headers}

@@ -261,6 +261,11 @@ class StripeProvider:
             (r for r in refunds if _field(_field(r, "metadata"), "refund_id") == reference), None
         )
         if mine is None:
+            intent = _call(lambda: self._client.v1.payment_intents.retrieve(charge_id))
+            spent = sum(int(r.amount) for r in refunds if r.status in ("succeeded", "pending"))
+            if spent + amount.amount > int(intent.amount):
+                # Stripe refuses it too; asking first keeps a retry from moving money twice.
+                raise PermanentProviderError("the refund exceeds what remains of the charge")
             params: Any = {
                 "payment_intent": charge_id,
                 "amount": amount.amount,

@@ -138,7 +138,7 @@ def _money(raw: Any) -> Money:
 def payment_map(payment: Payment) -> dict[str, Any]:
     """The stored form of a payment (charge ids included: they stay inside)."""
     stored: dict[str, Any] = {
-        "method": payment.method,
+        "method": str(payment.method),
         "status": payment.status.value,
         "refunded": payment.refunded.to_dict(),
     }
