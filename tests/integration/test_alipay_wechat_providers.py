@@ -51,8 +51,10 @@ def test_alipay_begins_with_a_signed_cashier_redirect(edge: Edge) -> None:
     begun = alipay.charge("ali-1", Money(1250), "", _key("ali-1"), expires_at=DEADLINE)
     assert begun.status is ChargeStatus.ACTION_REQUIRED
     action = begun.next_action
-    assert action is not None and action.type is NextActionType.REDIRECT
-    assert action.url is not None and action.url.startswith(edge.settings.alipay_gateway_url)
+    assert action is not None
+    assert action.type is NextActionType.REDIRECT
+    assert action.url is not None
+    assert action.url.startswith(edge.settings.alipay_gateway_url)
     query = parse_qs(urlsplit(action.url).query)
     assert query["method"] == ["alipay.trade.page.pay"]
     assert query["notify_url"] == [f"{NOTIFY_BASE}/webhooks/payments/alipay"]
@@ -66,7 +68,8 @@ def test_alipay_trade_query_tells_waiting_paid_and_closed(edge: Edge) -> None:
     assert alipay.find_charge("ali-none", _key("ali-none")) is None
     edge.edge.close("alipay", "ali-closed", 900)
     closed = alipay.find_charge("ali-closed", _key("ali-closed"))
-    assert closed is not None and closed.status is ChargeStatus.DECLINED
+    assert closed is not None
+    assert closed.status is ChargeStatus.DECLINED
     trade = edge.edge.pay("alipay", "ali-paid", 900)
     paid = alipay.find_charge("ali-paid", _key("ali-paid"))
     assert paid is not None
@@ -118,7 +121,8 @@ def test_wechat_pay_native_order_gives_the_same_code_on_a_retry(edge: Edge) -> N
     first = wechat.charge("wx-1", Money(990), "", _key("wx-1"), expires_at=DEADLINE)
     again = wechat.charge("wx-1", Money(990), "", _key("wx-1"), expires_at=DEADLINE)
     assert first.status is ChargeStatus.ACTION_REQUIRED
-    assert first.next_action is not None and first.next_action.type is NextActionType.QR_CODE
+    assert first.next_action is not None
+    assert first.next_action.type is NextActionType.QR_CODE
     assert (first.next_action.code_url or "").startswith("weixin://wxpay/bizpayurl?pr=")
     assert again == first
     assert len([t for t in edge.edge.trades if t == ("wechat_pay", "wx-1")]) == 1
@@ -131,7 +135,8 @@ def test_wechat_pay_query_and_a_charge_of_a_paid_order(edge: Edge) -> None:
     assert wechat.find_charge("wx-2", "k") is None  # NOTPAY
     trade = edge.edge.pay("wechat_pay", "wx-2", 500)
     paid = wechat.find_charge("wx-2", "k")
-    assert paid is not None and paid.charge_id == trade.trade_no
+    assert paid is not None
+    assert paid.charge_id == trade.trade_no
     # Placing the order again once paid: WeChat Pay answers ORDERPAID, the query tells the charge.
     assert wechat.charge("wx-2", Money(500), "", _key("wx-2")) == paid
 
