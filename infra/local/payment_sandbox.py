@@ -116,17 +116,21 @@ class PaymentSandbox:
         outcome = self.edge.refund(trade, f"dashboard{uuid.uuid4().hex[:20]}", left)
         return outcome if isinstance(outcome, str) else None
 
-    def _alipay(self, order_id: str, total: int, outcome: str) -> Response:
+    def _trade(self, provider: str, order_id: str, total: int, outcome: str) -> Trade | str:
+        """The provider's trade after the customer paid, the payment failed, or the dashboard
+        refunded what was left; why not, for a refund of a trade never paid."""
         if outcome == "paid":
-            trade = self.edge.pay("alipay", order_id, total)
-        elif outcome == "failed":
-            trade = self.edge.close("alipay", order_id, total)
-        else:
-            found = self.edge.trade("alipay", order_id)
-            refused = self._refund_at(found) if found is not None else "the trade is not paid"
-            if found is None or refused is not None:
-                return problem(409, "conflict", f"Nothing to refund: {refused}.")
-            trade = found
+            return self.edge.pay(provider, order_id, total)
+        if outcome == "failed":
+            return self.edge.close(provider, order_id, total)
+        found = self.edge.trade(provider, order_id)
+        refused = self._refund_at(found) if found is not None else "the trade is not paid"
+        return refused if found is None or refused is not None else found
+
+    def _alipay(self, order_id: str, total: int, outcome: str) -> Response:
+        trade = self._trade("alipay", order_id, total, outcome)
+        if isinstance(trade, str):
+            return problem(409, "conflict", f"Nothing to refund: {trade}.")
         body = self.edge.alipay_notification(trade, outcome)
         return self._post(
             "alipay", body, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
@@ -143,14 +147,9 @@ class PaymentSandbox:
                     "closed, and the reconciler settles the order from its query",
                 }
             )
-        if outcome == "paid":
-            trade = self.edge.pay("wechat_pay", order_id, total)
-        else:
-            found = self.edge.trade("wechat_pay", order_id)
-            refused = self._refund_at(found) if found is not None else "the trade is not paid"
-            if found is None or refused is not None:
-                return problem(409, "conflict", f"Nothing to refund: {refused}.")
-            trade = found
+        trade = self._trade("wechat_pay", order_id, total, outcome)
+        if isinstance(trade, str):
+            return problem(409, "conflict", f"Nothing to refund: {trade}.")
         body, headers = self.edge.wechat_notification(trade, outcome)
         return self._post("wechat_pay", body, headers)
 

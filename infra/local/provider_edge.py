@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote_plus, urlencode
 
+from commerce.domain.money import Money
+from commerce.payments.provider import fen, yuan
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -172,13 +174,8 @@ class Trade:
         return sum(self.refunds.values())
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
-def _fen(text: str) -> int:
-    whole, _, cents = text.partition(".")
-    return int(whole) * 100 + int((cents or "0").ljust(2, "0")[:2])
+def _yuan(amount: int) -> str:
+    return yuan(Money(amount))
 
 
 def _beijing_now() -> str:
@@ -268,7 +265,7 @@ class ProviderEdge:
             )
         biz = json.loads(params.get("biz_content") or "{}")
         if method == "alipay.trade.page.pay":
-            trade = self._open("alipay", biz["out_trade_no"], _fen(biz["total_amount"]))
+            trade = self._open("alipay", biz["out_trade_no"], fen(biz["total_amount"]))
             page = (
                 f"<h1>Local Alipay cashier</h1><p>Order {trade.out_trade_no}: "
                 f"{biz['total_amount']} CNY. Pay with POST /_local/payments/{trade.out_trade_no}."
@@ -295,7 +292,7 @@ class ProviderEdge:
             }
             return self._alipay_answer(method, body)
         if method == "alipay.trade.refund":
-            outcome = self.refund(trade, biz["out_request_no"], _fen(biz["refund_amount"]))
+            outcome = self.refund(trade, biz["out_request_no"], fen(biz["refund_amount"]))
             if isinstance(outcome, str):
                 return self._alipay_answer(
                     method,
