@@ -9,18 +9,22 @@ refunds once.
 
 from __future__ import annotations
 
+import time
 import uuid
+from typing import Any
 
 import pytest
 import requests
 from http_problems import assert_problem
 from stack_helpers import (
+    POLL_SECONDS,
     checkout,
     create_product,
     get_order,
     level,
     local_payment,
     order_token,
+    outbox,
     refund,
     wait_for_order,
 )
@@ -96,7 +100,8 @@ def test_staff_refunds_never_exceed_what_was_paid_and_a_retry_refunds_once(
     stack: StackProcess,
 ) -> None:
     sku = _product(stack)
-    placed = checkout(stack, sku, 2)  # 2 x 15.00 + shipping, by sandbox card
+    email = f"e2e-refund-{uuid.uuid4().hex[:8]}@example.com"
+    placed = checkout(stack, sku, 2, email=email)  # 2 x 15.00 + shipping, by sandbox card
     token = order_token(placed)
     paid = wait_for_order(stack, placed["order_id"], token, "PAID")
     total = paid["totals"]["total"]["amount"]
@@ -121,6 +126,22 @@ def test_staff_refunds_never_exceed_what_was_paid_and_a_retry_refunds_once(
     assert [(r["amount"]["amount"], r["status"]) for r in order["refunds"]] == [
         (1000, "succeeded"),
         (total - 1000, "succeeded"),
+    ]
+    # The customer hears of each refund once.
+    deadline = time.monotonic() + POLL_SECONDS
+    while len(_refund_mail(stack, email)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    mail = _refund_mail(stack, email)
+    assert len(mail) == 2
+    assert all(placed["order_id"] in m["body"] for m in mail)
+    assert any("10.00" in m["body"] for m in mail)
+
+
+def _refund_mail(stack: StackProcess, email: str) -> list[dict[str, Any]]:
+    return [
+        item
+        for item in outbox(stack)
+        if item["to"] == email and item["template"] == "en/order.refunded.email"
     ]
 
 
