@@ -38,7 +38,7 @@ from commerce.orders.reading import load_owned, load_readable
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
 from commerce.payments.factory import provider_for
-from commerce.payments.provider import refund_key
+from commerce.payments.provider import PermanentProviderError, refund_key
 from commerce.store import orders as store
 from commerce.store.orders import (
     RETURN_RECEIVED,
@@ -102,7 +102,11 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
         if value.refund.amount <= 0 or payment.charge_id is None:
             return current
         key = refund_key(order_id, return_id)
-        result = provider_for(payment.method).refund(payment.charge_id, value.refund, key)
+        try:
+            result = provider_for(payment.method).refund(payment.charge_id, value.refund, key)
+        except PermanentProviderError as error:
+            # e.g. staff refunds already gave back what this return is worth: nothing moves.
+            raise Conflict(f"The payment provider refused the refund: {error.reason}") from error
         refund_ids.append(result.refund_id)
         refunded = record_made(
             order,
