@@ -13,6 +13,7 @@ import pytest
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus, PaymentStatus, RefundStatus
 from commerce.orders import settlement, timeouts
+from commerce.payments import factory
 from commerce.payments.provider import charge_key
 from commerce.settings import get_settings
 from concurrency import all_at_once
@@ -148,3 +149,29 @@ def test_a_timeout_racing_the_payment_notification_settles_once(fakes: World, ru
         assert after.order.payment.status is PaymentStatus.REFUNDED
         assert fakes.net_charged(order.order_id) == 0
         assert _levels(fakes) == (10, 0)
+
+
+def test_an_unpaid_order_is_asked_about_a_handful_of_times_not_at_every_run(
+    fakes: World,
+) -> None:
+    order = fakes.place({"A": 1})
+    asked: list[int] = []
+    sandbox = fakes.provider
+
+    class Counting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(sandbox, name)
+
+        def find_charge(self, order_id: str, key: str) -> object:
+            asked.append(now)
+            return sandbox.find_charge(order_id, key)
+
+    factory.use_provider(Counting())  # type: ignore[arg-type]
+    now = CREATED_EPOCH
+    while now <= EXPIRED:
+        timeouts.sweep_unpaid(now)
+        now += 5
+    ages = [at - CREATED_EPOCH for at in asked]
+    assert 3 <= len(ages) <= 8, ages
+    assert ages[0] == timeouts.ASK_AFTER_SECONDS
+    assert fakes.order(order.order_id).status is OrderStatus.CANCELLED

@@ -133,9 +133,15 @@ class OrderBook(Protocol):
         another sender cleared it first)."""
         ...
 
-    def unpaid(self, placed_before: int) -> Iterator[StoredOrder]:
-        """Orders placed before ``placed_before`` (epoch s) that were, when last indexed, still
-        PENDING_PAYMENT: possibly stale, so every move on one is decided on a fresh read."""
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        """Orders still PENDING_PAYMENT (as last indexed: possibly stale, so every move on one
+        is decided on a fresh read) whose place in the unpaid list is before ``listed_before``
+        (epoch s): their placing time, until ``relist`` moves them on."""
+        ...
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        """Move a pending order's place in the unpaid list to ``listed_at`` (epoch s), so it is
+        looked at again only then; False when it is no longer pending."""
         ...
 
 
@@ -197,10 +203,13 @@ class DynamoOrderBook:
     def clear_dispatch_marker(self, order_id: str) -> bool:
         return store.clear_dispatch_marker(order_id)
 
-    def unpaid(self, placed_before: int) -> Iterator[StoredOrder]:
-        cutoff = iso_us(placed_before)
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        cutoff = iso_us(listed_before)
         for bucket in range(keys.UNPAID_BUCKETS):
             yield from store.unpaid(bucket, cutoff)
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        return store.relist_unpaid(order_id, iso_us(listed_at))
 
 
 # --- The process's book -------------------------------------------------------------------------

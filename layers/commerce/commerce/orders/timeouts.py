@@ -7,7 +7,9 @@ PENDING_PAYMENT, by creation time). For each order placed more than ``ASK_AFTER_
    (``find_charge``: Stripe's PaymentIntent, Alipay's ``trade.query``, WeChat Pay's query; it
    never charges). Paid: the order is settled as the lost notification would have settled it
    (``settlement.approve``: PAID, stock deducted). Declined or closed: ``settlement.decline``.
-   A provider that cannot answer now is asked again next minute.
+   Not paid yet: the order is listed again further on (after as long again as it has waited,
+   1 to 10 minutes, never past its deadline), so a provider is asked about each unpaid order a
+   handful of times, not at every run. A provider that cannot answer now is asked next run.
 2. **Timeout.** Not paid, and placed ``PAYMENT_TIMEOUT_SECONDS`` (default 1800) ago or more:
    the order is CANCELLED, its reservation released and its perks returned, in one write
    conditioned on it still being PENDING_PAYMENT at the version read.
@@ -41,6 +43,10 @@ from commerce.store.orders import StoredOrder
 #: An unpaid order is first asked about at its provider this long after it was placed (or
 #: after its payment timeout, if that is shorter).
 ASK_AFTER_SECONDS: Final = 120
+#: Between two questions about one unpaid order: its age so far, within these bounds (so about
+#: 2, 4, 8, 16 minutes after it was placed, then at its deadline), whatever the sweep's rate.
+MIN_WAIT_SECONDS: Final = 60
+MAX_WAIT_SECONDS: Final = 600
 #: Orders handled per run at most; the rest wait for the next minute.
 MAX_PER_RUN: Final = 200
 
@@ -103,17 +109,26 @@ def settle_or_expire(stored: StoredOrder, now: int, book: OrderBook | None = Non
     if charge is not None and not charge.awaiting_customer:
         outcome = settlement.decline(stored, charge.decline_code, now=now, book=book)
         return "declined" if outcome.result is settlement.Result.PAYMENT_FAILED else "waiting"
-    if now >= payment_deadline(stored) and expire(stored, now, book):
+    deadline = payment_deadline(stored)
+    if now >= deadline and expire(stored, now, book):
         return "expired"
+    if now < deadline:
+        # Ask again later: after as long again as the order has waited, or at its deadline.
+        wait = min(max(now - order.created_at, MIN_WAIT_SECONDS), MAX_WAIT_SECONDS)
+        (book or order_book()).relist(order.order_id, min(now + wait, deadline) - _ask_after())
     return "waiting"
+
+
+def _ask_after() -> int:
+    """The unpaid list is kept by listing time; an order listed at t is due at t + this."""
+    return min(ASK_AFTER_SECONDS, get_settings().payment_timeout_seconds)
 
 
 def sweep_unpaid(now: int, book: OrderBook | None = None) -> UnpaidReport:
     """One run over the orders still awaiting payment (``now``: epoch seconds)."""
     books = book or order_book()
     report = UnpaidReport()
-    ask_after = min(ASK_AFTER_SECONDS, get_settings().payment_timeout_seconds)
-    for count, stored in enumerate(books.unpaid(now - ask_after)):
+    for count, stored in enumerate(books.unpaid(now - _ask_after() + 1)):
         if count >= MAX_PER_RUN:
             break
         if stored.status is not OrderStatus.PENDING_PAYMENT:

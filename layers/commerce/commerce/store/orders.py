@@ -496,15 +496,29 @@ def clear_dispatch_marker(order_id: str) -> bool:
     )
 
 
-def unpaid(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
-    """Orders of one unpaid bucket (gsi3) placed before ``created_before`` and, as the index
-    last saw them, still PENDING_PAYMENT. Eventually consistent: every move made on what is
-    found here is conditioned on the order's version and status, read again first."""
+def unpaid(bucket: int, listed_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
+    """Orders of one unpaid bucket (gsi3) listed before ``listed_before`` (their ``created_at``
+    until :func:`relist_unpaid` moves them) and, as the index last saw them, still
+    PENDING_PAYMENT. Eventually consistent: every move made on what is found here is
+    conditioned on the order's version and status, read again first."""
     rows = OrderModel.gsi3.query(
-        keys.unpaid_gsi3pk(bucket), OrderModel.gsi3sk < created_before, page_size=page_size
+        keys.unpaid_gsi3pk(bucket), OrderModel.gsi3sk < listed_before, page_size=page_size
     )
     for row in rows:
         yield from_model(row)
+
+
+def relist_unpaid(order_id: str, listed_at: str) -> bool:
+    """Move a pending order's place in the unpaid index to ``listed_at`` (ISO 8601), so it is
+    not looked at before then. Leaves ``version`` alone, like the charge-attempt mark; False
+    when the order is no longer pending (or left the index)."""
+    return kit.applied(
+        lambda: _row(order_id).update(
+            [OrderModel.gsi3sk.set(listed_at)],
+            condition=(OrderModel.status == OrderStatus.PENDING_PAYMENT.value)
+            & OrderModel.gsi3pk.exists(),
+        )
+    )
 
 
 def undispatched(bucket: int, created_before: str, page_size: int = 100) -> Iterator[StoredOrder]:
