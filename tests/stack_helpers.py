@@ -161,10 +161,12 @@ def place_order(
     *,
     email: str | None = None,
     card: str = "tok_ok",
+    method: str = "card",
 ) -> dict[str, Any]:
-    """POST /orders for the cart (paid with sandbox token ``card``) under a fresh
-    Idempotency-Key, asserting 202; the order."""
-    body: dict[str, Any] = {"cart_id": cart_id, "payment": {"method": "card", "token": card}}
+    """POST /orders for the cart (paid with sandbox token ``card``, or by ``method`` alipay or
+    wechat_pay, which take no token) under a fresh Idempotency-Key, asserting 202; the order."""
+    payment = {"method": "card", "token": card} if method == "card" else {"method": method}
+    body: dict[str, Any] = {"cart_id": cart_id, "payment": payment}
     if email is not None:
         body["email"] = email
     key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -182,13 +184,16 @@ def checkout(
     headers: dict[str, str] | None = None,
     email: str | None = "guest@example.com",
     card: str = "tok_ok",
+    method: str = "card",
 ) -> dict[str, Any]:
     """A cart with ``quantity`` of ``sku``, checked out by the caller of ``headers`` (none: a
     guest, who gives ``email``); the 202 body (a guest's carries its ``order_token``)."""
     cart_id, reach = new_cart(stack, headers)
     put_item(stack, cart_id, sku, quantity, reach)
     signed_in = "Authorization" in reach
-    return place_order(stack, cart_id, reach, email=None if signed_in else email, card=card)
+    return place_order(
+        stack, cart_id, reach, email=None if signed_in else email, card=card, method=method
+    )
 
 
 def order_token(placed: dict[str, Any]) -> dict[str, str]:
@@ -219,6 +224,27 @@ def wait_for_order(
         if time.monotonic() > deadline:
             pytest.fail(f"order {order_id} is still {body['status']} after {timeout}s")
         time.sleep(0.3)
+
+
+def local_payment(stack: StackProcess, order_id: str, outcome: str) -> dict[str, Any]:
+    """POST /_local/payments/{order_id}: the order's provider (played locally) pays, fails or
+    refunds, and sends its signed notification to the webhook; what the webhook answered."""
+    answer: dict[str, Any] = _call(
+        stack, "POST", f"/_local/payments/{order_id}", 202, json={"outcome": outcome}
+    )
+    return answer
+
+
+def refund(
+    stack: StackProcess, order_id: str, amount: int, key: str, reason: str = "goodwill"
+) -> requests.Response:
+    """POST /admin/orders/{order_id}/refunds as ops under Idempotency-Key ``key``."""
+    return requests.post(
+        f"{stack.base_url}/admin/orders/{order_id}/refunds",
+        json={"amount": {"amount": amount, "currency": "CNY"}, "reason": reason},
+        headers={**ops(stack), "Idempotency-Key": key},
+        timeout=30,
+    )
 
 
 def outbox(stack: StackProcess) -> list[dict[str, Any]]:

@@ -12,13 +12,15 @@ from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
 from commerce.http.params import Anyone, CartToken, PageLimit, PageToken, SignedIn
-from commerce.orders import cancel, checkout, fulfilment, reading, returns, search
+from commerce.orders import cancel, checkout, fulfilment, reading, refunds, returns, search
 from commerce.orders.schemas import (
     EMAIL_PATTERN,
     OrderListOut,
     OrderOut,
     PlacedOrderOut,
     PlaceOrderIn,
+    RefundIn,
+    RefundOut,
     ReturnIn,
     ReturnOut,
     ShipmentIn,
@@ -233,6 +235,40 @@ def receive_return(
     caller: Ops,
 ) -> OrderOut:
     return returns.receive_return(order_id, return_id, caller)
+
+
+@app.post(
+    "/admin/orders/<order_id>/refunds",
+    status_code=201,
+    summary="Refund an order",
+    description=(
+        "Refunds part or all of what the order's customer paid, through the order's payment "
+        "provider. Refunds of an order never add up to more than was paid: more is 409, as is "
+        "an order never paid or cancelled. The Idempotency-Key header is required: the same key "
+        "again answers with the same refund and refunds nothing more (and finishes a refund "
+        "left `pending` when the provider could not answer); the same key with another amount "
+        "or reason is 422 idempotency-key-reuse. The refund is listed on the order; the "
+        "customer is notified and the loyalty points it un-earns are taken back. "
+        "Role: ops (or admin)."
+    ),
+    tags=_STAFF_TAGS,
+    responses=responses(201, RefundOut, "The refund", 400, 401, 403, 404, 409, 422, 429),
+)
+def refund_order(
+    order_id: OrderId,
+    body: RefundIn,
+    caller: Ops,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            description="Unique per refund; reuse it to retry safely",
+        ),
+    ],
+) -> RefundOut:
+    return refunds.refund_order(order_id, body, idempotency_key, staff=caller.sub)
 
 
 install(app)

@@ -61,6 +61,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sets RESERVATION_TTL_SECONDS for the functions",
     )
     parser.add_argument(
+        "--payment-provider",
+        choices=("sandbox", "stripe"),
+        default=None,
+        help="who charges cards: the sandbox (default) or Stripe, played by localstripe "
+        "(env PAYMENT_PROVIDER)",
+    )
+    parser.add_argument(
+        "--payment-timeout",
+        type=int,
+        default=None,
+        help="sets PAYMENT_TIMEOUT_SECONDS: unpaid orders are cancelled after it (default 1800)",
+    )
+    parser.add_argument(
         "--sweep-interval",
         type=float,
         default=None,
@@ -118,9 +131,15 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         os.environ["RESERVATION_TTL_SECONDS"] = str(args.reservation_ttl)
     if args.sweep_interval is not None:
         os.environ["SWEEP_INTERVAL_SECONDS"] = str(args.sweep_interval)
+    if args.payment_provider is not None:
+        os.environ["PAYMENT_PROVIDER"] = args.payment_provider
+    if args.payment_timeout is not None:
+        os.environ["PAYMENT_TIMEOUT_SECONDS"] = str(args.payment_timeout)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
     if "RESERVATION_TTL_SECONDS" in os.environ:
         overrides.setdefault("ReservationTtlSeconds", os.environ["RESERVATION_TTL_SECONDS"])
+    if "PAYMENT_TIMEOUT_SECONDS" in os.environ:
+        overrides.setdefault("PaymentTimeoutSeconds", os.environ["PAYMENT_TIMEOUT_SECONDS"])
     return StackOptions(
         template=args.template,
         port=args.port,
@@ -172,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  moto (SQS, SNS, SES, Cognito, EventBridge): {stack.moto.endpoint}", flush=True)
         if args.demo_data:
             print(f"  demo products loaded: {stack.demo_products}", flush=True)
+        cards = f"localstripe {stack.localstripe.endpoint}" if stack.localstripe else "sandbox"
+        print(f"  cards: {cards}; Alipay and WeChat Pay: the local provider edge", flush=True)
         if writes_sam_env(args):
             files = sam_local.write(stack.emulators, args.sam_env_dir)
             print(

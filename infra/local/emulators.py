@@ -73,9 +73,12 @@ class Emulators:
         known = ", ".join(spec.logical_id for spec in self.functions)
         raise KeyError(f"no function {logical_id!r} in the template; there are: {known}")
 
-    def worker_configs(self) -> dict[str, WorkerConfig]:
-        """Each function's worker configuration: its environment plus the endpoints."""
-        endpoints = self.endpoints()
+    def worker_configs(
+        self, extra_environment: Mapping[str, str] | None = None
+    ) -> dict[str, WorkerConfig]:
+        """Each function's worker configuration: its environment plus the endpoints (and
+        ``extra_environment``: where the stack's payment providers are, say)."""
+        endpoints = {**self.endpoints(), **(extra_environment or {})}
         return {
             spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
             for spec in self.functions

@@ -42,6 +42,8 @@ from infra.local.events import (
 )
 from infra.local.openapi import OpenApiDocument
 from infra.local.outbox import Outbox
+from infra.local.payment_sandbox import PREFIX as PAYMENTS_PREFIX
+from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.problems import PROBLEM_TYPE, problem, problem_body
 from infra.local.routes import NoRoute, Route, WrongMethod, find_route
 from infra.local.workers import FunctionPool, InvokeError, WorkerTimedOut
@@ -68,6 +70,7 @@ class Gateway:
     #: Signing secrets of the carriers (the webhooks function's own), for the sandbox carrier.
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     _carrier: SandboxCarrier | None = field(default=None, repr=False)
+    payments: PaymentSandbox | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -152,6 +155,8 @@ class Gateway:
             "/docs/swagger-ui-bundle.min.js": ("GET", self._swagger_asset),
             "/docs/swagger-ui.min.css": ("GET", self._swagger_asset),
         }
+        if request.path.startswith(PAYMENTS_PREFIX) and self.payments is not None:
+            return self.payments.handle(request)
         entry = handlers.get(request.path.rstrip("/") or "/")
         if entry is None:
             return None

@@ -58,6 +58,8 @@ AWS_ONLY_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGateway::Account",  # the account's logging role for API Gateway
         "AWS::WAFv2::WebACL",  # the edge firewall; the local gateway enforces the body limit
         "AWS::WAFv2::WebACLAssociation",
+        # The payment providers' keys; the stack generates its own (PAYMENT_CREDENTIALS_JSON).
+        "AWS::SecretsManager::Secret",
     }
 )
 

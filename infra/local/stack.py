@@ -22,14 +22,18 @@ from infra.local.carrier import carrier_secrets
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.emulators import REPO_ROOT, Emulators
+from infra.local.environment import DEV_WEBHOOK_SECRET, payment_environment
 from infra.local.functions import FunctionSpec
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
+from infra.local.localstripe import LocalStripe
 from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
+from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.processes import descendants, free_port
+from infra.local.provider_edge import ALIPAY_PATH, WECHAT_PREFIX, ProviderEdge
 from infra.local.resources import CreatedResources
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
@@ -77,6 +81,12 @@ class LocalStack:
         self.port = 0
         self.demo_products = 0
         self.outbox = Outbox()
+        # The payment providers' edge (Alipay, WeChat Pay) and, for PAYMENT_PROVIDER=stripe,
+        # localstripe: the outside world of payments, played locally with generated keys.
+        self.edge = ProviderEdge()
+        self.edge_server: BaseWSGIServer | None = None
+        self.localstripe: LocalStripe | None = None
+        self.card_provider = os.environ.get("PAYMENT_PROVIDER", "sandbox").strip().lower()
 
     @property
     def base_url(self) -> str:
@@ -102,7 +112,9 @@ class LocalStack:
     def start(self) -> None:
         self.emulators.start()
         template, resolver = self.emulators.template, self.emulators.resolver
-        configs = self.emulators.worker_configs()
+        # The payment edge and localstripe are told the gateway's address, so it is chosen first.
+        self.port = self.options.port or free_port()
+        configs = self.emulators.worker_configs(extra_environment=self._start_payments())
         if self.options.metering_dir is not None:
             metering = {metering_key: str(self.options.metering_dir.resolve())}
             configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
@@ -111,13 +123,16 @@ class LocalStack:
             for logical, config in configs.items()
         }
         self.routes = load_routes(template, self.functions, resolver)
-        self.port = self.options.port or free_port()
         gateway = self._gateway(configs)
         self.server = serve(gateway, self.port, verbose=self.options.verbose)
         self._server_thread = threading.Thread(
             target=self.server.serve_forever, name="gateway", daemon=True
         )
         self._server_thread.start()
+        if self.localstripe is not None:
+            self.localstripe.register_webhook(
+                f"{self.base_url}/webhooks/payments/stripe", self.edge.keys.stripe_webhook_secret
+            )
         if self.options.warm:
             self._warm()
         self._start_pollers()
@@ -132,6 +147,39 @@ class LocalStack:
                 r.path == "/admin/products" and r.method in ("POST", "ANY") for r in self.routes
             )
             self.demo_products = load_demo_data(self.base_url, has_route)
+
+    def _start_payments(self) -> dict[str, str]:
+        """Serve the provider edge, start localstripe when cards go to Stripe, and say where
+        the functions find them."""
+        self.edge_server = serve(self.edge, free_port())  # type: ignore[arg-type]
+        threading.Thread(
+            target=self.edge_server.serve_forever, name="provider-edge", daemon=True
+        ).start()
+        edge_url = f"http://127.0.0.1:{self.edge_server.server_port}"
+        if self.card_provider == "stripe":
+            self.localstripe = LocalStripe(quiet=not self.options.verbose)
+            self.localstripe.start()
+        return payment_environment(
+            self.edge.keys.credentials(),
+            api_base=self.base_url,
+            alipay_gateway=edge_url + ALIPAY_PATH,
+            wechatpay_base=edge_url + WECHAT_PREFIX,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
+
+    def _payment_sandbox(self) -> PaymentSandbox | None:
+        orders = self.created.tables.get("OrdersTable")
+        if orders is None:
+            return None
+        return PaymentSandbox(
+            edge=self.edge,
+            dynamodb=self.dynamodb.client(),
+            orders_table=orders,
+            api_base=self.base_url,
+            card_provider=self.card_provider,
+            webhook_secret=DEV_WEBHOOK_SECRET,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
 
     def _gateway(self, configs: dict[str, WorkerConfig]) -> Gateway:
         verifiers: dict[str, CognitoVerifier] = {}
@@ -155,6 +203,7 @@ class LocalStack:
             openapi=OpenApiDocument(lambda: self._build_openapi(configs)),
             max_body=self.options.max_body,
             carrier_secrets=self._carrier_secrets(configs),
+            payments=self._payment_sandbox(),
         )
 
     def _carrier_secrets(self, configs: dict[str, WorkerConfig]) -> dict[str, str]:
@@ -207,6 +256,11 @@ class LocalStack:
             },
             "functions": {spec.logical_id: spec.name for spec in self.functions},
             "demo_products": self.demo_products,
+            "card_provider": self.card_provider,
+            "provider_edge": (
+                f"http://127.0.0.1:{self.edge_server.server_port}" if self.edge_server else None
+            ),
+            "localstripe": self.localstripe.endpoint if self.localstripe else None,
             "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
         }
 
@@ -225,6 +279,8 @@ class LocalStack:
             self.ticker.stop if self.ticker else None,
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,
+            self._stop_edge,
+            self.localstripe.stop if self.localstripe else None,
             self.emulators.stop,
         ]
         for step in steps:
@@ -234,6 +290,11 @@ class LocalStack:
                 step()
             except Exception:
                 log.exception("error while stopping")
+
+    def _stop_edge(self) -> None:
+        if self.edge_server is not None:
+            self.edge_server.shutdown()
+            self.edge_server.server_close()
 
     def _stop_server(self) -> None:
         if self.server is not None:

@@ -240,7 +240,9 @@ def test_order_holds_never_expire(
 ) -> None:
     cart_id, token = shop.cart_with({SKU: 4})
     assert shop.place(cart_id, token=token).status == 202
-    _expire(monkeypatch)
+    # Past every cart hold's expiry, within the order's payment time (PAYMENT_TIMEOUT_SECONDS,
+    # 1800: after that the unpaid order is cancelled and its stock released, as API.md says).
+    _expire(monkeypatch, 1_200)
     from orders_world import Context
 
     report = sweeper_module.lambda_handler(

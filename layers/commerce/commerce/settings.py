@@ -69,7 +69,8 @@ class Settings:
     #: Points earning and redemption rates (commerce/domain/points.py ``parse_policy``);
     #: "" = the defaults (1 point per yuan paid, 1 point = 1 fen, at most half the payable).
     points_policy: str = ""
-    #: "sandbox" (the default outside prod) or "stripe" (commerce.payments.factory).
+    #: Who charges cards: "sandbox" (the default outside prod) or "stripe" (the default in
+    #: prod). Alipay and WeChat Pay always go to their own adapters (commerce.payments.factory).
     payment_provider: str = "sandbox"
     #: The sandbox provider's ledger table; "" in prod, where the sandbox never runs.
     sandbox_payments_table: str = ""
@@ -94,6 +95,22 @@ class Settings:
     notifications_dlq_url: str = ""
     #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
     abandoned_cart_after_seconds: int = 86400
+    #: An order still PENDING_PAYMENT this long after it was placed is cancelled (API.md).
+    payment_timeout_seconds: int = 1800
+    #: The Secrets Manager secret holding every provider's keys, JSON by provider
+    #: (commerce/payments/credentials.py); read at run time, never put in the environment.
+    payment_credentials_secret: str = ""
+    #: The same JSON straight from the environment: the local stack's generated test keys
+    #: only, never honoured in prod.
+    payment_credentials_json: str = ""
+    #: Where each provider's API is reached ("": the provider's own). The local stack and the
+    #: tests point these at localstripe and the local provider edge; no code branches on them.
+    stripe_api_base: str = ""
+    alipay_gateway_url: str = ""
+    wechatpay_api_base: str = ""
+    #: The API's public base URL, to which Alipay and WeChat Pay send their notifications
+    #: (``{base}/webhooks/payments/{provider}``).
+    payment_notify_base_url: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -139,6 +156,13 @@ class Settings:
             apns_platform_application_arn=env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
+            payment_timeout_seconds=_int(env, "PAYMENT_TIMEOUT_SECONDS", 1800),
+            payment_credentials_secret=env.get("PAYMENT_CREDENTIALS_SECRET", ""),
+            payment_credentials_json=env.get("PAYMENT_CREDENTIALS_JSON", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE", ""),
+            alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL", ""),
+            wechatpay_api_base=env.get("WECHATPAY_API_BASE", ""),
+            payment_notify_base_url=env.get("PAYMENT_NOTIFY_BASE_URL", "").rstrip("/"),
         )
 
 

@@ -253,11 +253,50 @@ class PaymentStatus(StrEnum):
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 
 
+class PaymentMethod(StrEnum):
+    """How the customer pays (API.md, "Payment methods"): a card token, or a provider page."""
+
+    CARD = "card"
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+
+
+#: Methods where the customer acts at the provider (a redirect, a QR code) and the provider's
+#: signed notification settles the order; a card is charged server-side with its token.
+ACTION_METHODS: Final = frozenset({PaymentMethod.ALIPAY, PaymentMethod.WECHAT_PAY})
+
+
+class NextActionType(StrEnum):
+    REDIRECT = "redirect"
+    QR_CODE = "qr_code"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the customer must do for the payment to happen: open ``url`` (Alipay's cashier
+    page) or scan ``code_url`` (WeChat Pay's Native code)."""
+
+    type: NextActionType
+    url: str | None = None
+    code_url: str | None = None
+
+    def __post_init__(self) -> None:
+        wanted = self.url if self.type is NextActionType.REDIRECT else self.code_url
+        if not wanted:
+            raise OrderError(f"a {self.type.value} next action needs its address")
+
+    def to_dict(self) -> dict[str, str]:
+        if self.type is NextActionType.REDIRECT:
+            return {"type": self.type.value, "url": self.url or ""}
+        return {"type": self.type.value, "code_url": self.code_url or ""}
+
+
 @dataclass(frozen=True)
 class Payment:
     """How the order is paid: a provider token's method, and the charge once there is one.
 
     The token itself is not kept on the order: it travels once, in the payments message.
+    ``next_action`` is what the customer must still do at the provider (Alipay, WeChat Pay).
     """
 
     method: str = "card"
@@ -265,12 +304,15 @@ class Payment:
     charge_id: str | None = None
     decline_code: str | None = None
     refunded: Money = field(default_factory=Money.zero)
+    next_action: NextAction | None = None
 
     def approved(self, charge_id: str) -> Payment:
-        return replace(self, status=PaymentStatus.APPROVED, charge_id=charge_id)
+        return replace(self, status=PaymentStatus.APPROVED, charge_id=charge_id, next_action=None)
 
     def declined(self, decline_code: str | None) -> Payment:
-        return replace(self, status=PaymentStatus.DECLINED, decline_code=decline_code)
+        return replace(
+            self, status=PaymentStatus.DECLINED, decline_code=decline_code, next_action=None
+        )
 
     def refund(self, amount: Money, charged: Money) -> Payment:
         """The payment after ``amount`` more of ``charged`` went back."""
@@ -281,9 +323,48 @@ class Payment:
         status = PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED
         return replace(self, status=status, refunded=refunded)
 
-    def to_dict(self) -> dict[str, str]:
-        """The public shape of API.md: ``{"status", "method"}`` (charge ids stay inside)."""
-        return {"status": self.status.value, "method": self.method}
+    def to_dict(self) -> dict[str, object]:
+        """The public shape of API.md: ``{"status", "method", "next_action"?}`` (charge ids
+        stay inside)."""
+        body: dict[str, object] = {"status": self.status.value, "method": self.method}
+        if self.next_action is not None:
+            body["next_action"] = self.next_action.to_dict()
+        return body
+
+
+class RefundStatus(StrEnum):
+    """Where one refund stands: reserved on the order and asked of the provider (``pending``),
+    confirmed (``succeeded``), or refused by the provider (``failed``, its amount freed)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    """One refund of the order's charge, as ``refunds`` lists it.
+
+    ``refund_id`` is also the reference the provider was given (so its refund notification
+    names it); ``provider_refund_id`` is the provider's own id once known. ``points_due`` is
+    what a staff refund of a delivered order takes back, decided when it succeeded.
+    """
+
+    refund_id: str
+    amount: Money
+    status: RefundStatus
+    at: int
+    reason: str = ""
+    provider_refund_id: str | None = None
+    points_due: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "refund_id": self.refund_id,
+            "amount": self.amount.to_dict(),
+            "status": self.status.value,
+            "at": iso(self.at),
+        }
 
 
 STAFF_READERS: Final = frozenset({"support", "ops", "admin"})
@@ -312,6 +393,8 @@ class Order:
     cart_token_hash: str | None = None
     order_token_hash: str | None = None
     version: int = 1
+    #: Every refund of the charge, oldest first (staff, provider-reported, cancel, returns).
+    refunds: tuple[RefundRecord, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.lines:
@@ -356,6 +439,8 @@ class Order:
             "history": [entry.to_dict() for entry in self.history],
             "created_at": iso(self.created_at),
         }
+        if self.refunds:
+            body["refunds"] = [refund.to_dict() for refund in self.refunds]
         if self.shipping_address is not None:
             body["shipping_address"] = self.shipping_address.to_dict()
         return body
@@ -406,6 +491,14 @@ class Advance:
     @property
     def effects(self) -> tuple[Effect, ...]:
         return self.transition.effects
+
+
+def amend(order: Order) -> Advance:
+    """A change of the order that is no move of the state machine (a refund recorded, the
+    payment's next action kept): status and history stay, the version grows by one, so it is
+    written like any move, conditioned on the version and status it was decided on."""
+    after = replace(order, version=order.version + 1)
+    return Advance(after, Transition(order.status), order.status)
 
 
 def advance(order: Order, event: OrderEvent, at: int) -> Advance:

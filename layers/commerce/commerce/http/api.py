@@ -42,13 +42,15 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def request_guard_failure(event: dict[str, Any]) -> CommerceError | None:
-    """Why a request must be refused before routing: a body too large, not JSON, or JSON that
-    breaks a limit of ``json_guard`` (nesting, number length, a key given twice).
+def request_guard_failure(event: dict[str, Any], *, json_only: bool = True) -> CommerceError | None:
+    """Why a request must be refused before routing: a body too large, (``json_only``) not
+    JSON, or JSON that breaks a limit of ``json_guard`` (nesting, number length, a key given
+    twice).
 
     This runs ahead of the resolver because its schema validation would otherwise parse a form,
     a 20 MB blob or a body nested a thousand deep first, and fail with a misleading field error
-    or a 500.
+    or a 500. Routes that verify a sender's signature over the raw body (the webhooks: Alipay
+    posts a form) take any media type; a JSON body is held to the guard's limits all the same.
     """
     body = event.get("body")
     limit = get_settings().max_body_bytes
@@ -60,6 +62,8 @@ def request_guard_failure(event: dict[str, Any]) -> CommerceError | None:
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type")
     if content_type and not _is_json(content_type):
+        if not json_only:
+            return None
         return UnsupportedMediaType(f"Send application/json, not {content_type.split(';')[0]}")
     text = _utf8_base64(str(body)) if event.get("isBase64Encoded") else str(body)
     if text is None:
@@ -105,11 +109,12 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
     return app
 
 
-def lambda_entrypoint(app: APIGatewayRestResolver) -> LambdaHandler:
-    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics."""
+def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
+    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
+    ``json_only`` False lets bodies of any media type reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event)
+        refused = request_guard_failure(event, json_only=json_only)
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)

@@ -175,3 +175,21 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
         give_up=lambda: RuntimeError(f"points reversal of {order_id} kept racing"),
         attempts=_REVERSAL_ATTEMPTS,
     )
+
+
+def reverse_refund(stored: StoredOrder, refund_id: str, due: int, at: int) -> bool:
+    """Take back the ``due`` points a refund outside a return un-earns (decided when the refund
+    succeeded and kept on its record), once: the ledger entry's id names the refund, so a
+    second writer finds it written. Takes at most the balance, as every reversal does."""
+    sub = customer_of(stored)
+    if sub is None or due <= 0:
+        return False
+    entry = reversal_entry(stored.order_id, refund_id, due, points_store.balance_of(sub), at)
+    if entry is None:
+        return False
+    return points_store.record_once(sub, entry)
+
+
+def refund_reversal_due(stored: StoredOrder, refunded_now: Money) -> int:
+    """Points a refund of ``refunded_now`` un-earns; ``stored`` has it counted already."""
+    return (reversal_owed(stored, refunded_now, 0) or PendingReversal(0, 0)).points

@@ -42,8 +42,19 @@ def _latest_return(order_id: str) -> dict[str, Any]:
     }
 
 
-def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
-    """What the order templates use, read from the order as stored."""
+def _refund(stored: StoredOrder, refund_id: str) -> dict[str, Any]:
+    """A refund made outside a return (by staff, or at the provider), as listed on the order."""
+    found = next((r for r in stored.order.refunds if r.refund_id == refund_id), None)
+    if found is None:
+        raise NotificationError(f"order {stored.order_id} has no refund {refund_id}")
+    return {"refund_id": refund_id, "refund": found.amount.to_dict()}
+
+
+def order_data(
+    stored: StoredOrder, kind: EventType, *, refund_id: str | None = None
+) -> dict[str, Any]:
+    """What the order templates use, read from the order as stored. ``refund_id`` names the
+    refund an ``order.refunded`` event announces when it is not a return's."""
     order = stored.order
     data: dict[str, Any] = {
         "order_id": order.order_id,
@@ -60,7 +71,9 @@ def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
     if kind is EventType.ORDER_CANCELLED:
         refunded = order.payment.refunded
         data["refund"] = refunded.to_dict() if refunded.amount > 0 else None
-    if kind in (EventType.ORDER_RETURN_REQUESTED, EventType.ORDER_REFUNDED):
+    if kind is EventType.ORDER_REFUNDED and refund_id is not None:
+        data.update(_refund(stored, refund_id))
+    elif kind in (EventType.ORDER_RETURN_REQUESTED, EventType.ORDER_REFUNDED):
         data.update(_latest_return(order.order_id))
     return data
 
@@ -120,7 +133,13 @@ def address(event: NotificationEvent) -> Addressed:
     if found is None:
         raise NotificationError(f"no order {order_id}")
     stored, locale = found
-    data = {**event.data, **order_data(stored, event.type)}
+    refund_id = event.data.get("refund_id")
+    data = {
+        **event.data,
+        **order_data(
+            stored, event.type, refund_id=refund_id if isinstance(refund_id, str) else None
+        ),
+    }
     completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 

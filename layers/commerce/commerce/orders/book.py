@@ -16,16 +16,17 @@ cancellation and returns are tested without an emulator (as the payment port's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from commerce.clock import epoch
+from commerce.clock import epoch, iso_us
 from commerce.coupons.consumption import return_perks
 from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
 from commerce.domain.tracking import TrackingEvent
 from commerce.ports import Adapter
-from commerce.store import charge_attempts
+from commerce.store import charge_attempts, keys
 from commerce.store import orders as store
 from commerce.store.charge_attempts import OrderForPayment
 from commerce.store.kit import CONDITION_FAILED
@@ -138,6 +139,17 @@ class OrderBook(Protocol):
         another sender cleared it first)."""
         ...
 
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        """Orders still PENDING_PAYMENT (as last indexed: possibly stale, so every move on one
+        is decided on a fresh read) whose place in the unpaid list is before ``listed_before``
+        (epoch s): their placing time, until ``relist`` moves them on."""
+        ...
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        """Move a pending order's place in the unpaid list to ``listed_at`` (epoch s), so it is
+        looked at again only then; False when it is no longer pending."""
+        ...
+
 
 class DynamoOrderBook:
     """The order book over the Orders and Inventory tables: one transaction per move."""
@@ -198,6 +210,17 @@ class DynamoOrderBook:
 
     def clear_dispatch_marker(self, order_id: str) -> bool:
         return store.clear_dispatch_marker(order_id)
+
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        cutoff = iso_us(listed_before)
+        for bucket in range(keys.ORDER_STATUS_BUCKETS):
+            for order_id in store.unpaid(bucket, cutoff):
+                stored = store.load_order(order_id)
+                if stored is not None:
+                    yield stored
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        return store.relist_unpaid(order_id, iso_us(listed_at))
 
 
 # --- The process's book -------------------------------------------------------------------------

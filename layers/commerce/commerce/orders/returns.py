@@ -35,6 +35,7 @@ from commerce.domain.orders import (
     advance,
     return_event,
 )
+from commerce.domain.refunds import record_made, refund_id_for
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -45,8 +46,8 @@ from commerce.orders.book import Effects, ReturnReceipt, order_book
 from commerce.orders.reading import load_owned, load_readable
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
-from commerce.payments.factory import provider
-from commerce.payments.provider import refund_key
+from commerce.payments.factory import provider_for
+from commerce.payments.provider import PermanentProviderError, refund_key
 from commerce.store import orders as store
 from commerce.store.orders import (
     RETURN_RECEIVED,
@@ -114,10 +115,22 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
             return current
         if value.refund.amount <= 0 or payment.charge_id is None:
             return current
-        result = provider().refund(payment.charge_id, value.refund, refund_key(order_id, return_id))
+        key = refund_key(order_id, return_id)
+        try:
+            result = provider_for(payment.method).refund(payment.charge_id, value.refund, key)
+        except PermanentProviderError as error:
+            # e.g. staff refunds already gave back what this return is worth: nothing moves.
+            raise Conflict(f"The payment provider refused the refund: {error.reason}") from error
         refund_ids.append(result.refund_id)
-        paid = payment.refund(value.refund, order.totals.total)
-        return replace(current, order=replace(order, payment=paid))
+        refunded = record_made(
+            order,
+            refund_id_for(key),
+            value.refund,
+            clock.now(),
+            provider_refund_id=result.refund_id,
+            reason=f"return {return_id}",
+        )
+        return replace(current, order=refunded)
 
     def restock(current: StoredOrder, adv: Advance) -> Effects:
         reversal = reversal_owed(current, value.refund, adv.order.history[-1].at)

@@ -38,12 +38,16 @@ from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     Advance,
+    NextAction,
+    NextActionType,
     Order,
     OrderHistoryEntry,
     OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
+    RefundRecord,
+    RefundStatus,
 )
 from commerce.domain.pricing import Totals
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
@@ -126,7 +130,7 @@ def _money(raw: Any) -> Money:
 def payment_map(payment: Payment) -> dict[str, Any]:
     """The stored form of a payment (charge ids included: they stay inside)."""
     stored: dict[str, Any] = {
-        "method": payment.method,
+        "method": str(payment.method),
         "status": payment.status.value,
         "refunded": payment.refunded.to_dict(),
     }
@@ -134,7 +138,17 @@ def payment_map(payment: Payment) -> dict[str, Any]:
         stored["charge_id"] = payment.charge_id
     if payment.decline_code is not None:
         stored["decline_code"] = payment.decline_code
+    if payment.next_action is not None:
+        stored["next_action"] = payment.next_action.to_dict()
     return stored
+
+
+def _next_action(raw: Any) -> NextAction | None:
+    if not raw:
+        return None
+    return NextAction(
+        NextActionType(str(raw["type"])), url=raw.get("url"), code_url=raw.get("code_url")
+    )
 
 
 def _payment(raw: Any) -> Payment:
@@ -145,6 +159,40 @@ def _payment(raw: Any) -> Payment:
         charge_id=data.get("charge_id"),
         decline_code=data.get("decline_code"),
         refunded=_money(data["refunded"]) if data.get("refunded") else Money.zero(),
+        next_action=_next_action(data.get("next_action")),
+    )
+
+
+def refunds_list(refunds: Iterable[RefundRecord]) -> list[dict[str, Any]]:
+    """The stored form of an order's refunds (times in epoch seconds, as ``history``)."""
+    stored: list[dict[str, Any]] = []
+    for refund in refunds:
+        item: dict[str, Any] = {
+            "refund_id": refund.refund_id,
+            "amount": refund.amount.to_dict(),
+            "status": refund.status.value,
+            "at": refund.at,
+            "reason": refund.reason,
+            "points_due": refund.points_due,
+        }
+        if refund.provider_refund_id is not None:
+            item["provider_refund_id"] = refund.provider_refund_id
+        stored.append(item)
+    return stored
+
+
+def _refunds(raw: Any) -> tuple[RefundRecord, ...]:
+    return tuple(
+        RefundRecord(
+            refund_id=str(item["refund_id"]),
+            amount=_money(item["amount"]),
+            status=RefundStatus(str(item["status"])),
+            at=int(item["at"]),
+            reason=str(item.get("reason") or ""),
+            provider_refund_id=item.get("provider_refund_id"),
+            points_due=int(item.get("points_due") or 0),
+        )
+        for item in _plain(raw) or []
     )
 
 
@@ -229,6 +277,7 @@ def from_model(model: OrderModel) -> StoredOrder:
         cart_token_hash=model.cart_token_hash,
         order_token_hash=model.order_token_hash,
         version=int(model.version),
+        refunds=_refunds(model.refunds),
     )
     return StoredOrder(
         order=order,
@@ -496,8 +545,11 @@ def order_transition_update(
         OrderModel.updated_at.set(at or clock.now_iso()),
         *extra_actions,
     ]
+    if order.refunds or stored.order.refunds:
+        actions.append(OrderModel.refunds.set(refunds_list(order.refunds)))
     if advance.changed_status:
-        # The status index follows the status (its sort key, the creation time, stays).
+        # The status index follows the status; its sort key goes back to the creation time (a
+        # pending order may have been relisted further on: ``relist_unpaid``).
         actions += [
             OrderModel.gsi3pk.set(status_gsi3pk(order.order_id, order.status)),
             OrderModel.gsi3sk.set(keys.order_search_gsi3sk(stored.created_at, order.order_id)),
@@ -587,6 +639,34 @@ def clear_dispatch_marker(order_id: str) -> bool:
         lambda: _row(order_id).update(
             [OrderModel.gsi2pk.remove(), OrderModel.gsi2sk.remove()],
             condition=OrderModel.gsi2pk.exists(),
+        )
+    )
+
+
+def unpaid(bucket: int, listed_before: str, page_size: int = 100) -> Iterator[str]:
+    """Ids of the orders of one status bucket that the status index (gsi3) still lists as
+    PENDING_PAYMENT before ``listed_before``: their creation time, until :func:`relist_unpaid`
+    moves them on. Keys only and eventually consistent: every move made on one is decided on a
+    fresh read, conditioned on the order's version and status."""
+    rows = OrderModel.gsi3.query(
+        keys.order_status_gsi3pk(OrderStatus.PENDING_PAYMENT.value, bucket),
+        OrderModel.gsi3sk < listed_before,
+        page_size=page_size,
+    )
+    for row in rows:
+        yield row.pk.removeprefix(keys.order_pk(""))
+
+
+def relist_unpaid(order_id: str, listed_at: str) -> bool:
+    """Move a pending order's place in the status index to ``listed_at`` (ISO 8601), so the
+    payment sweep does not look at it before then (support's list of pending orders shows it
+    there too). Leaves ``version`` alone, like the charge-attempt mark; False when the order
+    is no longer pending."""
+    return kit.applied(
+        lambda: _row(order_id).update(
+            [OrderModel.gsi3sk.set(keys.order_search_gsi3sk(listed_at, order_id))],
+            condition=(OrderModel.status == OrderStatus.PENDING_PAYMENT.value)
+            & OrderModel.gsi3pk.exists(),
         )
     )
 

@@ -36,6 +36,7 @@ from typing import Any, Final, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
+from commerce.domain.money import Money
 from commerce.domain.tracking import TrackingEvent, TrackingStatus, location_error
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger, metrics
@@ -50,6 +51,8 @@ _ORDER_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _CHARGE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 
 Kind = Literal["carriers", "payments"]
+#: Payment providers whose notifications are verified by their own libraries.
+PROVIDER_SENDERS: Final = ("stripe", "alipay", "wechat_pay")
 
 
 class SecretsConfigurationError(RuntimeError):
@@ -115,6 +118,16 @@ def clear_secrets_cache() -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
+def plain_reply(provider: str) -> str | None:
+    """The plain-text body a provider expects for a notification it need not send again
+    (Alipay: ``success``); None where a JSON answer does."""
+    if provider == "alipay":
+        from commerce.webhooks.alipay import REPLY
+
+        return REPLY
+    return None
+
+
 def sender_name(kind: Kind, name: str) -> str:
     """The key of a sender in the secrets and in the replay guard: ``carriers/sf-express``."""
     return f"{kind}/{name}"
@@ -170,10 +183,21 @@ def receive(
     signature: str | None,
     *,
     now: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Verify, de-duplicate and apply one webhook; the response body (200)."""
+    """Verify, de-duplicate and apply one webhook; the response body (200).
+
+    Stripe, Alipay and WeChat Pay are verified their own way by their own libraries
+    (``commerce.webhooks.providers``); every other sender by the shared HMAC scheme.
+    """
     now = clock.now() if now is None else now
     sender = sender_name(kind, name)
+    if kind == "payments" and name in PROVIDER_SENDERS:
+        from commerce.webhooks import providers  # deferred: only payment webhooks need it
+
+        notice = providers.verified(name, raw_body, headers or {}, now=now)
+        action = providers.action(name, notice)
+        return _once(sender, notice.event_id, notice.kind.value, action, now)
     secrets = all_secrets().get(sender) if _NAME_RE.fullmatch(name) else None
     if not secrets:
         raise NotFound("No such webhook sender")
@@ -188,6 +212,12 @@ def receive(
     apply = partial(_carrier, name) if kind == "carriers" else _payment
     # Everything a request can get wrong is checked before the event is remembered.
     action = apply(payload, event_type, event_id, verified.timestamp)
+    return _once(sender, event_id, event_type, action, now)
+
+
+def _once(sender: str, event_id: str, event_type: str, action: Action, now: int) -> dict[str, Any]:
+    """Remember the event, then apply it: a replay does nothing; a failure forgets it again
+    so the sender's retry is judged afresh."""
     if not webhook_events.record_once(sender, event_id, now=now, received_at=clock.iso(now)):
         metrics.add_metric(name="WebhookReplays", unit=MetricUnit.Count, value=1)
         logger.info("webhook replay ignored", extra={"sender": sender, "event_id": event_id})
@@ -245,7 +275,7 @@ _PAYMENT_TYPES: Final = ("charge.succeeded", "charge.failed", "refund.succeeded"
 
 
 def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int) -> Action:
-    del event_id, sent_at
+    del sent_at
     if event_type not in _PAYMENT_TYPES:
         return lambda now: {"result": "ignored"}
     order_id = _text(payload, "order_id", _ORDER_ID_RE)
@@ -263,7 +293,18 @@ def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at
         if stored is None:
             raise NotFound("No such order")
         if event_type == "refund.succeeded":
-            return {"order_id": order_id, "result": "noted"}
+            from commerce.orders.refunds import record_provider_refund
+
+            reference = payload.get("refund_id")
+            amount = payload.get("amount")
+            result = record_provider_refund(
+                order_id,
+                reference=reference if isinstance(reference, str) and reference else None,
+                provider_refund_id=str(reference or event_id),
+                amount=Money(amount) if isinstance(amount, int) and amount > 0 else None,
+                at=now,
+            )
+            return {"order_id": order_id, "result": result}
         try:
             if event_type == "charge.succeeded":
                 outcome = settlement.approve(

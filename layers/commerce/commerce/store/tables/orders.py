@@ -58,7 +58,8 @@ class ReversalIndex(GlobalSecondaryIndex["ReturnModel"]):  # type: ignore[no-unt
 class SearchIndex(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
     """gsi3, support's order search (keys only: the orders are read by key afterwards, so an
     order's other writes never touch the index). Order items carry STATUS#{status}#{bucket}
-    keys, email items EMAIL#{digest}; both sort by ``{created_at}#{order_id}``."""
+    keys, email items EMAIL#{digest}; both sort by ``{created_at}#{order_id}`` (a pending order
+    the payment sweep relisted sorts by when it is next due: store/orders.relist_unpaid)."""
 
     class Meta:
         index_name = "gsi3"
@@ -108,6 +109,13 @@ class OrderModel(OrdersTable):
     # The carrier's events for the shipment, in the order they happened: [{event_id, status,
     # at (epoch s), location?}] (commerce/domain/tracking.py).
     tracking = ListAttribute[Any](null=True)
+    # The provider's own reference of the order's payment, kept before the customer can be
+    # charged (Stripe: the PaymentIntent id, stored before it is confirmed), so a retry finds
+    # the payment it began instead of beginning another (commerce/store/charge_attempts.py).
+    payment_ref = UnicodeAttribute(null=True)
+    # Every refund of the charge: [{refund_id, amount, status, at, reason, provider_refund_id?,
+    # points_due}] (commerce/domain/refunds.py).
+    refunds = ListAttribute[Any](null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
