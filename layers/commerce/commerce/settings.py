@@ -91,6 +91,19 @@ class Settings:
     notifications_dlq_url: str = ""
     #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
     abandoned_cart_after_seconds: int = 86400
+    #: The Analytics table: aggregates of the order stream, customer values, segments, campaigns.
+    analytics_table: str = ""
+    #: Where campaign work waits (expansion pages and per-member sends), apart from the
+    #: notifications queue so a large campaign never delays an order's messages.
+    campaigns_queue_url: str = ""
+    #: Where campaign work no retry can help goes at once (its queue's dead-letter queue).
+    campaigns_dlq_url: str = ""
+    #: Where the stream consumer puts records no retry can help (its on-failure destination).
+    analytics_dlq_url: str = ""
+    #: RFM score thresholds, ``r=...;f=...;m=...`` (commerce/domain/rfm.py); "" = defaults.
+    rfm_thresholds: str = ""
+    #: The S3 bucket the daily order facts are exported to as Parquet.
+    export_bucket: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -135,6 +148,12 @@ class Settings:
             apns_platform_application_arn=env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
+            analytics_table=env.get("ANALYTICS_TABLE", f"commerce-{stage}-analytics"),
+            campaigns_queue_url=env.get("CAMPAIGNS_QUEUE_URL", ""),
+            campaigns_dlq_url=env.get("CAMPAIGNS_DLQ_URL", ""),
+            analytics_dlq_url=env.get("ANALYTICS_DLQ_URL", ""),
+            rfm_thresholds=env.get("RFM_THRESHOLDS", ""),
+            export_bucket=env.get("EXPORT_BUCKET", ""),
         )
 
 

@@ -5,8 +5,8 @@ idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what 
 began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
 order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
-and token ownership first), consents, the points ledger and the per-coupon use counters are
-deleted, (5) the profile is deleted.
+and token ownership first), consents, the points ledger, the per-coupon use counters and the
+customer's RFM value and campaign memberships are deleted, (5) the profile is deleted.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from commerce import clock
 from commerce.clock import now_iso
 from commerce.customers import devices
 from commerce.customers.profiles import Identity, ensure_profile
+from commerce.customers.rfm import rfm_record
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
 from commerce.domain.privacy import erasure_blockers, export_document
 from commerce.errors import Conflict
 from commerce.observability import logger
 from commerce.settings import get_settings
+from commerce.store import analytics as analytics_store
 from commerce.store import carts as cart_store
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
@@ -77,6 +79,7 @@ def export(identity: Identity) -> dict[str, Any]:
         points_ledger(identity.sub),
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
+        rfm={"customer_id": identity.sub, **rfm_record(identity.sub, clock.now())},
     )
     document["points"]["balance"] = points_store.balance_of(identity.sub)
     return document
@@ -129,5 +132,6 @@ def erase(identity: Identity) -> None:
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
+    analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)
     logger.info("Customer erased")

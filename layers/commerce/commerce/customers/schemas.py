@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from commerce.http.schemas import MoneyOut
 from commerce.orders.schemas import OrderOut
 
 _FORBID = ConfigDict(extra="forbid")
@@ -101,6 +102,26 @@ class ExportOut(BaseModel):
     orders: list[dict[str, Any]]
     points: dict[str, Any]
     messages: list[dict[str, Any]]
+    rfm: dict[str, Any] = Field(
+        default_factory=dict, description="Recency, frequency, monetary and RFM segment"
+    )
+
+
+class RfmScoresOut(BaseModel):
+    recency: int = Field(ge=1, le=5)
+    frequency: int = Field(ge=1, le=5)
+    monetary: int = Field(ge=1, le=5)
+
+
+class RfmOut(BaseModel):
+    """A customer's RFM: recency in whole days (null before a first paid order), paid orders,
+    spend (paid less refunded), the named segment and the 1..5 scores behind it."""
+
+    recency_days: int | None
+    frequency: int
+    monetary: MoneyOut
+    segment: str
+    scores: RfmScoresOut | None = None
 
 
 class CustomerAdminOut(BaseModel):
@@ -110,3 +131,4 @@ class CustomerAdminOut(BaseModel):
     tier: str = Field(description="Member tier (member, silver, gold)")
     points: int = Field(description="Points balance")
     recent_orders: list[OrderOut] = Field(description="The five newest orders")
+    rfm: RfmOut = Field(description="From the order stream (docs/analytics.md, RFM)")

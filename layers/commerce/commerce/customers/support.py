@@ -1,4 +1,5 @@
-"""Support's view of a customer: profile, tier, points and the newest orders. Read only."""
+"""Support's view of a customer: profile, tier, points, the newest orders and their RFM. Read
+only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import re
 from typing import Final
 
 from commerce import clock
-from commerce.customers.schemas import CustomerAdminOut
+from commerce.customers.rfm import rfm_record
+from commerce.customers.schemas import CustomerAdminOut, RfmOut
 from commerce.customers.views import profile_view
 from commerce.errors import NotFound
 from commerce.loyalty.tiers import member_tier
@@ -24,9 +26,11 @@ def customer_view(customer_id: str) -> CustomerAdminOut:
     if profile is None:
         raise NotFound("No such customer")
     page = order_store.customer_orders(customer_id, RECENT_ORDERS, None)
+    now = clock.now()
     return CustomerAdminOut(
         profile=profile_view(profile),
-        tier=member_tier(customer_id, clock.now()).name,
+        tier=member_tier(customer_id, now).name,
         points=points_store.balance_of(customer_id),
         recent_orders=[order_view(stored, private=True) for stored in page.orders],
+        rfm=RfmOut.model_validate(rfm_record(customer_id, now)),
     )

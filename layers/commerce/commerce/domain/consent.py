@@ -9,8 +9,9 @@ messages are sent about, each with its purpose.
 
 - transactional events (orders) go to the channels the customer enabled, email when they never
   chose; an explicit empty choice means none;
-- marketing events (``cart.abandoned``) go the same way, but only while the customer's current
-  marketing consent is given: never to guests, never on a presumed consent;
+- marketing events (``cart.abandoned``, ``campaign.message``) go the same way, but only while
+  the customer's current marketing consent is given: never to guests, never on a presumed
+  consent;
 - operational events (``inventory.low_stock``) go only to staff, never to customers;
 - a channel is used only where there is an address: email needs an email address, SMS a phone
   number, push a registered device; guests (no profile, no choices) get email only.
@@ -63,6 +64,7 @@ class EventType(StrEnum):
     ORDER_RETURN_REQUESTED = "order.return_requested"
     ORDER_REFUNDED = "order.refunded"
     CART_ABANDONED = "cart.abandoned"
+    CAMPAIGN_MESSAGE = "campaign.message"
     INVENTORY_LOW_STOCK = "inventory.low_stock"
 
 
@@ -77,6 +79,7 @@ PURPOSES: Final[Mapping[EventType, Purpose]] = {
     EventType.ORDER_RETURN_REQUESTED: Purpose.TRANSACTIONAL,
     EventType.ORDER_REFUNDED: Purpose.TRANSACTIONAL,
     EventType.CART_ABANDONED: Purpose.MARKETING,
+    EventType.CAMPAIGN_MESSAGE: Purpose.MARKETING,
     EventType.INVENTORY_LOW_STOCK: Purpose.OPERATIONAL,
 }
 

@@ -38,6 +38,7 @@ class RecordKind(StrEnum):
     POINTS = "points"  # ledger entries
     COUPON_USE = "coupon_use"  # per-customer coupon use counters
     MESSAGE = "message"  # notifications sent
+    RFM = "rfm"  # the order stream's value of the customer (recency, frequency, monetary)
 
 
 #: Fields (dotted paths into nested maps) whose values identify the customer, per record kind.
@@ -65,6 +66,7 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.POINTS: frozenset({"customer_id"}),
     RecordKind.COUPON_USE: frozenset({"customer_id"}),
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
+    RecordKind.RFM: frozenset({"customer_id"}),
 }
 
 
@@ -90,6 +92,7 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.POINTS: Erasure.DELETE,
     RecordKind.COUPON_USE: Erasure.DELETE,
     RecordKind.MESSAGE: Erasure.DELETE,
+    RecordKind.RFM: Erasure.DELETE,
 }
 
 #: Orders in these statuses still need the customer (payment, delivery, a return under way):
@@ -215,6 +218,7 @@ EXPORT_SECTIONS: Final = (
     "orders",
     "points",
     "messages",
+    "rfm",
 )
 #: Storage keys and secrets left out of every exported record (they say nothing about the
 #: customer that the rest of the record does not).
@@ -268,12 +272,13 @@ def export_document(
     messages: Iterable[Mapping[str, Any]],
     *,
     generated_at: int,
+    rfm: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /me/export``: everything held about the caller, as one JSON document.
 
     Every section is present, empty when there is nothing (``profile`` is then ``{}``); records
     keep their own field names, less storage keys and secrets; ``points`` carries the balance
-    and every ledger entry in order.
+    and every ledger entry in order; ``rfm`` the customer's RFM as support sees it.
     """
     entries = list(points_ledger)
     return {
@@ -286,4 +291,5 @@ def export_document(
         "orders": [_order(o) for o in orders],
         "points": {"balance": balance(entries), "ledger": [e.to_dict() for e in entries]},
         "messages": [_record(m) for m in messages],
+        "rfm": _record(rfm) if rfm is not None else {},
     }

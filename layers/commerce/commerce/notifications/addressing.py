@@ -5,7 +5,8 @@ is read by id for its lines, totals, carrier, tracking, delivery and returns, an
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices
 (the order's address and language where the profile has none). ``cart.abandoned`` goes to the
-cart's owner on their profile's channels (nobody without a profile). ``inventory.low_stock``
+cart's owner and ``campaign.message`` to the campaign's member, on their profile's channels
+(nobody without a profile). ``inventory.low_stock``
 goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
 ``domain.consent.channels_for``'s to decide, when the messages are built.
 
@@ -107,7 +108,9 @@ def address(event: NotificationEvent) -> Addressed:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
     if event.type is EventType.CART_ABANDONED:
-        return _cart_addressed(event)
+        return _customer_addressed(event, "owner_sub")
+    if event.type is EventType.CAMPAIGN_MESSAGE:
+        return _customer_addressed(event, "customer_id")
     order_id = event.data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         raise NotificationError(f"{event.type.value} names no order_id")
@@ -120,12 +123,13 @@ def address(event: NotificationEvent) -> Addressed:
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
-def _cart_addressed(event: NotificationEvent) -> Addressed:
-    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
-    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
-    sub = event.data.get("owner_sub")
+def _customer_addressed(event: NotificationEvent, field: str) -> Addressed:
+    """A marketing message goes to the customer the event names in ``field`` (a cart's owner,
+    a campaign's member) with their own preferences; nobody without a profile (guests, erased
+    customers). ``channels_for`` applies their marketing consent."""
+    sub = event.data.get(field)
     if not isinstance(sub, str) or not sub:
-        raise NotificationError("cart.abandoned names no owner_sub")
+        raise NotificationError(f"{event.type.value} names no {field}")
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)

@@ -191,7 +191,7 @@ class OutgoingMessage:
 
 
 #: Data keys that name what an event is about, in the order they are looked for.
-_REF_KEYS: Final = ("order_id", "cart_id", "sku")
+_REF_KEYS: Final = ("order_id", "cart_id", "sku", "campaign_id")
 
 
 def _ref(data: Mapping[str, Any]) -> str | None:
