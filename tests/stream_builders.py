@@ -32,14 +32,15 @@ def stream_record(
     old: dict[str, Any] | None,
     new: dict[str, Any] | None,
     at: int,
+    view: str = "NEW_AND_OLD_IMAGES",
 ) -> dict[str, Any]:
-    """One record of a Lambda DynamoDB stream event (NEW_AND_OLD_IMAGES)."""
+    """One record of a Lambda DynamoDB stream event."""
     change: dict[str, Any] = {
         "ApproximateCreationDateTime": at,
         "Keys": key,
         "SequenceNumber": str(next(_sequence)),
         "SizeBytes": 100,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "StreamViewType": view,
     }
     if new is not None:
         change["NewImage"] = new
@@ -157,11 +158,11 @@ def cart_record(cart_id: str, created_at: int, *, owner: str | None = None) -> d
         ttl=created_at + 30 * 86400,
     )
     key = {"pk": {"S": keys.cart_pk(cart_id)}, "sk": {"S": keys.CART_SK}}
-    return stream_record("Carts", "INSERT", key, None, header.serialize(), created_at)
+    return stream_record("Carts", "INSERT", key, None, header.serialize(), created_at, "NEW_IMAGE")
 
 
 def line_record(cart_id: str, sku: str, at: int) -> dict[str, Any]:
     """A cart line's record: the consumer must ignore it (only headers are carts)."""
     key = {"pk": {"S": keys.cart_pk(cart_id)}, "sk": {"S": keys.line_sk(sku)}}
     image = {**key, "cart_id": {"S": cart_id}, "sku": {"S": sku}, "quantity": {"N": "1"}}
-    return stream_record("Carts", "INSERT", key, None, image, at)
+    return stream_record("Carts", "INSERT", key, None, image, at, "NEW_IMAGE")

@@ -17,4 +17,8 @@ from commerce.observability import logger, metrics
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     written = export.run(event)
-    return {"exported": [{"date": e.day, "rows": e.rows, "key": e.key} for e in written]}
+    return {
+        "exported": [
+            {"date": e.day, "rows": e.rows, "key": e.key, "written": e.written} for e in written
+        ]
+    }

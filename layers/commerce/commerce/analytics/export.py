@@ -3,8 +3,10 @@
 Each run writes whole days: by default today so far and yesterday (so the day that just ended
 is complete in the first run after midnight, and today's file is at most one run old), or the
 days an event names (``{"dates": ["2026-11-11"]}``) to write one again. A day is one object,
-``{prefix}date={YYYY-MM-DD}/facts.parquet``, written whole every time: a rerun replaces it, so
-the export is idempotent and never holds a fact twice. The Glue table in template.yaml
+``{prefix}date={YYYY-MM-DD}/facts.parquet``, written whole: a rerun replaces it, so the export
+is idempotent and never holds a fact twice. The object carries a digest of the facts it holds
+(metadata ``facts-digest``); a run whose facts for a day are the same leaves that day's object
+alone, so frequent runs cost a Query and a HEAD per day, not a rewrite. The Glue table in template.yaml
 declares the columns and projects the ``date`` partition from the path, so Athena needs no
 crawler and no ``MSCK REPAIR``.
 
@@ -28,6 +30,7 @@ pyarrow is imported here only: it ships with the export function, not the shared
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,17 +122,48 @@ class Exported:
     day: str
     rows: int
     key: str
+    written: bool = True
+
+
+#: The object metadata naming which facts a day's file holds.
+DIGEST_METADATA: Final = "facts-digest"
+
+
+def facts_digest(rows: Iterable[FactRow]) -> str:
+    """A fingerprint of the facts a day's file holds: their ids, in order."""
+    ids = "\n".join(sorted(f"{r.kind}#{r.order_id}#{r.event_id}" for r in rows))
+    return hashlib.sha256(ids.encode()).hexdigest()
+
+
+def _written_digest(bucket: str, key: str) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        head = _s3().head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return str((head.get("Metadata") or {}).get(DIGEST_METADATA) or "") or None
 
 
 def export_day(day: str, *, bucket: str | None = None) -> Exported:
-    """Write one UTC day's facts, whole, over any earlier file of that day."""
+    """Write one UTC day's facts, whole, over any earlier file of that day (unless that file
+    holds exactly these facts already)."""
     target = bucket or get_settings().export_bucket
     if not target:
         raise RuntimeError("EXPORT_BUCKET is not set")
     rows = sorted(store.facts_of(day), key=lambda r: (r.at, r.order_id, r.kind))
     key = object_key(day)
+    digest = facts_digest(rows)
+    if _written_digest(target, key) == digest:
+        return Exported(day, len(rows), key, written=False)
     _s3().put_object(
-        Bucket=target, Key=key, Body=parquet_bytes(rows), ContentType=PARQUET_CONTENT_TYPE
+        Bucket=target,
+        Key=key,
+        Body=parquet_bytes(rows),
+        ContentType=PARQUET_CONTENT_TYPE,
+        Metadata={DIGEST_METADATA: digest},
     )
     logger.info("order facts exported", extra={"date": day, "rows": len(rows), "key": key})
     return Exported(day, len(rows), key)

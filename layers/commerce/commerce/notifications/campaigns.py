@@ -53,8 +53,8 @@ def campaign_event(message: CampaignMessage, customer_id: str, at: int) -> Notif
         data={
             "campaign_id": message.campaign_id,
             "customer_id": customer_id,
-            "subject": message.subject,
-            "body": message.body,
+            "campaign_subject": message.subject,
+            "campaign_body": message.body,
         },
     )
 
