@@ -6,9 +6,9 @@ days an event names (``{"dates": ["2026-11-11"]}``) to write one again. A day is
 ``{prefix}date={YYYY-MM-DD}/facts.parquet``, written whole: a rerun replaces it, so the export
 is idempotent and never holds a fact twice. The object carries a digest of the facts it holds
 (metadata ``facts-digest``); a run whose facts for a day are the same leaves that day's object
-alone, so frequent runs cost a Query and a HEAD per day, not a rewrite. The Glue table in template.yaml
-declares the columns and projects the ``date`` partition from the path, so Athena needs no
-crawler and no ``MSCK REPAIR``.
+alone, so frequent runs cost a Query and a HEAD per day, not a rewrite. The Glue table in
+template.yaml declares the columns and projects the ``date`` partition from the path, so
+Athena needs no crawler and no ``MSCK REPAIR``.
 
 Columns (one row per fact; money in integer minor units):
 
