@@ -19,7 +19,7 @@ Columns (one row per fact; money in integer minor units):
 | order_id   | string                                           |                                  |
 | buyer      | string                                           | pseudonymous buyer key           |
 | signed_in  | boolean                                          | false for guests                 |
-| at         | timestamp (s, UTC)                               | paid at, or refunded at          |
+| at         | timestamp (ms, UTC; whole seconds)               | paid at, or refunded at          |
 | amount     | int64                                            | order total, or money refunded   |
 | currency   | string                                           |                                  |
 | units      | int32                                            | units of a paid order, else 0    |
@@ -58,6 +58,8 @@ def object_key(day: str) -> str:
 
 
 def schema() -> pa.Schema:
+    """The file's schema, as Parquet keeps it (times in milliseconds, lists of ``element``),
+    so a file read back has exactly this schema."""
     import pyarrow as pa
 
     line = pa.struct(
@@ -73,11 +75,11 @@ def schema() -> pa.Schema:
         pa.field("order_id", pa.string()),
         pa.field("buyer", pa.string()),
         pa.field("signed_in", pa.bool_()),
-        pa.field("at", pa.timestamp("s", tz="UTC")),
+        pa.field("at", pa.timestamp("ms", tz="UTC")),
         pa.field("amount", pa.int64()),
         pa.field("currency", pa.string()),
         pa.field("units", pa.int32()),
-        pa.field("lines", pa.list_(line)),
+        pa.field("lines", pa.list_(pa.field("element", line))),
     ]
     return pa.schema(fields)
 
@@ -93,7 +95,7 @@ def table(rows: Iterable[FactRow]) -> pa.Table:
         "order_id": [r.order_id for r in found],
         "buyer": [r.buyer for r in found],
         "signed_in": [r.signed_in for r in found],
-        "at": [r.at for r in found],
+        "at": [r.at * 1000 for r in found],
         "amount": [r.amount.amount for r in found],
         "currency": [r.amount.currency for r in found],
         "units": [r.units for r in found],
