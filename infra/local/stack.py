@@ -199,6 +199,7 @@ class LocalStack:
             "tables": self.created.tables,
             "queues": self.created.queues,
             "topics": self.created.topics,
+            "buckets": self.created.buckets,
             "platform_applications": self.created.platform_applications,
             "user_pools": {
                 logical: {"pool_id": p.pool_id, "client_ids": p.client_ids, "groups": p.groups}
