@@ -11,8 +11,10 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from commerce.analytics.book import InsightBook
 from commerce.domain.aggregates import (
     Aggregate,
     BuyerDay,
@@ -23,6 +25,7 @@ from commerce.domain.aggregates import (
     SkuMonth,
     month_of,
 )
+from commerce.domain.figures import DateRange, DayCounts, plan_range
 from commerce.domain.order_facts import buyer_key, utc_date
 from hypothesis import strategies as st
 from stream_builders import OrderStory, cart_record, line_record
@@ -158,3 +161,46 @@ def latest_orders(orders: Iterable[OrderStory]) -> dict[str, int]:
         if story.owner and paid_at is not None:
             latest[story.owner] = max(latest.get(story.owner, 0), paid_at)
     return latest
+
+
+def book_mismatches(
+    book: InsightBook, orders: list[OrderStory], carts: list[tuple[str, int]]
+) -> list[str]:
+    """Where ``book``'s figures differ from a recomputation from the orders (empty: nowhere),
+    read as the figures read them: day totals, buyers and SKUs over the range, customer
+    values with their last orders."""
+    truth = recompute(orders, carts)
+    wrong: list[str] = []
+    days = book.day_counts("2030-01-01", "2030-03-31")
+    for target, counts in truth.items():
+        if isinstance(target, Day):
+            stored = days.get(target.date, DayCounts())
+            if {k: getattr(stored, k) for k in counts} != counts:
+                wrong.append(f"{target}: {stored} != {counts}")
+    written = sum(c.get("orders", 0) for t, c in truth.items() if isinstance(t, Day))
+    if sum(d.orders for d in days.values()) != written:
+        wrong.append(f"orders {sum(d.orders for d in days.values())} != {written}")
+    reads = plan_range(DateRange(date(2030, 1, 1), date(2030, 3, 31)))
+    buyers: dict[str, int] = {}
+    skus: dict[str, dict[str, int]] = {}
+    for target, counts in truth.items():
+        if isinstance(target, BuyerMonth):
+            buyers[target.buyer] = buyers.get(target.buyer, 0) + counts["orders"]
+        if isinstance(target, SkuMonth):
+            row = skus.setdefault(target.sku, {})
+            for name, value in counts.items():
+                row[name] = row.get(name, 0) + value
+    if book.buyer_orders(reads) != buyers:
+        wrong.append(f"buyers {book.buyer_orders(reads)} != {buyers}")
+    stored_skus = {s: {k: v for k, v in c.items() if v} for s, c in book.sku_counts(reads).items()}
+    if stored_skus != {s: {k: v for k, v in c.items() if v} for s, c in skus.items()}:
+        wrong.append(f"skus {stored_skus} != {skus}")
+    latest = latest_orders(orders)
+    for target, counts in truth.items():
+        if isinstance(target, Customer):
+            value = book.customer_value(target.customer_id)
+            expected = (counts.get("orders", 0), counts.get("spend", 0))
+            found = (value.orders, value.spend.amount, value.last_order_at) if value else None
+            if found != (*expected, latest[target.customer_id]):
+                wrong.append(f"{target}: {found} != {expected}")
+    return wrong

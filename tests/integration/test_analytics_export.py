@@ -27,11 +27,6 @@ START = 1_893_456_000  # 2030-01-01T00:00:00Z
 
 
 @pytest.fixture(scope="module")
-def analytics_module() -> ModuleType:
-    return load_function("analytics")
-
-
-@pytest.fixture(scope="module")
 def export_module() -> ModuleType:
     return load_function("export")
 

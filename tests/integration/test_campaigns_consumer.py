@@ -38,11 +38,6 @@ def insight_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def analytics_module() -> ModuleType:
-    return load_function("analytics")
-
-
-@pytest.fixture(scope="module")
 def campaigns_module() -> ModuleType:
     return load_function("campaigns")
 

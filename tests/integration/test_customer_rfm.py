@@ -15,17 +15,12 @@ from commerce.customers import privacy
 from commerce.store import analytics as analytics_store
 from commerce.store import campaigns as campaign_store
 from commerce.store.campaigns import StoredCampaign
-from orders_world import SUBS, Context, Reply, event, invoke, load_function
+from orders_world import SUBS, Context, Reply, event, invoke
 from stream_builders import OrderStory
 
 pytestmark = pytest.mark.integration
 
 DAY = 86_400
-
-
-@pytest.fixture(scope="module")
-def analytics_module() -> ModuleType:
-    return load_function("analytics")
 
 
 def pays(analytics: ModuleType, at: int, amount: int, order_id: str, refund: int = 0) -> None:

@@ -36,11 +36,6 @@ def insight_module() -> ModuleType:
     return load_function("insight")
 
 
-@pytest.fixture(scope="module")
-def analytics_module() -> ModuleType:
-    return load_function("analytics")
-
-
 @pytest.fixture
 def call(dynamodb: Any, insight_module: ModuleType) -> Callable[[dict[str, Any]], Reply]:
     return partial(invoke, insight_module)
