@@ -17,6 +17,7 @@ from commerce.domain.money import Money
 from commerce.domain.orders import OrderEvent, OrderLine, advance, new_order
 from commerce.domain.pricing import Totals
 from commerce.store import keys
+from commerce.store.campaigns import StoredCampaign
 from commerce.store.orders import StoredOrder, new_order_item
 from commerce.store.tables.carts import CartModel
 
@@ -166,3 +167,41 @@ def line_record(cart_id: str, sku: str, at: int) -> dict[str, Any]:
     key = {"pk": {"S": keys.cart_pk(cart_id)}, "sk": {"S": keys.line_sk(sku)}}
     image = {**key, "cart_id": {"S": cart_id}, "sku": {"S": sku}, "quantity": {"N": "1"}}
     return stream_record("Carts", "INSERT", key, None, image, at, "NEW_IMAGE")
+
+
+def pk_sk_table(client: Any, name: str, *, stream: str | None = None) -> dict[str, Any]:
+    """A pay-per-request table keyed ``pk``/``sk`` (with a stream of view ``stream``); its
+    description."""
+    request: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if stream is not None:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream}
+    client.create_table(**request)
+    description: dict[str, Any] = client.describe_table(TableName=name)["Table"]
+    return description
+
+
+def a_campaign(**changes: Any) -> StoredCampaign:
+    """A campaign as POST /admin/campaigns stores it (to a segment of all buyers, by email)."""
+    fields: dict[str, Any] = {
+        "campaign_id": "4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
+        "name": "Spring",
+        "segment_id": "9d2f4c1a7b3e4d5f8a6c0b1e2d3f4a5b",
+        "channels": ("email",),
+        "subject": "Spring sale",
+        "body": "This week only.",
+        "request_digest": "d",
+        "created_at": "2030-01-01T00:00:00.000000Z",
+        "created_by": "ops-1",
+    }
+    return StoredCampaign(**{**fields, **changes})

@@ -107,20 +107,16 @@ class DynamoDBLocal:
 
     def client(self) -> Any:
         """A boto3 DynamoDB client for this engine (any credentials work with -sharedDb)."""
-        return boto3.client(
-            "dynamodb",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            config=Config(retries={"max_attempts": 3}),
-            aws_access_key_id=LOCAL_KEY,
-            aws_secret_access_key=LOCAL_KEY,
-        )
+        return self._client("dynamodb")
 
     def streams_client(self) -> Any:
         """A boto3 DynamoDB Streams client: DynamoDB Local serves the Streams API on its own
         endpoint."""
+        return self._client("dynamodbstreams")
+
+    def _client(self, service: str) -> Any:
         return boto3.client(
-            "dynamodbstreams",
+            service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             config=Config(retries={"max_attempts": 3}),

@@ -52,7 +52,7 @@ from commerce import clock  # noqa: E402
 from commerce.domain.aggregates import plan_for  # noqa: E402
 from commerce.domain.order_facts import Paid, order_facts, utc_date  # noqa: E402
 from commerce.store import keys  # noqa: E402
-from stream_builders import OrderStory, order_image  # noqa: E402
+from stream_builders import OrderStory, order_image, pk_sk_table  # noqa: E402
 
 from infra.local.harness import StackProcess, start_stack  # noqa: E402
 from infra.local.metering import read_records, select  # noqa: E402
@@ -232,18 +232,7 @@ def floor(stack: StackProcess, updates: int, targets: int) -> float:
     """Bare conditional UpdateItems from one thread on a table of their own: updates/s."""
     client = stack.client("dynamodb")
     table = f"bench-floor-{uuid.uuid4().hex[:8]}"
-    client.create_table(
-        TableName=table,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    pk_sk_table(client, table)
     started = time.perf_counter()
     for n in range(updates):
         client.update_item(

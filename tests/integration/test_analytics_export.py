@@ -19,9 +19,12 @@ from orders_world import Context, load_function
 from stream_builders import OrderStory
 
 from infra.local.resources import CreatedResources, create_buckets
-from infra.local.template import Resolver
+from infra.local.stack import REPO_ROOT
+from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
 
 START = 1_893_456_000  # 2030-01-01T00:00:00Z
 
@@ -34,8 +37,6 @@ def export_module() -> ModuleType:
 @pytest.fixture
 def bucket(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The template's export bucket on moto, as the local stack makes it; settings name it."""
-    from conftest import TEMPLATE
-
     created = CreatedResources()
     create_buckets(Resolver(TEMPLATE), boto3.client("s3", region_name="us-east-1"), created)
     name = created.buckets["ExportBucket"]

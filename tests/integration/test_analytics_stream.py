@@ -23,17 +23,19 @@ from commerce.analytics.book import DynamoInsightBook
 from commerce.settings import get_settings
 from commerce.store import analytics as store
 from commerce.store import campaigns as campaign_store
-from commerce.store.campaigns import StoredCampaign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from orders_world import Context, load_function
 from shop_streams import DAY, START, Shop, book_mismatches, deliveries, records_of, shops
-from stream_builders import OrderStory, cart_record
+from stream_builders import OrderStory, a_campaign, cart_record
 
 from infra.local.resources import CreatedResources, create_queues
-from infra.local.template import Resolver
+from infra.local.stack import REPO_ROOT
+from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
 
 Event = Callable[..., dict[str, Any]]
 
@@ -46,8 +48,6 @@ def insight_module() -> ModuleType:
 @pytest.fixture
 def dlq(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The consumer's dead-letter queue on moto, named in its settings."""
-    from conftest import TEMPLATE
-
     created = CreatedResources()
     create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
     url = created.queues["AnalyticsDLQ"]
@@ -202,17 +202,7 @@ def test_an_order_of_fifty_lines_is_applied_in_parts_each_once(
 def test_orders_paid_by_a_recipient_within_seven_days_count_for_the_campaign(
     dynamodb: Any, analytics_module: ModuleType
 ) -> None:
-    campaign = StoredCampaign(
-        campaign_id="4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
-        name="Spring",
-        segment_id="9d2f4c1a7b3e4d5f8a6c0b1e2d3f4a5b",
-        channels=("email",),
-        subject="s",
-        body="b",
-        request_digest="d",
-        created_at="2030-01-01T00:00:00.000000Z",
-        created_by="ops-1",
-    )
+    campaign = a_campaign()
     campaign_store.create_campaign(campaign)
     campaign_store.add_recipients(campaign.campaign_id, ["c-1", "c-2"])
     assert campaign_store.finish_recipient(

@@ -14,9 +14,8 @@ from commerce import clock
 from commerce.customers import privacy
 from commerce.store import analytics as analytics_store
 from commerce.store import campaigns as campaign_store
-from commerce.store.campaigns import StoredCampaign
 from orders_world import SUBS, Context, Reply, event, invoke
-from stream_builders import OrderStory
+from stream_builders import OrderStory, a_campaign
 
 pytestmark = pytest.mark.integration
 
@@ -85,17 +84,7 @@ def test_erasure_forgets_the_customers_value_and_campaign_memberships(
     sub = SUBS["customer"]
     assert call(customers_module, "customers_get_me.json", "customer").status == 200
     pays(analytics_module, clock.now() - DAY, 5000, "o-1")
-    campaign = StoredCampaign(
-        campaign_id="4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
-        name="n",
-        segment_id="9d2f4c1a7b3e4d5f8a6c0b1e2d3f4a5b",
-        channels=("email",),
-        subject="s",
-        body="b",
-        request_digest="d",
-        created_at="2030-01-01T00:00:00.000000Z",
-        created_by="ops",
-    )
+    campaign = a_campaign()
     campaign_store.create_campaign(campaign)
     campaign_store.add_recipients(campaign.campaign_id, [sub, SUBS["other"]])
     assert analytics_store.customer_value(sub) is not None

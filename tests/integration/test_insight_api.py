@@ -22,9 +22,12 @@ from queue_helpers import drain
 from stream_builders import OrderStory
 
 from infra.local.resources import CreatedResources, create_queues
-from infra.local.template import Resolver
+from infra.local.stack import REPO_ROOT
+from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
 
 Event = Callable[..., dict[str, Any]]
 DAY = 86_400
@@ -44,8 +47,6 @@ def call(dynamodb: Any, insight_module: ModuleType) -> Callable[[dict[str, Any]]
 @pytest.fixture
 def work_queue(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """The campaigns queue on moto, named in the settings the campaign routes read."""
-    from conftest import TEMPLATE
-
     created = CreatedResources()
     create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
     url = created.queues["CampaignsQueue"]

@@ -17,12 +17,13 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import ROOT, TEMPLATE
+from stream_builders import pk_sk_table
 
 from infra.local.dynamodb_local import LOCAL_KEY
 from infra.local.functions import load_functions
 from infra.local.moto_server import MotoServer
 from infra.local.resources import CreatedResources, create_queues, create_tables
+from infra.local.stack import REPO_ROOT
 from infra.local.stream_pump import (
     StreamMapping,
     StreamPump,
@@ -30,10 +31,12 @@ from infra.local.stream_pump import (
     load_stream_mappings,
     pattern_matches,
 )
-from infra.local.template import Resolver
+from infra.local.template import Resolver, load_template
 from infra.local.workers import InvokeError, InvokeResult
 
 pytestmark = pytest.mark.integration
+
+TEMPLATE = load_template(REPO_ROOT / "template.yaml")
 
 ORDERS_ONLY = {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["ORDER"]}}}}
 Answer = Callable[[list[dict[str, Any]]], Any]
@@ -88,21 +91,8 @@ def engine(dynamodb_local: str) -> dict[str, Any]:
 def fresh_table(engine: dict[str, Any]) -> tuple[str, str]:
     """A new table with a NEW_AND_OLD_IMAGES stream; its name and stream ARN."""
     name = f"pump-{uuid.uuid4().hex[:12]}"
-    engine["dynamodb"].create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
-    arn = engine["dynamodb"].describe_table(TableName=name)["Table"]["LatestStreamArn"]
-    return name, arn
+    table = pk_sk_table(engine["dynamodb"], name, stream="NEW_AND_OLD_IMAGES")
+    return name, str(table["LatestStreamArn"])
 
 
 def put(engine: dict[str, Any], table: str, pk: str, sk: str = "ORDER") -> None:
@@ -139,7 +129,7 @@ def test_the_template_declares_the_consumers_event_sources(
     created = CreatedResources()
     create_queues(resolver, moto.client("sqs"), created)
     create_tables(resolver, engine["dynamodb"], created)
-    functions = load_functions(TEMPLATE, resolver, ROOT)
+    functions = load_functions(TEMPLATE, resolver, REPO_ROOT)
     mappings = {m.table_logical_id: m for m in load_stream_mappings(functions, created, resolver)}
     assert set(mappings) == {"OrdersTable", "CartsTable"}
     orders = mappings["OrdersTable"]

@@ -83,27 +83,22 @@ def record_facts(record: Mapping[str, Any]) -> list[Fact]:
 
 
 def fact_row(fact: Paid | Refunded, event_id: str) -> FactRow:
-    """The export's row of an order fact."""
+    """The export's row of an order fact: a paid order's total, units and lines, or the
+    money refunded."""
     if isinstance(fact, Paid):
-        return FactRow(
-            kind=facts_kind(fact),
-            order_id=fact.order_id,
-            buyer=fact.buyer,
-            signed_in=fact.customer_id is not None,
-            at=fact.at,
-            amount=fact.total,
-            units=fact.units,
-            lines=tuple((ln.sku, ln.quantity, ln.amount.amount) for ln in fact.lines),
-            event_id=event_id,
-        )
+        amount, units = fact.total, fact.units
+        lines = tuple((ln.sku, ln.quantity, ln.amount.amount) for ln in fact.lines)
+    else:
+        amount, units, lines = fact.amount, 0, ()
     return FactRow(
         kind=facts_kind(fact),
         order_id=fact.order_id,
         buyer=fact.buyer,
         signed_in=fact.customer_id is not None,
         at=fact.at,
-        amount=fact.amount,
-        units=0,
+        amount=amount,
+        units=units,
+        lines=lines,
         event_id=event_id,
     )
 

@@ -110,27 +110,13 @@ def order_facts(before: Order | None, after: Order, written_at: int) -> list[Fac
     ``written_at`` (epoch s) is when the write was made."""
     facts: list[Fact] = []
     paid = paid_at(after)
+    buyer, customer = buyer_key(after), customer_of(after)
     if paid is not None and (before is None or paid_at(before) is None):
-        facts.append(
-            Paid(
-                order_id=after.order_id,
-                buyer=buyer_key(after),
-                customer_id=customer_of(after),
-                at=paid,
-                total=after.totals.total,
-                lines=tuple(SoldLine(line.sku, line.quantity, line.amount) for line in after.lines),
-            )
-        )
+        lines = tuple(SoldLine(line.sku, line.quantity, line.amount) for line in after.lines)
+        facts.append(Paid(after.order_id, buyer, customer, paid, after.totals.total, lines))
     was = before.payment.refunded.amount if before is not None else 0
     grown = after.payment.refunded.amount - was
     if paid is not None and grown > 0:
-        facts.append(
-            Refunded(
-                order_id=after.order_id,
-                buyer=buyer_key(after),
-                customer_id=customer_of(after),
-                at=written_at,
-                amount=Money(grown, after.payment.refunded.currency),
-            )
-        )
+        amount = Money(grown, after.payment.refunded.currency)
+        facts.append(Refunded(after.order_id, buyer, customer, written_at, amount))
     return facts

@@ -103,15 +103,25 @@ def segments_page(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[StoredSegment], dict[str, Any] | None]:
     """A page of segments, newest first."""
-    rows = SegmentModel.gsi1.query(
-        keys.SEGMENTS_GSI1PK,
+    rows, last = _newest_first(SegmentModel, keys.SEGMENTS_GSI1PK, limit, start_key)
+    return [_segment(row) for row in rows], last
+
+
+def _newest_first(
+    model: type[SegmentModel] | type[CampaignModel],
+    gsi1pk: str,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """One page of a gsi1 list kept by creation time, newest first, and its last key."""
+    rows = model.gsi1.query(
+        gsi1pk,
         scan_index_forward=False,
         limit=limit,
         page_size=limit,
         last_evaluated_key=start_key,
     )
-    found = [_segment(row) for row in rows]
-    return found, rows.last_evaluated_key
+    return list(rows), rows.last_evaluated_key
 
 
 # --- Campaigns ---------------------------------------------------------------------------------
@@ -219,15 +229,8 @@ def campaigns_page(
     limit: int, start_key: dict[str, Any] | None
 ) -> tuple[list[StoredCampaign], dict[str, Any] | None]:
     """A page of campaigns, newest first."""
-    rows = CampaignModel.gsi1.query(
-        keys.CAMPAIGNS_GSI1PK,
-        scan_index_forward=False,
-        limit=limit,
-        page_size=limit,
-        last_evaluated_key=start_key,
-    )
-    found = [_campaign(row) for row in rows]
-    return found, rows.last_evaluated_key
+    rows, last = _newest_first(CampaignModel, keys.CAMPAIGNS_GSI1PK, limit, start_key)
+    return [_campaign(row) for row in rows], last
 
 
 def mark_queued(campaign_id: str) -> None:
