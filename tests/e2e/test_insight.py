@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import pyarrow.parquet as pq
 import pytest
 import requests
+from commerce.http.pagination import encode_page_token
 from http_problems import assert_problem
 from stack_helpers import (
     checkout,
@@ -265,6 +266,19 @@ def test_a_campaign_reaches_consenting_members_once_and_reports_their_orders(
     assert sorted(m["customer_id"] for m in members.json()["items"]) == sorted(
         [consenting, declining]
     )
+    # A token from a page read long ago (the recency window has moved on) resumes at the window.
+    stale = encode_page_token(
+        {
+            "pk": {"S": "CUSTOMER#gone"},
+            "sk": {"S": "VALUE"},
+            "gsi1pk": {"S": "VALUES#00"},
+            "gsi1sk": {"S": "000000000001#gone"},
+        }
+    )
+    resumed = get(
+        stack, f"/admin/segments/{segment['segment_id']}/members", headers, next_token=stale
+    )
+    assert resumed.status_code == 200, resumed.text
 
     subject = f"Tea week {uuid.uuid4().hex[:6]}"
     body = {

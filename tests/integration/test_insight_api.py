@@ -419,3 +419,29 @@ def test_a_campaign_is_accepted_once_per_key(
         make_event("insight_get_campaign.json", role="ops", path_params={"campaign_id": "0" * 32})
     )
     assert_problem(missing, 404, "not-found")
+
+
+def test_a_members_token_older_than_the_window_resumes_at_the_window(
+    call: Callable[[dict[str, Any]], Reply], make_event: Event, analytics_module: ModuleType
+) -> None:
+    paid(analytics_module, "c-recent", clock.now() - DAY, 5000, "o-1")
+    segment_id = create_segment(call, make_event, {"last_order_within_days": 7}).body["segment_id"]
+    # A page token from long ago: the recency window has moved past where it stopped.
+    stale = encode_page_token(
+        {
+            "pk": {"S": "CUSTOMER#c-old"},
+            "sk": {"S": "VALUE"},
+            "gsi1pk": {"S": "VALUES#00"},
+            "gsi1sk": {"S": "000000000001#c-old"},
+        }
+    )
+    reply = call(
+        make_event(
+            "insight_segment_members.json",
+            role="ops",
+            path_params={"segment_id": segment_id},
+            query={"next_token": stale, "limit": "100"},
+        )
+    )
+    assert reply.status == 200, reply.body
+    assert [m["customer_id"] for m in reply.body["items"]] == ["c-recent"]

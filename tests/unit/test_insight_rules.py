@@ -133,6 +133,15 @@ def test_bad_ranges_name_the_field(first: str, last: str, field: str) -> None:
     assert [e.field for e in errors] == [field]
 
 
+def test_the_last_month_of_the_calendar_is_planned_like_any_other() -> None:
+    span = parse_range("9999-11-15", "9999-12-31")
+    assert isinstance(span, DateRange)
+    reads = plan_range(span)
+    assert reads.months == ("9999-12",)
+    assert reads.days[0] == "9999-11-15"
+    assert reads.days[-1] == "9999-11-30"
+
+
 def test_a_leap_year_may_be_asked_whole() -> None:
     span = parse_range("2028-01-01", "2028-12-31")
     assert isinstance(span, DateRange)

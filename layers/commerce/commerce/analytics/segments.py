@@ -28,7 +28,7 @@ from commerce.analytics.schemas import (
 )
 from commerce.customers.rfm import rfm_thresholds
 from commerce.domain.money import Money
-from commerce.domain.segments import Rules, check, matches, recency_window
+from commerce.domain.segments import Rules, Window, check, matches, recency_window
 from commerce.errors import FieldError, NotFound, ValidationFailed
 from commerce.http.auth import Caller
 from commerce.http.pagination import decode_page_token, encode_page_token, page_size
@@ -141,8 +141,28 @@ def _candidates(
     window = recency_window(rules, now)
     first = _start_bucket(start)
     for bucket in range(first, keys.VALUE_BUCKETS):
-        resume = start if bucket == first else None
+        resume = _within(start, window) if bucket == first else None
+        if resume is _BUCKET_DONE:
+            continue
         yield from values_store.customer_values(bucket, window, resume, _INDEX_PAGE)
+
+
+#: A resume key past the window's end: nothing more of that bucket is read.
+_BUCKET_DONE: Final[dict[str, Any]] = {}
+
+
+def _within(start: dict[str, Any] | None, window: Window) -> dict[str, Any] | None:
+    """The resume key, if the recency window (which moves with time between two pages) still
+    holds it: a key before the window starts its bucket at the window, one past its end ends
+    the bucket. DynamoDB refuses a start key outside the key condition."""
+    if start is None:
+        return None
+    sort_key = str(start["gsi1sk"]["S"])
+    if window.since is not None and sort_key < keys.epoch_sk(window.since, ""):
+        return None
+    if window.before is not None and sort_key >= keys.epoch_sk(window.before, ""):
+        return _BUCKET_DONE
+    return start
 
 
 def member_page(

@@ -14,6 +14,7 @@ so a year costs about a dozen reads of monthly aggregates, not 366 of daily ones
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -75,8 +76,7 @@ class RangeReads:
 
 
 def _month_end(day: date) -> date:
-    following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return following - timedelta(days=1)
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def plan_range(span: DateRange) -> RangeReads:
@@ -84,17 +84,18 @@ def plan_range(span: DateRange) -> RangeReads:
     months: list[str] = []
     days: list[str] = []
     cursor = span.first
-    while cursor <= span.last:
-        end = _month_end(cursor)
-        if cursor.day == 1 and end <= span.last:
+    while True:
+        stop = min(_month_end(cursor), span.last)
+        if cursor.day == 1 and stop == _month_end(cursor):
             months.append(cursor.strftime("%Y-%m"))
-            cursor = end + timedelta(days=1)
-            continue
-        stop = min(end, span.last)
-        while cursor <= stop:
-            days.append(cursor.isoformat())
-            cursor += timedelta(days=1)
-    return RangeReads(tuple(months), tuple(days))
+        else:
+            days += [
+                date.fromordinal(n).isoformat()
+                for n in range(cursor.toordinal(), stop.toordinal() + 1)
+            ]
+        if stop >= span.last:
+            return RangeReads(tuple(months), tuple(days))
+        cursor = stop + timedelta(days=1)
 
 
 # --- Sales ---------------------------------------------------------------------------------------
