@@ -216,11 +216,7 @@ def webhooks_module() -> ModuleType:
 
 @pytest.fixture(scope="module")
 def analytics_module() -> ModuleType:
-    """The stream consumer, applying a batch's records one at a time: moto's DynamoDB is not
-    safe under concurrent writes (test_analytics_races.py runs them at once on DynamoDB Local)."""
-    module = load_function("analytics")
-    module.processor.workers = 1
-    return module
+    return load_function("analytics")
 
 
 @pytest.fixture(scope="module")

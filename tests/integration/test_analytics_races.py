@@ -1,8 +1,8 @@
 """Insight under real concurrency, against DynamoDB Local (AWS's own engine, not moto).
 
 The same stream records handed to several invocations at once (Lambda's retries, a bisected
-batch and a redelivery overlapping), each applying its batch with the consumer's own
-concurrency, count once: the figures equal a recomputation from the orders. A campaign request
+batch, a redelivery and, with a ParallelizationFactor above 1, batches of one shard
+overlapping), count once: the figures equal a recomputation from the orders. A campaign request
 retried at once under one Idempotency-Key makes one campaign. The racing happens in a child
 interpreter whose clients point at DynamoDB Local from the start (this process's were made for
 moto). Run directly, this file is that child.
@@ -81,7 +81,7 @@ def _stream() -> dict[str, Any]:
             answer = process_partial_response(
                 event={"Records": batch},
                 record_handler=handler,
-                processor=StreamEdge(workers=4),
+                processor=StreamEdge(),
                 context=Context(),  # type: ignore[arg-type]
             )
             if answer["batchItemFailures"]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from commerce.domain.orders import PaymentStatus
 from stream_builders import pk_sk_table
 
 from infra.local.dynamodb_local import LOCAL_KEY
@@ -142,7 +143,22 @@ def test_the_template_declares_the_consumers_event_sources(
     )
     assert (orders.report_failures, orders.bisect, orders.max_retries) == (True, True, 5)
     assert orders.destination_url == created.queues["AnalyticsDLQ"]
-    assert orders.filters == [ORDERS_ONLY]
+    # Orders whose payment went through: the filter names every payment status after approval.
+    allowed = orders.filters[0]["dynamodb"]["NewImage"]["payment"]["M"]["status"]["S"]
+    assert set(allowed) == {s.value for s in PaymentStatus} - {"PENDING", "DECLINED"}
+    assert orders.filters == [
+        {
+            "eventName": ["INSERT", "MODIFY"],
+            "dynamodb": {
+                "Keys": {"sk": {"S": ["ORDER"]}},
+                "NewImage": {
+                    "payment": {
+                        "M": {"status": {"S": ["APPROVED", "PARTIALLY_REFUNDED", "REFUNDED"]}}
+                    }
+                },
+            },
+        }
+    ]
     assert mappings["CartsTable"].filters == [
         {"eventName": ["INSERT"], "dynamodb": {"Keys": {"sk": {"S": ["CART"]}}}}
     ]

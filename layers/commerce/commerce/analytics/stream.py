@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Any, Final
 
@@ -44,8 +43,6 @@ DUPLICATE_METRIC: Final = "InsightFactsDuplicate"
 DEAD_LETTERED_METRIC: Final = "InsightRecordsDeadLettered"
 #: Seconds from an order's payment to its figure: how far the consumer lags the stream.
 LAG_METRIC: Final = "InsightLagSeconds"
-#: Records of one batch applied at the same time (tests/bench/order_stream.py measures it).
-RECORD_WORKERS: Final = 4
 
 
 class PoisonRecord(ValueError):
@@ -144,23 +141,10 @@ def handle_record(
 
 class StreamEdge(BatchProcessor):
     """Powertools' DynamoDB-streams batch processor that dead-letters ``PoisonRecord`` at once
-    (with the record and the reason) and counts it as done; other failures are reported.
+    (with the record and the reason) and counts it as done; other failures are reported."""
 
-    A batch's records are applied ``workers`` at a time: each is one guarded write whose
-    increments commute, so their order does not matter, and a failed one is still reported by
-    its own sequence number (Lambda retries from the lowest; records applied after it are
-    refused by their guards when they come again).
-    """
-
-    def __init__(self, workers: int = RECORD_WORKERS) -> None:
+    def __init__(self) -> None:
         super().__init__(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-        self.workers = workers
-
-    def process(self) -> list[tuple[Any, ...]]:
-        if self.workers <= 1 or len(self.records) <= 1:
-            return super().process()
-        with ThreadPoolExecutor(min(self.workers, len(self.records))) as pool:
-            return list(pool.map(self._process_record, self.records))
 
     def failure_handler(self, record: Any, exception: Any) -> FailureResponse:
         error = exception[1]
