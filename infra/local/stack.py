@@ -2,7 +2,8 @@
 
 Order matters: emulators first, then the resources the template declares (which give queues
 their urls and the pool its id), then functions whose environment refers to those, then the
-gateway, the pollers and the schedules, and the demo data last, through the gateway itself.
+gateway, the pollers (queues and streams) and the schedules, and the demo data last, through
+the gateway itself.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from infra.local.resources import CreatedResources
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
 from infra.local.sqs_pump import SqsPump, load_mappings
+from infra.local.stream_pump import StreamPump, load_stream_mappings
 from infra.local.workers import FunctionPool, InvokeError, Spawner, run_once
 
 log = logging.getLogger("infra.local")
@@ -75,6 +77,7 @@ class LocalStack:
         self.pools: dict[str, FunctionPool] = {}
         self.routes: list[Route] = []
         self.pumps: list[SqsPump] = []
+        self.stream_pumps: list[StreamPump] = []
         self.ticker: Ticker | None = None
         self.server: BaseWSGIServer | None = None
         self._server_thread: threading.Thread | None = None
@@ -236,6 +239,12 @@ class LocalStack:
                 pump = SqsPump(mapping, self.pools[mapping.function], sqs)
                 pump.start()
                 self.pumps.append(pump)
+        streams = self.dynamodb.streams_client()
+        for stream in load_stream_mappings(self.functions, self.created, self.emulators.resolver):
+            if stream.function in self.pools:
+                poller = StreamPump(stream, self.pools[stream.function], streams, sqs)
+                poller.start()
+                self.stream_pumps.append(poller)
 
     # -- introspection ----------------------------------------------------------------------
     def ready_info(self) -> dict[str, Any]:
@@ -249,6 +258,7 @@ class LocalStack:
             "tables": self.created.tables,
             "queues": self.created.queues,
             "topics": self.created.topics,
+            "buckets": self.created.buckets,
             "platform_applications": self.created.platform_applications,
             "user_pools": {
                 logical: {"pool_id": p.pool_id, "client_ids": p.client_ids, "groups": p.groups}
@@ -276,6 +286,7 @@ class LocalStack:
             self._stop_server,
             self.outbox.stop,
             *(pump.stop for pump in self.pumps),
+            *(poller.stop for poller in self.stream_pumps),
             self.ticker.stop if self.ticker else None,
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,

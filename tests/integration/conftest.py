@@ -215,6 +215,11 @@ def webhooks_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def analytics_module() -> ModuleType:
+    return load_function("analytics")
+
+
+@pytest.fixture(scope="module")
 def payments_module() -> ModuleType:
     return load_function("payments")
 

@@ -56,12 +56,14 @@ def invoker(emulators: Emulators, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def kind_of(event: dict[str, Any]) -> str:
-    """Which trigger an event comes from: "api", "sqs" or "schedule"."""
+    """Which trigger an event comes from: "api", "sqs", "stream" or "schedule"."""
     if "httpMethod" in event and "requestContext" in event:
         return "api"
     records = event.get("Records") or [{}]
     if records[0].get("eventSource") == "aws:sqs":
         return "sqs"
+    if records[0].get("eventSource") == "aws:dynamodb":
+        return "stream"
     if event.get("detail-type") == "Scheduled Event":
         return "schedule"
     raise AssertionError(f"an event of no known trigger: {sorted(event)}")
@@ -74,7 +76,7 @@ def assert_answered(invocation: Invocation, kind: str) -> None:
     if kind == "api":
         assert isinstance(response["statusCode"], int)
         assert response["statusCode"] < 500, response
-    elif kind == "sqs":
+    elif kind in ("sqs", "stream"):
         assert isinstance(response["batchItemFailures"], list), response
     assert invocation.duration_ms > 0
     assert "Duration:" in invocation.report_line()
@@ -158,6 +160,9 @@ FREE_MAPS = frozenset(
         "messageAttributes",
         "detail",
         "authorizer",
+        "Keys",
+        "NewImage",
+        "OldImage",
     }
 )
 
@@ -228,6 +233,7 @@ GENERATOR_ARGS = {
         "/products",
     ),
     "sqs": ("sqs", "receive-message"),
+    "stream": ("dynamodb", "update"),
     "schedule": ("cloudwatch", "scheduled-event"),
 }
 
@@ -262,7 +268,12 @@ def test_the_shape_check_finds_a_missing_nested_key(generated: dict[str, dict[st
 
 @pytest.mark.parametrize(
     ("function", "kind"),
-    [("CatalogFunction", "api"), ("PaymentsFunction", "sqs"), ("SweeperFunction", "schedule")],
+    [
+        ("CatalogFunction", "api"),
+        ("PaymentsFunction", "sqs"),
+        ("SweeperFunction", "schedule"),
+        ("AnalyticsFunction", "stream"),
+    ],
 )
 def test_a_handler_answers_the_generators_event(
     invoker: Invoker, generated: dict[str, dict[str, Any]], function: str, kind: str

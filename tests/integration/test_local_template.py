@@ -256,12 +256,12 @@ def test_every_resource_type_of_the_template_is_built_or_listed_aws_only() -> No
 
 def test_a_type_in_neither_list_is_reported(tmp_path: Path) -> None:
     added = FIXTURE.read_text(encoding="utf-8") + (
-        "\n  ImagesBucket:\n    Type: AWS::S3::Bucket\n"
+        "\n  Events:\n    Type: AWS::Kinesis::Stream\n"
         "\n  Errors:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {}\n"
     )
     path = tmp_path / "template.yaml"
     path.write_text(added, encoding="utf-8")
-    assert unhandled_types(load_template(path)) == {"AWS::S3::Bucket"}
+    assert unhandled_types(load_template(path)) == {"AWS::Kinesis::Stream"}
 
 
 def test_the_alarm_topic_gets_its_email_subscription_locally(

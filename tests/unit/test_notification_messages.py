@@ -87,6 +87,12 @@ EVENT_DATA: dict[EventType, dict[str, Any]] = {
         "order_id": ORDER_ID,
     },
     EventType.CART_ABANDONED: {"cart_id": "a0b1c2d3e4f5", "lines": LINES, "subtotal": TOTAL},
+    EventType.CAMPAIGN_MESSAGE: {
+        "campaign_id": "4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
+        "customer_id": "5f2b7c1e-8a4d-4b6e-9c3f-1d2e3f4a5b6c",
+        "campaign_subject": "Double 11 starts tonight",
+        "campaign_body": "Members get early access from 20:00.",
+    },
     EventType.INVENTORY_LOW_STOCK: {"sku": "DEMO-TEACUP-SET4", "available": 3, "safety_stock": 5},
 }
 
@@ -310,7 +316,8 @@ def test_log_fields_carry_no_personal_data(kind: EventType) -> None:
         assert fields["dedupe_key"] == message.dedupe_key
         data = EVENT_DATA[kind]
         # What the event is about: the ticket before the order it may name.
-        assert fields["ref"] == (data.get("ticket_id") or data.get("order_id") or data["cart_id"])
+        refs = ("ticket_id", "order_id", "cart_id", "campaign_id")
+        assert fields["ref"] == next(data[key] for key in refs if data.get(key))
 
 
 def test_repr_hides_addresses_and_text() -> None:

@@ -111,6 +111,19 @@ class Settings:
     #: The API's public base URL, to which Alipay and WeChat Pay send their notifications
     #: (``{base}/webhooks/payments/{provider}``).
     payment_notify_base_url: str = ""
+    #: The Analytics table: aggregates of the order stream, customer values, segments, campaigns.
+    analytics_table: str = ""
+    #: Where campaign work waits (expansion pages and per-member sends), apart from the
+    #: notifications queue so a large campaign never delays an order's messages.
+    campaigns_queue_url: str = ""
+    #: Where campaign work no retry can help goes at once (its queue's dead-letter queue).
+    campaigns_dlq_url: str = ""
+    #: Where the stream consumer puts records no retry can help (its on-failure destination).
+    analytics_dlq_url: str = ""
+    #: RFM score thresholds, ``r=...;f=...;m=...`` (commerce/domain/rfm.py); "" = defaults.
+    rfm_thresholds: str = ""
+    #: The S3 bucket the daily order facts are exported to as Parquet.
+    export_bucket: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -163,6 +176,12 @@ class Settings:
             alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL", ""),
             wechatpay_api_base=env.get("WECHATPAY_API_BASE", ""),
             payment_notify_base_url=env.get("PAYMENT_NOTIFY_BASE_URL", "").rstrip("/"),
+            analytics_table=env.get("ANALYTICS_TABLE", f"commerce-{stage}-analytics"),
+            campaigns_queue_url=env.get("CAMPAIGNS_QUEUE_URL", ""),
+            campaigns_dlq_url=env.get("CAMPAIGNS_DLQ_URL", ""),
+            analytics_dlq_url=env.get("ANALYTICS_DLQ_URL", ""),
+            rfm_thresholds=env.get("RFM_THRESHOLDS", ""),
+            export_bucket=env.get("EXPORT_BUCKET", ""),
         )
 
 

@@ -6,7 +6,8 @@ began. A cart still holding stock is also a 409 (its holds must be released, not
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
 order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
 and token ownership first), consents, the address book, the points ledger, the per-coupon use
-counters, messages and support tickets are deleted, (5) the profile is deleted.
+counters, messages, support tickets and the customer's RFM value and campaign memberships are
+deleted, (5) the profile is deleted.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from commerce import clock
 from commerce.clock import now_iso
 from commerce.customers import devices
 from commerce.customers.profiles import Identity, ensure_profile
+from commerce.customers.rfm import rfm_record
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
 from commerce.domain.privacy import erasure_blockers, export_document
@@ -28,6 +30,7 @@ from commerce.errors import Conflict
 from commerce.observability import logger
 from commerce.settings import get_settings
 from commerce.store import addresses as address_store
+from commerce.store import analytics as analytics_store
 from commerce.store import carts as cart_store
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
@@ -74,6 +77,7 @@ def export(identity: Identity) -> dict[str, Any]:
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
         tickets=tickets.customer_records(identity.sub),
+        rfm={"customer_id": identity.sub, **rfm_record(identity.sub, clock.now())},
     )
     document["points"]["balance"] = points_store.balance_of(identity.sub)
     return document
@@ -153,5 +157,6 @@ def erase(identity: Identity) -> None:
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
     tickets.erase_customer(sub)
+    analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)
     logger.info("Customer erased")

@@ -190,6 +190,26 @@ class ExportOut(BaseModel):
     orders: list[dict[str, Any]]
     points: dict[str, Any]
     messages: list[dict[str, Any]]
+    rfm: dict[str, Any] = Field(
+        default_factory=dict, description="Recency, frequency, monetary and RFM segment"
+    )
+
+
+class RfmScoresOut(BaseModel):
+    recency: int = Field(ge=1, le=5)
+    frequency: int = Field(ge=1, le=5)
+    monetary: int = Field(ge=1, le=5)
+
+
+class RfmOut(BaseModel):
+    """A customer's RFM: recency in whole days (null before a first paid order), paid orders,
+    spend (paid less refunded), the named segment and the 1..5 scores behind it."""
+
+    recency_days: int | None
+    frequency: int
+    monetary: MoneyOut
+    segment: str
+    scores: RfmScoresOut | None = None
 
 
 class ContactOut(BaseModel):
@@ -213,3 +233,4 @@ class CustomerAdminOut(BaseModel):
     recent_contacts: list[ContactOut] = Field(
         description="The ten latest messages sent to the customer, newest first"
     )
+    rfm: RfmOut = Field(description="From the order stream (docs/analytics.md, RFM)")

@@ -1,5 +1,5 @@
 """Support's view of a customer, the agent's 360 degrees: profile, tier, points, the newest
-orders, their tickets and the latest messages the shop sent them. Read only."""
+orders, their tickets, the latest messages the shop sent them and their RFM value. Read only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from typing import Final
 
 from commerce import clock
-from commerce.customers.schemas import ContactOut, CustomerAdminOut
+from commerce.customers.rfm import rfm_record
+from commerce.customers.schemas import ContactOut, CustomerAdminOut, RfmOut
 from commerce.customers.views import profile_view
 from commerce.errors import NotFound
 from commerce.loyalty.tiers import member_tier
@@ -46,11 +47,13 @@ def customer_view(customer_id: str) -> CustomerAdminOut:
         raise NotFound("No such customer")
     page = order_store.customer_orders(customer_id, RECENT_ORDERS, None)
     tickets = ticket_store.customer_tickets(customer_id, RECENT_TICKETS, None)
+    now = clock.now()
     return CustomerAdminOut(
         profile=profile_view(profile),
-        tier=member_tier(customer_id, clock.now()).name,
+        tier=member_tier(customer_id, now).name,
         points=points_store.balance_of(customer_id),
         recent_orders=[order_view(stored, private=True) for stored in page.orders],
         tickets=[summary_view(t, staff=True) for t in tickets.tickets],
         recent_contacts=_contacts(customer_id),
+        rfm=RfmOut.model_validate(rfm_record(customer_id, now)),
     )

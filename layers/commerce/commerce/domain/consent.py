@@ -9,8 +9,9 @@ messages are sent about, each with its purpose.
 
 - transactional events (orders, ticket replies) go to the channels the customer enabled, email
   when they never chose; an explicit empty choice means none;
-- marketing events (``cart.abandoned``) go the same way, but only while the customer's current
-  marketing consent is given: never to guests, never on a presumed consent;
+- marketing events (``cart.abandoned``, ``campaign.message``) go the same way, but only while
+  the customer's current marketing consent is given: never to guests, never on a presumed
+  consent;
 - operational events (``inventory.low_stock``) go only to staff, never to customers;
 - a channel is used only where there is an address: email needs an email address, SMS a phone
   number, push a registered device; guests (no profile, no choices) get email only.
@@ -65,6 +66,7 @@ class EventType(StrEnum):
     ORDER_OUT_FOR_DELIVERY = "order.out_for_delivery"
     TICKET_REPLIED = "ticket.replied"
     CART_ABANDONED = "cart.abandoned"
+    CAMPAIGN_MESSAGE = "campaign.message"
     INVENTORY_LOW_STOCK = "inventory.low_stock"
 
 
@@ -82,6 +84,7 @@ PURPOSES: Final[Mapping[EventType, Purpose]] = {
     # A reply to the customer's own question: never marketing, whatever their consent.
     EventType.TICKET_REPLIED: Purpose.TRANSACTIONAL,
     EventType.CART_ABANDONED: Purpose.MARKETING,
+    EventType.CAMPAIGN_MESSAGE: Purpose.MARKETING,
     EventType.INVENTORY_LOW_STOCK: Purpose.OPERATIONAL,
 }
 

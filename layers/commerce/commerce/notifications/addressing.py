@@ -5,9 +5,9 @@ is read by id for its lines, totals, carrier, tracking, delivery and returns, an
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices
 (the order's address and language where the profile has none). ``cart.abandoned`` goes to the
-cart's owner on their profile's channels (nobody without a profile); ``ticket.replied`` to the
-ticket's customer on theirs, or without a profile by email to the address the ticket was opened
-with. ``inventory.low_stock``
+cart's owner and ``campaign.message`` to the campaign's member, on their profile's channels
+(nobody without a profile); ``ticket.replied`` to the ticket's customer on theirs, or without a
+profile by email to the address the ticket was opened with. ``inventory.low_stock``
 goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
 ``domain.consent.channels_for``'s to decide, when the messages are built.
 
@@ -123,7 +123,9 @@ def address(event: NotificationEvent) -> Addressed:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
     if event.type is EventType.CART_ABANDONED:
-        return _owner_addressed(event)
+        return _customer_addressed(event, "owner_sub")
+    if event.type is EventType.CAMPAIGN_MESSAGE:
+        return _customer_addressed(event, "customer_id")
     if event.type is EventType.TICKET_REPLIED:
         return _ticket_addressed(event)
     order_id = event.data.get("order_id")
@@ -144,17 +146,17 @@ def address(event: NotificationEvent) -> Addressed:
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
-def _owner_of(event: NotificationEvent) -> str:
-    sub = event.data.get("owner_sub")
+def _customer_of(event: NotificationEvent, field: str) -> str:
+    sub = event.data.get(field)
     if not isinstance(sub, str) or not sub:
-        raise NotificationError(f"{event.type.value} names no owner_sub")
+        raise NotificationError(f"{event.type.value} names no {field}")
     return sub
 
 
 def _ticket_addressed(event: NotificationEvent) -> Addressed:
     """A support reply goes to the ticket's customer on their own channels; without a profile
     (they never opened one), by email to the address they opened the ticket with."""
-    sub = _owner_of(event)
+    sub = _customer_of(event, "owner_sub")
     prefs = preferences_for(sub)
     if prefs is not None:
         return Addressed(event, _customer_recipient(prefs), sub)
@@ -164,11 +166,11 @@ def _ticket_addressed(event: NotificationEvent) -> Addressed:
     return Addressed(event, Recipient(Audience.CUSTOMER, email=email), sub)
 
 
-def _owner_addressed(event: NotificationEvent) -> Addressed:
-    """A cart reminder goes to the cart's owner (``owner_sub``) with their own preferences;
-    nobody without a profile (guests, erased customers). ``channels_for`` applies their
-    marketing consent."""
-    sub = _owner_of(event)
+def _customer_addressed(event: NotificationEvent, field: str) -> Addressed:
+    """A marketing message goes to the customer the event names in ``field`` (a cart's owner,
+    a campaign's member) with their own preferences; nobody without a profile (guests, erased
+    customers). ``channels_for`` applies their marketing consent."""
+    sub = _customer_of(event, field)
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)

@@ -192,7 +192,7 @@ class OutgoingMessage:
 
 #: Data keys that name what an event is about, in the order they are looked for (a ticket
 #: reply may also name the order the ticket is about: the ticket comes first).
-_REF_KEYS: Final = ("ticket_id", "order_id", "cart_id", "sku")
+_REF_KEYS: Final = ("ticket_id", "order_id", "cart_id", "sku", "campaign_id")
 
 
 def _ref(data: Mapping[str, Any]) -> str | None:

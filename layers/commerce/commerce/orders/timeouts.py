@@ -1,7 +1,8 @@
 """Unpaid orders: asked about at the provider, and cancelled when their payment time is up.
 
 The sweeper runs ``sweep_unpaid`` every minute over the PENDING_PAYMENT partitions of the
-status index (gsi3: by creation time, or by when next due once relisted). For each order placed more than ``ASK_AFTER_SECONDS`` ago:
+status index (gsi3: by creation time, or by when next due once relisted). For each order
+placed more than ``ASK_AFTER_SECONDS`` ago:
 
 1. **Reconciliation.** The provider of the order's method is asked what became of its charge
    (``find_charge``: Stripe's PaymentIntent, Alipay's ``trade.query``, WeChat Pay's query; it

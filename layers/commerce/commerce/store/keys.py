@@ -293,3 +293,102 @@ def order_search_gsi3sk(created_at: str, order_id: str) -> str:
 
 SHIPPING_ZONES_PK: Final = "SHIPPING"
 SHIPPING_ZONES_SK: Final = "ZONES"
+
+
+# --- Analytics table (issue 14): aggregates, facts, customer values, segments, campaigns ----------
+
+APPLIED_SK: Final = "APPLIED"
+#: Shards of the per-day sales totals: every paid order of a day adds to one of them, so a busy
+#: day's writes spread over as many items (figures sum them).
+SALES_SHARDS: Final = 8
+VALUE_SK: Final = "VALUE"
+#: Buckets of the customer-values index (gsi1): spreads last-order updates over partitions.
+VALUE_BUCKETS: Final = 16
+SEGMENT_SK: Final = "SEGMENT"
+SEGMENTS_GSI1PK: Final = "SEGMENTS"
+CAMPAIGN_SK: Final = "CAMPAIGN"
+CAMPAIGNS_GSI1PK: Final = "CAMPAIGNS"
+MEMBER_SK_PREFIX: Final = "MEMBER#"
+
+
+def _bucket(text: str, buckets: int) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % buckets
+
+
+def applied_pk(key: str) -> str:
+    """The guard of one stream record's plan (or one part of it): written once."""
+    return f"APPLIED#{key}"
+
+
+def sales_pk(shard: int) -> str:
+    return f"SALES#{shard:02d}"
+
+
+def sales_shard(spread_by: str) -> int:
+    """The day-totals shard a record's increments go to; stable across processes."""
+    return _bucket(spread_by, SALES_SHARDS)
+
+
+def sku_day_pk(date: str) -> str:
+    return f"SKUDAY#{date}"
+
+
+def sku_month_pk(month: str) -> str:
+    return f"SKUMONTH#{month}"
+
+
+def buyer_day_pk(date: str) -> str:
+    return f"BUYERDAY#{date}"
+
+
+def buyer_month_pk(month: str) -> str:
+    return f"BUYERMONTH#{month}"
+
+
+def facts_pk(date: str) -> str:
+    """The order facts of one UTC day, for the Parquet export."""
+    return f"FACTS#{date}"
+
+
+def value_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+def value_bucket(customer_id: str) -> int:
+    return _bucket(customer_id, VALUE_BUCKETS)
+
+
+def values_gsi1pk(bucket: int) -> str:
+    """Customer values by last paid order, one index partition per bucket (segments)."""
+    return f"VALUES#{bucket:02d}"
+
+
+def epoch_sk(at: int, suffix: str) -> str:
+    """Index sort keys by epoch time (zero-padded, so string order is time order)."""
+    return f"{max(0, at):012d}#{suffix}"
+
+
+def segment_pk(segment_id: str) -> str:
+    return f"SEGMENT#{segment_id}"
+
+
+def campaign_pk(campaign_id: str) -> str:
+    return f"CAMPAIGN#{campaign_id}"
+
+
+def member_sk(customer_id: str) -> str:
+    return f"{MEMBER_SK_PREFIX}{customer_id}"
+
+
+def member_gsi1pk(customer_id: str) -> str:
+    """A customer's campaign messages by the time of the first one (attribution, erasure)."""
+    return f"MEMBER#{customer_id}"
+
+
+def values_bucket_of(gsi1pk: str) -> int | None:
+    """The bucket a values-index key names (``VALUES#03`` -> 3); None for any other key."""
+    prefix = "VALUES#"
+    if not gsi1pk.startswith(prefix) or not gsi1pk[len(prefix) :].isdigit():
+        return None
+    bucket = int(gsi1pk[len(prefix) :])
+    return bucket if 0 <= bucket < VALUE_BUCKETS else None
