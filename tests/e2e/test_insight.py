@@ -263,14 +263,17 @@ def test_a_campaign_reaches_consenting_members_once_and_reports_their_orders(
     sku = create_product(stack, "INSIGHT-CAMPAIGN", stock=10, price=price)
     consenting, consenting_email, consenting_headers = customer(stack, consent=True)
     declining, declining_email, declining_headers = customer(stack, consent=False)
-    for headers in (consenting_headers, declining_headers):
-        paid_order(stack, sku, 1, headers)
+    # What a member pays is the price less the tier's discount: the segment asks for that.
+    spent = min(
+        paid_order(stack, sku, 1, headers)["totals"]["total"]["amount"]
+        for headers in (consenting_headers, declining_headers)
+    )
     for sub in (consenting, declining):
         eventually(
             lambda s=sub: rfm(stack, s)["frequency"], lambda n: n == 1, FIGURE_LAG_SECONDS, "RFM"
         )
     headers = ops(stack)
-    rules = {"min_spend": {"amount": price, "currency": "CNY"}, "last_order_within_days": 1}
+    rules = {"min_spend": {"amount": spent, "currency": "CNY"}, "last_order_within_days": 1}
     segment = requests.post(
         f"{stack.base_url}/admin/segments",
         json={"name": f"big spenders {uuid.uuid4().hex[:6]}", "rules": rules},
