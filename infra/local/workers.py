@@ -211,7 +211,7 @@ class FunctionPool:
                 self._cond.notify()
                 return
         self._discard(worker)  # started before a configuration change: its successor starts anew
-        worker.stop()
+        _stop_in_background([worker])
 
     def reconfigure(self, environment: Mapping[str, str]) -> None:
         """Change the workers' environment, as a function's configuration is updated on AWS:
@@ -226,8 +226,7 @@ class FunctionPool:
                 self._all.discard(worker)
                 self._size -= 1
             self._cond.notify_all()
-        for worker in stale:
-            worker.stop()
+        _stop_in_background(stale)
 
     def _discard(self, worker: Worker) -> None:
         with self._cond:
@@ -266,6 +265,14 @@ class FunctionPool:
             self._cond.notify_all()
         for worker in workers:
             worker.stop()
+
+
+def _stop_in_background(workers: list[Worker]) -> None:
+    """Stop workers without making the caller (a request, an event) wait for them to exit."""
+    if workers:
+        threading.Thread(
+            target=lambda: [worker.stop() for worker in workers], name="stop-workers", daemon=True
+        ).start()
 
 
 def run_once(config: WorkerConfig, event: Any, spawner: Spawner, timeout: float = 120.0) -> Any:
