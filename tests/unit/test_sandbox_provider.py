@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 from commerce.domain.money import Money
@@ -32,6 +34,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytestmark = pytest.mark.unit
+T = TypeVar("T")
 
 AMOUNT = Money(12_900)
 
@@ -320,3 +323,65 @@ def test_any_refund_sequence_stays_within_the_charge(amounts: list[tuple[int, in
         assert by_key.setdefault(key, result.amount.amount) == result.amount.amount
         assert result.refunded_total.amount <= AMOUNT.amount
     assert provider.refunded_total(charge_id).amount == sum(by_key.values()) <= AMOUNT.amount
+
+
+# --- Injected timeouts (the local stack's --provider-timeouts) -------------------------------
+
+
+def _timing_out(draws: list[float]) -> SandboxProvider:
+    """A sandbox whose calls time out half the time: a draw under 0.25 before the call, under
+    0.5 after it (the money moved, the answer lost); the waits are skipped."""
+    sequence = iter(draws)
+    return SandboxProvider(
+        InMemoryLedger(), timeout_rate=0.5, chance=lambda: next(sequence), wait=lambda _: None
+    )
+
+
+def test_a_timeout_before_the_charge_moves_no_money() -> None:
+    provider = _timing_out([0.1, 0.9])
+    with pytest.raises(TransientProviderError, match="timed out"):
+        charge(provider)
+    assert provider.charge_count("ord-1") == 0
+    assert charge(provider).approved
+    assert provider.charge_count("ord-1") == 1
+
+
+def test_a_timeout_after_the_charge_loses_the_answer_and_the_retry_finds_it() -> None:
+    provider = _timing_out([0.3, 0.9])
+    with pytest.raises(TransientProviderError, match="after"):
+        charge(provider)
+    assert provider.charge_count("ord-1") == 1  # charged, though the caller heard nothing
+    retried = charge(provider)
+    assert retried.approved
+    assert provider.charge_count("ord-1") == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(draws=st.lists(st.floats(min_value=0, max_value=0.999), min_size=40, max_size=40))
+def test_retries_through_any_timeouts_charge_once_and_refund_at_most_the_charge(
+    draws: list[float],
+) -> None:
+    """A caller that retries every timeout (as the payments queue does) ends with one charge,
+    and refunds retried the same way never pass it."""
+    provider = SandboxProvider(
+        InMemoryLedger(),
+        timeout_rate=0.6,
+        chance=iter(draws + [0.99] * 40).__next__,
+        wait=lambda _: None,
+    )
+
+    def until_answered(call: Callable[[], T]) -> T:
+        while True:
+            try:
+                return call()
+            except TransientProviderError:
+                continue
+
+    first = until_answered(lambda: charge(provider))
+    assert provider.charge_count("ord-1") == 1
+    for key in ("ret-1", "ret-2"):
+        refund = refund_key("ord-1", key)
+        until_answered(lambda refund=refund: provider.refund(first.charge_id, Money(5_000), refund))
+    assert provider.refunded_total(first.charge_id) == Money(10_000)
+    with pytest.raises(PermanentProviderError, match="exceeds"):
+        until_answered(lambda: provider.refund(first.charge_id, Money(5_000), "ret-3-key"))
