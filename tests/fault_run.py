@@ -240,7 +240,8 @@ def _stock(client: Client, shape: RunShape) -> list[str]:
     assert created.status_code in (201, 409), created.text
     for sku in skus:
         level = client.call("GET", f"/admin/inventory/{sku}", headers=ops(client.stack))
-        assert level.status_code == 200 and level.json()["on_hand"] == shape.stock, level.text
+        assert level.status_code == 200, level.text
+        assert level.json()["on_hand"] == shape.stock, level.text
     return skus
 
 
@@ -356,9 +357,9 @@ def _approved_charges(stack: StackProcess) -> Counter[str]:
     """Approved charge records per order in the sandbox ledger (pk = order id)."""
     charges: Counter[str] = Counter()
     for item in scan(stack, "SandboxPaymentsTable"):
-        if item["sk"]["S"].startswith("charge#"):
-            if item["record"]["M"]["status"]["S"] == "approved":
-                charges[item["pk"]["S"]] += 1
+        charge = item["sk"]["S"].startswith("charge#")
+        if charge and item["record"]["M"]["status"]["S"] == "approved":
+            charges[item["pk"]["S"]] += 1
     return charges
 
 
@@ -381,9 +382,7 @@ def _oversold(
     paid = _paid_units(orders)
     found: list[str] = []
     for sku in skus:
-        ledger = sum(
-            int(i["delta"]["N"]) for i in inventory if i["pk"]["S"] == f"LEDGER#{sku}"
-        )
+        ledger = sum(int(i["delta"]["N"]) for i in inventory if i["pk"]["S"] == f"LEDGER#{sku}")
         rows = [i for i in inventory if i["pk"]["S"].startswith(f"STOCK#{sku}#")]
         on_hand = sum(int(r["on_hand"]["N"]) for r in rows)
         available = [int(r["available"]["N"]) for r in rows]

@@ -15,8 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for the shared helpers
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for infra.local
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from fault_run import FAULT_FLAGS, RunShape, faulty_stack, run  # noqa: E402
 
