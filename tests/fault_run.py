@@ -49,7 +49,7 @@ FAULT_FLAGS = {
     "--dynamodb-throttle": "0.03",
     "--dynamodb-errors": "0.02",
     "--partition-scale": "50",
-    "--sqs-duplicates": "0.3",
+    "--sqs-duplicates": "0.5",
     "--provider-timeouts": "1",
 }
 PROVIDER_TIMEOUTS = 0.1

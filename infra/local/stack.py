@@ -1,9 +1,10 @@
 """The local stack as one object: start everything in order, stop everything in reverse.
 
 Order matters: emulators first, then the resources the template declares (which give queues
-their urls and the pool its id), then functions whose environment refers to those, then the
-gateway, the pollers (queues and streams) and the schedules, and the demo data last, through
-the gateway itself.
+their urls and the pool its id), the DynamoDB proxy when a fault needs it (its endpoint goes
+into the functions' environment), then functions whose environment refers to those, then the
+gateway, the pollers (queues and streams) and the schedules, the demo data through the gateway
+itself, and the faults asked for on the command line last (``infra/local/faults.py``).
 """
 
 from __future__ import annotations

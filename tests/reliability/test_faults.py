@@ -21,7 +21,7 @@ from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.reliability
 
-SHAPE = RunShape(buyers=10, orders_per_buyer=2, skus=2, stock=6, concurrency=4)
+SHAPE = RunShape(buyers=8, orders_per_buyer=2, skus=2, stock=5, concurrency=4)
 KINDS = (
     "worker_killed",
     "dynamodb_delayed",
@@ -33,7 +33,7 @@ KINDS = (
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[StackProcess]:
-    with faulty_stack(["--max-concurrency", "2"]) as running:
+    with faulty_stack(["--max-concurrency", "2", "--no-warm"]) as running:
         yield running
 
 
