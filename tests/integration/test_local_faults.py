@@ -11,14 +11,14 @@ tests/reliability/test_faults.py.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from http_problems import assert_problem
+from stack_helpers import eventually, queue_depth
 
 from infra.local.harness import REPO_ROOT, StackProcess, start_stack
 
@@ -46,17 +46,6 @@ def stack() -> Iterator[StackProcess]:
     )
     yield running
     running.stop()
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 def _items(stack: StackProcess, prefix: str) -> list[dict[str, Any]]:
@@ -125,16 +114,8 @@ def test_every_record_is_delivered_twice_and_deleted_once(stack: StackProcess) -
         )
         return seen if sum(seen[m] for m in sent) >= 6 else None
 
-    eventually(deliveries)
-    attributes = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    eventually(
-        lambda: all(
-            v == "0"
-            for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=attributes)[
-                "Attributes"
-            ].values()
-        )
-    )
+    eventually(deliveries, timeout=30)
+    eventually(lambda: queue_depth(stack, "WorkQueue") == 0, timeout=30)
     seen = deliveries()
     assert seen is not None
     # Each receive was delivered twice (a slow invocation may add a receive of its own: the
