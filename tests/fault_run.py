@@ -48,7 +48,7 @@ FAULT_FLAGS = {
     "--dynamodb-jitter": "10",
     "--dynamodb-throttle": "0.03",
     "--dynamodb-errors": "0.02",
-    "--partition-scale": "50",
+    "--partition-scale": "200",
     "--sqs-duplicates": "0.5",
     "--provider-timeouts": "1",
 }
@@ -69,7 +69,7 @@ class RunShape:
     skus: int = 3
     stock: int = 12
     concurrency: int = 8
-    settle_seconds: float = 90.0
+    settle_seconds: float = 120.0
 
 
 @contextmanager
@@ -90,7 +90,7 @@ def faulty_stack(extra_args: list[str] | None = None) -> Iterator[StackProcess]:
 class Client:
     """An API.md client that retries what the stack, not the request, got wrong."""
 
-    def __init__(self, stack: StackProcess, deadline_seconds: float = 60.0) -> None:
+    def __init__(self, stack: StackProcess, deadline_seconds: float = 120.0) -> None:
         self.stack = stack
         self.deadline_seconds = deadline_seconds
         self.retries: Counter[int] = Counter()
