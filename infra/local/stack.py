@@ -199,9 +199,19 @@ class LocalStack:
             self.ceilings.scale = after.partition_scale
         if after.provider_timeouts != before.provider_timeouts:
             rate = {PROVIDER_TIMEOUT_VAR: str(after.provider_timeouts)}
-            for pool in self.pools.values():
-                if pool.config.environment.get("SANDBOX_PAYMENTS_TABLE"):
-                    pool.reconfigure(rate)
+            for logical in self._sandbox_payers():
+                self.pools[logical].reconfigure(rate)
+
+    def _sandbox_payers(self) -> list[str]:
+        """The functions whose policies grant them the sandbox provider's ledger: the ones that
+        can charge or refund through it (every function is told where it is)."""
+        named = {spec.environment.get("SANDBOX_PAYMENTS_TABLE") for spec in self.functions}
+        ledgers = {logical for logical, name in self.created.tables.items() if name in named}
+        return [
+            spec.logical_id
+            for spec in self.functions
+            if spec.policy_resources & ledgers and spec.logical_id in self.pools
+        ]
 
     def _start_payments(self) -> dict[str, str]:
         """Serve the provider edge, start localstripe when cards go to Stripe, and say where
