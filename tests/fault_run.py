@@ -38,21 +38,16 @@ from stack_helpers import ops, queue_depth, scan
 from infra.local.harness import StackProcess, start_stack
 
 #: The faults of a run: every kind at once (python -m infra.local --help says what each does).
-#: The payment provider starts with an outage (every call times out) that ends with its first
-#: timeout; from then on it times out ``PROVIDER_TIMEOUTS`` of its calls. So a run always meets
-#: a timeout, and an order's five receives (the payments queue's maxReceiveCount) are all but
-#: never spent on timeouts alone.
 FAULT_FLAGS = {
-    "--kill-workers": "0.1",
+    "--kill-workers": "0.05",
     "--dynamodb-latency": "3",
     "--dynamodb-jitter": "10",
     "--dynamodb-throttle": "0.03",
     "--dynamodb-errors": "0.02",
     "--partition-scale": "200",
     "--sqs-duplicates": "0.5",
-    "--provider-timeouts": "1",
+    "--provider-timeouts": "0.3",
 }
-PROVIDER_TIMEOUTS = 0.1
 TIMED_OUT = "sandbox provider timed out"
 #: Answers a client retries (after Retry-After, or a short pause): the stack failed, not the call.
 RETRIED = frozenset({429, 500, 502, 503, 504})
@@ -188,10 +183,8 @@ def run(stack: StackProcess, shape: RunShape = RunShape(), seed: int = 11) -> Fi
         )
         for n in range(shape.buyers * shape.orders_per_buyer)
     ]
-    with ThreadPoolExecutor(max_workers=shape.concurrency + 1) as pool:
-        outage = pool.submit(_end_provider_outage, stack, shape.settle_seconds)
+    with ThreadPoolExecutor(max_workers=shape.concurrency) as pool:
         list(pool.map(lambda attempt: _buy(client, attempt), attempts))
-        outage.result()
     bought = time.monotonic()
     _settle(stack, attempts, shape.settle_seconds)
     settled = time.monotonic()
@@ -215,14 +208,6 @@ _RATES = (
     "sqs_duplicates",
     "provider_timeouts",
 )
-
-
-def _end_provider_outage(stack: StackProcess, seconds: float) -> None:
-    """Once the provider's first call has timed out, let it answer most calls again."""
-    deadline = time.monotonic() + seconds
-    while TIMED_OUT not in stack.log() and time.monotonic() < deadline:
-        time.sleep(0.3)
-    stack.set_faults(provider_timeouts=PROVIDER_TIMEOUTS)
 
 
 def _stock(client: Client, shape: RunShape) -> list[str]:

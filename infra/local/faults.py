@@ -6,9 +6,9 @@ loaded without faults), and ``/_local/faults`` reads or changes it while it runs
 injected where the real one would happen:
 
 - ``kill_workers`` (``--kill-workers RATE``): a function worker killed mid-request. The
-  gateway SIGKILLs the worker at a random moment of its first ``KILL_WINDOW_SECONDS``, or as
-  its answer comes if it answers sooner (the work done, the answer lost); the client gets the
-  502 problem API Gateway answers for a crashed Lambda.
+  gateway SIGKILLs the worker of that share of API requests at a random moment of its first
+  ``KILL_WINDOW_SECONDS``, or as its answer comes if it answers sooner (the work done, the
+  answer lost); the client gets the 502 problem API Gateway answers for a crashed Lambda.
 - ``dynamodb_latency_ms`` and ``dynamodb_jitter_ms`` (``--dynamodb-latency MS``,
   ``--dynamodb-jitter MS``): every DynamoDB data call waits the latency plus a random share
   of the jitter in the DynamoDB proxy.
@@ -26,10 +26,16 @@ injected where the real one would happen:
   half after, the answer lost.
 
 Rates are shares from 0 to 1 of the chances each fault has (calls, requests, records,
-provider calls). The DynamoDB proxy (``dynamodb_proxy.py``) runs only once a DynamoDB fault or
-a ceiling is asked for; when that happens at run time, the stack starts it and points the
-functions at it. Functions pick up a change of their environment (the provider's timeouts, the
-proxy's endpoint) in new workers, as Lambda does after a configuration change.
+provider calls). DynamoDB's faults strike at random, as they do on AWS (bursts included);
+killed workers, duplicates and provider timeouts are spread evenly over their chances, so that
+every run meets its share, and a provider timing out at a rate up to 1/2 never times out twice
+in a row (a payment's five receives are never spent on timeouts alone).
+
+The DynamoDB proxy (``dynamodb_proxy.py``) runs only once a DynamoDB fault or a ceiling is
+asked for; when that happens at run time, the stack starts it and points the functions at it.
+Functions pick up a change of their environment (the provider's timeouts, the proxy's
+endpoint) in new workers, as Lambda does after a configuration change; only the functions
+whose policies grant the sandbox provider's ledger are restarted for its timeouts.
 
 What was injected is counted by kind (``injected``), except the provider's timeouts, which
 happen inside the functions: each is a log line ``sandbox provider timed out`` in the stack's
@@ -160,6 +166,7 @@ class Faults:
         self._plan = FaultPlan()
         self._chance = chance
         self._injected: Counter[str] = Counter()
+        self._spread: dict[str, float] = {}
         self._lock = threading.Lock()
         self._changing = threading.Lock()
         self._listeners: list[Callable[[FaultPlan, FaultPlan], object]] = []
@@ -199,15 +206,28 @@ class Faults:
     def happens(self, rate: float) -> bool:
         return rate > 0 and self._chance() < rate
 
+    def due(self, kind: str, rate: float) -> bool:
+        """Whether this chance of ``kind`` is one of ``rate``'s share, spread evenly: the n-th
+        comes at chance ceil((n - 1/2) / rate), so a run of any length meets its share (a rate
+        of 0.05 kills the 10th request, the 30th, the 50th, ...)."""
+        if rate <= 0:
+            return False
+        with self._lock:
+            self._spread[kind] = self._spread.get(kind, 0.5) + rate
+            if self._spread[kind] < 1:
+                return False
+            self._spread[kind] -= 1
+            return True
+
     def kill_after(self) -> float | None:
         """Seconds after which the gateway kills the worker of this request (None: it lives)."""
-        if not self.happens(self._plan.kill_workers):
+        if not self.due(WORKER_KILLED, self._plan.kill_workers):
             return None
         return self._chance() * KILL_WINDOW_SECONDS
 
     def duplicate(self) -> bool:
         """Whether the SQS pump delivers this record twice."""
-        return self.happens(self._plan.sqs_duplicates)
+        return self.due(SQS_DUPLICATED, self._plan.sqs_duplicates)
 
 
 class DynamoDBFaults(Hook):

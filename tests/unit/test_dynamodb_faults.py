@@ -35,6 +35,7 @@ from infra.local.faults import (
     FaultPlanInvalid,
     Faults,
 )
+from infra.local.metering import item_units
 from infra.local.partition_ceilings import PartitionCeilings
 
 pytestmark = pytest.mark.unit
@@ -245,7 +246,7 @@ def test_a_key_never_takes_more_than_its_ceiling_over_any_stretch(
     passed = 0.0
     for gap, size in zip(gaps, sizes, strict=False):
         clock.now += gap
-        units = -(-(size + 20) // 1024)  # the item's attribute names count too
+        units = item_units("PutItem", _put("a", size))[0].write  # 1 KB units of the item
         if _refused(hook, "PutItem", _put("a", size)) is None:
             passed += units
         assert passed <= 4 + 4 * clock.now + 1e-9
@@ -285,6 +286,18 @@ def test_random_faults_delay_fail_and_throttle_as_the_plan_says() -> None:
         DYNAMODB_FAILED: 1,
         DYNAMODB_THROTTLED: 2,
     }
+
+
+def test_kills_and_duplicates_are_spread_evenly_over_their_chances() -> None:
+    faults = Faults(chance=lambda: 0.5)
+    faults.apply(FaultPlan(kill_workers=0.25, sqs_duplicates=0.5))
+    kills = [faults.kill_after() for _ in range(12)]
+    assert [n for n, after in enumerate(kills, 1) if after is not None] == [2, 6, 10]
+    assert {after for after in kills if after is not None} == {0.125}  # mid-window
+    assert [faults.duplicate() for _ in range(4)] == [True, False, True, False]
+    faults.apply(FaultPlan())
+    assert faults.kill_after() is None
+    assert not faults.duplicate()
 
 
 # -- the plan ------------------------------------------------------------------------------------

@@ -15,10 +15,11 @@ put-if-absent, never a read-then-write, so concurrent calls with one key make on
 ``find_charge`` reads a key's charge record and writes none: a key never charged stays so.
 
 A ``timeout_rate`` (``SANDBOX_PROVIDER_TIMEOUT_RATE``, set by the local stack's
-``--provider-timeouts``) makes that share of charges, refunds and voids time out as a provider's API
-can: after a short wait, ``TransientProviderError``, half of the time before the call did
-anything and half after it did (the money moved, the answer lost). Either way a retry with the
-same key gets the first call's result, so the caller's retries must never move money twice.
+``--provider-timeouts``) makes that share of charges, refunds and voids time out as a
+provider's API can: after a short wait, ``TransientProviderError``, half of the time before
+the call did anything and half after it did (the money moved, the answer lost). Either way a
+retry with the same key gets the first call's result, so the caller's retries must never move
+money twice. The timeouts are spread evenly over the calls, so a test meets them in every run.
 
 Ledger layout (partition, key):
 
@@ -32,7 +33,6 @@ Ledger layout (partition, key):
 from __future__ import annotations
 
 import hashlib
-import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -150,21 +150,38 @@ class SandboxProvider:
         store: LedgerStore,
         *,
         timeout_rate: float = 0.0,
-        chance: Callable[[], float] = random.random,
         wait: Callable[[float], object] = time.sleep,
     ) -> None:
         self._store = store
         self._timeout_rate = timeout_rate
-        self._chance = chance
         self._wait = wait
+        # Timeouts are spread evenly over the calls, the first half a period in: the n-th
+        # comes at call ceil((n - 1/2) / rate), so a rate up to 1/2 never times out twice in a
+        # row, and a retry of a timed-out call is answered.
+        self._due = 0.5
+        self._timeouts = 0
+        self._lock = threading.Lock()
+
+    def _times_out(self) -> int:
+        """0 when this call is answered; else the number of this timeout (1, 2, ...)."""
+        if not self._timeout_rate:
+            return 0
+        with self._lock:
+            self._due += self._timeout_rate
+            if self._due < 1:
+                return 0
+            self._due -= 1
+            self._timeouts += 1
+            return self._timeouts
 
     def _may_time_out(self, what: str, ref: str, call: Callable[[], T]) -> T:
         """``call()``, unless this call is one of the ``timeout_rate`` share that time out:
-        then ``TransientProviderError`` after a wait, before ``call`` or after it."""
-        draw = self._chance() if self._timeout_rate else 1.0
-        if draw >= self._timeout_rate:
+        then ``TransientProviderError`` after a wait, before ``call`` (odd timeouts) or after
+        it (even ones: the money moved, the answer lost)."""
+        timeout = self._times_out()
+        if not timeout:
             return call()
-        before = draw < self._timeout_rate / 2
+        before = timeout % 2 == 1
         if not before:
             call()
         self._wait(TIMEOUT_WAIT_SECONDS)
