@@ -27,6 +27,7 @@ KINDS = (
     "dynamodb_delayed",
     "dynamodb_throttled",
     "dynamodb_failed",
+    "partition_throttled",
     "sqs_duplicated",
 )
 
