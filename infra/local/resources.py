@@ -1,6 +1,6 @@
 """Create the template's stateful resources in the emulators, from template.yaml itself.
 
-Tables go to DynamoDB Local; queues, topics and the Cognito pool to moto. Nothing here names a
+Tables go to DynamoDB Local; queues, topics, buckets and the Cognito pool to moto. Nothing here names a
 particular table or queue: a resource added to the template appears locally with no code change.
 """
 
@@ -21,6 +21,7 @@ SUBSCRIPTION_TYPE = "AWS::SNS::Subscription"
 POOL_TYPE = "AWS::Cognito::UserPool"
 CLIENT_TYPE = "AWS::Cognito::UserPoolClient"
 GROUP_TYPE = "AWS::Cognito::UserPoolGroup"
+BUCKET_TYPE = "AWS::S3::Bucket"
 
 # Every resource type the local stack makes something of: created here, loaded as a function
 # or its layer (functions.py), served as routes (routes.py) or fired as a schedule
@@ -34,6 +35,7 @@ BUILT_TYPES: frozenset[str] = frozenset(
         POOL_TYPE,
         CLIENT_TYPE,
         GROUP_TYPE,
+        BUCKET_TYPE,
         *FUNCTION_TYPES,
         *LAYER_TYPES,
         "AWS::Serverless::Api",
@@ -58,6 +60,7 @@ AWS_ONLY_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGateway::Account",  # the account's logging role for API Gateway
         "AWS::WAFv2::WebACL",  # the edge firewall; the local gateway enforces the body limit
         "AWS::WAFv2::WebACLAssociation",
+        "AWS::S3::BucketPolicy",  # TLS-only access; the emulator speaks plain HTTP locally
     }
 )
 
@@ -108,6 +111,7 @@ class CreatedResources:
     """Physical identities of everything created, by logical id."""
 
     tables: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue url
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
     subscriptions: dict[str, str] = field(default_factory=dict)  # logical id -> subscription arn
@@ -350,6 +354,43 @@ def create_user_pools(resolver: Resolver, cognito: Any, created: CreatedResource
         resolver.physical.refs[logical_id] = group
 
 
+def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> None:
+    """Every S3 bucket, with its CORS rules (so a browser's presigned upload works locally too);
+    encryption, versioning and public-access settings are AWS's to enforce."""
+    for logical_id, spec in resources_of_type(resolver.template, BUCKET_TYPE).items():
+        if not resolver.resource_enabled(logical_id):
+            continue
+        props = resolver.resolve(spec.get("Properties") or {})
+        name = resolver.physical_name(logical_id)
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+        rules = (props.get("CorsConfiguration") or {}).get("CorsRules")
+        if rules:
+            s3.put_bucket_cors(
+                Bucket=name,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            key: rule[key]
+                            for key in (
+                                "AllowedMethods",
+                                "AllowedOrigins",
+                                "AllowedHeaders",
+                                "ExposeHeaders",
+                            )
+                            if key in rule
+                        }
+                        | ({"MaxAgeSeconds": int(rule["MaxAge"])} if "MaxAge" in rule else {})
+                        for rule in rules
+                    ]
+                },
+            )
+        created.buckets[logical_id] = name
+        resolver.physical.refs[logical_id] = name
+        resolver.physical.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+
 def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[str]:
     """Verify in SES every address a function sends mail from (``SENDER_EMAIL``).
 
@@ -364,7 +405,7 @@ def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[
 
 def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedResources:
     """Create everything in dependency order: external resources (their parameters are read by
-    what follows), pools, topics and their subscriptions, queues (DLQs first), tables.
+    what follows), pools, topics and their subscriptions, queues (DLQs first), buckets, tables.
 
     moto_client is a callable(service) -> boto3 client for the moto server.
     """
@@ -374,5 +415,6 @@ def create_all(resolver: Resolver, dynamodb: Any, moto_client: Any) -> CreatedRe
     create_topics(resolver, moto_client("sns"), created)
     create_subscriptions(resolver, moto_client("sns"), created)
     create_queues(resolver, moto_client("sqs"), created)
+    create_buckets(resolver, moto_client("s3"), created)
     create_tables(resolver, dynamodb, created)
     return created

@@ -87,6 +87,8 @@ class Settings:
     notifications_dlq_url: str = ""
     #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
     abandoned_cart_after_seconds: int = 86400
+    #: The private bucket product images are uploaded to and read from (presigned URLs).
+    images_bucket: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -131,6 +133,7 @@ class Settings:
             apns_platform_application_arn=env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
+            images_bucket=env.get("IMAGES_BUCKET", ""),
         )
 
 

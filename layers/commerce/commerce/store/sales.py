@@ -1,0 +1,75 @@
+"""The ``sold`` counters: units paid for, less units returned, moved once per order event.
+
+An order event (paid, cancelled after payment, a return received) moves a product's ``sold`` in
+one transaction: a marker item ``SALE#{order_id}#{event}`` in the product's partition (it must
+not exist yet, so a redelivered or retried event moves nothing the second time), the product's
+counter (``ADD``: sales of the same product commute) and the ``lsold`` sort key of each of its
+listing entries (each must still exist: an edit that moved the product to other lists makes
+the transaction fail and it is read again). An edit never writes ``lsold`` of an entry that
+exists; one that puts a new entry puts it with the ``sold`` it read and is conditioned on it, so
+the two never overwrite each other.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from commerce.store import keys, kit, products
+from commerce.store.kit import CONDITION_FAILED
+from commerce.store.tables.catalog import ListingEntryModel, ProductModel, SaleMarkerModel
+from commerce.store.transactions import LabelledTransaction
+
+_MARKER = "marker"
+
+
+class Counted(Enum):
+    APPLIED = "applied"
+    ALREADY = "already"  # this event moved the counter before
+    NO_PRODUCT = "no_product"
+
+
+def count(product_id: str, order_id: str, event: str, units: int, *, at: str) -> Counted:
+    """Move ``product_id``'s sold count by ``units`` (negative to take back) for ``event`` of
+    ``order_id``, at most once."""
+
+    def attempt(_: int) -> Counted | kit.Retry:
+        product = products.get(product_id, consistent=True)
+        if product is None:
+            return Counted.NO_PRODUCT
+        tx = LabelledTransaction()
+        marker = SaleMarkerModel(
+            keys.product_pk(product_id),
+            keys.sale_sk(order_id, event),
+            order_id=order_id,
+            event=event,
+            units=units,
+            at=at,
+        )
+        tx.put(_MARKER, marker, SaleMarkerModel.pk.does_not_exist())
+        tx.update(
+            "product",
+            ProductModel(keys.product_pk(product_id), keys.PRODUCT_SK),
+            [ProductModel.sold.add(units)],
+            ProductModel.pk.exists(),
+        )
+        for pk, sk in products.entry_keys(product_id, product.partitions):
+            tx.update(
+                f"entry:{sk}",
+                ListingEntryModel(pk, sk),
+                [ListingEntryModel.lsold.add(units)],
+                ListingEntryModel.pk.exists(),
+            )
+        failures = tx.commit()
+        if not failures:
+            return Counted.APPLIED
+        refused = {f.label for f in failures if f.code == CONDITION_FAILED}
+        if _MARKER in refused:
+            return Counted.ALREADY
+        if refused:
+            return kit.RETRY  # the product was archived or moved lists meanwhile
+        raise RuntimeError(f"sale count refused: {[(f.label, f.code) for f in failures]}")
+
+    def give_up() -> Exception:
+        return RuntimeError(f"sold count of {product_id} kept changing under {order_id}")
+
+    return kit.retry_on_conflict(attempt, give_up=give_up)
