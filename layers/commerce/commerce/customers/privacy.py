@@ -6,11 +6,12 @@ began. A cart still holding stock is also a 409 (its holds must be released, not
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
 order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
 and token ownership first), consents, the points ledger and the per-coupon use counters are
-deleted, (5) the profile is deleted.
+deleted, and reviews are anonymised (their buyer records deleted), (5) the profile is deleted.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
@@ -33,6 +34,7 @@ from commerce.store import customers as store
 from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
+from commerce.store import reviews as review_store
 
 _PAGE = 100
 
@@ -77,6 +79,7 @@ def export(identity: Identity) -> dict[str, Any]:
         points_ledger(identity.sub),
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
+        reviews=[asdict(review) for review in review_store.customer_reviews(identity.sub)],
     )
     document["points"]["balance"] = points_store.balance_of(identity.sub)
     return document
@@ -129,5 +132,6 @@ def erase(identity: Identity) -> None:
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
+    review_store.erase_customer(sub)
     store.delete_profile(sub)
     logger.info("Customer erased")

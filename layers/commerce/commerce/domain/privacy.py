@@ -38,6 +38,8 @@ class RecordKind(StrEnum):
     POINTS = "points"  # ledger entries
     COUPON_USE = "coupon_use"  # per-customer coupon use counters
     MESSAGE = "message"  # notifications sent
+    REVIEW = "review"  # product reviews the customer wrote
+    PURCHASE = "purchase"  # buyer records: products received, what lets them review
 
 
 #: Fields (dotted paths into nested maps) whose values identify the customer, per record kind.
@@ -65,6 +67,8 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.POINTS: frozenset({"customer_id"}),
     RecordKind.COUPON_USE: frozenset({"customer_id"}),
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
+    RecordKind.REVIEW: frozenset({"customer_id"}),
+    RecordKind.PURCHASE: frozenset({"customer_id"}),
 }
 
 
@@ -80,7 +84,8 @@ class Erasure(StrEnum):
     ANONYMISE = "anonymise"
 
 
-#: What ``DELETE /me`` does to each kind of record. Only orders are kept (accounting).
+#: What ``DELETE /me`` does to each kind of record. Orders are kept (accounting), and reviews
+#: (the shop's content: their rating and text stay, their author becomes ``ERASED_OWNER``).
 ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.PROFILE: Erasure.DELETE,
     RecordKind.CONSENT: Erasure.DELETE,
@@ -90,6 +95,8 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.POINTS: Erasure.DELETE,
     RecordKind.COUPON_USE: Erasure.DELETE,
     RecordKind.MESSAGE: Erasure.DELETE,
+    RecordKind.REVIEW: Erasure.ANONYMISE,
+    RecordKind.PURCHASE: Erasure.DELETE,
 }
 
 #: Orders in these statuses still need the customer (payment, delivery, a return under way):
@@ -215,6 +222,7 @@ EXPORT_SECTIONS: Final = (
     "orders",
     "points",
     "messages",
+    "reviews",
 )
 #: Storage keys and secrets left out of every exported record (they say nothing about the
 #: customer that the rest of the record does not).
@@ -268,6 +276,7 @@ def export_document(
     messages: Iterable[Mapping[str, Any]],
     *,
     generated_at: int,
+    reviews: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The body of ``GET /me/export``: everything held about the caller, as one JSON document.
 
@@ -286,4 +295,5 @@ def export_document(
         "orders": [_order(o) for o in orders],
         "points": {"balance": balance(entries), "ledger": [e.to_dict() for e in entries]},
         "messages": [_record(m) for m in messages],
+        "reviews": [_record(r) for r in reviews],
     }
