@@ -18,9 +18,9 @@ from commerce.store import keys
 from commerce.store import products as product_store
 from commerce.store import reviews as review_store
 from commerce.store.tables.catalog import BuyerModel
+from http_problems import assert_problem
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from http_problems import assert_problem
 from orders_world import SUBS, Shop, deliver, pay
 
 pytestmark = pytest.mark.integration
@@ -209,3 +209,50 @@ def test_any_interleaving_keeps_the_stored_rating_exact(
         sum(1 for r in published if r.status is ReviewStatus.PUBLISHED)
         == (catalog.get(product).body["rating"]["count"])
     )
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def customers(customers_module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The customers handler, with a user pool on moto holding the customer."""
+    import boto3
+    from commerce.customers import privacy as privacy_service
+
+    cognito = boto3.client("cognito-idp", region_name="us-east-1")
+    pool_id = cognito.create_user_pool(PoolName="reviews-test")["UserPool"]["Id"]
+    cognito.admin_create_user(UserPoolId=pool_id, Username="customer")
+    monkeypatch.setattr(privacy_service, "user_pool_id", lambda: pool_id)
+    return customers_module
+
+
+def test_reviews_are_exported_and_erasure_anonymises_their_author(
+    catalog: Catalog, received: str, customers: ModuleType, scan_all: Callable[[], Any]
+) -> None:
+    from commerce.domain import privacy
+    from orders_world import event, invoke
+
+    review = catalog.review(received, {"rating": 3, "text": "Fine"}).body
+    exported = invoke(customers, event("customers_export.json", who="customer"))
+    assert exported.status == 200, exported.body
+    [mine] = exported.body["reviews"]
+    assert (mine["review_id"], mine["product_id"], mine["rating"]) == (
+        review["review_id"],
+        received,
+        3,
+    )
+    assert mine["customer_id"] == SUBS["customer"]
+    erased = invoke(customers, event("customers_erase.json", who="customer"))
+    assert erased.status == 204, erased.body
+    kept = review_store.get(review["review_id"])
+    assert kept is not None
+    assert kept.customer_id == privacy.ERASED_OWNER
+    assert (kept.rating, kept.text) == (3, "Fine")
+    assert review_store.buyer(received, SUBS["customer"]) is None
+    assert privacy.find_values(scan_all(), [SUBS["customer"]]) == []
+    # The review still counts and is still listed: the shop's content, by nobody in particular.
+    assert catalog.get(received).body["rating"] == {"average": 3.0, "count": 1}
+    assert [r["review_id"] for r in catalog.reviews(received).body["items"]] == [
+        review["review_id"]
+    ]
