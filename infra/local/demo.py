@@ -1,4 +1,5 @@
-"""Demo data, loaded through the API itself (POST /admin/products with an admin token).
+"""Demo data, loaded through the API itself (POST /admin/products with an admin token), then
+the catalog's categories, tags, images and reviews (``demo_catalog.py``).
 
 Going through the gateway rather than writing tables directly means the demo exercises the real
 path, and stays right when the catalog's table layout changes.
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from infra.local.demo_catalog import DemoError, load_catalog_demo
 
 log = logging.getLogger("infra.local.demo")
 
@@ -40,4 +43,9 @@ def load_demo_data(base_url: str, has_route: bool, path: Path = DEMO_FILE) -> in
                 response.status_code,
                 response.text[:300],
             )
+    try:
+        reviews = load_catalog_demo(base_url, session)
+        log.info("demo catalog loaded: categories, tags, images and %d reviews", reviews)
+    except (DemoError, requests.RequestException, KeyError) as error:
+        log.warning("demo catalog not loaded: %s", error)
     return created

@@ -1,7 +1,8 @@
 """Create the template's stateful resources in the emulators, from template.yaml itself.
 
-Tables go to DynamoDB Local; queues, topics, buckets and the Cognito pool to moto. Nothing here names a
-particular table or queue: a resource added to the template appears locally with no code change.
+Tables go to DynamoDB Local; queues, topics, buckets and the Cognito pool to moto. Nothing here
+names a particular table or queue: a resource added to the template appears locally with no code
+change.
 """
 
 from __future__ import annotations
