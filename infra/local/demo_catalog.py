@@ -15,7 +15,7 @@ import struct
 import time
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,28 @@ def png(rgb: Iterable[int], size: int = 64) -> bytes:
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def ship_and_deliver(base_url: str, order_id: str, ops: Mapping[str, str | bytes]) -> None:
+    """Ops ship the paid order (``ops``: their headers); then its carrier reports the delivery
+    to the carriers' webhook, signed with the stack's development secret as carriers sign."""
+    shipment = {"carrier": CARRIER, "tracking_number": f"SF{order_id[:10].upper()}"}
+    path = f"{base_url}/admin/orders/{order_id}/shipments"
+    _check(requests.post(path, json=shipment, headers=dict(ops), timeout=30), 200)
+    now = int(time.time())
+    raw = json.dumps(
+        {"event_id": f"delivered-{order_id}", "type": "delivered", "order_id": order_id, "at": now}
+    )
+    delivered = requests.post(
+        f"{base_url}/webhooks/carriers/{CARRIER}",
+        data=raw.encode(),
+        headers={
+            "Content-Type": "application/json",
+            "X-Signature": sign(DEV_WEBHOOK_SECRET, now, raw),
+        },
+        timeout=30,
+    )
+    _check(delivered, 200)
 
 
 class CatalogDemo:
@@ -149,24 +171,7 @@ class CatalogDemo:
         )
         order_id = placed["order_id"]
         self._wait(order_id, who, "PAID")
-        shipment = {"carrier": CARRIER, "tracking_number": f"SF{order_id[:10].upper()}"}
-        path = f"/admin/orders/{order_id}/shipments"
-        _check(self.admin.post(self.url(path), json=shipment, timeout=30), 200)
-        event = {
-            "event_id": f"demo-{order_id}",
-            "type": "delivered",
-            "order_id": order_id,
-            "at": int(time.time()),
-        }
-        raw = json.dumps(event)
-        signature = sign(DEV_WEBHOOK_SECRET, int(time.time()), raw)
-        delivered = requests.post(
-            self.url(f"/webhooks/carriers/{CARRIER}"),
-            data=raw.encode(),
-            headers={"Content-Type": "application/json", "X-Signature": signature},
-            timeout=30,
-        )
-        _check(delivered, 200)
+        ship_and_deliver(self.base_url, order_id, self.admin.headers)
         self._wait(order_id, who, "DELIVERED")
 
     def review(self, products: dict[str, dict[str, Any]]) -> int:

@@ -4,7 +4,6 @@ customers who received a product review it; ops hide a review."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 import requests
 from http_problems import assert_problem
 from stack_helpers import (
-    carrier_report,
     checkout,
     new_cart,
     new_sku,
@@ -21,6 +19,7 @@ from stack_helpers import (
     wait_for_order,
 )
 
+from infra.local.demo_catalog import ship_and_deliver
 from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
@@ -195,23 +194,9 @@ def test_an_image_uploads_with_the_presigned_url(stack: StackProcess) -> None:
 
 
 def _delivered_to(stack: StackProcess, sku: str, customer: dict[str, str]) -> None:
-    placed = checkout(stack, sku, 1, headers=customer)
-    order_id = placed["order_id"]
+    order_id = checkout(stack, sku, 1, headers=customer)["order_id"]
     wait_for_order(stack, order_id, customer, "PAID")
-    shipped = requests.post(
-        _url(stack, f"/admin/orders/{order_id}/shipments"),
-        json={"carrier": "sf-express", "tracking_number": "SF0000000002"},
-        headers=ops(stack),
-        timeout=30,
-    )
-    assert shipped.status_code == 200, shipped.text
-    event = {
-        "event_id": f"evt-{uuid.uuid4().hex[:12]}",
-        "type": "delivered",
-        "order_id": order_id,
-        "at": int(time.time()),
-    }
-    assert carrier_report(stack, "sf-express", event).status_code == 200
+    ship_and_deliver(stack.base_url, order_id, ops(stack))
     wait_for_order(stack, order_id, customer, "DELIVERED")
 
 

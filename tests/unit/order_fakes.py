@@ -85,8 +85,11 @@ class World:
 
 
 @contextmanager
-def world() -> Iterator[World]:
+def world(stock: Mapping[str, int] | None = None) -> Iterator[World]:
+    """The fakes, installed; ``stock`` puts that many units of each SKU on its shelf."""
     fakes = World()
+    for sku, units in (stock or {}).items():
+        fakes.book.stock(sku, units)
     use_order_book(fakes.book)
     use_checkout_book(fakes.book)
     use_payment_queue(fakes.queue)
