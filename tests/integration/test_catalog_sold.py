@@ -162,3 +162,27 @@ def test_an_archived_product_keeps_counting_and_its_lists_catch_up(
     catalog.patch(first["product_id"], {"status": "active"})
     assert _sold(catalog, first["product_id"]) == 5
     assert catalog.ids(sort="best_selling", tag="tea") == [first["product_id"]]
+
+
+def test_a_product_without_its_lists_still_counts_and_an_archive_and_restore_rebuilds_them(
+    catalog: Catalog, two: Any
+) -> None:
+    """A product whose listing entries are missing (made before the lists existed): a sale
+    never fails the order for it, and archiving and restoring the product writes them again."""
+    from commerce.catalog.sales import DynamoSalesLedger
+    from commerce.store.tables.catalog import SkuRecordModel
+
+    first, _ = two
+    pid, sku = first["product_id"], first["skus"][0]["sku"]
+    for entry in ListingEntryModel.query(
+        keys.product_pk(pid), ListingEntryModel.sk.startswith(keys.LIST_SK_PREFIX)
+    ):
+        entry.delete()
+    SkuRecordModel(keys.sku_pk(sku), keys.SKU_SK).update([SkuRecordModel.lists.remove()])
+    DynamoSalesLedger().count("order-old", "paid", {sku: 4})
+    assert catalog.get_any(pid).body["sold"] == 4
+    assert pid not in catalog.ids()
+    catalog.archive(pid)
+    catalog.patch(pid, {"status": "active"})
+    assert _sold(catalog, pid) == 4
+    assert catalog.ids(sort="best_selling", tag="tea") == [pid]

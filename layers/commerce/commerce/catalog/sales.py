@@ -50,12 +50,16 @@ class DynamoSalesLedger:
 
     def count(self, order_id: str, event: str, units: Mapping[str, int]) -> None:
         by_product: dict[str, int] = {}
+        lists: dict[str, tuple[str, ...]] = {}
         for sku, offer in products.offers(list(units)).items():
             by_product[offer.product_id] = by_product.get(offer.product_id, 0) + units[sku]
+            lists[offer.product_id] = offer.lists
         at = now_iso()
         for product_id, moved in sorted(by_product.items()):
             if moved:
-                outcome = sales.count(product_id, order_id, event, moved, at=at)
+                outcome = sales.count(
+                    product_id, order_id, event, moved, at=at, lists=lists[product_id]
+                )
                 logger.debug(
                     "sold counted",
                     extra={

@@ -124,6 +124,8 @@ class SkuOffer:
     product_id: str
     price: Money
     sellable: bool
+    #: The lists the product is in (its partitions), as of the record's last write.
+    lists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def create(
             price=_money_map(spec.price),
             attributes=dict(spec.attributes),
             status=ProductStatus.ACTIVE.value,
+            lists=list(stored.partitions),
         )
         tx.put(f"sku:{spec.sku}", record, SkuRecordModel.pk.does_not_exist())
         inventory.add_new_sku(
@@ -340,6 +343,7 @@ def offers(skus: Collection[str]) -> dict[str, SkuOffer]:
                 price=_money(record.price),
                 sellable=(record.status or ProductStatus.ACTIVE.value)
                 == ProductStatus.ACTIVE.value,
+                lists=tuple(str(p) for p in record.lists or []),
             )
     return found
 
@@ -360,9 +364,13 @@ def _unchanged_since(before: StoredProduct, *, sold_too: bool) -> Condition:
     return condition
 
 
-def _entry_updates(tx: LabelledTransaction, after: StoredProduct, kept: Iterable[str]) -> None:
+def _entry_updates(
+    tx: LabelledTransaction, after: StoredProduct, kept: Iterable[str], sold: int
+) -> None:
     """Entries the product keeps get what they copy anew, all but ``lsold``: a sale may move
-    that one meanwhile, and these updates leave it to the sale."""
+    that one meanwhile, and these updates leave it to the sale. An entry that is missing (a
+    product from before the lists existed, or whose sale could not reach its lists) is written
+    again, with the ``sold`` read."""
     for entry in _entries(after):
         if entry.sk.removeprefix(keys.LIST_SK_PREFIX) not in kept:
             continue
@@ -376,13 +384,9 @@ def _entry_updates(tx: LabelledTransaction, after: StoredProduct, kept: Iterable
             ListingEntryModel.prices.set(list(entry.prices)),
             ListingEntryModel.cats.set(list(entry.cats)),
             ListingEntryModel.tags.set(list(entry.tags)),
+            ListingEntryModel.lsold.set(ListingEntryModel.lsold | sold),
         ]
-        tx.update(
-            f"entry:{entry.sk}",
-            ListingEntryModel(entry.pk, entry.sk),
-            actions,
-            ListingEntryModel.pk.exists(),
-        )
+        tx.update(f"entry:{entry.sk}", ListingEntryModel(entry.pk, entry.sk), actions)
 
 
 def _product_actions(after: StoredProduct, before: StoredProduct, actor: str) -> list[Action]:
@@ -408,16 +412,17 @@ def _product_actions(after: StoredProduct, before: StoredProduct, actor: str) ->
 def _sku_record_changes(
     tx: LabelledTransaction, before: StoredProduct, after: StoredProduct
 ) -> None:
-    status_changed = before.status is not after.status
+    moved = before.status is not after.status or before.partitions != after.partitions
     for sku in after.skus:
         old = before.sku(sku.sku)
-        if old == sku and not status_changed:
+        if old == sku and not moved:
             continue
         record = SkuRecordModel(keys.sku_pk(sku.sku), keys.SKU_SK)
         actions: list[Action] = [
             SkuRecordModel.price.set(_money_map(sku.price)),
             SkuRecordModel.attributes.set(dict(sku.attributes)),
             SkuRecordModel.status.set(after.status.value),
+            SkuRecordModel.lists.set(list(after.partitions)),
         ]
         owned: Condition = SkuRecordModel.product_id == after.product_id
         if old is not None:
@@ -459,7 +464,7 @@ def save(
         if entry.sk.removeprefix(keys.LIST_SK_PREFIX) in joined:
             tx.put(f"entry:{entry.sk}", entry)
     if before.listed != after.listed:
-        _entry_updates(tx, after, old & new)
+        _entry_updates(tx, after, old & new, before.sold)
     _sku_record_changes(tx, before, after)
     for n, change in enumerate(price_changes):
         ledger = PriceChangeModel(

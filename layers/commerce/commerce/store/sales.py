@@ -1,7 +1,8 @@
 """The ``sold`` counters: units paid for, less units returned, moved once per order event.
 
 An order event (paid, cancelled after payment, a return received) moves a product's ``sold`` in
-one transaction: a marker item ``SALE#{order_id}#{event}`` in the product's partition (it must
+one transaction (and nothing else: the product's lists come from its SKU record, read anyway to
+find the product): a marker item ``SALE#{order_id}#{event}`` in the product's partition (it must
 not exist yet, so a redelivered or retried event moves nothing the second time), the product's
 counter (``ADD``: sales of the same product commute) and the ``lsold`` sort key of each of its
 listing entries (each must still exist: an edit that moved the product to other lists makes
@@ -12,14 +13,20 @@ the two never overwrite each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
+from typing import Final
 
+from commerce.observability import logger
 from commerce.store import keys, kit, products
 from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables.catalog import ListingEntryModel, ProductModel, SaleMarkerModel
 from commerce.store.transactions import LabelledTransaction
 
-_MARKER = "marker"
+_MARKER: Final = "marker"
+#: Transactions one count may take while edits move the product between lists (each commit
+#: already retries collisions with other transactions); then the caller's retry takes over.
+ATTEMPTS: Final = 3
 
 
 class Counted(Enum):
@@ -28,14 +35,35 @@ class Counted(Enum):
     NO_PRODUCT = "no_product"
 
 
-def count(product_id: str, order_id: str, event: str, units: int, *, at: str) -> Counted:
+def count(
+    product_id: str,
+    order_id: str,
+    event: str,
+    units: int,
+    *,
+    at: str,
+    lists: Sequence[str] | None = None,
+) -> Counted:
     """Move ``product_id``'s sold count by ``units`` (negative to take back) for ``event`` of
-    ``order_id``, at most once."""
+    ``order_id``, at most once.
 
-    def attempt(_: int) -> Counted | kit.Retry:
-        product = products.get(product_id, consistent=True)
-        if product is None:
-            return Counted.NO_PRODUCT
+    ``lists`` are the product's lists as its SKU record has them: the first attempt trusts
+    them and reads nothing (a sale on the payment path should cost one transaction); a later
+    attempt reads the product, which an edit may have moved meanwhile."""
+
+    def attempt(n: int) -> Counted | kit.Retry:
+        partitions = lists or None  # an active product is in a list at least: () says unknown
+        if n or partitions is None:
+            product = products.get(product_id, consistent=True)
+            if product is None:
+                return Counted.NO_PRODUCT
+            partitions = product.partitions
+        if n == ATTEMPTS - 1:
+            # Its entries still do not match its lists (a product whose entries are missing):
+            # count the product itself, never fail the order for the index; its next edit
+            # writes the entries again from the product's count.
+            logger.warning("sold counted without its lists", extra={"product_id": product_id})
+            partitions = ()
         tx = LabelledTransaction()
         marker = SaleMarkerModel(
             keys.product_pk(product_id),
@@ -52,7 +80,7 @@ def count(product_id: str, order_id: str, event: str, units: int, *, at: str) ->
             [ProductModel.sold.add(units)],
             ProductModel.pk.exists(),
         )
-        for pk, sk in products.entry_keys(product_id, product.partitions):
+        for pk, sk in products.entry_keys(product_id, partitions):
             tx.update(
                 f"entry:{sk}",
                 ListingEntryModel(pk, sk),
@@ -66,10 +94,10 @@ def count(product_id: str, order_id: str, event: str, units: int, *, at: str) ->
         if _MARKER in refused:
             return Counted.ALREADY
         if refused:
-            return kit.RETRY  # the product was archived or moved lists meanwhile
+            return kit.RETRY  # gone, archived or moved to other lists since the lists were read
         raise RuntimeError(f"sale count refused: {[(f.label, f.code) for f in failures]}")
 
     def give_up() -> Exception:
         return RuntimeError(f"sold count of {product_id} kept changing under {order_id}")
 
-    return kit.retry_on_conflict(attempt, give_up=give_up)
+    return kit.retry_on_conflict(attempt, give_up=give_up, attempts=ATTEMPTS)

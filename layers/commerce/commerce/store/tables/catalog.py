@@ -96,6 +96,9 @@ class SkuRecordModel(CatalogTable):
     attributes = MapAttribute[str, Any](default=dict)  # type: ignore[no-untyped-call]
     #: The product's status, copied in the same write that changes it: carts read only this.
     status = UnicodeAttribute(default="active")
+    #: The lists the product is in, copied likewise: a sale moves their ``lsold`` without
+    #: reading the product first (``store/sales.py``).
+    lists = ListAttribute[str](default=list)
 
 
 class CouponModel(CatalogTable):
