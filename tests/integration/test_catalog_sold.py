@@ -186,3 +186,20 @@ def test_a_product_without_its_lists_still_counts_and_an_archive_and_restore_reb
     catalog.patch(pid, {"status": "active"})
     assert _sold(catalog, pid) == 4
     assert catalog.ids(sort="best_selling", tag="tea") == [pid]
+
+
+def test_a_sale_on_lists_it_remembered_wrongly_still_reaches_every_list(
+    catalog: Catalog, two: Any
+) -> None:
+    """The ledger remembers a SKU's product and lists for a while; when the product has joined a
+    list since, the sale's condition fails and it reads the product again."""
+    from commerce.catalog.sales import DynamoSalesLedger
+
+    first, _ = two
+    pid, sku = first["product_id"], first["skus"][0]["sku"]
+    ledger = DynamoSalesLedger()
+    ledger.count("order-a", "paid", {sku: 1})
+    catalog.patch(pid, {"tags": ["tea", "new-list"]})
+    ledger.count("order-b", "paid", {sku: 2})  # remembers the lists from before the edit
+    assert _sold(catalog, pid) == 3
+    assert catalog.ids(sort="best_selling", tag="new-list") == [pid]

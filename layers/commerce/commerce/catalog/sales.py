@@ -14,7 +14,8 @@ order use cases (tests/unit/order_fakes.py installs it).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import time
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
@@ -28,6 +29,8 @@ from commerce.store.orders import StoredOrder
 
 PAID: Final = "paid"
 CANCELLED: Final = "cancelled"
+#: How long a process trusts what it read of a SKU's product and lists.
+OWNERS_SECONDS: Final = 60.0
 
 
 def return_event(return_id: str) -> str:
@@ -45,15 +48,43 @@ class SalesLedger(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Owner:
+    product_id: str
+    lists: tuple[str, ...]
+    read_at: float
+
+
 class DynamoSalesLedger:
-    """Counters and buyer records in the Catalog table."""
+    """Counters and buyer records in the Catalog table.
+
+    A SKU's product never changes, and its lists rarely do: both are kept per process for
+    ``OWNERS_SECONDS``, so a flash sale's payments cost one transaction each and no read. Lists
+    that went stale meanwhile fail that transaction's conditions, and the count reads the
+    product afresh (``store.sales.count``)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._owners: dict[str, _Owner] = {}
+
+    def _owners_of(self, skus: Collection[str]) -> dict[str, _Owner]:
+        now = self._clock()
+        stale = [
+            s
+            for s in skus
+            if s not in self._owners or self._owners[s].read_at < now - OWNERS_SECONDS
+        ]
+        if stale:
+            for sku, offer in products.offers(stale).items():
+                self._owners[sku] = _Owner(offer.product_id, offer.lists, now)
+        return {sku: self._owners[sku] for sku in skus if sku in self._owners}
 
     def count(self, order_id: str, event: str, units: Mapping[str, int]) -> None:
         by_product: dict[str, int] = {}
         lists: dict[str, tuple[str, ...]] = {}
-        for sku, offer in products.offers(list(units)).items():
-            by_product[offer.product_id] = by_product.get(offer.product_id, 0) + units[sku]
-            lists[offer.product_id] = offer.lists
+        for sku, owner in self._owners_of(list(units)).items():
+            by_product[owner.product_id] = by_product.get(owner.product_id, 0) + units[sku]
+            lists[owner.product_id] = owner.lists
         at = now_iso()
         for product_id, moved in sorted(by_product.items()):
             if moved:

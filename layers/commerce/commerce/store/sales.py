@@ -1,14 +1,15 @@
 """The ``sold`` counters: units paid for, less units returned, moved once per order event.
 
 An order event (paid, cancelled after payment, a return received) moves a product's ``sold`` in
-one transaction (and nothing else: the product's lists come from its SKU record, read anyway to
-find the product): a marker item ``SALE#{order_id}#{event}`` in the product's partition (it must
-not exist yet, so a redelivered or retried event moves nothing the second time), the product's
-counter (``ADD``: sales of the same product commute) and the ``lsold`` sort key of each of its
-listing entries (each must still exist: an edit that moved the product to other lists makes
-the transaction fail and it is read again). An edit never writes ``lsold`` of an entry that
-exists; one that puts a new entry puts it with the ``sold`` it read and is conditioned on it, so
-the two never overwrite each other.
+one transaction, and reads nothing when the caller knows the product's lists (from its SKU
+record): a marker item ``SALE#{order_id}#{event}`` in the product's partition (it must not
+exist yet, so a redelivered or retried event moves nothing the second time); the product's
+counter (``ADD``: sales of the same product commute), conditioned on the product still being in
+the lists the count assumed; and the ``lsold`` sort key of each of those lists' entries. An edit
+that moved the product to other lists meanwhile makes the transaction fail, and the count reads
+the product and tries again. An edit never writes ``lsold`` of an entry that exists; one that
+puts a new entry puts it with the ``sold`` it read and is conditioned on it, so the two never
+overwrite each other.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 from typing import Final
+
+from pynamodb.expressions.condition import Condition
 
 from commerce.observability import logger
 from commerce.store import keys, kit, products
@@ -58,12 +61,13 @@ def count(
             if product is None:
                 return Counted.NO_PRODUCT
             partitions = product.partitions
+        listed: Condition = ProductModel.lists == list(partitions)
         if n == ATTEMPTS - 1:
             # Its entries still do not match its lists (a product whose entries are missing):
             # count the product itself, never fail the order for the index; its next edit
             # writes the entries again from the product's count.
             logger.warning("sold counted without its lists", extra={"product_id": product_id})
-            partitions = ()
+            partitions, listed = (), ProductModel.pk.exists()
         tx = LabelledTransaction()
         marker = SaleMarkerModel(
             keys.product_pk(product_id),
@@ -78,7 +82,7 @@ def count(
             "product",
             ProductModel(keys.product_pk(product_id), keys.PRODUCT_SK),
             [ProductModel.sold.add(units)],
-            ProductModel.pk.exists(),
+            ProductModel.pk.exists() & listed,
         )
         for pk, sk in products.entry_keys(product_id, partitions):
             tx.update(

@@ -79,6 +79,8 @@ class ProductModel(CatalogTable):
     sold = NumberAttribute(default=0)
     version = NumberAttribute(default=1)
     search_tokens = ListAttribute[str](default=list)
+    #: The lists the product is in (its partitions), so a sale can state them as a condition.
+    lists = ListAttribute[str](default=list)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
