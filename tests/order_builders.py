@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from commerce.domain.cart import hash_guest_token
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
@@ -14,6 +15,8 @@ CURRENCY = "CNY"
 OWNER = "c0000000-0000-4000-8000-000000000001"
 CREATED_AT = "2030-01-01T00:00:00.000000Z"
 CREATED_EPOCH = 1_893_456_000
+#: The cart token a guest's order is placed with (its hash is on the order).
+GUEST_TOKEN = "guest-" + "t" * 37
 
 
 def pending_order(
@@ -25,7 +28,7 @@ def pending_order(
     owner: str | None = OWNER,
 ) -> StoredOrder:
     """A PENDING_PAYMENT order of ``lines`` (sku -> quantity) whose units are reserved on
-    shard 0; a guest's (``owner=None``) carries a cart token hash instead of an owner."""
+    shard 0; a guest's (``owner=None``) is reached with ``GUEST_TOKEN`` instead of an owner."""
     order_id = order_id or uuid.uuid4().hex
     price = Money(unit_price, CURRENCY)
     order_lines = tuple(OrderLine(sku, qty, price) for sku, qty in sorted(lines.items()))
@@ -38,7 +41,7 @@ def pending_order(
         totals=Totals(subtotal, nothing, nothing, nothing, subtotal),
         created_at=CREATED_EPOCH,
         owner=owner,
-        cart_token_hash=None if owner else "0" * 64,
+        cart_token_hash=None if owner else hash_guest_token(GUEST_TOKEN),
     )
     return StoredOrder(
         order=order,
@@ -47,3 +50,15 @@ def pending_order(
         cart_id=f"cart-{order_id}",
         created_at=CREATED_AT,
     )
+
+
+#: An address in a remote region (Xinjiang), which the shipping zone tests price on its own.
+URUMQI = {
+    "name": "Aylin",
+    "line1": "8 Youhao Road",
+    "city": "Urumqi",
+    "region": "Xinjiang",
+    "postal_code": "830000",
+    "country": "CN",
+    "phone": "+8613912345678",
+}

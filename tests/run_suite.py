@@ -8,8 +8,9 @@ and schemathesis gives every operation of the contract test the same node id, wh
 cannot tell apart.
 
 The unit and integration output streams as it comes; the stack-backed output is kept in a file
-and printed whole once both are done. The exit status is non-zero if either half failed.
-``--serial`` runs the same two halves one after the other. Arguments after ``--`` go to both.
+and printed whole once both are done. The last lines give each half's exit status and wall
+time, and the whole run's. The exit status is non-zero if either half failed. ``--serial`` runs
+the same two halves one after the other. Arguments after ``--`` go to both.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,31 +41,51 @@ def _ok(code: int) -> bool:
     return code in (0, NO_TESTS)
 
 
+def _timed_call(command: Sequence[str]) -> tuple[int, float]:
+    started = time.monotonic()
+    code = subprocess.call(command, cwd=ROOT)
+    return code, time.monotonic() - started
+
+
+def _report(halves: Sequence[tuple[str, int, float]], total: float) -> None:
+    print("", flush=True)
+    for name, code, seconds in halves:
+        print(f"{name}: exit {code}, {_minutes(seconds)}", flush=True)
+    print(f"whole suite: {_minutes(total)} wall clock", flush=True)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:04.1f} s"
+
+
 def run(extra: Sequence[str], serial: bool) -> int:
+    started = time.monotonic()
+    first_name, second_name = " + ".join(STANDALONE), " + ".join(ON_THE_STACK)
     if serial:
-        first = subprocess.call(_pytest(STANDALONE, extra), cwd=ROOT)
-        second = subprocess.call(_pytest(ON_THE_STACK, extra), cwd=ROOT)
-        return 0 if _ok(first) and _ok(second) else 1
-    with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
-        stack_half = subprocess.Popen(
-            _pytest(ON_THE_STACK, extra), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            standalone = subprocess.call(_pytest(STANDALONE, extra), cwd=ROOT)
-            on_the_stack = stack_half.wait()
-        except BaseException:
-            stack_half.send_signal(signal.SIGINT)  # the stack fixture stops its children
-            stack_half.wait()
-            raise
-        log.seek(0)
-        print(f"\n===== {' '.join(ON_THE_STACK)} =====", flush=True)
-        sys.stdout.write(log.read())
-    print(
-        f"\nunit + integration: exit {standalone}; e2e + reliability + contract: "
-        f"exit {on_the_stack}",
-        flush=True,
+        first, first_time = _timed_call(_pytest(STANDALONE, extra))
+        second, second_time = _timed_call(_pytest(ON_THE_STACK, extra))
+    else:
+        with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
+            stack_started = time.monotonic()
+            stack_half = subprocess.Popen(
+                _pytest(ON_THE_STACK, extra), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                first, first_time = _timed_call(_pytest(STANDALONE, extra))
+                second = stack_half.wait()
+                second_time = time.monotonic() - stack_started
+            except BaseException:
+                stack_half.send_signal(signal.SIGINT)  # the stack fixture stops its children
+                stack_half.wait()
+                raise
+            log.seek(0)
+            print(f"\n===== {' '.join(ON_THE_STACK)} =====", flush=True)
+            sys.stdout.write(log.read())
+    _report(
+        [(first_name, first, first_time), (second_name, second, second_time)],
+        time.monotonic() - started,
     )
-    return 0 if _ok(standalone) and _ok(on_the_stack) else 1
+    return 0 if _ok(first) and _ok(second) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

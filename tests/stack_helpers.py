@@ -161,10 +161,12 @@ def place_order(
     *,
     email: str | None = None,
     card: str = "tok_ok",
+    method: str = "card",
 ) -> dict[str, Any]:
-    """POST /orders for the cart (paid with sandbox token ``card``) under a fresh
-    Idempotency-Key, asserting 202; the order."""
-    body: dict[str, Any] = {"cart_id": cart_id, "payment": {"method": "card", "token": card}}
+    """POST /orders for the cart (paid with sandbox token ``card``, or by ``method`` alipay or
+    wechat_pay, which take no token) under a fresh Idempotency-Key, asserting 202; the order."""
+    payment = {"method": "card", "token": card} if method == "card" else {"method": method}
+    body: dict[str, Any] = {"cart_id": cart_id, "payment": payment}
     if email is not None:
         body["email"] = email
     key = {"Idempotency-Key": uuid.uuid4().hex}
@@ -182,13 +184,16 @@ def checkout(
     headers: dict[str, str] | None = None,
     email: str | None = "guest@example.com",
     card: str = "tok_ok",
+    method: str = "card",
 ) -> dict[str, Any]:
     """A cart with ``quantity`` of ``sku``, checked out by the caller of ``headers`` (none: a
     guest, who gives ``email``); the 202 body (a guest's carries its ``order_token``)."""
     cart_id, reach = new_cart(stack, headers)
     put_item(stack, cart_id, sku, quantity, reach)
     signed_in = "Authorization" in reach
-    return place_order(stack, cart_id, reach, email=None if signed_in else email, card=card)
+    return place_order(
+        stack, cart_id, reach, email=None if signed_in else email, card=card, method=method
+    )
 
 
 def order_token(placed: dict[str, Any]) -> dict[str, str]:
@@ -219,6 +224,27 @@ def wait_for_order(
         if time.monotonic() > deadline:
             pytest.fail(f"order {order_id} is still {body['status']} after {timeout}s")
         time.sleep(0.3)
+
+
+def local_payment(stack: StackProcess, order_id: str, outcome: str) -> dict[str, Any]:
+    """POST /_local/payments/{order_id}: the order's provider (played locally) pays, fails or
+    refunds, and sends its signed notification to the webhook; what the webhook answered."""
+    answer: dict[str, Any] = _call(
+        stack, "POST", f"/_local/payments/{order_id}", 202, json={"outcome": outcome}
+    )
+    return answer
+
+
+def refund(
+    stack: StackProcess, order_id: str, amount: int, key: str, reason: str = "goodwill"
+) -> requests.Response:
+    """POST /admin/orders/{order_id}/refunds as ops under Idempotency-Key ``key``."""
+    return requests.post(
+        f"{stack.base_url}/admin/orders/{order_id}/refunds",
+        json={"amount": {"amount": amount, "currency": "CNY"}, "reason": reason},
+        headers={**ops(stack), "Idempotency-Key": key},
+        timeout=30,
+    )
 
 
 def outbox(stack: StackProcess) -> list[dict[str, Any]]:
@@ -274,15 +300,35 @@ def approved_charges(stack: StackProcess, order_id: str) -> int:
     return sum(1 for item in items if item["record"]["M"]["status"]["S"] == "approved")
 
 
+_DEPTHS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
 def queue_depth(stack: StackProcess, queue: str) -> int:
-    """Messages on one of the stack's queues (its logical id), visible or in flight."""
+    """Messages on one of the stack's queues (its logical id): visible, in flight or delayed."""
     attributes = stack.client("sqs").get_queue_attributes(
-        QueueUrl=stack.info["queues"][queue],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        QueueUrl=stack.info["queues"][queue], AttributeNames=list(_DEPTHS)
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
+    return sum(int(attributes.get(name, 0)) for name in _DEPTHS)
+
+
+def wait_until_settled(
+    stack: StackProcess,
+    queues: Sequence[str] = ("PaymentsQueue", "NotificationsQueue"),
+    timeout: float = 60.0,
+) -> None:
+    """Poll until every message of ``queues`` has been handled (none visible, in flight or
+    delayed, twice in a row): whatever a flow was going to send, duplicates included, has been
+    sent by then. A consumer deletes a message only once it has acted on it."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        assert time.monotonic() < deadline, f"{queues} still busy after {timeout} s"
+        quiet = quiet + 1 if all(queue_depth(stack, q) == 0 for q in queues) else 0
+        time.sleep(0.2)
 
 
 def drain(stack: StackProcess, queue: str) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from commerce.carts import service
-from commerce.carts.schemas import CartOut, SetQuantityIn, ShippingAddressIn
+from commerce.carts.schemas import CartOut, SavedAddressIn, SetQuantityIn, ShippingAddressIn
 from commerce.coupons.schemas import ApplyCouponIn
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.docs import responses
@@ -103,14 +103,16 @@ def clear_items(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -
     summary="Set the shipping address",
     description=(
         "Validated and normalised (country upper-cased, phone in E.164); every bad field is "
-        f"listed in one 400. {_ACCESS}"
+        'listed in one 400. Or `{"address_id"}`: an address of the cart owner\'s address book '
+        "(GET /me/addresses); any other id, or a guest cart, is 404. Shipping is then priced "
+        f"by the address's zone. {_ACCESS}"
     ),
     tags=_TAGS,
     responses=responses(200, CartOut, "The cart", 400, 401, 403, 404),
 )
 def set_shipping_address(
     cart_id: CartId,
-    body: ShippingAddressIn,
+    body: ShippingAddressIn | SavedAddressIn,
     caller: Anyone,
     cart_token: CartToken = None,
 ) -> CartOut:

@@ -1,4 +1,5 @@
-"""CouponsFunction: coupon definitions for ops and admin, readable by support (API.md, issue 7)."""
+"""CouponsFunction: the pricing rules ops configure, readable by support: coupon definitions
+(API.md, issue 7) and the shipping zone table (API.md, "Members, support and delivery")."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
 from commerce.http.params import PageLimit, PageToken
+from commerce.shipping import zones
+from commerce.shipping.schemas import ZoneTableIn, ZoneTableOut
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -82,6 +85,40 @@ def get_coupon(code: Annotated[str, _CODE], caller: Reader) -> CouponOut:
 )
 def patch_coupon(code: Annotated[str, _CODE], body: JsonObject, caller: Writer) -> CouponOut:
     return admin.update_coupon(code, body, caller)
+
+
+@app.get(
+    "/admin/shipping-zones",
+    summary="The shipping zone table",
+    description=(
+        "Every zone with the places it covers, its fee and free-shipping threshold; the zone "
+        "`default` covers every other place (10.00 CNY, free from 99.00 CNY until ops change "
+        "it). Roles: ops, admin, support."
+    ),
+    tags=["shipping"],
+    responses=responses(200, ZoneTableOut, "The zone table", 401, 403),
+)
+def get_shipping_zones(caller: Reader) -> ZoneTableOut:
+    return ZoneTableOut.model_validate(zones.zone_table().to_dict())
+
+
+@app.put(
+    "/admin/shipping-zones",
+    summary="Replace the shipping zone table",
+    description=(
+        "The whole table at once: exactly one zone `default` (no places), every other zone with "
+        "its places (`CC` or `CC/Region`), each place in one zone only. Carts and checkout "
+        "price shipping by it from then on (orders already placed keep theirs). With `version`, "
+        "only if the table is still at that version (409 otherwise). Every bad field is listed "
+        "in one 400. Role: ops or admin."
+    ),
+    tags=["shipping"],
+    responses=responses(200, ZoneTableOut, "The new table", 400, 401, 403, 409),
+)
+def put_shipping_zones(body: ZoneTableIn, caller: Writer) -> ZoneTableOut:
+    sent = [zone.model_dump(exclude_none=True) for zone in body.zones]
+    table = zones.replace_table(caller, sent, body.version)
+    return ZoneTableOut.model_validate(table.to_dict())
 
 
 install(app)

@@ -1,5 +1,6 @@
-"""CustomersFunction: the caller's profile, devices and privacy rights; support's customer view
-(API.md, "Customers and privacy")."""
+"""CustomersFunction: the caller's personal centre (profile, tier and points, points ledger,
+address book, devices, privacy rights); support's customer view (API.md, "Customers and
+privacy", "Members, support and delivery")."""
 
 from __future__ import annotations
 
@@ -8,21 +9,31 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Request, Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from commerce.customers import devices, privacy, profiles, support
+from commerce import clock
+from commerce.customers import addresses, devices, points, privacy, profiles, support
 from commerce.customers.profiles import Identity
 from commerce.customers.schemas import (
+    AddressIn,
+    AddressListOut,
+    AddressOut,
+    AddressPatchIn,
     CustomerAdminOut,
     DeviceIn,
     DeviceListOut,
     DeviceOut,
     ExportOut,
+    MeOut,
     MePatchIn,
-    ProfileOut,
+    PointsLedgerOut,
 )
-from commerce.customers.views import device_view, profile_view
+from commerce.customers.views import address_view, device_view, me_view
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, request_claims, require_roles
 from commerce.http.docs import problems, responses
+from commerce.http.params import PageLimit, PageToken
+from commerce.loyalty.tiers import standing
+from commerce.store.customers import Profile
+from commerce.store.points import balance_of
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -37,17 +48,25 @@ def signed_in(request: Request) -> Identity:
 
 Me = Annotated[Identity, Depends(signed_in)]
 Staff = Annotated[Caller, Depends(require_roles("support", "ops"))]
+AddressId = Annotated[str, Path(description="As POST /me/addresses returned it")]
+
+
+def _me(me: Identity, profile: Profile) -> MeOut:
+    return me_view(profile, standing(me.sub, clock.now()), balance_of(me.sub))
 
 
 @app.get(
     "/me",
     summary="My profile",
-    description="The caller's profile, created from the token's claims on the first call.",
+    description=(
+        "The caller's profile (created from the token's claims on the first call), member tier "
+        "with its discount, benefits and the spend to the next tier, and points balance."
+    ),
     tags=_TAGS,
-    responses=responses(200, ProfileOut, "The profile", 401),
+    responses=responses(200, MeOut, "The profile", 401),
 )
-def get_me(me: Me) -> ProfileOut:
-    return profile_view(profiles.ensure_profile(me))
+def get_me(me: Me) -> MeOut:
+    return _me(me, profiles.ensure_profile(me))
 
 
 @app.patch(
@@ -58,9 +77,9 @@ def get_me(me: Me) -> ProfileOut:
         "history (what, given or withdrawn, when, source). Unknown fields: 400."
     ),
     tags=_TAGS,
-    responses=responses(200, ProfileOut, "The changed profile", 400, 401, 409),
+    responses=responses(200, MeOut, "The changed profile", 400, 401, 409),
 )
-def patch_me(me: Me, body: MePatchIn) -> ProfileOut:
+def patch_me(me: Me, body: MePatchIn) -> MeOut:
     sent = body.model_fields_set
     patch = profiles.Patch(
         marketing_consent=body.marketing_consent,
@@ -73,7 +92,94 @@ def patch_me(me: Me, body: MePatchIn) -> ProfileOut:
         phone=body.phone,
         phone_set="phone" in sent,
     )
-    return profile_view(profiles.update_me(me, patch))
+    return _me(me, profiles.update_me(me, patch))
+
+
+@app.get(
+    "/me/points",
+    summary="My points",
+    description=(
+        "The points balance and the ledger, newest first, a page at a time: every point earned "
+        "(on delivery), redeemed (at checkout), restored (order cancelled) or reversed (refund)."
+    ),
+    tags=_TAGS,
+    responses=responses(200, PointsLedgerOut, "The ledger", 400, 401),
+)
+def my_points(me: Me, limit: PageLimit = None, next_token: PageToken = None) -> PointsLedgerOut:
+    return points.ledger(me, limit, next_token)
+
+
+@app.get(
+    "/me/addresses",
+    summary="My addresses",
+    description="The address book, oldest first; exactly one is the default while any exist.",
+    tags=_TAGS,
+    responses=responses(200, AddressListOut, "The addresses", 401),
+)
+def list_addresses(me: Me) -> AddressListOut:
+    book = addresses.book(me)
+    return AddressListOut(
+        items=[address_view(e, e.address_id == book.default_id) for e in book.entries]
+    )
+
+
+@app.post(
+    "/me/addresses",
+    status_code=201,
+    summary="Add an address",
+    description=(
+        "An address as for carts (validated and normalised the same way; every bad field in one "
+        "400), with an optional label. The first address is the default; `default: true` makes "
+        "a later one the default. At most 20: the 21st is 409 and nothing changes. Carts take "
+        "it by id (PUT /carts/{cart_id}/shipping-address with address_id)."
+    ),
+    tags=_TAGS,
+    responses=responses(201, AddressOut, "The address", 400, 401, 409),
+)
+def add_address(me: Me, body: AddressIn) -> AddressOut:
+    fields = body.model_dump(exclude_none=True, exclude={"label", "default"})
+    saved, default = addresses.add(me, fields, body.label, default=body.default)
+    return address_view(saved, default)
+
+
+@app.patch(
+    "/me/addresses/<address_id>",
+    summary="Change an address",
+    description=(
+        "Only the fields sent change (null removes line2, region or label); the result is "
+        "checked as a new address would be. `default: true` makes it the default. Another "
+        "customer's address, or an unknown id: 404."
+    ),
+    tags=_TAGS,
+    responses=responses(200, AddressOut, "The address", 400, 401, 404, 409),
+)
+def change_address(me: Me, address_id: AddressId, body: AddressPatchIn) -> AddressOut:
+    sent = body.model_fields_set
+    changes = {name: getattr(body, name) for name in sent if name not in ("label", "default")}
+    saved, default = addresses.change(
+        me,
+        address_id,
+        changes,
+        label=body.label,
+        label_set="label" in sent,
+        make_default=body.default is True,
+    )
+    return address_view(saved, default)
+
+
+@app.delete(
+    "/me/addresses/<address_id>",
+    summary="Delete an address",
+    description=(
+        "Deleting the default makes the newest of the others the default. Another customer's "
+        "address, or an unknown id: 404."
+    ),
+    tags=_TAGS,
+    responses={204: {"description": "Deleted"}, **problems(401, 404, 409)},
+)
+def remove_address(me: Me, address_id: AddressId) -> Response[None]:
+    addresses.remove(me, address_id)
+    return Response(status_code=204)
 
 
 @app.get(
@@ -150,7 +256,10 @@ def remove_device(
 @app.get(
     "/admin/customers/<customer_id>",
     summary="A customer, for support",
-    description="Profile, tier, points and the five newest orders. Roles: support, ops, admin.",
+    description=(
+        "Profile, tier, points, the five newest orders, the ten newest tickets and the ten "
+        "latest messages sent to the customer. Roles: support, ops, admin."
+    ),
     tags=_STAFF_TAGS,
     responses=responses(200, CustomerAdminOut, "The customer", 401, 403, 404),
 )

@@ -6,17 +6,21 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from commerce.domain.orders import OrderStatus
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
 from commerce.http.params import Anyone, CartToken, PageLimit, PageToken, SignedIn
-from commerce.orders import cancel, checkout, fulfilment, reading, returns
+from commerce.orders import cancel, checkout, fulfilment, reading, refunds, returns, search
 from commerce.orders.schemas import (
+    EMAIL_PATTERN,
     OrderListOut,
     OrderOut,
     PlacedOrderOut,
     PlaceOrderIn,
+    RefundIn,
+    RefundOut,
     ReturnIn,
     ReturnOut,
     ShipmentIn,
@@ -33,6 +37,7 @@ _ACCESS = (
 )
 
 Ops = Annotated[Caller, Depends(require_roles("ops"))]
+Staff = Annotated[Caller, Depends(require_roles("support", "ops"))]
 OrderToken = Annotated[
     str | None,
     Header(
@@ -150,7 +155,8 @@ def cancel_order(
     status_code=201,
     summary="Request a return",
     description=(
-        "Within 7 days of delivery, by lines and quantities (a later partial return may follow "
+        "Within 7 days of delivery, or 15 when `reason` is `quality` (faulty goods; `quality: "
+        "<details>` works too), by lines and quantities (a later partial return may follow "
         "once the previous one is refunded). The response states the refund those lines are "
         "worth: their share of what was paid for merchandise (shipping is not refunded). "
         "Outside the window, or while another return is open: 409. Bad lines: 400 listing "
@@ -167,6 +173,32 @@ def request_return(
     order_token: OrderToken = None,
 ) -> ReturnOut:
     return returns.request_return(order_id, body, caller, (order_token, cart_token))
+
+
+@app.get(
+    "/admin/orders",
+    summary="Find orders",
+    description=(
+        "Support's search, newest first: the orders placed with `email` (any case; guests' "
+        "too), the orders in `status`, or both. One of the two is required. Served from an "
+        "index (never a scan), which may lag a move by a moment: an order that has just left "
+        "the status asked for is left out, so a page may hold fewer than `limit`. Roles: "
+        "support, ops, admin."
+    ),
+    tags=_STAFF_TAGS,
+    responses=responses(200, OrderListOut, "A page of orders", 400, 401, 403),
+)
+def find_orders(
+    caller: Staff,
+    email: Annotated[
+        str | None,
+        Query(max_length=254, pattern=EMAIL_PATTERN, description="The order's email"),
+    ] = None,
+    status: Annotated[OrderStatus | None, Query(description="The order's status")] = None,
+    limit: PageLimit = None,
+    next_token: PageToken = None,
+) -> OrderListOut:
+    return search.search_orders(email, status, limit, next_token)
 
 
 @app.post(
@@ -203,6 +235,40 @@ def receive_return(
     caller: Ops,
 ) -> OrderOut:
     return returns.receive_return(order_id, return_id, caller)
+
+
+@app.post(
+    "/admin/orders/<order_id>/refunds",
+    status_code=201,
+    summary="Refund an order",
+    description=(
+        "Refunds part or all of what the order's customer paid, through the order's payment "
+        "provider. Refunds of an order never add up to more than was paid: more is 409, as is "
+        "an order never paid or cancelled. The Idempotency-Key header is required: the same key "
+        "again answers with the same refund and refunds nothing more (and finishes a refund "
+        "left `pending` when the provider could not answer); the same key with another amount "
+        "or reason is 422 idempotency-key-reuse. The refund is listed on the order; the "
+        "customer is notified and the loyalty points it un-earns are taken back. "
+        "Role: ops (or admin)."
+    ),
+    tags=_STAFF_TAGS,
+    responses=responses(201, RefundOut, "The refund", 400, 401, 403, 404, 409, 422, 429),
+)
+def refund_order(
+    order_id: OrderId,
+    body: RefundIn,
+    caller: Ops,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            description="Unique per refund; reuse it to retry safely",
+        ),
+    ],
+) -> RefundOut:
+    return refunds.refund_order(order_id, body, idempotency_key, staff=caller.sub)
 
 
 install(app)

@@ -12,7 +12,7 @@ import base64
 import binascii
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from commerce.errors import FieldError, ValidationFailed
 from commerce.http.api import install, lambda_entrypoint
@@ -73,20 +73,36 @@ def carrier_webhook(
     "/webhooks/payments/<provider>",
     summary="Payment provider event",
     description=(
-        'Body: `{"event_id", "type": "charge.succeeded" | "charge.failed" | "refund.succeeded", '
-        '"order_id", "charge_id"}`. Applied idempotently: a success pays a pending order (a paid '
-        "order is unchanged, a cancelled one is refunded), a failure fails a pending order and "
-        "releases its stock. " + _OUTCOMES
+        "`sandbox` (and other senders of the shared scheme) sign with X-Signature: body "
+        '`{"event_id", "type": "charge.succeeded" | "charge.failed" | "refund.succeeded", '
+        '"order_id", "charge_id", "refund_id"?, "amount"?}`. `stripe` is verified with '
+        "Stripe-Signature by Stripe's library (payment_intent.succeeded, "
+        "payment_intent.payment_failed, charge.refunded, refund.*); `alipay` by Alipay's RSA2 "
+        "signature over its form fields (answered `success` as plain text); `wechat_pay` by "
+        "WeChat Pay's Wechatpay-* headers, its resource decrypted (TRANSACTION.SUCCESS, "
+        "REFUND.SUCCESS). Applied idempotently: a success pays a pending order (a paid order is "
+        "unchanged, a cancelled one is refunded), a failure fails a pending order and releases "
+        "its stock, a refund is listed on the order once. A notified amount other than the "
+        "order's total is 409. " + _OUTCOMES
     ),
     tags=_TAGS,
     responses=responses(200, WebhookOut, "The event's outcome", 400, 401, 404, 409),
 )
 def payment_webhook(
-    provider: Annotated[str, Path(max_length=64, description="Provider id, e.g. sandbox")],
+    provider: Annotated[
+        str,
+        Path(max_length=64, description="Provider id: sandbox, stripe, alipay or wechat_pay"),
+    ],
     signature: Signature = None,
-) -> dict[str, Any]:
-    return service.receive("payments", provider, _raw_body(), signature)
+) -> Response[Any]:
+    headers = dict(app.current_event.headers or {})
+    result = service.receive("payments", provider, _raw_body(), signature, headers=headers)
+    reply = service.plain_reply(provider)
+    if reply is not None:  # Alipay wants its plain "success", or it notifies again
+        return Response(status_code=200, content_type="text/plain", body=reply)
+    return Response(status_code=200, content_type="application/json", body=result)
 
 
 install(app)
-lambda_handler = lambda_entrypoint(app)
+# Senders sign raw bodies of their own media types (Alipay: a form): the signature decides.
+lambda_handler = lambda_entrypoint(app, json_only=False)

@@ -35,6 +35,11 @@ class Unauthorized(Exception):
     """The token does not pass the authorizer; the message is safe to show the client."""
 
 
+class SignInRefused(Exception):
+    """The pool refuses to sign this user in (disabled: an erased customer, say); the message is
+    safe to show the client."""
+
+
 class TokenRequestInvalid(Exception):
     """The body of POST /_local/token is invalid."""
 
@@ -88,14 +93,22 @@ class CognitoIssuer:
         self._lock = threading.Lock()
 
     def issue(self, request: TokenRequest) -> str:
+        """A fresh ID token for the user; ``SignInRefused`` when Cognito will not sign them in
+        (a disabled user, as erasure leaves one), as it would refuse them on AWS."""
         with self._lock:
             login = self._ensure_user(request)
-            result = self.cognito.admin_initiate_auth(
-                UserPoolId=self.pool.pool_id,
-                ClientId=self.pool.client_ids[0],
-                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": login, "PASSWORD": LOCAL_PASSWORD},
-            )
+            try:
+                result = self.cognito.admin_initiate_auth(
+                    UserPoolId=self.pool.pool_id,
+                    ClientId=self.pool.client_ids[0],
+                    AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                    AuthParameters={"USERNAME": login, "PASSWORD": LOCAL_PASSWORD},
+                )
+            except self.cognito.exceptions.NotAuthorizedException as refused:
+                message = refused.response.get("Error", {}).get("Message") or "sign-in refused"
+                raise SignInRefused(
+                    f"The user pool refuses to sign this user in: {message}."
+                ) from None
         return str(result["AuthenticationResult"]["IdToken"])
 
     def _ensure_user(self, request: TokenRequest) -> str:

@@ -14,9 +14,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from infra.local.dynamodb_local import JavaMissingError
+from infra.local import sam_local
+from infra.local.dynamodb_local import JavaMissingError, java_line, require_java
+from infra.local.emulators import REPO_ROOT
 from infra.local.gateway import DEFAULT_MAX_BODY
-from infra.local.stack import REPO_ROOT, LocalStack, StackOptions
+from infra.local.runtimes import docker_engine
+from infra.local.stack import LocalStack, StackOptions
 
 
 def _env_int(name: str, default: int) -> int:
@@ -58,6 +61,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sets RESERVATION_TTL_SECONDS for the functions",
     )
     parser.add_argument(
+        "--payment-provider",
+        choices=("sandbox", "stripe"),
+        default=None,
+        help="who charges cards: the sandbox (default) or Stripe, played by localstripe "
+        "(env PAYMENT_PROVIDER)",
+    )
+    parser.add_argument(
+        "--payment-timeout",
+        type=int,
+        default=None,
+        help="sets PAYMENT_TIMEOUT_SECONDS: unpaid orders are cancelled after it (default 1800)",
+    )
+    parser.add_argument(
         "--sweep-interval",
         type=float,
         default=None,
@@ -90,9 +106,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(env LOCAL_METERING_DIR; off by default; see infra/local/metering.py)",
     )
     parser.add_argument(
+        "--sam-env-dir",
+        type=Path,
+        default=None,
+        help="when a Docker engine answers, write the template and env file that point "
+        "`sam local start-api` at this stack's emulators into this directory (moto then "
+        "listens on every interface so that containers reach it; see infra/local/sam_local.py)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="access log and emulator output"
     )
     return parser.parse_args(argv)
+
+
+def writes_sam_env(args: argparse.Namespace) -> bool:
+    """Whether to write the files for `sam local start-api`: asked for, and Docker can run it."""
+    return args.sam_env_dir is not None and docker_engine() is not None
 
 
 def options_from(args: argparse.Namespace) -> StackOptions:
@@ -102,9 +131,15 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         os.environ["RESERVATION_TTL_SECONDS"] = str(args.reservation_ttl)
     if args.sweep_interval is not None:
         os.environ["SWEEP_INTERVAL_SECONDS"] = str(args.sweep_interval)
+    if args.payment_provider is not None:
+        os.environ["PAYMENT_PROVIDER"] = args.payment_provider
+    if args.payment_timeout is not None:
+        os.environ["PAYMENT_TIMEOUT_SECONDS"] = str(args.payment_timeout)
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
     if "RESERVATION_TTL_SECONDS" in os.environ:
         overrides.setdefault("ReservationTtlSeconds", os.environ["RESERVATION_TTL_SECONDS"])
+    if "PAYMENT_TIMEOUT_SECONDS" in os.environ:
+        overrides.setdefault("PaymentTimeoutSeconds", os.environ["PAYMENT_TIMEOUT_SECONDS"])
     return StackOptions(
         template=args.template,
         port=args.port,
@@ -116,6 +151,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         warm=args.warm,
         verbose=args.verbose,
         metering_dir=args.metering_dir,
+        moto_host="0.0.0.0" if writes_sam_env(args) else "127.0.0.1",
     )
 
 
@@ -135,13 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.template.exists():
         print(f"error: template not found: {args.template}", file=sys.stderr)
         return 2
+    try:
+        print(java_line(require_java()), flush=True)
+    except JavaMissingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     stack = LocalStack(options_from(args))
     try:
         stack.start()
-    except JavaMissingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        stack.stop()
-        return 3
     except BaseException:
         stack.stop()
         raise
@@ -154,6 +191,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  moto (SQS, SNS, SES, Cognito, EventBridge): {stack.moto.endpoint}", flush=True)
         if args.demo_data:
             print(f"  demo products loaded: {stack.demo_products}", flush=True)
+        cards = f"localstripe {stack.localstripe.endpoint}" if stack.localstripe else "sandbox"
+        print(f"  cards: {cards}; Alipay and WeChat Pay: the local provider edge", flush=True)
+        if writes_sam_env(args):
+            files = sam_local.write(stack.emulators, args.sam_env_dir)
+            print(
+                f"  for sam local start-api (Docker): {files.template} and {files.env_vars.name}"
+                " (README, 'The SAM emulator')",
+                flush=True,
+            )
         if args.ready_file is not None:
             stack.write_ready_file(args.ready_file)
         while not stop.wait(0.5):

@@ -1,8 +1,12 @@
-"""Demo data, loaded through the API itself (POST /admin/products with an admin token), then
-the catalog's categories, tags, images and reviews (``demo_catalog.py``).
+"""Demo data, loaded through the API itself: products (POST /admin/products with an admin
+token), the shipping zone table (PUT /admin/shipping-zones), the catalog's categories, tags,
+images and reviews (``demo_catalog.py``), a customer with an address book and a support ticket
+(their own token), so the personal centre and support's view have something to show, then a
+couple of customers' orders paid with the sandbox's ``tok_ok`` (carts, checkout, the payments
+queue), so the insight figures and a campaign have something to show.
 
 Going through the gateway rather than writing tables directly means the demo exercises the real
-path, and stays right when the catalog's table layout changes.
+path, and stays right when a table's layout changes.
 """
 
 from __future__ import annotations
@@ -43,9 +47,79 @@ def load_demo_data(base_url: str, has_route: bool, path: Path = DEMO_FILE) -> in
                 response.status_code,
                 response.text[:300],
             )
+    _load_zones(session, base_url, path)
     try:
         reviews = load_catalog_demo(base_url, session)
         log.info("demo catalog loaded: categories, tags, images and %d reviews", reviews)
     except (DemoError, requests.RequestException, KeyError) as error:
         log.warning("demo catalog not loaded: %s", error)
+    _load_customer(base_url, path)
+    orders = json.loads(path.read_text(encoding="utf-8")).get("orders") or []
+    placed = sum(1 for index, order in enumerate(orders) if _place(session, base_url, index, order))
+    if orders:
+        log.info("demo orders placed: %d of %d", placed, len(orders))
     return created
+
+
+def _load_zones(session: requests.Session, base_url: str, path: Path) -> None:
+    zones = json.loads(path.read_text(encoding="utf-8")).get("shipping_zones")
+    if not zones:
+        return
+    response = session.put(f"{base_url}/admin/shipping-zones", json={"zones": zones}, timeout=60)
+    if response.status_code != 200:
+        log.warning("demo shipping zones not loaded: %s %s", response.status_code, response.text)
+
+
+def _load_customer(base_url: str, path: Path) -> None:
+    """The demo customer's address book and ticket, each written by the customer."""
+    customer: dict[str, Any] | None = json.loads(path.read_text(encoding="utf-8")).get("customer")
+    if not customer:
+        return
+    session = requests.Session()
+    body = {"sub": customer["sub"], "email": customer["email"], "groups": ["customer"]}
+    token = session.post(f"{base_url}/_local/token", json=body, timeout=30).json()["token"]
+    session.headers["Authorization"] = f"Bearer {token}"
+    writes = [("/me/addresses", a) for a in customer.get("addresses", [])]
+    writes += [("/tickets", t) for t in customer.get("tickets", [])]
+    for route, item in writes:
+        response = session.post(f"{base_url}{route}", json=item, timeout=60)
+        if response.status_code != 201:
+            log.warning("demo %s not loaded: %s %s", route, response.status_code, response.text)
+
+
+def _place(session: requests.Session, base_url: str, index: int, order: dict[str, Any]) -> bool:
+    """One customer's order: their marketing choice, a cart with the lines, checkout with the
+    sandbox's approving token. Payment follows asynchronously, as for any order."""
+    customer = order["customer"]
+    minted = session.post(
+        f"{base_url}/_local/token", json={**customer, "groups": ["customer"]}, timeout=30
+    )
+    headers = {"Authorization": f"Bearer {minted.json()['token']}"}
+    consent = {"marketing_consent": bool(order.get("marketing_consent"))}
+    try:
+        _ok(requests.patch(f"{base_url}/me", json=consent, headers=headers, timeout=60))
+        cart = _ok(requests.post(f"{base_url}/carts", headers=headers, timeout=60)).json()
+        for line in order["lines"]:
+            route = f"{base_url}/carts/{cart['cart_id']}/items/{line['sku']}"
+            _ok(
+                requests.put(
+                    route, json={"quantity": line["quantity"]}, headers=headers, timeout=60
+                )
+            )
+        checkout = {"cart_id": cart["cart_id"], "payment": {"method": "card", "token": "tok_ok"}}
+        keyed = {**headers, "Idempotency-Key": f"demo-order-{index}"}
+        _ok(requests.post(f"{base_url}/orders", json=checkout, headers=keyed, timeout=60))
+    except DemoStepFailed as failure:
+        log.warning("demo order of %s not placed: %s", customer["sub"], failure)
+        return False
+    return True
+
+
+class DemoStepFailed(RuntimeError):
+    """A demo request got an error answer (the demo goes on without it)."""
+
+
+def _ok(response: requests.Response) -> requests.Response:
+    if response.status_code >= 400:
+        raise DemoStepFailed(f"{response.status_code} {response.text[:300]}")
+    return response

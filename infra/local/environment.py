@@ -24,12 +24,23 @@ PASSTHROUGH = (
     "LOG_LEVEL",
     "PAYMENTS_CRASH_AFTER_CHARGE_RATE",
     "WEBHOOK_SECRETS_JSON",
+    # Who charges cards locally: sandbox (default) or stripe (localstripe, started by the stack).
+    "PAYMENT_PROVIDER",
+    "PAYMENT_TIMEOUT_SECONDS",
 )
 
 #: The local webhook signing secret (docs/orders.md, "Webhooks locally"): a dev value only,
 #: standing in for the SSM SecureString the deployed function reads.
 DEV_WEBHOOK_SECRET = "local-dev-webhook-secret"
-DEV_WEBHOOK_SENDERS = ("carriers/sf-express", "carriers/ups", "payments/sandbox")
+#: The carriers the shop ships with (their codes as ops enter them on a shipment) and the
+#: sandbox payment provider; the sandbox carrier (/_local/carrier-events) signs as any of them.
+DEV_WEBHOOK_SENDERS = (
+    *(
+        f"carriers/{code}"
+        for code in ("sf", "sf-express", "jd", "ems", "zto", "yto", "sto", "yunda", "ups", "dhl")
+    ),
+    "payments/sandbox",
+)
 
 # Values for variables the template declares empty because on AWS they come from elsewhere.
 LOCAL_DEFAULTS = {
@@ -56,6 +67,28 @@ def endpoint_environment(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str
     for service_id in MOTO_SERVICE_ENV_IDS:
         env[f"AWS_ENDPOINT_URL_{service_id}"] = moto_endpoint
     return env
+
+
+def payment_environment(
+    credentials: Mapping[str, object],
+    *,
+    api_base: str,
+    alipay_gateway: str,
+    wechatpay_base: str,
+    stripe_base: str,
+) -> dict[str, str]:
+    """Where the functions find the providers locally, and the keys generated for them.
+
+    Endpoint settings like the AWS ones: the adapters have no local branch. The keys stand in
+    for the Secrets Manager secret (``PAYMENT_CREDENTIALS_JSON`` is never honoured in prod).
+    """
+    return {
+        "PAYMENT_CREDENTIALS_JSON": json.dumps(credentials),
+        "PAYMENT_NOTIFY_BASE_URL": api_base,
+        "ALIPAY_GATEWAY_URL": alipay_gateway,
+        "WECHATPAY_API_BASE": wechatpay_base,
+        "STRIPE_API_BASE": stripe_base,
+    }
 
 
 def function_environment(

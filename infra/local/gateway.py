@@ -2,7 +2,8 @@
 
 It routes by the template's Api events, enforces the payload limit and the Cognito authorizer
 before any handler runs, builds the proxy event and hands it to the function's worker pool, and
-serves the local-only routes (/_local/token, /_local/outbox) and the API's docs.
+serves the local-only routes (/_local/token, /_local/outbox, /_local/carrier-events) and the
+API's docs.
 """
 
 from __future__ import annotations
@@ -15,15 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import aws_lambda_powertools
+from commerce.http import json_guard
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from infra.local.auth import (
     CognitoIssuer,
     CognitoVerifier,
+    SignInRefused,
     TokenRequest,
     TokenRequestInvalid,
     Unauthorized,
+)
+from infra.local.carrier import (
+    CarrierEventInvalid,
+    CarrierEventRequest,
+    NoShipment,
+    SandboxCarrier,
 )
 from infra.local.events import (
     RAW_HEADERS_KEY,
@@ -33,13 +42,15 @@ from infra.local.events import (
 )
 from infra.local.openapi import OpenApiDocument
 from infra.local.outbox import Outbox
-from infra.local.problems import problem
+from infra.local.payment_sandbox import PREFIX as PAYMENTS_PREFIX
+from infra.local.payment_sandbox import PaymentSandbox
+from infra.local.problems import PROBLEM_TYPE, problem, problem_body
 from infra.local.routes import NoRoute, Route, WrongMethod, find_route
 from infra.local.workers import FunctionPool, InvokeError, WorkerTimedOut
 
 log = logging.getLogger("infra.local.gateway")
 
-DEFAULT_MAX_BODY = 10 * 1024 * 1024  # API Gateway's REST payload limit
+DEFAULT_MAX_BODY = 64 * 1024  # the template's MaxRequestBodyBytes default, as the WAF enforces it
 SWAGGER_DIR = Path(str(aws_lambda_powertools.__file__)).parent / (
     "event_handler/openapi/swagger_ui"
 )
@@ -56,6 +67,10 @@ class Gateway:
     outbox: Outbox | None = None
     openapi: OpenApiDocument | None = None
     max_body: int = DEFAULT_MAX_BODY
+    #: Signing secrets of the carriers (the webhooks function's own), for the sandbox carrier.
+    carrier_secrets: dict[str, str] = field(default_factory=dict)
+    _carrier: SandboxCarrier | None = field(default=None, repr=False)
+    payments: PaymentSandbox | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -133,12 +148,15 @@ class Gateway:
         handlers = {
             "/_local/token": ("POST", self._token),
             "/_local/outbox": ("GET", self._outbox),
+            "/_local/carrier-events": ("POST", self._carrier_event),
             "/_local/health": ("GET", lambda _r: _json({"status": "ok"})),
             "/openapi.json": ("GET", self._openapi),
             "/docs": ("GET", self._docs),
             "/docs/swagger-ui-bundle.min.js": ("GET", self._swagger_asset),
             "/docs/swagger-ui.min.css": ("GET", self._swagger_asset),
         }
+        if request.path.startswith(PAYMENTS_PREFIX) and self.payments is not None:
+            return self.payments.handle(request)
         entry = handlers.get(request.path.rstrip("/") or "/")
         if entry is None:
             return None
@@ -152,20 +170,67 @@ class Gateway:
             )
         return handler(request)
 
+    def _local_body(self, request: Request) -> Any:
+        """A local route's JSON body (None when empty or not JSON: the route's parser says
+        why), or the problem of a body over the size limit or breaking a JSON guard limit."""
+        raw = request.get_data(cache=False)
+        if len(raw) > self.max_body:
+            return problem(
+                413, "payload-too-large", f"The request body exceeds {self.max_body} bytes."
+            )
+        try:
+            text = raw.decode("utf-8") or "null"
+        except UnicodeDecodeError:
+            return None
+        refused = json_guard.refusal(text)
+        if refused is not None:
+            errors = [{"field": refused.field, "message": refused.message}]
+            return problem(400, "validation-error", refused.message, errors=errors)
+        try:
+            return json.loads(text)
+        except ValueError:
+            return None
+
     def _token(self, request: Request) -> Response:
         if self.issuer is None:
             return problem(404, "not-found", "The template declares no user pool.")
-        try:
-            body = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            body = None
+        body = self._local_body(request)
+        if isinstance(body, Response):
+            return body
         try:
             token_request = TokenRequest.parse(body)
         except TokenRequestInvalid as exc:
             return problem(
                 400, "validation-error", "The token request is invalid.", errors=exc.errors
             )
-        return _json({"token": self.issuer.issue(token_request)})
+        try:
+            return _json({"token": self.issuer.issue(token_request)})
+        except SignInRefused as exc:
+            return problem(403, "forbidden", str(exc))
+
+    def _carrier_event(self, request: Request) -> Response:
+        """The sandbox carrier reports a step of the order's shipment through the webhook."""
+        if self.issuer is None:
+            return problem(404, "not-found", "The template declares no user pool.")
+        body = self._local_body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            event = CarrierEventRequest.parse(body)
+        except CarrierEventInvalid as exc:
+            return problem(
+                400, "validation-error", "The carrier event is invalid.", errors=exc.errors
+            )
+        if self._carrier is None:  # one per gateway: it keeps its token between calls
+            self._carrier = SandboxCarrier(self.dispatch, self.issuer, self.carrier_secrets)
+        try:
+            sent, reply = self._carrier.send(event)
+        except NoShipment as exc:
+            slug = {404: "not-found", 409: "conflict"}.get(exc.status, "internal-error")
+            return problem(exc.status, slug, exc.detail)
+        if reply.status_code >= 300:
+            return reply  # the webhook's own problem: what a real carrier would have been told
+        return _json({**sent, "webhook": json.loads(reply.get_data())}, status=202)
 
     def _outbox(self, _request: Request) -> Response:
         items = self.outbox.items() if self.outbox is not None else []
@@ -230,6 +295,30 @@ class QuietRequestHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         if self.verbose:
             super().log_request(code, size)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        # API Gateway names no server software, and neither does its stand-in.
+        if keyword.lower() != "server":
+            super().send_header(keyword, value)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors the HTTP server answers itself, before any WSGI (a request line or a header
+        over its limits, a malformed request): a problem, like every other answer."""
+        if code in (413, 414, 431):
+            status, slug = 413, "payload-too-large"
+            detail = "The request line or its headers exceed what the gateway reads."
+        else:
+            status, slug = 400, "validation-error"
+            detail = "The request is not valid HTTP."
+        body = problem_body(status, slug, detail)
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(status)
+        self.send_header("Content-Type", PROBLEM_TYPE)
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 def serve(app: Gateway, port: int, verbose: bool = False) -> BaseWSGIServer:

@@ -23,6 +23,9 @@ from typing import Any
 from infra.local import metering
 from infra.local.processes import die_with_parent
 
+#: WorkerConfig.extra key: a file that receives the worker's stdout and stderr (make invoke).
+OUTPUT_KEY = "output_path"
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
@@ -64,10 +67,27 @@ def _load_handler(config: WorkerConfig) -> Any:
     return getattr(module, attr)
 
 
+def _flush() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
 def _error(exc: BaseException) -> dict[str, Any]:
     # Mirrors the runtime's error payload; the trace goes to the log (stderr), never the client.
     traceback.print_exception(exc, file=sys.stderr)
     return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+
+
+def _redirect_output(path: str) -> None:
+    """Send file descriptors 1 and 2 to ``path``, as Lambda sends a function's output to its log
+    stream: at the descriptor level, so logging handlers made at import and C code follow too."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
@@ -82,13 +102,18 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
             sys.path.insert(0, entry)
     with contextlib.suppress(OSError):
         os.chdir(config.code_dir)
+    if config.extra.get(OUTPUT_KEY):
+        _redirect_output(str(config.extra[OUTPUT_KEY]))
     # Opt-in (infra/local/metering.py); AWS calls made during init carry no request id.
     meter = metering.install_worker(config.extra.get(metering.CONFIG_KEY), config.function_name)
     try:
         handler = _load_handler(config)
     except BaseException as exc:  # an init error is reported, like Runtime.ImportModuleError
-        conn.send(("init_error", _error(exc)))
+        failure = _error(exc)
+        _flush()
+        conn.send(("init_error", failure))
         return
+    _flush()
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -110,4 +135,5 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
             payload = ("error", _error(exc))
         if meter is not None:
             meter.end(event, (time.perf_counter() - started) * 1000, payload[0] == "ok")
+        _flush()  # the event's log lines are written before its result is announced
         conn.send(payload)

@@ -76,7 +76,8 @@ class _Writer:
 
 # -- where an event came from --------------------------------------------------------------------
 def classify(event: Any) -> tuple[str, int]:
-    """The trigger an event came from, and how many records it carries (SQS batches)."""
+    """The trigger an event came from, and how many records it carries (SQS and stream
+    batches)."""
     if isinstance(event, dict):
         if "httpMethod" in event and "requestContext" in event:
             return "api", 1
@@ -85,6 +86,8 @@ def classify(event: Any) -> tuple[str, int]:
             first = records[0] if isinstance(records[0], dict) else {}
             if first.get("eventSource") == "aws:sqs":
                 return "sqs", len(records)
+            if first.get("eventSource") == "aws:dynamodb":
+                return "stream", len(records)
         if event.get("source") in ("aws.events", "aws.scheduler"):
             return "schedule", 1
     return "other", 1

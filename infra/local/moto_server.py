@@ -35,9 +35,15 @@ MOTO_SERVICE_ENV_IDS = (
 
 
 class MotoServer:
-    """moto's ThreadedMotoServer on a free 127.0.0.1 port."""
+    """moto's ThreadedMotoServer on a free port, reached at 127.0.0.1.
 
-    def __init__(self) -> None:
+    It listens on 127.0.0.1 only, unless ``host`` says otherwise: "0.0.0.0" lets Docker
+    containers (`sam local start-api`) reach it through the host's bridge, as they reach
+    DynamoDB Local, which always listens on every interface.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = 0
         self._server: ThreadedMotoServer | None = None
 
@@ -47,7 +53,7 @@ class MotoServer:
 
     def start(self) -> None:
         self.port = free_port()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         wait_for_port(self.port, 30.0)
 

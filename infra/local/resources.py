@@ -1,8 +1,8 @@
 """Create the template's stateful resources in the emulators, from template.yaml itself.
 
-Tables go to DynamoDB Local; queues, topics, buckets and the Cognito pool to moto. Nothing here
-names a particular table or queue: a resource added to the template appears locally with no code
-change.
+Tables (with their streams) go to DynamoDB Local; queues, topics, buckets and the Cognito pool
+to moto. Nothing here names a
+particular table or queue: a resource added to the template appears locally with no code change.
 """
 
 from __future__ import annotations
@@ -61,7 +61,11 @@ AWS_ONLY_TYPES: frozenset[str] = frozenset(
         "AWS::ApiGateway::Account",  # the account's logging role for API Gateway
         "AWS::WAFv2::WebACL",  # the edge firewall; the local gateway enforces the body limit
         "AWS::WAFv2::WebACLAssociation",
-        "AWS::S3::BucketPolicy",  # TLS-only access; the emulator speaks plain HTTP locally
+        # The payment providers' keys; the stack generates its own (PAYMENT_CREDENTIALS_JSON).
+        "AWS::SecretsManager::Secret",
+        "AWS::S3::BucketPolicy",  # TLS-only access; the emulator is reached on the loopback
+        "AWS::Glue::Database",  # Athena's catalog of the export; tests read the Parquet itself
+        "AWS::Glue::Table",
     }
 )
 
@@ -119,6 +123,8 @@ class CreatedResources:
     # parameter name -> platform application arn (Metadata.ExternalResources)
     platform_applications: dict[str, str] = field(default_factory=dict)
     pools: dict[str, UserPoolInfo] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
+    streams: dict[str, str] = field(default_factory=dict)  # table logical id -> stream arn
 
 
 def _stringify(value: Any) -> str:
@@ -191,6 +197,7 @@ def _simple_table_props(props: dict[str, Any]) -> dict[str, Any]:
 
 def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) -> None:
     """Every table of the template, with its keys, indexes, billing mode and TTL spec."""
+    existing = set(dynamodb.list_tables().get("TableNames", []))
     for logical_id, spec in resources_of_type(resolver.template, *TABLE_TYPES).items():
         if not resolver.resource_enabled(logical_id):
             continue
@@ -198,7 +205,6 @@ def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) 
         if spec["Type"] == "AWS::Serverless::SimpleTable":
             props = {**_simple_table_props(props), **props}
         name = resolver.physical_name(logical_id)
-        existing = dynamodb.list_tables().get("TableNames", [])
         if name not in existing:
             dynamodb.create_table(**table_request(name, props))
         ttl = props.get("TimeToLiveSpecification")
@@ -211,6 +217,10 @@ def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) 
         resolver.physical.refs[logical_id] = name
         arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
         resolver.physical.attrs[(logical_id, "Arn")] = arn
+        stream = dynamodb.describe_table(TableName=name)["Table"].get("LatestStreamArn")
+        if stream:
+            created.streams[logical_id] = stream
+            resolver.physical.attrs[(logical_id, "StreamArn")] = stream
 
 
 def _queue_order(queues: dict[str, dict[str, Any]]) -> list[str]:
@@ -356,16 +366,19 @@ def create_user_pools(resolver: Resolver, cognito: Any, created: CreatedResource
 
 
 def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> None:
-    """Every S3 bucket, with its CORS rules (so a browser's presigned upload works locally too);
-    encryption, versioning and public-access settings are AWS's to enforce."""
+    """Every S3 bucket, with versioning as the template asks and its CORS rules (so a browser's
+    presigned upload works locally too); names are lower-cased, as S3 requires. Encryption and
+    public-access settings are AWS's to enforce."""
     for logical_id, spec in resources_of_type(resolver.template, BUCKET_TYPE).items():
         if not resolver.resource_enabled(logical_id):
             continue
         props = resolver.resolve(spec.get("Properties") or {})
-        name = resolver.physical_name(logical_id)
+        name = str(props.get("BucketName") or resolver.physical_name(logical_id)).lower()
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if name not in existing:
             s3.create_bucket(Bucket=name)
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         rules = (props.get("CorsConfiguration") or {}).get("CorsRules")
         if rules:
             s3.put_bucket_cors(
@@ -390,6 +403,7 @@ def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> No
         created.buckets[logical_id] = name
         resolver.physical.refs[logical_id] = name
         resolver.physical.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        resolver.physical.attrs[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
 
 
 def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[str]:

@@ -1,10 +1,12 @@
 """SQS event source mappings: Lambda's poller, with its batch semantics.
 
 For each SQS event of a function: receive up to BatchSize messages, invoke the function with
-one SQS event, then delete what succeeded. With ReportBatchItemFailures only the reported items
-stay; a handler error leaves the whole batch. What stays becomes visible again after the queue's
-visibility timeout, and moto moves it to the dead-letter queue once its receive count passes the
-redrive policy's maxReceiveCount, as SQS does.
+one SQS event, then delete what succeeded. At most ScalingConfig.MaximumConcurrency batches run
+at a time when the event sets it (else as many as the function has workers). With
+ReportBatchItemFailures only the reported items stay; a handler error leaves the whole batch.
+What stays becomes visible again after the queue's visibility timeout, and moto moves it to the
+dead-letter queue once its receive count passes the redrive policy's maxReceiveCount, as SQS
+does.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class Mapping:
     batching_window: float = 0.0
     report_failures: bool = False
     enabled: bool = True
+    #: ScalingConfig.MaximumConcurrency: at most this many batches at a time (None: no cap).
+    max_concurrency: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,9 +75,15 @@ def load_mappings(functions: list[FunctionSpec], created: CreatedResources) -> l
                     report_failures="ReportBatchItemFailures"
                     in (props.get("FunctionResponseTypes") or []),
                     enabled=props.get("Enabled", True) not in (False, "false", "False"),
+                    max_concurrency=_max_concurrency(props),
                 )
             )
     return mappings
+
+
+def _max_concurrency(props: dict[str, Any]) -> int | None:
+    value = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+    return int(value) if value is not None else None
 
 
 def sqs_record(message: dict[str, Any], mapping: Mapping) -> dict[str, Any]:
@@ -137,7 +147,10 @@ class SqsPump:
     def start(self) -> None:
         if not self.mapping.enabled:
             return
-        for index in range(self.pool.max_size):
+        pollers = self.pool.max_size
+        if self.mapping.max_concurrency is not None:
+            pollers = max(1, min(pollers, self.mapping.max_concurrency))
+        for index in range(pollers):
             thread = threading.Thread(
                 target=self._run,
                 name=f"sqs-{self.mapping.function}-{index}",

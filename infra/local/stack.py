@@ -2,7 +2,8 @@
 
 Order matters: emulators first, then the resources the template declares (which give queues
 their urls and the pool its id), then functions whose environment refers to those, then the
-gateway, the pollers and the schedules, and the demo data last, through the gateway itself.
+gateway, the pollers (queues and streams) and the schedules, and the demo data last, through
+the gateway itself.
 """
 
 from __future__ import annotations
@@ -18,27 +19,30 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer
 
 from infra.local.auth import CognitoIssuer, CognitoVerifier
+from infra.local.carrier import carrier_secrets
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
-from infra.local.environment import endpoint_environment, function_environment, worker_config
-from infra.local.functions import FunctionSpec, load_functions
+from infra.local.emulators import REPO_ROOT, Emulators
+from infra.local.environment import DEV_WEBHOOK_SECRET, payment_environment
+from infra.local.functions import FunctionSpec
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import WorkerConfig
+from infra.local.localstripe import LocalStripe
 from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
+from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.processes import descendants, free_port
-from infra.local.resources import CreatedResources, create_all, unhandled_types, verify_senders
+from infra.local.provider_edge import ALIPAY_PATH, WECHAT_PREFIX, ProviderEdge
+from infra.local.resources import CreatedResources
 from infra.local.routes import Route, load_routes
 from infra.local.schedules import Ticker, load_schedules, record_schedules
 from infra.local.sqs_pump import SqsPump, load_mappings
-from infra.local.template import Resolver, load_template
+from infra.local.stream_pump import StreamPump, load_stream_mappings
 from infra.local.workers import FunctionPool, InvokeError, Spawner, run_once
 
 log = logging.getLogger("infra.local")
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -55,6 +59,7 @@ class StackOptions:
     warm: bool = True
     verbose: bool = False
     metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
+    moto_host: str = "127.0.0.1"  # "0.0.0.0" lets Docker containers reach moto (sam_local.py)
 
 
 class LocalStack:
@@ -62,46 +67,57 @@ class LocalStack:
 
     def __init__(self, options: StackOptions) -> None:
         self.options = options
-        self.dynamodb = DynamoDBLocal(REPO_ROOT, quiet=not options.verbose)
-        self.moto = MotoServer()
+        self.emulators = Emulators(
+            options.template,
+            options.parameter_overrides,
+            quiet=not options.verbose,
+            moto_host=options.moto_host,
+        )
         self.spawner = Spawner()
         self.pools: dict[str, FunctionPool] = {}
-        self.functions: list[FunctionSpec] = []
         self.routes: list[Route] = []
-        self.created = CreatedResources()
         self.pumps: list[SqsPump] = []
+        self.stream_pumps: list[StreamPump] = []
         self.ticker: Ticker | None = None
         self.server: BaseWSGIServer | None = None
         self._server_thread: threading.Thread | None = None
         self.port = 0
         self.demo_products = 0
         self.outbox = Outbox()
+        # The payment providers' edge (Alipay, WeChat Pay) and, for PAYMENT_PROVIDER=stripe,
+        # localstripe: the outside world of payments, played locally with generated keys.
+        self.edge = ProviderEdge()
+        self.edge_server: BaseWSGIServer | None = None
+        self.localstripe: LocalStripe | None = None
+        self.card_provider = os.environ.get("PAYMENT_PROVIDER", "sandbox").strip().lower()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dynamodb(self) -> DynamoDBLocal:
+        return self.emulators.dynamodb
+
+    @property
+    def moto(self) -> MotoServer:
+        return self.emulators.moto
+
+    @property
+    def created(self) -> CreatedResources:
+        return self.emulators.created
+
+    @property
+    def functions(self) -> list[FunctionSpec]:
+        return self.emulators.functions
+
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
-        template_path = self.options.template.resolve()
-        template = load_template(template_path)
-        for rtype in sorted(unhandled_types(template)):
-            log.warning(
-                "resource type %s is neither built locally nor listed in AWS_ONLY_TYPES "
-                "(infra/local/resources.py); its resources are left out",
-                rtype,
-            )
-        self.dynamodb.start()
-        self.moto.start()
-        resolver = Resolver(template, parameter_overrides=self.options.parameter_overrides)
-        self.created = create_all(resolver, self.dynamodb.client(), self.moto.client)
-        self.functions = load_functions(template, resolver, template_path.parent)
-        verify_senders((spec.environment for spec in self.functions), self.moto.client("ses"))
-        endpoints = endpoint_environment(self.dynamodb.endpoint, self.moto.endpoint)
-        configs = {
-            spec.logical_id: worker_config(spec, function_environment(spec, endpoints))
-            for spec in self.functions
-        }
+        self.emulators.start()
+        template, resolver = self.emulators.template, self.emulators.resolver
+        # The payment edge and localstripe are told the gateway's address, so it is chosen first.
+        self.port = self.options.port or free_port()
+        configs = self.emulators.worker_configs(extra_environment=self._start_payments())
         if self.options.metering_dir is not None:
             metering = {metering_key: str(self.options.metering_dir.resolve())}
             configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
@@ -110,13 +126,16 @@ class LocalStack:
             for logical, config in configs.items()
         }
         self.routes = load_routes(template, self.functions, resolver)
-        self.port = self.options.port or free_port()
         gateway = self._gateway(configs)
         self.server = serve(gateway, self.port, verbose=self.options.verbose)
         self._server_thread = threading.Thread(
             target=self.server.serve_forever, name="gateway", daemon=True
         )
         self._server_thread.start()
+        if self.localstripe is not None:
+            self.localstripe.register_webhook(
+                f"{self.base_url}/webhooks/payments/stripe", self.edge.keys.stripe_webhook_secret
+            )
         if self.options.warm:
             self._warm()
         self._start_pollers()
@@ -131,6 +150,39 @@ class LocalStack:
                 r.path == "/admin/products" and r.method in ("POST", "ANY") for r in self.routes
             )
             self.demo_products = load_demo_data(self.base_url, has_route)
+
+    def _start_payments(self) -> dict[str, str]:
+        """Serve the provider edge, start localstripe when cards go to Stripe, and say where
+        the functions find them."""
+        self.edge_server = serve(self.edge, free_port())  # type: ignore[arg-type]
+        threading.Thread(
+            target=self.edge_server.serve_forever, name="provider-edge", daemon=True
+        ).start()
+        edge_url = f"http://127.0.0.1:{self.edge_server.server_port}"
+        if self.card_provider == "stripe":
+            self.localstripe = LocalStripe(quiet=not self.options.verbose)
+            self.localstripe.start()
+        return payment_environment(
+            self.edge.keys.credentials(),
+            api_base=self.base_url,
+            alipay_gateway=edge_url + ALIPAY_PATH,
+            wechatpay_base=edge_url + WECHAT_PREFIX,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
+
+    def _payment_sandbox(self) -> PaymentSandbox | None:
+        orders = self.created.tables.get("OrdersTable")
+        if orders is None:
+            return None
+        return PaymentSandbox(
+            edge=self.edge,
+            dynamodb=self.dynamodb.client(),
+            orders_table=orders,
+            api_base=self.base_url,
+            card_provider=self.card_provider,
+            webhook_secret=DEV_WEBHOOK_SECRET,
+            stripe_base=self.localstripe.endpoint if self.localstripe else "",
+        )
 
     def _gateway(self, configs: dict[str, WorkerConfig]) -> Gateway:
         verifiers: dict[str, CognitoVerifier] = {}
@@ -153,7 +205,17 @@ class LocalStack:
             outbox=self.outbox,
             openapi=OpenApiDocument(lambda: self._build_openapi(configs)),
             max_body=self.options.max_body,
+            carrier_secrets=self._carrier_secrets(configs),
+            payments=self._payment_sandbox(),
         )
+
+    def _carrier_secrets(self, configs: dict[str, WorkerConfig]) -> dict[str, str]:
+        """The carriers' signing secrets, as the function serving their webhook has them."""
+        for route in self.routes:
+            if route.path.startswith("/webhooks/carriers/") and route.function in configs:
+                env = configs[route.function].environment
+                return carrier_secrets(env.get("WEBHOOK_SECRETS_JSON", ""))
+        return {}
 
     def _build_openapi(self, configs: dict[str, WorkerConfig]) -> dict[str, Any]:
         """Merge every API function's resolver in one short-lived worker."""
@@ -177,6 +239,12 @@ class LocalStack:
                 pump = SqsPump(mapping, self.pools[mapping.function], sqs)
                 pump.start()
                 self.pumps.append(pump)
+        streams = self.dynamodb.streams_client()
+        for stream in load_stream_mappings(self.functions, self.created, self.emulators.resolver):
+            if stream.function in self.pools:
+                poller = StreamPump(stream, self.pools[stream.function], streams, sqs)
+                poller.start()
+                self.stream_pumps.append(poller)
 
     # -- introspection ----------------------------------------------------------------------
     def ready_info(self) -> dict[str, Any]:
@@ -190,6 +258,7 @@ class LocalStack:
             "tables": self.created.tables,
             "queues": self.created.queues,
             "topics": self.created.topics,
+            "buckets": self.created.buckets,
             "platform_applications": self.created.platform_applications,
             "user_pools": {
                 logical: {"pool_id": p.pool_id, "client_ids": p.client_ids, "groups": p.groups}
@@ -197,6 +266,11 @@ class LocalStack:
             },
             "functions": {spec.logical_id: spec.name for spec in self.functions},
             "demo_products": self.demo_products,
+            "card_provider": self.card_provider,
+            "provider_edge": (
+                f"http://127.0.0.1:{self.edge_server.server_port}" if self.edge_server else None
+            ),
+            "localstripe": self.localstripe.endpoint if self.localstripe else None,
             "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
         }
 
@@ -212,11 +286,13 @@ class LocalStack:
             self._stop_server,
             self.outbox.stop,
             *(pump.stop for pump in self.pumps),
+            *(poller.stop for poller in self.stream_pumps),
             self.ticker.stop if self.ticker else None,
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,
-            self.moto.stop,
-            self.dynamodb.stop,
+            self._stop_edge,
+            self.localstripe.stop if self.localstripe else None,
+            self.emulators.stop,
         ]
         for step in steps:
             if step is None:
@@ -225,6 +301,11 @@ class LocalStack:
                 step()
             except Exception:
                 log.exception("error while stopping")
+
+    def _stop_edge(self) -> None:
+        if self.edge_server is not None:
+            self.edge_server.shutdown()
+            self.edge_server.server_close()
 
     def _stop_server(self) -> None:
         if self.server is not None:

@@ -21,7 +21,9 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from commerce.http import json_guard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -92,3 +94,40 @@ def test_a_body_that_is_not_utf8_is_a_validation_problem(label: str, stack: Stac
     assert response.status_code == 400, response.text
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json()["type"] == "validation-error"
+
+
+def _hostile_bodies() -> st.SearchStrategy[str]:
+    """JSON that breaks one of the guard's limits: nesting, a long number, a key given twice,
+    a number JSON does not have; each small enough to pass the size limit."""
+    depth = st.integers(min_value=json_guard.MAX_DEPTH + 1, max_value=5_000)
+    digits = st.integers(min_value=json_guard.MAX_INTEGER_DIGITS + 1, max_value=5_000)
+    key = st.sampled_from(["quantity", "delta", "price", "sub", "cart_id", "x"])
+    return st.one_of(
+        depth.map(lambda d: "[" * d + "]" * d),
+        depth.map(lambda d: '{"a":' * d + "1" + "}" * d),
+        st.tuples(key, digits).map(lambda kd: f'{{"{kd[0]}": {"9" * kd[1]}}}'),
+        key.map(lambda k: f'{{"{k}": 1, "{k}": 2}}'),
+        st.sampled_from(['{"price": NaN}', '{"amount": Infinity}', "[-Infinity]"]),
+    )
+
+
+@pytest.mark.parametrize(
+    "label", [label for label, (_, _, op) in BY_LABEL.items() if "requestBody" in op]
+)
+@settings(max_examples=5, deadline=None, derandomize=True, database=None)
+@given(text=_hostile_bodies())
+def test_hostile_json_is_a_named_400_on_every_operation(
+    label: str, text: str, stack: StackProcess
+) -> None:
+    """The guard runs before any handler work: never a 5xx or a stack trace, always the
+    problem that names the broken limit."""
+    path, method, definition = BY_LABEL[label]
+    url = stack.base_url + path.replace("{", "").replace("}", "")
+    headers = {**_headers(stack, definition), "Content-Type": "application/json"}
+    response = requests.request(method, url, data=text.encode(), headers=headers, timeout=30)
+    assert response.status_code == 400, response.text
+    assert response.headers["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == "validation-error"
+    assert body["errors"][0]["field"] == "body"
+    assert "Traceback" not in response.text

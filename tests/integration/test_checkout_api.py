@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from commerce import clock
 from commerce.events import MemoryEventPublisher
-from orders_world import CARD, Shop, drain, problem
+from orders_world import CARD, Shop, drain, event, guest_headers, invoke, problem
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +98,19 @@ def test_checked_out_cart_never_changes_again(shop: Shop) -> None:
     problem(again, 409, "conflict")
     assert shop.stock(SKU)["reserved"] == 1
     assert len(shop.order_items()) == 1
+
+
+def test_a_checked_out_guest_cart_cannot_be_claimed(
+    shop: Shop, scan_all: Callable[[], dict[str, list[dict[str, Any]]]]
+) -> None:
+    cart_id, token = shop.cart_with({SKU: 1})
+    assert shop.place(cart_id, token=token).status == 202
+    before = scan_all()
+    claim = event(
+        "cart_claim.json", who="customer", params={"cart_id": cart_id}, headers=guest_headers(token)
+    )
+    problem(invoke(shop.cart, claim), 409, "conflict")
+    assert scan_all() == before
 
 
 # --- idempotency ---------------------------------------------------------------------------------
@@ -227,7 +240,9 @@ def test_order_holds_never_expire(
 ) -> None:
     cart_id, token = shop.cart_with({SKU: 4})
     assert shop.place(cart_id, token=token).status == 202
-    _expire(monkeypatch)
+    # Past every cart hold's expiry, within the order's payment time (PAYMENT_TIMEOUT_SECONDS,
+    # 1800: after that the unpaid order is cancelled and its stock released, as API.md says).
+    _expire(monkeypatch, 1_200)
     from orders_world import Context
 
     report = sweeper_module.lambda_handler(

@@ -66,8 +66,9 @@ def test_checkout_consumes_one_use_and_prices_the_order(shop: Shop, define: Any)
     apply(shop, cart_id, "FIVE-OFF", "customer")
     placed = shop.place(cart_id, who="customer")
     assert placed.status == 202, placed.body
-    assert placed.body["totals"]["discount"]["amount"] == 500
-    assert placed.body["totals"]["total"]["amount"] == 3000 - 500 + 1000
+    # 5.00 off 30.00, then the member price (5 % of what the coupon left: 1.25)
+    assert placed.body["totals"]["discount"]["amount"] == 625
+    assert placed.body["totals"]["total"]["amount"] == 3000 - 625 + 1000
     assert uses("FIVE-OFF") == 1
     assert uses("FIVE-OFF", "customer") == 1
     perks = coupon_store.load_perks(placed.body["order_id"])
@@ -75,7 +76,7 @@ def test_checkout_consumes_one_use_and_prices_the_order(shop: Shop, define: Any)
     assert perks.coupons == ("FIVE-OFF",)
     assert perks.per_customer == ("FIVE-OFF",)
     order = shop.get(placed.body["order_id"], who="customer")
-    assert order.body["totals"]["discount"]["amount"] == 500
+    assert order.body["totals"]["discount"]["amount"] == 625
 
 
 def test_used_up_between_apply_and_checkout_is_422_and_changes_nothing(

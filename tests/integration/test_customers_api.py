@@ -104,6 +104,27 @@ class Api:
     def admin(self, customer_id: str, who: str | None = "support") -> Reply:
         return self.call("customers_admin_get.json", who, params={"customer_id": customer_id})
 
+    def points(self, who: str | None = "customer", query: dict[str, str] | None = None) -> Reply:
+        return invoke(self.module, event("customers_points.json", who=who, query=query))
+
+    def add_address(self, body: Any, who: str | None = "customer") -> Reply:
+        return self.call("customers_add_address.json", who, body=body)
+
+
+def _ticket(
+    who: str = "customer",
+    message: str = "The lid of my teapot is chipped.",
+    subject: str = "Chipped teapot lid",
+) -> str:
+    """A ticket the customer opened, through the tickets use case (TicketsFunction's own)."""
+    from commerce.http.auth import Caller
+    from commerce.tickets import service as tickets
+    from commerce.tickets.schemas import TicketIn
+
+    caller = Caller(sub=SUBS[who], groups=frozenset({"customer"}))
+    opened = tickets.open_ticket(caller, TicketIn(subject=subject, message=message))
+    return opened.ticket_id
+
 
 @pytest.fixture
 def api(dynamodb: Any, push_apps: dict[str, str], customers_module: ModuleType) -> Api:
@@ -161,8 +182,51 @@ def test_concurrent_first_calls_leave_one_profile(api: Api, scan_all: Any) -> No
     assert len({r.body["created_at"] for r in replies}) == 1
 
 
+def test_me_shows_the_tier_and_the_points(api: Api, shop: Shop) -> None:
+    first = api.me()
+    assert first.status == 200, first.body
+    assert (first.body["tier"], first.body["points_balance"]) == ("member", 0)
+    assert first.body["membership"] == {
+        "tier": "member",
+        "discount_bp": 500,
+        "price_bp": 9500,
+        "benefits": [],
+        "trailing_spend": {"amount": 0, "currency": "CNY"},
+        "next_tier": {"tier": "silver", "spend_needed": {"amount": 100_000, "currency": "CNY"}},
+    }
+    order_id = _delivered(shop)  # 100.00 at the member price: 95.00, shipping free
+    stored = store.load_order(order_id)
+    assert stored is not None
+    paid = stored.order.totals.total.amount
+    after = api.me().body
+    assert after["points_balance"] == points_earned(stored.order.totals) == paid // 100
+    assert after["membership"]["trailing_spend"]["amount"] == paid
+    assert after["membership"]["next_tier"]["spend_needed"]["amount"] == 100_000 - paid
+    assert api.patch({"locale": "zh-CN"}).body["points_balance"] == after["points_balance"]
+
+
+def test_the_points_ledger_is_newest_first_a_page_at_a_time(api: Api) -> None:
+    api.me()
+    for n, delta in enumerate((100, -30, 50)):
+        entry = LedgerEntry(delta, PointsReason.ADJUSTED, None, clock.now() + n, ref=f"r{n}")
+        assert points_store.record_once(SUBS["customer"], entry)
+    first = api.points(query={"limit": "2"})
+    assert first.status == 200, first.body
+    assert first.body["balance"] == 120
+    assert [(e["delta"], e["ref"]) for e in first.body["items"]] == [(50, "r2"), (-30, "r1")]
+    assert first.body["items"][0]["reason"] == "adjusted"
+    token = first.body["next_token"]
+    rest = api.points(query={"limit": "2", "next_token": token})
+    assert [e["delta"] for e in rest.body["items"]] == [100]
+    assert "next_token" not in rest.body
+    problem(api.points("other", query={"next_token": token}), 400, "validation-error")
+    problem(api.points(query={"limit": "0"}), 400, "validation-error")
+    assert api.points("other").body == {"balance": 0, "items": []}
+
+
 def test_unauthenticated_is_401(api: Api) -> None:
     for reply in (
+        api.points(None),
         api.me(None),
         api.patch({"locale": "en"}, None),
         api.export(None),
@@ -273,6 +337,24 @@ def test_support_view(api: Api, shop: Shop, who: str) -> None:
     assert reply.body["tier"] == "member"  # nothing delivered: no trailing spend
     assert reply.body["points"] == 320
     assert [o["order_id"] for o in reply.body["recent_orders"]] == list(reversed(created))[:5]
+    assert reply.body["tickets"] == []
+    assert reply.body["recent_contacts"] == []
+
+
+def test_support_view_adds_tickets_and_recent_contacts(api: Api, shop: Shop) -> None:
+    api.me()
+    first, second = _ticket(), _ticket(message="Still waiting for an answer.")
+    _ticket(who="other")
+    _message_sent(SUBS["customer"], "ord-1")
+    _message_sent(SUBS["other"], "ord-2")
+    view = api.admin(SUBS["customer"]).body
+    assert [t["ticket_id"] for t in view["tickets"]] == [second, first]
+    assert view["tickets"][0]["status"] == "open"
+    assert view["tickets"][0]["awaiting_support_since"] is not None
+    assert [(c["channel"], c["template"], c["ref"]) for c in view["recent_contacts"]] == [
+        ("email", "en/order.paid.email", "ord-1")
+    ]
+    assert view["recent_contacts"][0]["sent_at"].endswith("Z")
 
 
 def test_support_view_roles_and_missing(api: Api) -> None:
@@ -319,6 +401,30 @@ def test_export_holds_every_section(api: Api, shop: Shop, sandbox: SandboxProvid
     ]
     assert doc["messages"][0]["sent_at"] is not None
     assert not privacy.find_values(doc, ["tok_ok"])  # payment tokens stay inside
+    assert doc["tickets"] == []
+
+
+def test_export_holds_the_address_book_and_tickets(api: Api, shop: Shop) -> None:
+    added = api.add_address({**OTHER_ADDRESS, "label": "Mum"})
+    assert added.status == 201, added.body
+    _order(shop)  # shipped to ADDRESS, which is not in the book
+    ticket_id = _ticket()
+    doc = api.export().body
+    assert doc["schema_version"] == 2
+    book, ordered = doc["addresses"]
+    assert (book["source"], book["address_id"], book["label"], book["default"]) == (
+        "address_book",
+        added.body["address_id"],
+        "Mum",
+        True,
+    )
+    assert (ordered["source"], ordered["line1"]) == ("order", ADDRESS["line1"])
+    (ticket,) = doc["tickets"]
+    assert (ticket["ticket_id"], ticket["subject"]) == (ticket_id, "Chipped teapot lid")
+    assert [(m["from"], m["message"]) for m in ticket["messages"]] == [
+        ("customer", "The lid of my teapot is chipped.")
+    ]
+
     assert not any(k.startswith("gsi") or k in ("pk", "sk") for k in doc["profile"])
 
 
@@ -363,6 +469,10 @@ def _personal_values(api: Api, shop: Shop) -> set[str]:
         values |= privacy.personal_values(privacy.RecordKind.DEVICE, device)
     for address in doc["addresses"]:
         values |= privacy.personal_values(privacy.RecordKind.ADDRESS, address)
+    for ticket in doc["tickets"]:
+        values |= privacy.personal_values(privacy.RecordKind.TICKET, ticket)
+        for message in ticket["messages"]:
+            values |= privacy.personal_values(privacy.RecordKind.TICKET_MESSAGE, message)
     for item in shop.order_items():
         plain = _plain(item)
         if plain.get("owner_sub") == SUBS["customer"]:
@@ -416,8 +526,22 @@ def test_erasure_leaves_no_personal_value_anywhere(
     _use_coupon(SUBS["other"])
     _message_sent(SUBS["customer"], "ord-erased")
     _message_sent(SUBS["other"], "ord-kept")
+    mum = {
+        "name": "Zhang Lan",
+        "line1": "5 Lotus Lane",
+        "city": "Suzhou",
+        "postal_code": "215000",
+        "country": "CN",
+        "phone": "+8613522223333",
+        "label": "Mum",
+    }
+    book = api.add_address(mum)
+    assert book.status == 201, book.body
+    ticket_id = _ticket(message="Please call me on the number I gave.")
+    kept_ticket = _ticket(who="other", message="Where is my parcel?", subject="Late parcel")
     values = _personal_values(api, shop)
     assert {SUBS["customer"], "customer@example.com", PHONE, DEVICE_TOKEN} <= values
+    assert {"5 Lotus Lane", "Chipped teapot lid", "Please call me on the number I gave."} <= values
     assert ADDRESS["line1"] in values
     assert ADDRESS["postal_code"] in values
     totals = _totals(shop)
@@ -445,6 +569,11 @@ def test_erasure_leaves_no_personal_value_anywhere(
     assert coupon_store.uses_by(COUPON_CODE, SUBS["customer"]) == 0
     assert coupon_store.uses_by(COUPON_CODE, SUBS["other"]) == 1
     assert sent_records.customer_messages(SUBS["customer"]) == []
+    from commerce.store import tickets as ticket_store
+
+    assert ticket_store.load_ticket(ticket_id) is None
+    assert ticket_store.load_ticket(kept_ticket) is not None
+    assert ticket_store.messages_of(ticket_id) == []
     assert [m["ref"] for m in sent_records.customer_messages(SUBS["other"])] == ["ord-kept"]
     cognito, pool_id = pool
     assert cognito.admin_get_user(UserPoolId=pool_id, Username="customer")["Enabled"] is False

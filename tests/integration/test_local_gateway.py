@@ -256,6 +256,31 @@ def test_token_request_is_validated(stack: StackProcess) -> None:
     assert_problem(requests.get(url, timeout=30), 405, "method-not-allowed")
 
 
+def test_hostile_token_bodies_are_named_400s_not_500s(stack: StackProcess) -> None:
+    url = f"{stack.base_url}/_local/token"
+    deep = "[" * 1_000 + "]" * 1_000
+    body = assert_problem(requests.post(url, data=deep, timeout=30), 400, "validation-error")
+    assert "1000 levels" in body["detail"]
+    long_number = '{"sub": "a", "n": ' + "9" * 3_000 + "}"
+    assert_problem(requests.post(url, data=long_number, timeout=30), 400, "validation-error")
+    twice = '{"sub": "a", "sub": "b"}'
+    body = assert_problem(requests.post(url, data=twice, timeout=30), 400, "validation-error")
+    assert body["errors"] == [
+        {"field": "body", "message": "the key 'sub' appears twice in one object"}
+    ]
+
+
+def test_a_disabled_user_gets_a_forbidden_problem_not_a_token(stack: StackProcess) -> None:
+    url = f"{stack.base_url}/_local/token"
+    sub = "gw-disabled-1"
+    assert requests.post(url, json={"sub": sub}, timeout=30).status_code == 200
+    cognito = stack.client("cognito-idp")
+    pool = cognito.list_user_pools(MaxResults=10)["UserPools"][0]["Id"]
+    cognito.admin_disable_user(UserPoolId=pool, Username=sub)
+    body = assert_problem(requests.post(url, json={"sub": sub}, timeout=30), 403, "forbidden")
+    assert "disabled" in body["detail"].lower()
+
+
 # -- the gateway's own problems --------------------------------------------------------------
 def test_unknown_route_is_404_problem(stack: StackProcess) -> None:
     assert_problem(requests.get(f"{stack.base_url}/nowhere", timeout=30), 404, "not-found")
@@ -272,6 +297,23 @@ def test_body_over_the_limit_is_413_problem(stack: StackProcess) -> None:
     assert_problem(response, 413, "payload-too-large")
     ok = requests.post(f"{stack.base_url}/public/1", data=b"x" * MAX_BODY, timeout=30)
     assert ok.status_code == 200
+
+
+def test_headers_over_the_servers_limit_are_a_problem_too(stack: StackProcess) -> None:
+    response = requests.get(
+        f"{stack.base_url}/public/1", headers={"X-Huge": "x" * 70_000}, timeout=30
+    )
+    assert_problem(response, 413, "payload-too-large")
+
+
+def test_no_answer_names_the_server_software(stack: StackProcess) -> None:
+    for response in (
+        requests.get(f"{stack.base_url}/public/1", timeout=30),
+        requests.get(f"{stack.base_url}/nowhere", timeout=30),
+        requests.get(f"{stack.base_url}/public/1", headers={"X-Huge": "x" * 70_000}, timeout=30),
+    ):
+        assert "Server" not in response.headers, response.headers
+        assert "werkzeug" not in response.text.lower()
 
 
 def test_handler_error_is_502_problem_without_internals(stack: StackProcess) -> None:

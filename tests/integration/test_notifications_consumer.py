@@ -456,3 +456,109 @@ def test_a_cart_reminder_reaches_nobody_without_consent_or_profile(
 
     assert Outbox().items() == []
     assert notifier.dead_letters() == []
+
+
+# --- delivery progress and support replies -----------------------------------------------------
+
+
+def test_out_for_delivery_mails_the_order_email_in_its_language(notifier: Notifier) -> None:
+    stored = write_order(locale="zh-CN")
+    body = DomainEvent(
+        event_id="ofd-evt-1",
+        type="order.out_for_delivery",
+        occurred_at="2030-01-02T08:00:00Z",
+        data={
+            "order_id": stored.order_id,
+            "owner_sub": None,
+            "at": "2030-01-02T08:00:00Z",
+            "location": "Xuhui depot",
+        },
+    ).to_json()
+    assert notifier.deliver(body) == {"batchItemFailures": []}
+    assert notifier.deliver(body) == {"batchItemFailures": []}  # redelivered: sent once
+    (sent,) = mails()
+    assert (sent["to"], sent["template"]) == (BUYER, "zh-CN/order.out_for_delivery.email")
+    assert "SF1234567890" in sent["body"]  # the order's tracking number, read from the order
+    assert "Xuhui depot" in sent["body"]
+
+
+def test_a_support_reply_reaches_the_customer_without_marketing_consent(
+    notifier: Notifier,
+) -> None:
+    from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
+
+    identity = Identity(sub=CUSTOMER, email=BUYER, locale="en")
+    ensure_profile(identity)
+    update_me(
+        identity,
+        Patch(
+            marketing_consent=False,
+            notification_channels=("email", "sms"),
+            phone="+8613700001111",
+            phone_set=True,
+        ),
+    )
+    body = DomainEvent(
+        event_id="reply-evt-1",
+        type="ticket.replied",
+        occurred_at="2030-01-02T08:00:00Z",
+        data={
+            "ticket_id": "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+            "owner_sub": CUSTOMER,
+            "ticket_subject": "Cracked cup",
+            "message": "A new cup ships today.",
+            "order_id": None,
+        },
+    ).to_json()
+    assert notifier.deliver(body) == {"batchItemFailures": []}
+    by_channel = {m["channel"]: m for m in Outbox().items()}
+    assert set(by_channel) == {"email", "sms"}
+    assert by_channel["sms"]["to"] == "+8613700001111"
+    assert "ending 3e2d1c0b" in by_channel["sms"]["body"]
+    (mail,) = mails()
+    assert mail["template"] == "en/ticket.replied.email"
+    assert mail["subject"] == "Re: Cracked cup"
+    assert "A new cup ships today." in mail["body"]
+    listed = sent_records.customer_messages(CUSTOMER)
+    assert {m["ref"] for m in listed} == {"5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b"}  # the ticket
+
+
+def test_a_support_reply_to_an_erased_customer_reaches_nobody(notifier: Notifier) -> None:
+    body = DomainEvent(
+        event_id="reply-evt-2",
+        type="ticket.replied",
+        occurred_at="2030-01-02T08:00:00Z",
+        data={"ticket_id": "t" * 32, "owner_sub": "gone", "ticket_subject": "s", "message": "m"},
+    ).to_json()
+    assert notifier.deliver(body) == {"batchItemFailures": []}
+    assert Outbox().items() == []
+    assert notifier.dead_letters() == []
+
+
+def test_a_support_reply_without_a_profile_goes_to_the_tickets_email_unless_erasing(
+    notifier: Notifier,
+) -> None:
+    from commerce.store import customers as customer_store
+
+    def reply(event_id: str, sub: str) -> str:
+        return DomainEvent(
+            event_id=event_id,
+            type="ticket.replied",
+            occurred_at="2030-01-02T08:00:00Z",
+            data={
+                "ticket_id": "a" * 32,
+                "owner_sub": sub,
+                "email": BUYER,
+                "ticket_subject": "Where is it?",
+                "message": "Out today.",
+            },
+        ).to_json()
+
+    assert notifier.deliver(reply("reply-evt-3", "no-profile-yet")) == {"batchItemFailures": []}
+    assert [(m["to"], m["template"]) for m in mails()] == [(BUYER, "en/ticket.replied.email")]
+    from commerce.customers.profiles import Identity, ensure_profile
+
+    ensure_profile(Identity(sub="being-erased", email=BUYER))
+    customer_store.mark_erasing("being-erased")
+    assert notifier.deliver(reply("reply-evt-4", "being-erased")) == {"batchItemFailures": []}
+    assert len(mails()) == 1

@@ -92,7 +92,9 @@ def test_order_shape(shop: Shop) -> None:
         "payment",
         "shipping_address",
         "history",
+        "tracking",
     }
+    assert guest["tracking"] == []
     assert guest["status"] == "PENDING_PAYMENT"
     assert guest["payment"] == {"status": "PENDING", "method": "card"}
     assert guest["lines"] == [
@@ -243,7 +245,8 @@ def test_return_and_receive(shop: Shop, sandbox: SandboxProvider) -> None:
     ret = created.body
     assert ret["status"] == "REQUESTED"
     assert ret["lines"] == [{"sku": SKU, "quantity": 1}]
-    assert ret["refund"] == {"amount": 5000, "currency": "CNY"}  # shipping was free (>= 99)
+    # 5 % member price on 150.00 leaves 142.50 (shipping free from 99): the unit's share is 47.50
+    assert ret["refund"] == {"amount": 4750, "currency": "CNY"}
     assert shop.get(order_id, who="customer").body["status"] == "RETURN_REQUESTED"
     problem(
         shop.request_return(order_id, {"lines": [{"sku": SKU2, "quantity": 1}]}, who="customer"),
@@ -260,11 +263,11 @@ def test_return_and_receive(shop: Shop, sandbox: SandboxProvider) -> None:
     stored = store.load_order(order_id)
     assert stored is not None
     assert stored.order.payment.charge_id is not None
-    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 5000
+    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 4750
     again = shop.receive(order_id, ret["return_id"])  # a retry answers as the first did
     assert (again.status, again.body) == (200, received.body)
     assert shop.stock(SKU)["on_hand"] == 9
-    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 5000
+    assert sandbox.refunded_total(stored.order.payment.charge_id).amount == 4750
     # The rest may still come back inside the window.
     rest = shop.request_return(order_id, {"lines": [{"sku": SKU, "quantity": 2}]}, who="customer")
     problem(rest, 400, "validation-error")
@@ -303,3 +306,35 @@ def test_return_refusals(
         409,
         "conflict",
     )
+
+
+def test_a_quality_return_has_fifteen_days_any_other_seven(
+    shop: Shop, sandbox: SandboxProvider, scan_all: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed = _guest_order(shop)
+    deliver(shop, placed["order_id"], "evt-q")
+    lines = [{"sku": SKU, "quantity": 1}]
+    day = 24 * 3600
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start + 10 * day)
+    before = scan_all()
+    late = shop.request_return(
+        placed["order_id"], {"lines": lines, "reason": "changed my mind"}, token=placed["token"]
+    )
+    problem(late, 409, "conflict")
+    assert "7 days" in late.body["detail"]
+    assert scan_all() == before
+    quality = shop.request_return(
+        placed["order_id"],
+        {"lines": lines, "reason": "Quality: the glaze is cracked"},
+        token=placed["token"],
+    )
+    assert quality.status == 201, quality.body
+    assert quality.body["reason"] == "Quality: the glaze is cracked"
+    assert shop.receive(placed["order_id"], quality.body["return_id"]).status == 200
+    monkeypatch.setattr(clock, "now", lambda: start + 15 * day + 60)
+    closed = shop.request_return(
+        placed["order_id"], {"lines": lines, "reason": "quality"}, token=placed["token"]
+    )
+    problem(closed, 409, "conflict")
+    assert "quality problem of 15 days" in closed.body["detail"]

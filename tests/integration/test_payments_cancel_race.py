@@ -119,7 +119,13 @@ class Scripted:
     windows_run: bool = False
 
     def charge(
-        self, order_id: str, amount: Money, token: str, idempotency_key: str
+        self,
+        order_id: str,
+        amount: Money,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: int | None = None,
     ) -> ChargeResult:
         if self.started_after_cancel:
             self.world.charge_calls_after_cancel_by_late_starters += 1

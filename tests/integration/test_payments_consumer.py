@@ -58,7 +58,13 @@ class CountingProvider:
     seen: list[str] = field(default_factory=list)
 
     def charge(
-        self, order_id: str, amount: Money, token: str, idempotency_key: str
+        self,
+        order_id: str,
+        amount: Money,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: int | None = None,
     ) -> ChargeResult:
         self.charges += 1
         if self.before_charge is not None:

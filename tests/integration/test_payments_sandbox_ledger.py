@@ -123,9 +123,9 @@ def test_the_factory_gives_the_sandbox_outside_prod(dynamodb: Any) -> None:
     assert isinstance(build_provider(settings), SandboxProvider)
 
 
-def test_stripe_is_refused_with_a_clear_configuration_error() -> None:
+def test_stripe_without_its_keys_is_refused_with_a_clear_configuration_error() -> None:
     settings = replace(get_settings(), payment_provider="stripe")
-    with pytest.raises(ProviderConfigurationError, match="stripe is not implemented"):
+    with pytest.raises(ProviderConfigurationError, match="stripe payment provider cannot start"):
         build_provider(settings)
 
 

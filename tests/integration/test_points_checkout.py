@@ -50,11 +50,12 @@ def order_for(shop: Shop, lines: dict[str, int], redeem: int = 0) -> Any:
 
 def test_redeem_at_checkout_debits_the_balance_with_an_entry(shop: Shop) -> None:
     grant(1000)
-    placed = order_for(shop, {SKU: 3}, redeem=1000)  # payable 30.00 + 10.00 shipping
+    # 30.00 at the member price (95 %) is 28.50, + 10.00 shipping: 38.50, 10.00 of it in points
+    placed = order_for(shop, {SKU: 3}, redeem=1000)
     assert placed.status == 202, placed.body
     totals = placed.body["totals"]
     assert totals["points_redeemed"]["amount"] == 1000
-    assert totals["total"]["amount"] == 3000
+    assert totals["total"]["amount"] == 2850
     assert points_store.balance_of(CUSTOMER) == 0
     assert sorted(reasons()) == [("adjusted", 1000), ("redeemed", -1000)]
 
@@ -63,8 +64,8 @@ def test_asking_more_than_the_order_allows_redeems_what_it_allows(shop: Shop) ->
     grant(5000)
     placed = order_for(shop, {SKU: 3}, redeem=5000)
     assert placed.status == 202, placed.body
-    assert placed.body["totals"]["points_redeemed"]["amount"] == 2000  # 50 % of 40.00
-    assert points_store.balance_of(CUSTOMER) == 3000
+    assert placed.body["totals"]["points_redeemed"]["amount"] == 1925  # 50 % of 38.50
+    assert points_store.balance_of(CUSTOMER) == 3075
 
 
 def test_more_than_the_balance_is_409_and_changes_nothing(shop: Shop) -> None:
@@ -121,13 +122,13 @@ def test_payment_failure_restores_the_points_once(shop: Shop) -> None:
 
 
 def test_delivery_earns_points_once(shop: Shop) -> None:
-    placed = order_for(shop, {SKU: 3})  # total 40.00 -> 40 points
+    placed = order_for(shop, {SKU: 3})  # total 38.50 (member price) -> 38 points
     order_id = placed.body["order_id"]
     at = deliver(shop, order_id)
-    assert points_store.balance_of(CUSTOMER) == 40
+    assert points_store.balance_of(CUSTOMER) == 38
     fulfilment.mark_delivered(order_id, at, f"evt-{order_id}")  # the carrier retries
-    assert points_store.balance_of(CUSTOMER) == 40
-    assert reasons() == [("earned", 40)]
+    assert points_store.balance_of(CUSTOMER) == 38
+    assert reasons() == [("earned", 38)]
 
 
 def test_guests_earn_nothing(shop: Shop) -> None:
@@ -138,16 +139,17 @@ def test_guests_earn_nothing(shop: Shop) -> None:
     assert not [r for r in rows if r["sk"]["S"].startswith("POINTS")]
 
 
-def test_a_silver_member_gets_five_percent_off(shop: Shop) -> None:
-    big = order_for(shop, {DEAR: 2})  # 1,200.00 CNY delivered: silver
+def test_a_member_pays_95_percent_and_a_silver_member_90(shop: Shop) -> None:
+    big = order_for(shop, {DEAR: 2})  # 1,200.00 at 95 %: 1,140.00 delivered makes silver
     assert big.status == 202, big.body
+    assert big.body["totals"]["discount"]["amount"] == 6000
     deliver(shop, big.body["order_id"])
     cart_id, _ = shop.cart_with({SKU: 2}, who="customer")  # 20.00
     got = invoke(shop.cart, event("cart_get.json", who="customer", params={"cart_id": cart_id}))
-    assert got.body["totals"]["discount"]["amount"] == 100
+    assert got.body["totals"]["discount"]["amount"] == 200
     placed = shop.place(cart_id, who="customer")
     assert placed.status == 202, placed.body
-    assert placed.body["totals"]["discount"]["amount"] == 100
+    assert placed.body["totals"]["discount"]["amount"] == 200
     # A guest's cart has no tier.
     guest, token = shop.cart_with({SKU: 2})
     seen = invoke(
@@ -157,7 +159,7 @@ def test_a_silver_member_gets_five_percent_off(shop: Shop) -> None:
 
 
 def test_a_refund_takes_back_what_it_unearns_once(shop: Shop) -> None:
-    order_id = order_for(shop, {SKU: 3}).body["order_id"]  # 40.00 paid -> 40 points
+    order_id = order_for(shop, {SKU: 3}).body["order_id"]  # 38.50 paid -> 38 points
     deliver(shop, order_id)
     asked = shop.request_return(
         order_id, {"lines": [{"sku": SKU, "quantity": 1}], "reason": "damaged"}, who="customer"
@@ -167,9 +169,9 @@ def test_a_refund_takes_back_what_it_unearns_once(shop: Shop) -> None:
     assert received.status == 200, received.body
     refunded = received.body["payment"]
     assert refunded is not None
-    assert points_store.balance_of(CUSTOMER) == 30  # 10.00 refunded takes back 10 points
-    assert sorted(reasons()) == [("earned", 40), ("reversed", -10)]
+    assert points_store.balance_of(CUSTOMER) == 29  # 9.50 refunded takes back 9 points
+    assert sorted(reasons()) == [("earned", 38), ("reversed", -9)]
     again = shop.receive(order_id, asked.body["return_id"])  # the operator retries
     assert (again.status, again.body) == (200, received.body)
-    assert points_store.balance_of(CUSTOMER) == 30
-    assert sorted(reasons()) == [("earned", 40), ("reversed", -10)]
+    assert points_store.balance_of(CUSTOMER) == 29
+    assert sorted(reasons()) == [("earned", 38), ("reversed", -9)]

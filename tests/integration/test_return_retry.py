@@ -18,7 +18,9 @@ import pytest
 from commerce import clock
 from commerce.domain.money import Money
 from commerce.domain.points import DEFAULT_POLICY, LedgerEntry, PointsReason
+from commerce.domain.tiers import parse_tiers
 from commerce.events import MemoryEventPublisher
+from commerce.loyalty import tiers
 from commerce.orders import returns, reversals
 from commerce.payments.sandbox import SandboxProvider
 from commerce.store import orders as order_store
@@ -37,6 +39,12 @@ LATER = reversals.CATCH_UP_AFTER_SECONDS + 1
 
 class Crash(BaseException):
     """The function dying mid-request: nothing in the code under test catches it."""
+
+
+@pytest.fixture(autouse=True)
+def list_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refunds and reversals below are worked out at list prices: no member price."""
+    monkeypatch.setattr(tiers, "tier_table", lambda: parse_tiers("member:0:0"))
 
 
 @pytest.fixture

@@ -180,6 +180,7 @@ def test_business_metrics_on_the_dashboard_and_alarms_are_ones_the_code_emits() 
         "PaymentsDeclined",
         "HoldsExpired",
         "LowStock",
+        "TicketsUnanswered",
     }
     for logical in [
         *FUNCTIONS,
@@ -193,7 +194,7 @@ def test_business_metrics_on_the_dashboard_and_alarms_are_ones_the_code_emits() 
         for q in spec["Properties"].get("Metrics", [])
         if "MetricStat" in q and q["MetricStat"]["Metric"]["Namespace"] == "Commerce"
     }
-    assert in_alarms == {"PaymentsApproved", "PaymentsDeclined"}
+    assert in_alarms == {"PaymentsApproved", "PaymentsDeclined", "TicketsUnanswered"}
     assert (on_dashboard | in_alarms) <= emitted_metric_names()
 
 

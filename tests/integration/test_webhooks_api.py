@@ -203,9 +203,12 @@ def test_an_unknown_order_is_404(world: None, post: Any) -> None:
 
 
 def test_other_carrier_event_types_are_ignored(world: None, post: Any) -> None:
-    body = {"event_id": "evt-transit", "type": "in_transit", "order_id": "o-1"}
+    body = {"event_id": "evt-label", "type": "label_created", "order_id": "o-1"}
     status, reply = post("carriers", "sf-express", body)
     assert (status, reply["status"]) == (200, "ignored")
+    transit = {"event_id": "evt-transit", "type": "in_transit", "order_id": "o-1"}
+    status, reply = post("carriers", "sf-express", transit)
+    assert (status, reply["type"]) == (404, "not-found")
 
 
 def test_a_base64_encoded_body_is_verified_over_its_bytes(world: None, post: Any) -> None:
@@ -214,6 +217,117 @@ def test_a_base64_encoded_body_is_verified_over_its_bytes(world: None, post: Any
         "carriers", "sf-express", _delivered(order_id, at=1_893_553_445), encode=True
     )
     assert (status, body["status"]) == (200, "processed")
+
+
+# --- tracking ---------------------------------------------------------------------------------
+
+
+def _ship_with_carrier() -> str:
+    from commerce.orders.book import Effects, Shipment
+
+    stored = place_order({"HOOK-A": 1})
+    charging.pay(stored.order_id)
+    shipment = Effects(shipment=Shipment("sf-express", "SF77"))
+    moves.move(stored.order_id, OrderEvent.SHIP, effects=lambda current, adv: shipment)
+    return stored.order_id
+
+
+def _step(order_id: str, event_id: str, kind: str, at: str, **extra: Any) -> dict[str, Any]:
+    return {"event_id": event_id, "type": kind, "order_id": order_id, "at": at, **extra}
+
+
+def test_carrier_steps_make_a_trail_on_the_order_in_time_order(world: None, post: Any) -> None:
+    order_id = _ship_with_carrier()
+    steps = [
+        _step(order_id, "s3", "delivered", "2030-01-03T10:00:00Z", location="Front desk"),
+        _step(order_id, "s1", "in_transit", "2030-01-01T08:00:00Z", location="Hangzhou hub"),
+        _step(order_id, "s2", "out_for_delivery", "2030-01-03T07:00:00+08:00"),
+        _step(order_id, "s0", "exception", "2029-12-31T23:00:00Z", tracking_number="SF77"),
+    ]
+    for step in steps:
+        status, body = post("carriers", "sf-express", step)
+        assert status == 200, body
+        assert body["status"] == "processed"
+    stored = load_order(order_id)
+    assert stored is not None
+    assert stored.status is OrderStatus.DELIVERED
+    assert [e.to_dict() for e in stored.tracking] == [
+        {"status": "exception", "at": "2029-12-31T23:00:00Z"},
+        {"status": "in_transit", "at": "2030-01-01T08:00:00Z", "location": "Hangzhou hub"},
+        {"status": "out_for_delivery", "at": "2030-01-02T23:00:00Z"},
+        {"status": "delivered", "at": "2030-01-03T10:00:00Z", "location": "Front desk"},
+    ]
+
+
+def test_out_for_delivery_is_announced_to_the_customer(world: None, post: Any) -> None:
+    order_id = _ship_with_carrier()
+    published = events.publisher()
+    assert isinstance(published, events.MemoryEventPublisher)
+    step = _step(order_id, "ofd-1", "out_for_delivery", "2030-01-02T08:00:00Z", location="Xuhui")
+    assert post("carriers", "sf-express", step)[0] == 200
+    (sent,) = [e for e in published.events if e.type == "order.out_for_delivery"]
+    stored = load_order(order_id)
+    assert stored is not None
+    assert sent.data == {
+        "order_id": order_id,
+        "owner_sub": stored.order.owner,
+        "at": "2030-01-02T08:00:00Z",
+        "location": "Xuhui",
+    }
+    # The same event is a duplicate at the door: nothing moves, nothing is sent again.
+    assert post("carriers", "sf-express", step)[1]["status"] == "duplicate"
+    assert [e.type for e in published.events].count("order.out_for_delivery") == 1
+
+
+def test_a_lost_announcement_fails_the_webhook_and_the_carriers_retry_sends_it(
+    world: None, post: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = _ship_with_carrier()
+    published = events.publisher()
+    assert isinstance(published, events.MemoryEventPublisher)
+    working = published.publish
+    queue_down = [True]
+
+    def flaky(event: Any) -> None:
+        if queue_down[0]:
+            raise events.EventPublishError("queue unavailable")
+        working(event)
+
+    monkeypatch.setattr(published, "publish", flaky)
+    step = _step(order_id, "ofd-2", "out_for_delivery", "2030-01-02T08:00:00Z")
+    assert post("carriers", "sf-express", step)[0] == 500  # the carrier will retry
+    queue_down[0] = False
+    status, body = post("carriers", "sf-express", step)
+    assert (status, body["status"]) == (200, "processed")
+    assert [e.type for e in published.events].count("order.out_for_delivery") == 1
+    stored = load_order(order_id)
+    assert stored is not None
+    assert [e.event_id for e in stored.tracking] == ["ofd-2"]
+
+
+def test_events_for_no_known_shipment_or_badly_formed_change_nothing(
+    world: None, post: Any, scan_all: Any
+) -> None:
+    order_id = _ship_with_carrier()
+    paid = place_order({"HOOK-A": 1})
+    charging.pay(paid.order_id)
+    before = scan_all()
+    at = "2030-01-02T08:00:00Z"
+    unknown = post("carriers", "sf-express", _step("f" * 32, "u1", "in_transit", at))
+    assert unknown[0] == 404
+    other_number = _step(order_id, "u2", "in_transit", at, tracking_number="SF00")
+    assert post("carriers", "sf-express", other_number)[0] == 404
+    not_shipped = post("carriers", "sf-express", _step(paid.order_id, "u3", "in_transit", at))
+    assert (not_shipped[0], not_shipped[1]["type"]) == (409, "conflict")
+    for location in ("", "x" * 201, 42):
+        bad = post(
+            "carriers", "sf-express", _step(order_id, "u4", "in_transit", at, location=location)
+        )
+        assert (bad[0], bad[1]["errors"][0]["field"]) == (400, "location")
+    assert scan_all() == before
+    # A refused event id was not remembered: the same event, once possible, goes through.
+    moves.move(paid.order_id, OrderEvent.SHIP)
+    assert post("carriers", "sf-express", _step(paid.order_id, "u3", "in_transit", at))[0] == 200
 
 
 # --- payment providers ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.unit
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "commerce" / "commerce"
 USE_CASES = frozenset(
     {
+        "analytics",
         "carts",
         "catalog",
         "coupons",
@@ -33,6 +34,8 @@ USE_CASES = frozenset(
         "notifications",
         "orders",
         "payments",
+        "shipping",
+        "tickets",
         "webhooks",
     }
 )

@@ -73,7 +73,26 @@ EVENT_DATA: dict[EventType, dict[str, Any]] = {
         "lines": [{"sku": "DEMO-TEACUP-SET4", "quantity": 1}],
     },
     EventType.ORDER_REFUNDED: {"order_id": ORDER_ID, "return_id": RETURN_ID, "refund": TOTAL},
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        "order_id": ORDER_ID,
+        "carrier": "sf",
+        "tracking_number": "SF1402837465920",
+        "at": "2025-03-14T07:02:11Z",
+    },
+    EventType.TICKET_REPLIED: {
+        "ticket_id": "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        "owner_sub": "sub-1",
+        "ticket_subject": "Cracked cup",
+        "message": "We are sending a new one today.",
+        "order_id": ORDER_ID,
+    },
     EventType.CART_ABANDONED: {"cart_id": "a0b1c2d3e4f5", "lines": LINES, "subtotal": TOTAL},
+    EventType.CAMPAIGN_MESSAGE: {
+        "campaign_id": "4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
+        "customer_id": "5f2b7c1e-8a4d-4b6e-9c3f-1d2e3f4a5b6c",
+        "campaign_subject": "Double 11 starts tonight",
+        "campaign_body": "Members get early access from 20:00.",
+    },
     EventType.INVENTORY_LOW_STOCK: {"sku": "DEMO-TEACUP-SET4", "available": 3, "safety_stock": 5},
 }
 
@@ -295,7 +314,10 @@ def test_log_fields_carry_no_personal_data(kind: EventType) -> None:
         assert message.rendered.text not in line
         assert fields["event_id"] == "evt-0001"
         assert fields["dedupe_key"] == message.dedupe_key
-        assert fields["ref"] in (EVENT_DATA[kind].get("order_id"), EVENT_DATA[kind].get("cart_id"))
+        data = EVENT_DATA[kind]
+        # What the event is about: the ticket before the order it may name.
+        refs = ("ticket_id", "order_id", "cart_id", "campaign_id")
+        assert fields["ref"] == next(data[key] for key in refs if data.get(key))
 
 
 def test_repr_hides_addresses_and_text() -> None:

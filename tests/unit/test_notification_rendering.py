@@ -84,10 +84,30 @@ EVENT_DATA: dict[EventType, dict[str, Any]] = {
         "return_id": "7c1e5d2a9b3f4e6d8a0b1c2d3e4f5a6b",
         "refund": cny(12850),
     },
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        "order_id": ORDER_ID,
+        "carrier": "sf",
+        "tracking_number": "SF1402837465920",
+        "location": "Xuhui depot, Shanghai",
+        "at": "2025-03-14T07:02:11Z",
+    },
+    EventType.TICKET_REPLIED: {
+        "ticket_id": "5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b",
+        "owner_sub": "sub-li-wei",
+        "ticket_subject": "Cracked teacup",
+        "message": "Sorry about the cup.\nA replacement ships today: watch for its tracking.",
+        "order_id": ORDER_ID,
+    },
     EventType.CART_ABANDONED: {
         "cart_id": "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5",
         "lines": LINES,
         "subtotal": cny(32500),
+    },
+    EventType.CAMPAIGN_MESSAGE: {
+        "campaign_id": "4b7e1c9d2a3f4e5b8c6d0a1f2e3b4c5d",
+        "customer_id": "5f2b7c1e-8a4d-4b6e-9c3f-1d2e3f4a5b6c",
+        "campaign_subject": "Double 11 starts tonight",
+        "campaign_body": "Members get early access from 20:00.\nSee you there!",
     },
     EventType.INVENTORY_LOW_STOCK: {"sku": "DEMO-TEACUP-SET4", "available": 3, "safety_stock": 5},
 }
@@ -217,6 +237,17 @@ def test_html_escapes_data_and_text_keeps_it(event: EventType, locale: Locale) -
 
 
 @pytest.mark.parametrize("locale", list(Locale))
+def test_a_campaign_body_is_escaped_in_html_and_kept_in_text(locale: Locale) -> None:
+    event = EventType.CAMPAIGN_MESSAGE
+    data = {**EVENT_DATA[event], "campaign_body": SCRIPT}
+    message = render(event, Channel.EMAIL, locale, context_for(event, locale, data))
+    assert message.html is not None
+    assert "<script>" not in message.html
+    assert "&lt;script&gt;" in message.html
+    assert SCRIPT in message.text
+
+
+@pytest.mark.parametrize("locale", list(Locale))
 def test_sms_push_and_subject_are_not_html_escaped(locale: Locale) -> None:
     event = EventType.ORDER_SHIPPED
     data = {**EVENT_DATA[event], "carrier": "A&B <Express>"}
@@ -262,6 +293,22 @@ LONG_DATA: dict[EventType, dict[str, Any]] = {
         **EVENT_DATA[EventType.ORDER_SHIPPED],
         "carrier": "Cainiao",
         "tracking_number": "YT78123456789012345X",
+    },
+    EventType.ORDER_OUT_FOR_DELIVERY: {
+        **EVENT_DATA[EventType.ORDER_OUT_FOR_DELIVERY],
+        "carrier": "Cainiao",
+        "location": "Urumqi Saybag District third delivery station, Xinjiang " * 3,
+    },
+    EventType.TICKET_REPLIED: {
+        **EVENT_DATA[EventType.TICKET_REPLIED],
+        "ticket_subject": "s" * 200,
+        "message": "long " * 1000,
+    },
+    # Ops write a campaign's subject and body: SMS and push carry them cut short.
+    EventType.CAMPAIGN_MESSAGE: {
+        **EVENT_DATA[EventType.CAMPAIGN_MESSAGE],
+        "campaign_subject": "Early access " * 16,
+        "campaign_body": "Everything must go. " * 250,
     },
     EventType.INVENTORY_LOW_STOCK: {
         "sku": "DEMO-TEACUP-SET4-CELADON",

@@ -9,6 +9,7 @@ import pytest
 from commerce.domain.cart import hash_guest_token
 from commerce.domain.money import Money
 from commerce.domain.orders import (
+    QUALITY_RETURN_WINDOW_SECONDS,
     RETURN_WINDOW_SECONDS,
     TERMINAL_STATUSES,
     TRANSITIONS,
@@ -25,9 +26,11 @@ from commerce.domain.orders import (
     Transition,
     advance,
     append_history,
+    is_quality_reason,
     may_cancel,
     may_read,
     new_order,
+    return_event,
     return_window_open,
     transition,
 )
@@ -53,11 +56,17 @@ LEGAL: dict[tuple[OrderStatus, OrderEvent], tuple[OrderStatus, tuple[Effect, ...
     (S.PAID, E.SHIP): (S.SHIPPED, ()),
     (S.SHIPPED, E.DELIVER): (S.DELIVERED, ()),
     (S.DELIVERED, E.REQUEST_RETURN): (S.RETURN_REQUESTED, ()),
+    (S.DELIVERED, E.REQUEST_QUALITY_RETURN): (S.RETURN_REQUESTED, ()),
     (S.RETURN_REQUESTED, E.REFUND_COMPLETED): (
         S.REFUNDED,
         (Effect.REFUND_LINES, Effect.RESTOCK_RETURNED),
     ),
     (S.REFUNDED, E.REQUEST_RETURN): (S.RETURN_REQUESTED, ()),
+    (S.REFUNDED, E.REQUEST_QUALITY_RETURN): (S.RETURN_REQUESTED, ()),
+    (S.SHIPPED, E.TRACK): (S.SHIPPED, ()),
+    (S.DELIVERED, E.TRACK): (S.DELIVERED, ()),
+    (S.RETURN_REQUESTED, E.TRACK): (S.RETURN_REQUESTED, ()),
+    (S.REFUNDED, E.TRACK): (S.REFUNDED, ()),
     (S.CANCELLED, E.PAYMENT_APPROVED): (S.CANCELLED, (Effect.VOID_OR_REFUND_PAYMENT,)),
     (S.CANCELLED, E.PAYMENT_DECLINED): (S.CANCELLED, ()),
 }
@@ -67,7 +76,7 @@ ALL_PAIRS = list(itertools.product(OrderStatus, OrderEvent))
 
 def test_the_table_is_exactly_the_documented_moves() -> None:
     assert set(TRANSITIONS) == set(LEGAL)
-    assert len(ALL_PAIRS) == 8 * 7
+    assert len(ALL_PAIRS) == 8 * 9
 
 
 @pytest.mark.parametrize(("status", "event"), ALL_PAIRS, ids=lambda v: str(v))
@@ -123,6 +132,31 @@ def test_return_window_is_seven_days_inclusive() -> None:
     assert return_window_open(NOW, NOW + 7 * DAY)
     assert not return_window_open(NOW, NOW + 7 * DAY + 1)
     assert return_window_open(NOW, NOW - 60)  # a clock a little behind the carrier's
+
+
+def test_the_quality_window_is_fifteen_days_inclusive() -> None:
+    assert QUALITY_RETURN_WINDOW_SECONDS == 15 * DAY
+    assert return_window_open(NOW, NOW + 15 * DAY, E.REQUEST_QUALITY_RETURN)
+    assert not return_window_open(NOW, NOW + 15 * DAY + 1, E.REQUEST_QUALITY_RETURN)
+    assert not return_window_open(NOW, NOW + 8 * DAY, E.REQUEST_RETURN)
+
+
+@pytest.mark.parametrize(
+    ("reason", "quality"),
+    [
+        ("quality", True),
+        ("  Quality ", True),
+        ("QUALITY: the lid is cracked", True),
+        ("quality:", True),
+        ("", False),
+        ("changed my mind", False),
+        ("poor quality", False),
+        ("qualityish", False),
+    ],
+)
+def test_a_quality_reason_picks_the_quality_move(reason: str, quality: bool) -> None:
+    assert is_quality_reason(reason) is quality
+    assert return_event(reason) is (E.REQUEST_QUALITY_RETURN if quality else E.REQUEST_RETURN)
 
 
 # --- History ----------------------------------------------------------------------------------
@@ -228,6 +262,27 @@ def test_a_return_is_requested_only_inside_the_window() -> None:
     assert advance(order, E.REQUEST_RETURN, NOW + 7 * DAY).order.status is S.RETURN_REQUESTED
     with pytest.raises(IllegalTransition, match="return window"):
         advance(order, E.REQUEST_RETURN, NOW + 7 * DAY + 1)
+
+
+def test_a_quality_return_has_fifteen_days_and_any_other_seven() -> None:
+    order = delivered()
+    late = NOW + 10 * DAY
+    with pytest.raises(IllegalTransition, match="return window of 7 days"):
+        advance(order, E.REQUEST_RETURN, late)
+    assert advance(order, E.REQUEST_QUALITY_RETURN, late).order.status is S.RETURN_REQUESTED
+    assert advance(order, E.REQUEST_QUALITY_RETURN, NOW + 15 * DAY).changed_status
+    with pytest.raises(IllegalTransition, match="quality problem of 15 days"):
+        advance(order, E.REQUEST_QUALITY_RETURN, NOW + 15 * DAY + 1)
+
+
+def test_carrier_events_keep_the_status_and_add_no_history() -> None:
+    shipped = advance(advance(placed(), E.PAYMENT_APPROVED, NOW).order, E.SHIP, NOW).order
+    tracked = advance(shipped, E.TRACK, NOW + 60)
+    assert not tracked.changed_status
+    assert tracked.order.history == shipped.history
+    assert tracked.order.version == shipped.version + 1
+    with pytest.raises(IllegalTransition, match="before it is shipped"):
+        advance(placed(), E.TRACK, NOW)
 
 
 def test_a_second_partial_return_after_a_refund_keeps_the_window() -> None:

@@ -7,6 +7,7 @@ from commerce.clock import iso
 from commerce.domain.money import Money
 from commerce.domain.points import (
     DEFAULT_POLICY,
+    DEFAULT_POLICY_SPEC,
     InsufficientPoints,
     LedgerEntry,
     LedgerError,
@@ -16,6 +17,7 @@ from commerce.domain.points import (
     apply,
     balance,
     earn_entry,
+    parse_policy,
     payable,
     plan_redemption,
     points_earned,
@@ -260,3 +262,66 @@ def test_any_sequence_of_changes_keeps_the_balance_at_or_above_zero(
         if entry is not None:
             entries.append(entry)
         assert balance(entries) >= 0
+
+
+# --- The rates as one setting (POINTS_POLICY) -------------------------------------------------
+
+
+def test_the_default_setting_is_the_default_policy() -> None:
+    assert parse_policy("") == DEFAULT_POLICY
+    assert parse_policy(DEFAULT_POLICY_SPEC) == DEFAULT_POLICY
+
+
+def test_one_point_one_yuan_is_one_key() -> None:
+    seed = parse_policy("redeem_fen=100")
+    assert seed.rate == PointsRate(1, Money(100))
+    assert (seed.earn_points, seed.earn_per) == (1, Money(100))
+    totals = Totals(Money(10_000), Money(0), Money(0), Money(0), Money(10_000))
+    plan = plan_redemption(30, 30, totals, seed)
+    assert (plan.points, plan.value) == (30, Money(3_000))  # 30 points pay 30.00
+
+
+def test_a_setting_may_change_every_rate() -> None:
+    policy = parse_policy(
+        " earn_points = 2, earn_per_fen=1000 ,redeem_points=10,redeem_fen=5,max_share_bp=2000"
+    )
+    assert policy == PointsPolicy(2, Money(1000), PointsRate(10, Money(5)), 2000)
+    assert policy.points_for(Money(5_999)) == 10
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "earn=1",
+        "earn_points=-1",
+        "earn_points=1.5",
+        "earn_points",
+        "earn_points=1,earn_points=2",
+        "earn_per_fen=0",
+        "redeem_points=0",
+        "redeem_fen=0",
+        "max_share_bp=10001",
+    ],
+)
+def test_a_bad_setting_fails_loudly(spec: str) -> None:
+    with pytest.raises(ValueError, match=r"must|not one of"):
+        parse_policy(spec)
+
+
+@given(
+    st.integers(min_value=0, max_value=10),
+    st.integers(min_value=1, max_value=10_000),
+    st.integers(min_value=1, max_value=100),
+    st.integers(min_value=1, max_value=10_000),
+    st.integers(min_value=0, max_value=10_000),
+)
+def test_any_written_policy_reads_back(
+    earn: int, per: int, points: int, fen: int, share: int
+) -> None:
+    spec = (
+        f"earn_points={earn},earn_per_fen={per},redeem_points={points},redeem_fen={fen},"
+        f"max_share_bp={share}"
+    )
+    assert parse_policy(spec) == PointsPolicy(
+        earn, Money(per), PointsRate(points, Money(fen)), share
+    )

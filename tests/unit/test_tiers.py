@@ -12,15 +12,18 @@ from commerce.domain.orders import (
     Payment,
     PaymentStatus,
 )
-from commerce.domain.pricing import PriceLine, TierPercentage, Totals, price
+from commerce.domain.pricing import FreeShipping, PriceLine, TierPercentage, Totals, price
 from commerce.domain.tiers import (
     DEFAULT_TIERS,
+    DEFAULT_TIERS_SPEC,
+    FREE_SHIPPING,
     TRAILING_WINDOW_SECONDS,
     Tier,
     TierError,
     TierTable,
     next_tier,
     parse_tiers,
+    tier_discounts,
     tier_for,
     to_discount,
     trailing_spend,
@@ -51,20 +54,45 @@ def test_default_tier_boundaries(spend: int, tier: str) -> None:
 
 
 def test_the_default_table_is_the_seeds() -> None:
-    assert [(t.name, t.threshold.amount, t.rate_bp) for t in DEFAULT_TIERS.tiers] == [
-        ("member", 0, 0),
-        ("silver", 100_000, 500),
-        ("gold", 500_000, 1500),
+    """Seed 001: 普通会员9.5折 ... 金卡8.5折, gold shipping free."""
+    assert [(t.name, t.threshold.amount, t.price_bp, t.benefits) for t in DEFAULT_TIERS.tiers] == [
+        ("member", 0, 9500, ()),
+        ("silver", 100_000, 9000, ()),
+        ("gold", 500_000, 8500, (FREE_SHIPPING,)),
     ]
-    assert parse_tiers("member:0:0, silver:100000:500, gold:500000:1500") == DEFAULT_TIERS
+    assert parse_tiers(DEFAULT_TIERS_SPEC) == DEFAULT_TIERS
+    spaced = "member:0:500, silver:100000:1000, gold:500000:1500: free_shipping"
+    assert parse_tiers(spaced) == DEFAULT_TIERS
 
 
 def test_tier_discounts_go_through_pricing() -> None:
-    assert to_discount(tier_for(Money(0))) is None
+    assert to_discount(Tier("member", Money(0), 0)) is None
     gold = to_discount(tier_for(Money(600_000)))
     assert gold == TierPercentage("gold", 1500)
     quote = price([PriceLine("SKU-1", 1, Money(999))], discounts=[gold])
     assert quote.totals.discount == Money(149)  # 15 % of 9.99, rounded down
+
+
+def test_a_member_pays_95_and_gold_85_percent_and_ships_free() -> None:
+    lines = [PriceLine("SKU-1", 1, Money(5_000))]  # 50.00: under the free-shipping threshold
+    member = price(lines, discounts=tier_discounts(tier_for(Money(0)))).totals
+    assert (member.discount, member.shipping, member.total) == (
+        Money(250),
+        Money(1000),
+        Money(5_750),
+    )
+    gold = price(lines, discounts=tier_discounts(tier_for(Money(500_000)))).totals
+    assert (gold.discount, gold.shipping, gold.total) == (Money(750), Money(0), Money(4_250))
+    assert tier_discounts(Tier("plain", Money(0), 0)) == ()
+    assert tier_discounts(Tier("ship", Money(0), 0, (FREE_SHIPPING,))) == (
+        FreeShipping("tier:ship"),
+    )
+
+
+def test_benefits_other_than_free_shipping_are_labels() -> None:
+    table = parse_tiers("member:0:0:priority_support+birthday_gift")
+    assert table.tiers[0].benefits == ("priority_support", "birthday_gift")
+    assert tier_discounts(table.tiers[0]) == ()
 
 
 def test_next_tier_and_what_is_missing() -> None:
@@ -85,6 +113,10 @@ def test_next_tier_and_what_is_missing() -> None:
         "member:0:10000",  # 100 % off is not a tier
         "member:0:-5",
         "member:x:0",
+        "member:0:0:Free Shipping",  # benefits are lower-case words
+        "member:0:0:free_shipping+free_shipping",  # once each
+        "member:0:0:a+b+c+d+e+f+g+h+i",  # at most eight
+        "member:0:0:free_shipping:extra",
     ],
 )
 def test_bad_tables(spec: str) -> None:

@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+#: The largest request body the API takes: the template's MaxRequestBodyBytes (the WAF inspects
+#: at most 64 KiB of a body, so the edge and every handler enforce the same limit).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
 
 class SettingsError(RuntimeError):
     """A required variable is missing or malformed: a deployment mistake, never a client's."""
@@ -62,7 +66,11 @@ class Settings:
     user_pool_client_id: str = ""
     #: Member tiers as ``name:threshold_fen:rate_bp,...`` (commerce/domain/tiers.py); "" = defaults.
     member_tiers: str = ""
-    #: "sandbox" (the default outside prod) or "stripe" (commerce.payments.factory).
+    #: Points earning and redemption rates (commerce/domain/points.py ``parse_policy``);
+    #: "" = the defaults (1 point per yuan paid, 1 point = 1 fen, at most half the payable).
+    points_policy: str = ""
+    #: Who charges cards: "sandbox" (the default outside prod) or "stripe" (the default in
+    #: prod). Alipay and WeChat Pay always go to their own adapters (commerce.payments.factory).
     payment_provider: str = "sandbox"
     #: The sandbox provider's ledger table; "" in prod, where the sandbox never runs.
     sandbox_payments_table: str = ""
@@ -89,6 +97,35 @@ class Settings:
     abandoned_cart_after_seconds: int = 86400
     #: The private bucket product images are uploaded to and read from (presigned URLs).
     images_bucket: str = ""
+    #: An order still PENDING_PAYMENT this long after it was placed is cancelled (API.md).
+    payment_timeout_seconds: int = 1800
+    #: The Secrets Manager secret holding every provider's keys, JSON by provider
+    #: (commerce/payments/credentials.py); read at run time, never put in the environment.
+    payment_credentials_secret: str = ""
+    #: The same JSON straight from the environment: the local stack's generated test keys
+    #: only, never honoured in prod.
+    payment_credentials_json: str = ""
+    #: Where each provider's API is reached ("": the provider's own). The local stack and the
+    #: tests point these at localstripe and the local provider edge; no code branches on them.
+    stripe_api_base: str = ""
+    alipay_gateway_url: str = ""
+    wechatpay_api_base: str = ""
+    #: The API's public base URL, to which Alipay and WeChat Pay send their notifications
+    #: (``{base}/webhooks/payments/{provider}``).
+    payment_notify_base_url: str = ""
+    #: The Analytics table: aggregates of the order stream, customer values, segments, campaigns.
+    analytics_table: str = ""
+    #: Where campaign work waits (expansion pages and per-member sends), apart from the
+    #: notifications queue so a large campaign never delays an order's messages.
+    campaigns_queue_url: str = ""
+    #: Where campaign work no retry can help goes at once (its queue's dead-letter queue).
+    campaigns_dlq_url: str = ""
+    #: Where the stream consumer puts records no retry can help (its on-failure destination).
+    analytics_dlq_url: str = ""
+    #: RFM score thresholds, ``r=...;f=...;m=...`` (commerce/domain/rfm.py); "" = defaults.
+    rfm_thresholds: str = ""
+    #: The S3 bucket the daily order facts are exported to as Parquet.
+    export_bucket: str = ""
 
     @property
     def payments_crash_rate(self) -> float:
@@ -112,10 +149,11 @@ class Settings:
             notifications_queue_url=env.get("NOTIFICATIONS_QUEUE_URL", ""),
             reservation_ttl_seconds=_int(env, "RESERVATION_TTL_SECONDS", 900),
             # API Gateway refuses payloads over 10 MiB before a function runs.
-            max_body_bytes=_int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             default_page_size=_int(env, "DEFAULT_PAGE_SIZE", 20),
             max_page_size=100,
             member_tiers=env.get("MEMBER_TIERS", ""),
+            points_policy=env.get("POINTS_POLICY", ""),
             user_pool_id=env.get("USER_POOL_ID", ""),
             user_pool_client_id=env.get("USER_POOL_CLIENT_ID", ""),
             payment_provider=env.get("PAYMENT_PROVIDER")
@@ -134,6 +172,19 @@ class Settings:
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
             images_bucket=env.get("IMAGES_BUCKET", ""),
+            payment_timeout_seconds=_int(env, "PAYMENT_TIMEOUT_SECONDS", 1800),
+            payment_credentials_secret=env.get("PAYMENT_CREDENTIALS_SECRET", ""),
+            payment_credentials_json=env.get("PAYMENT_CREDENTIALS_JSON", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE", ""),
+            alipay_gateway_url=env.get("ALIPAY_GATEWAY_URL", ""),
+            wechatpay_api_base=env.get("WECHATPAY_API_BASE", ""),
+            payment_notify_base_url=env.get("PAYMENT_NOTIFY_BASE_URL", "").rstrip("/"),
+            analytics_table=env.get("ANALYTICS_TABLE", f"commerce-{stage}-analytics"),
+            campaigns_queue_url=env.get("CAMPAIGNS_QUEUE_URL", ""),
+            campaigns_dlq_url=env.get("CAMPAIGNS_DLQ_URL", ""),
+            analytics_dlq_url=env.get("ANALYTICS_DLQ_URL", ""),
+            rfm_thresholds=env.get("RFM_THRESHOLDS", ""),
+            export_bucket=env.get("EXPORT_BUCKET", ""),
         )
 
 

@@ -12,11 +12,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
-from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
+from commerce.http.schemas import MoneyOut, ShippingAddressIn, ShippingAddressOut, TotalsOut
+
+__all__ = ["CartOut", "SavedAddressIn", "SetQuantityIn", "ShippingAddressIn"]
 
 _FORBID = ConfigDict(extra="forbid")
-#: Generous bounds on address text before the domain's own limits apply.
-_Text = Annotated[StrictStr, Field(max_length=1000)]
 
 
 class SetQuantityIn(BaseModel):
@@ -34,19 +34,20 @@ class SetQuantityIn(BaseModel):
     ]
 
 
-class ShippingAddressIn(BaseModel):
-    """Body of ``PUT /carts/{cart_id}/shipping-address``."""
+class SavedAddressIn(BaseModel):
+    """Body of ``PUT /carts/{cart_id}/shipping-address`` naming an address of the cart owner's
+    address book (``/me/addresses``) instead of spelling one out."""
 
     model_config = _FORBID
 
-    name: _Text
-    line1: _Text
-    line2: _Text | None = None
-    city: _Text
-    region: _Text | None = None
-    postal_code: _Text
-    country: _Text = Field(description="ISO 3166-1 alpha-2, e.g. CN")
-    phone: _Text = Field(description="International (E.164) or a CN mobile number")
+    address_id: Annotated[
+        StrictStr,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="An address of the cart's owner (any other id, or a guest cart: 404)",
+        ),
+    ]
 
 
 class CartLineOut(BaseModel):

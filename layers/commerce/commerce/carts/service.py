@@ -16,10 +16,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
 from commerce.carts import holding
-from commerce.carts.schemas import CartOut, ShippingAddressIn
+from commerce.carts.schemas import CartOut, SavedAddressIn, ShippingAddressIn
 from commerce.carts.views import cart_view
 from commerce.clock import now_iso
 from commerce.coupons import applying
+from commerce.customers.addresses import owned_address
 from commerce.domain.cart import (
     Access,
     CartError,
@@ -154,12 +155,22 @@ def clear_items(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut
 
 
 def set_shipping_address(
-    cart_id: str, body: ShippingAddressIn, caller: Caller, cart_token: str | None
+    cart_id: str,
+    body: ShippingAddressIn | SavedAddressIn,
+    caller: Caller,
+    cart_token: str | None,
 ) -> CartOut:
+    """The address as sent, or one of the cart owner's saved addresses by its id."""
     cart = _writable(cart_id, caller, cart_token)
-    parsed = parse_shipping_address(body.model_dump(exclude_none=True))
-    if isinstance(parsed, list):
-        raise ValidationFailed(parsed)
+    if isinstance(body, SavedAddressIn):
+        if cart.owner_sub is None:
+            raise NotFound("No such address")  # a guest cart has no address book
+        parsed = owned_address(cart.owner_sub, body.address_id).address
+    else:
+        checked = parse_shipping_address(body.model_dump(exclude_none=True))
+        if isinstance(checked, list):
+            raise ValidationFailed(checked)
+        parsed = checked
     if not carts.set_shipping_address(cart, parsed.to_dict(), at=now_iso(), now=clock.now()):
         raise NotFound("No such cart")
     return _fresh(cart_id)
@@ -174,9 +185,13 @@ def claim_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
     if outcome is ClaimOutcome.NOT_FOUND:
         raise NotFound("No such cart")
     if outcome is ClaimOutcome.CLAIMED and caller.sub is not None:
+        if cart.checked_out:
+            raise Conflict("This cart has been checked out; it can no longer change owner")
         if not carts.claim(cart, caller.sub, at=now_iso(), now=clock.now()):
             # Lost a race: fine if the winner was this same customer (a retried claim).
             current = _load(cart_id)
+            if current.checked_out and current.owner_sub != caller.sub:
+                raise Conflict("This cart has been checked out; it can no longer change owner")
             if current.owner_sub != caller.sub:
                 raise NotFound("No such cart")
         metrics.add_metric(name="CartClaimed", unit=MetricUnit.Count, value=1)

@@ -7,6 +7,7 @@ from commerce.carts.schemas import CartLineOut, CartOut
 from commerce.coupons.applying import discounts_for
 from commerce.domain.pricing import price
 from commerce.http.schemas import address_out, money_out, totals_out
+from commerce.shipping.zones import rule_for
 from commerce.store.carts import StoredCart, with_current_prices
 
 
@@ -17,8 +18,9 @@ def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> Cart
     lines = domain.price_lines()
     # Coupon definitions and the owner's tier are read fresh, so totals always say what
     # checkout would charge now (checkout re-checks the coupons' limits).
+    # The shipping zone table too: a cart without an address shows the default zone's price.
     discounts = discounts_for(cart.coupons, price(lines).totals.subtotal, cart.owner_sub, now)
-    totals = price(lines, discounts=discounts).totals
+    totals = price(lines, rule_for(domain.shipping_address), discounts).totals
     return CartOut(
         cart_id=cart.cart_id,
         cart_token=cart_token,

@@ -79,7 +79,7 @@ def create_coupon(body: object, caller: Caller) -> CouponOut:
     if stored is None:
         raise Conflict(f"A coupon with code {parsed.code} already exists", code=parsed.code)
     metrics.add_metric(name="CouponCreated", unit=MetricUnit.Count, value=1)
-    logger.info("coupon created", extra={"code": parsed.code, "actor": caller.actor})
+    logger.info("coupon created", extra={"code": parsed.code, "actor": caller.actor()})
     return view(stored)
 
 
@@ -119,7 +119,7 @@ def update_coupon(code: str, body: object, caller: Caller) -> CouponOut:
         written = store.replace(stored, patched, at=now_iso())
         if written is None:
             return kit.RETRY
-        logger.info("coupon changed", extra={"code": patched.code, "actor": caller.actor})
+        logger.info("coupon changed", extra={"code": patched.code, "actor": caller.actor()})
         return view(written)
 
     return kit.retry_on_conflict(

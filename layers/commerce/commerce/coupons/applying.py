@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from commerce.domain.coupons import Coupon, check_applicable, normalise_code, to_discounts
 from commerce.domain.money import Money
 from commerce.domain.pricing import Discount
-from commerce.loyalty.tiers import member_discount
+from commerce.loyalty.tiers import member_discounts
 from commerce.store import coupons as store
 
 
@@ -69,8 +69,4 @@ def discounts_for(
     codes: Sequence[str], subtotal: Money, sub: str | None, now: int
 ) -> list[Discount]:
     """Every discount of a cart at ``now``: its coupons', then its owner's member tier."""
-    found: list[Discount] = coupon_discounts(codes, subtotal, now)
-    tier = member_discount(sub, now)
-    if tier is not None:
-        found.append(tier)
-    return found
+    return [*coupon_discounts(codes, subtotal, now), *member_discounts(sub, now)]

@@ -28,10 +28,17 @@ from dataclasses import dataclass
 
 from commerce.clock import now_iso
 from commerce.domain.coupons import Coupon, check_applicable, to_discounts
-from commerce.domain.pricing import Discount, PriceLine, Totals, price
+from commerce.domain.pricing import (
+    DEFAULT_SHIPPING,
+    Discount,
+    PriceLine,
+    ShippingRule,
+    Totals,
+    price,
+)
 from commerce.errors import CommerceError
 from commerce.loyalty import points
-from commerce.loyalty.tiers import member_discount
+from commerce.loyalty.tiers import member_discounts
 from commerce.store import coupons as store
 from commerce.store.coupons import COUPON_LABEL_PREFIX, COUPON_USE_LABEL_PREFIX, OrderPerks
 from commerce.store.kit import CONDITION_FAILED
@@ -81,9 +88,15 @@ def _checked_coupons(
 
 
 def prepare(
-    lines: Sequence[PriceLine], codes: Sequence[str], sub: str | None, redeem: int, now: int
+    lines: Sequence[PriceLine],
+    codes: Sequence[str],
+    sub: str | None,
+    redeem: int,
+    now: int,
+    shipping: ShippingRule = DEFAULT_SHIPPING,
 ) -> CheckoutPerks:
-    """Check the cart's coupons again and plan the points: the totals the order will carry.
+    """Check the cart's coupons again and plan the points: the totals the order will carry,
+    ``shipping`` being the rule of the zone the cart's address ships in.
 
     Raises 422 ``coupon-invalid`` for a coupon no longer applicable, 400 for points from a
     guest, 409 ``conflict`` for more points than the balance.
@@ -91,11 +104,9 @@ def prepare(
     plain = price(lines).totals
     coupons = _checked_coupons(codes, plain, sub, now)
     discounts: list[Discount] = list(to_discounts(coupons, plain.subtotal))
-    tier = member_discount(sub, now)
-    if tier is not None:
-        discounts.append(tier)
-    before = price(lines, discounts=discounts).totals
-    quote = price(lines, discounts=discounts, points=points.redemption(sub, redeem, before))
+    discounts.extend(member_discounts(sub, now))
+    before = price(lines, shipping, discounts).totals
+    quote = price(lines, shipping, discounts, points.redemption(sub, redeem, before))
     return CheckoutPerks(tuple(coupons), quote.totals, quote.points_used, redeem)
 
 

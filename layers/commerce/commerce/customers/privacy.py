@@ -5,7 +5,8 @@ idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what 
 began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
 Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
 order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
-and token ownership first), consents, the points ledger and the per-coupon use counters are
+and token ownership first), consents, the address book, the points ledger, the per-coupon use
+counters, messages, support tickets and the customer's RFM value and campaign memberships are
 deleted, and reviews are anonymised (their buyer records deleted), (5) the profile is deleted.
 """
 
@@ -22,12 +23,15 @@ from commerce import clock
 from commerce.clock import now_iso
 from commerce.customers import devices
 from commerce.customers.profiles import Identity, ensure_profile
+from commerce.customers.rfm import rfm_record
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
 from commerce.domain.privacy import erasure_blockers, export_document
 from commerce.errors import Conflict
 from commerce.observability import logger
 from commerce.settings import get_settings
+from commerce.store import addresses as address_store
+from commerce.store import analytics as analytics_store
 from commerce.store import carts as cart_store
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
@@ -35,6 +39,7 @@ from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store import reviews as review_store
+from commerce.tickets import service as tickets
 
 _PAGE = 100
 
@@ -64,25 +69,47 @@ def export(identity: Identity) -> dict[str, Any]:
     """The ``GET /me/export`` document: every section, empty where nothing is held."""
     profile = ensure_profile(identity)
     orders = customer_orders(identity.sub)
-    addresses: list[dict[str, Any]] = []
-    for order in orders:
-        if order.shipping_address is not None:
-            address = {"customer_id": identity.sub, **order.shipping_address.to_dict()}
-            if address not in addresses:
-                addresses.append(address)
     document = export_document(
         profile.to_record(),
         [{"customer_id": identity.sub, **c.to_dict()} for c in store.consent_history(identity.sub)],
         [{"customer_id": identity.sub, **d.to_record()} for d in devices.listed(identity)],
-        addresses,
+        _addresses(identity.sub, orders),
         orders,
         points_ledger(identity.sub),
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
         reviews=[asdict(review) for review in review_store.customer_reviews(identity.sub)],
+        tickets=tickets.customer_records(identity.sub),
+        rfm={"customer_id": identity.sub, **rfm_record(identity.sub, clock.now())},
     )
     document["points"]["balance"] = points_store.balance_of(identity.sub)
     return document
+
+
+def _addresses(sub: str, orders: list[Order]) -> list[dict[str, Any]]:
+    """The address book's entries, then the other addresses the customer's orders went to."""
+    book = address_store.load_book(sub)
+    records: list[dict[str, Any]] = [
+        {
+            "customer_id": sub,
+            "source": "address_book",
+            "address_id": entry.address_id,
+            "label": entry.label,
+            "default": entry.address_id == book.default_id,
+            **entry.address.to_dict(),
+            "created_at": entry.created_at,
+            "updated_at": entry.updated_at,
+        }
+        for entry in book.entries
+    ]
+    seen = [entry.address.to_dict() for entry in book.entries]
+    for order in orders:
+        if order.shipping_address is not None:
+            fields = order.shipping_address.to_dict()
+            if fields not in seen:
+                seen.append(fields)
+                records.append({"customer_id": sub, "source": "order", **fields})
+    return records
 
 
 @lru_cache(maxsize=1)
@@ -133,5 +160,7 @@ def erase(identity: Identity) -> None:
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
     review_store.erase_customer(sub)
+    tickets.erase_customer(sub)
+    analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)
     logger.info("Customer erased")

@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from commerce.http.schemas import MoneyOut, ShippingAddressIn, ShippingAddressOut
 from commerce.orders.schemas import OrderOut
+from commerce.tickets.schemas import TicketSummaryOut
 
 _FORBID = ConfigDict(extra="forbid")
 #: E.164: a plus, a country code and up to 15 digits in all.
@@ -57,6 +59,93 @@ class ProfileOut(BaseModel):
     updated_at: str
 
 
+class NextTierOut(BaseModel):
+    tier: str
+    spend_needed: MoneyOut = Field(description="Trailing spend still needed to reach it")
+
+
+class MembershipOut(BaseModel):
+    """The caller's member tier and what it gives (docs/customers.md, "Member tiers")."""
+
+    tier: str
+    discount_bp: int = Field(description="Off the merchandise, in basis points (500 = 5 %)")
+    price_bp: int = Field(description="What the tier pays of list prices (9500 = 9.5折)")
+    benefits: list[str] = Field(description="free_shipping waives shipping; others are shown")
+    trailing_spend: MoneyOut = Field(description="Delivered orders of the last 12 months")
+    next_tier: NextTierOut | None = Field(description="null at the top tier")
+
+
+class MeOut(ProfileOut):
+    """The caller's personal centre: the profile, their tier and their points."""
+
+    tier: str = Field(description="Member tier (member, silver, gold by default)")
+    points_balance: int = Field(description="Loyalty points held now")
+    membership: MembershipOut
+
+
+class PointsEntryOut(BaseModel):
+    delta: int = Field(description="Points gained (> 0) or spent or taken back (< 0)")
+    reason: Literal["earned", "reversed", "redeemed", "restored", "adjusted"]
+    order_id: str | None
+    ref: str | None = Field(
+        default=None, exclude_if=lambda value: value is None, description="The return, if any"
+    )
+    at: str
+
+
+class PointsLedgerOut(BaseModel):
+    balance: int
+    items: list[PointsEntryOut] = Field(description="Newest first")
+    next_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+_AddressText = Annotated[StrictStr, Field(max_length=1000)]
+_Label = Annotated[
+    StrictStr, Field(min_length=1, max_length=40, description="How the customer names it")
+]
+
+
+class AddressIn(ShippingAddressIn):
+    """Body of ``POST /me/addresses``: an address as for carts, with an optional label."""
+
+    label: _Label | None = None
+    default: StrictBool = Field(
+        default=False, description="Make it the default (the first address always is)"
+    )
+
+
+class AddressPatchIn(BaseModel):
+    """Body of ``PATCH /me/addresses/{address_id}``: only the fields sent change; null removes
+    an optional field (line2, region, label)."""
+
+    model_config = _FORBID
+
+    name: _AddressText | None = None
+    line1: _AddressText | None = None
+    line2: _AddressText | None = None
+    city: _AddressText | None = None
+    region: _AddressText | None = None
+    postal_code: _AddressText | None = None
+    country: _AddressText | None = None
+    phone: _AddressText | None = None
+    label: _Label | None = None
+    default: Literal[True] | None = Field(
+        default=None, description="true makes it the default (another takes the default away)"
+    )
+
+
+class AddressOut(ShippingAddressOut):
+    address_id: str
+    label: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    default: bool
+    created_at: str
+    updated_at: str
+
+
+class AddressListOut(BaseModel):
+    items: list[AddressOut] = Field(description="Oldest first")
+
+
 class DeviceIn(BaseModel):
     """Body of ``POST /me/devices``: a push token of one of the customer's devices."""
 
@@ -101,6 +190,36 @@ class ExportOut(BaseModel):
     orders: list[dict[str, Any]]
     points: dict[str, Any]
     messages: list[dict[str, Any]]
+    rfm: dict[str, Any] = Field(
+        default_factory=dict, description="Recency, frequency, monetary and RFM segment"
+    )
+
+
+class RfmScoresOut(BaseModel):
+    recency: int = Field(ge=1, le=5)
+    frequency: int = Field(ge=1, le=5)
+    monetary: int = Field(ge=1, le=5)
+
+
+class RfmOut(BaseModel):
+    """A customer's RFM: recency in whole days (null before a first paid order), paid orders,
+    spend (paid less refunded), the named segment and the 1..5 scores behind it."""
+
+    recency_days: int | None
+    frequency: int
+    monetary: MoneyOut
+    segment: str
+    scores: RfmScoresOut | None = None
+
+
+class ContactOut(BaseModel):
+    """A message the shop sent the customer (never its address or text)."""
+
+    channel: str
+    template: str | None
+    event_type: str | None
+    ref: str | None = Field(description="The order, cart or ticket it was about")
+    sent_at: str | None
 
 
 class CustomerAdminOut(BaseModel):
@@ -110,3 +229,8 @@ class CustomerAdminOut(BaseModel):
     tier: str = Field(description="Member tier (member, silver, gold)")
     points: int = Field(description="Points balance")
     recent_orders: list[OrderOut] = Field(description="The five newest orders")
+    tickets: list[TicketSummaryOut] = Field(description="The ten newest tickets")
+    recent_contacts: list[ContactOut] = Field(
+        description="The ten latest messages sent to the customer, newest first"
+    )
+    rfm: RfmOut = Field(description="From the order stream (docs/analytics.md, RFM)")

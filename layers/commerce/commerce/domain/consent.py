@@ -7,10 +7,11 @@ messages are sent about, each with its purpose.
 
 ``channels_for(event_type, preferences, consent)`` is the one place that decides:
 
-- transactional events (orders) go to the channels the customer enabled, email when they never
-  chose; an explicit empty choice means none;
-- marketing events (``cart.abandoned``) go the same way, but only while the customer's current
-  marketing consent is given: never to guests, never on a presumed consent;
+- transactional events (orders, ticket replies) go to the channels the customer enabled, email
+  when they never chose; an explicit empty choice means none;
+- marketing events (``cart.abandoned``, ``campaign.message``) go the same way, but only while
+  the customer's current marketing consent is given: never to guests, never on a presumed
+  consent;
 - operational events (``inventory.low_stock``) go only to staff, never to customers;
 - a channel is used only where there is an address: email needs an email address, SMS a phone
   number, push a registered device; guests (no profile, no choices) get email only.
@@ -62,7 +63,10 @@ class EventType(StrEnum):
     ORDER_DELIVERED = "order.delivered"
     ORDER_RETURN_REQUESTED = "order.return_requested"
     ORDER_REFUNDED = "order.refunded"
+    ORDER_OUT_FOR_DELIVERY = "order.out_for_delivery"
+    TICKET_REPLIED = "ticket.replied"
     CART_ABANDONED = "cart.abandoned"
+    CAMPAIGN_MESSAGE = "campaign.message"
     INVENTORY_LOW_STOCK = "inventory.low_stock"
 
 
@@ -76,7 +80,11 @@ PURPOSES: Final[Mapping[EventType, Purpose]] = {
     EventType.ORDER_DELIVERED: Purpose.TRANSACTIONAL,
     EventType.ORDER_RETURN_REQUESTED: Purpose.TRANSACTIONAL,
     EventType.ORDER_REFUNDED: Purpose.TRANSACTIONAL,
+    EventType.ORDER_OUT_FOR_DELIVERY: Purpose.TRANSACTIONAL,
+    # A reply to the customer's own question: never marketing, whatever their consent.
+    EventType.TICKET_REPLIED: Purpose.TRANSACTIONAL,
     EventType.CART_ABANDONED: Purpose.MARKETING,
+    EventType.CAMPAIGN_MESSAGE: Purpose.MARKETING,
     EventType.INVENTORY_LOW_STOCK: Purpose.OPERATIONAL,
 }
 

@@ -25,6 +25,8 @@ from commerce.errors import Conflict
 
 #: The no-reason return window of the seeds: 7 days from delivery.
 RETURN_WINDOW_SECONDS: Final = 7 * 24 * 60 * 60
+#: The window for a return because the goods are faulty (``reason: "quality"``): 15 days.
+QUALITY_RETURN_WINDOW_SECONDS: Final = 15 * 24 * 60 * 60
 
 
 class OrderStatus(StrEnum):
@@ -49,9 +51,14 @@ class OrderEvent(StrEnum):
     SHIP = "ship"
     DELIVER = "deliver"
     REQUEST_RETURN = "request_return"
+    #: A return because the goods are faulty: the same move, inside the longer quality window.
+    REQUEST_QUALITY_RETURN = "request_quality_return"
     #: Ops have received the returned goods: the refund for exactly those lines is issued
     #: through the provider and their stock comes back (the effects of this move).
     REFUND_COMPLETED = "refund_completed"
+    #: A carrier's report that moves nothing (in transit, out for delivery, an exception, or a
+    #: late one): the order keeps its status and records the event on its tracking trail.
+    TRACK = "track"
 
 
 class Effect(StrEnum):
@@ -98,7 +105,9 @@ _VERBS: Final[Mapping[OrderEvent, str]] = {
     OrderEvent.SHIP: "be shipped",
     OrderEvent.DELIVER: "be delivered",
     OrderEvent.REQUEST_RETURN: "be returned",
+    OrderEvent.REQUEST_QUALITY_RETURN: "be returned",
     OrderEvent.REFUND_COMPLETED: "be refunded",
+    OrderEvent.TRACK: "take carrier events before it is shipped",
 }
 
 _S = OrderStatus
@@ -119,12 +128,20 @@ TRANSITIONS: Final[Mapping[tuple[OrderStatus, OrderEvent], Transition]] = {
     (_S.PAID, _E.SHIP): Transition(_S.SHIPPED),
     (_S.SHIPPED, _E.DELIVER): Transition(_S.DELIVERED),
     (_S.DELIVERED, _E.REQUEST_RETURN): Transition(_S.RETURN_REQUESTED),
+    (_S.DELIVERED, _E.REQUEST_QUALITY_RETURN): Transition(_S.RETURN_REQUESTED),
     (_S.RETURN_REQUESTED, _E.REFUND_COMPLETED): Transition(
         _S.REFUNDED, (Effect.REFUND_LINES, Effect.RESTOCK_RETURNED)
     ),
     # A partial return refunded, the rest of the order may still be returned inside the window
     # (returns.py refuses once nothing is left to return).
     (_S.REFUNDED, _E.REQUEST_RETURN): Transition(_S.RETURN_REQUESTED),
+    (_S.REFUNDED, _E.REQUEST_QUALITY_RETURN): Transition(_S.RETURN_REQUESTED),
+    # Carrier events other than the delivery, and events that arrive late (after the delivery,
+    # or after a return began), go on the tracking trail; the status stays.
+    (_S.SHIPPED, _E.TRACK): Transition(_S.SHIPPED),
+    (_S.DELIVERED, _E.TRACK): Transition(_S.DELIVERED),
+    (_S.RETURN_REQUESTED, _E.TRACK): Transition(_S.RETURN_REQUESTED),
+    (_S.REFUNDED, _E.TRACK): Transition(_S.REFUNDED),
     # Late payment answers on an order cancelled while pending: the status stays, and money
     # taken after all goes back. The stock was released at the cancel, so none is committed.
     (_S.CANCELLED, _E.PAYMENT_APPROVED): Transition(_S.CANCELLED, (Effect.VOID_OR_REFUND_PAYMENT,)),
@@ -146,9 +163,33 @@ TERMINAL_STATUSES: Final = frozenset(
 )
 
 
-def return_window_open(delivered_at: int, now: int) -> bool:
-    """A return may be requested up to and including 7 days after delivery."""
-    return now <= delivered_at + RETURN_WINDOW_SECONDS
+#: How long after the delivery each kind of return may be requested.
+RETURN_WINDOWS: Final[Mapping[OrderEvent, int]] = {
+    OrderEvent.REQUEST_RETURN: RETURN_WINDOW_SECONDS,
+    OrderEvent.REQUEST_QUALITY_RETURN: QUALITY_RETURN_WINDOW_SECONDS,
+}
+#: The ``reason`` of a return that claims the goods are faulty (or ``quality: <details>``).
+QUALITY_REASON: Final = "quality"
+
+
+def is_quality_reason(reason: str) -> bool:
+    """``quality`` (any case, spaces around ignored), alone or followed by ``:`` and details."""
+    word = reason.strip().casefold()
+    return word == QUALITY_REASON or word.startswith(QUALITY_REASON + ":")
+
+
+def return_event(reason: str) -> OrderEvent:
+    """The move a return with ``reason`` makes: a quality return has the longer window."""
+    if is_quality_reason(reason):
+        return OrderEvent.REQUEST_QUALITY_RETURN
+    return OrderEvent.REQUEST_RETURN
+
+
+def return_window_open(
+    delivered_at: int, now: int, event: OrderEvent = OrderEvent.REQUEST_RETURN
+) -> bool:
+    """A return may be requested up to and including 7 days after delivery (15 for quality)."""
+    return now <= delivered_at + RETURN_WINDOWS[event]
 
 
 # --- The order as a value ----------------------------------------------------------------------
@@ -212,11 +253,50 @@ class PaymentStatus(StrEnum):
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 
 
+class PaymentMethod(StrEnum):
+    """How the customer pays (API.md, "Payment methods"): a card token, or a provider page."""
+
+    CARD = "card"
+    ALIPAY = "alipay"
+    WECHAT_PAY = "wechat_pay"
+
+
+#: Methods where the customer acts at the provider (a redirect, a QR code) and the provider's
+#: signed notification settles the order; a card is charged server-side with its token.
+ACTION_METHODS: Final = frozenset({PaymentMethod.ALIPAY, PaymentMethod.WECHAT_PAY})
+
+
+class NextActionType(StrEnum):
+    REDIRECT = "redirect"
+    QR_CODE = "qr_code"
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """What the customer must do for the payment to happen: open ``url`` (Alipay's cashier
+    page) or scan ``code_url`` (WeChat Pay's Native code)."""
+
+    type: NextActionType
+    url: str | None = None
+    code_url: str | None = None
+
+    def __post_init__(self) -> None:
+        wanted = self.url if self.type is NextActionType.REDIRECT else self.code_url
+        if not wanted:
+            raise OrderError(f"a {self.type.value} next action needs its address")
+
+    def to_dict(self) -> dict[str, str]:
+        if self.type is NextActionType.REDIRECT:
+            return {"type": self.type.value, "url": self.url or ""}
+        return {"type": self.type.value, "code_url": self.code_url or ""}
+
+
 @dataclass(frozen=True)
 class Payment:
     """How the order is paid: a provider token's method, and the charge once there is one.
 
     The token itself is not kept on the order: it travels once, in the payments message.
+    ``next_action`` is what the customer must still do at the provider (Alipay, WeChat Pay).
     """
 
     method: str = "card"
@@ -224,12 +304,15 @@ class Payment:
     charge_id: str | None = None
     decline_code: str | None = None
     refunded: Money = field(default_factory=Money.zero)
+    next_action: NextAction | None = None
 
     def approved(self, charge_id: str) -> Payment:
-        return replace(self, status=PaymentStatus.APPROVED, charge_id=charge_id)
+        return replace(self, status=PaymentStatus.APPROVED, charge_id=charge_id, next_action=None)
 
     def declined(self, decline_code: str | None) -> Payment:
-        return replace(self, status=PaymentStatus.DECLINED, decline_code=decline_code)
+        return replace(
+            self, status=PaymentStatus.DECLINED, decline_code=decline_code, next_action=None
+        )
 
     def refund(self, amount: Money, charged: Money) -> Payment:
         """The payment after ``amount`` more of ``charged`` went back."""
@@ -240,9 +323,48 @@ class Payment:
         status = PaymentStatus.REFUNDED if full else PaymentStatus.PARTIALLY_REFUNDED
         return replace(self, status=status, refunded=refunded)
 
-    def to_dict(self) -> dict[str, str]:
-        """The public shape of API.md: ``{"status", "method"}`` (charge ids stay inside)."""
-        return {"status": self.status.value, "method": self.method}
+    def to_dict(self) -> dict[str, object]:
+        """The public shape of API.md: ``{"status", "method", "next_action"?}`` (charge ids
+        stay inside)."""
+        body: dict[str, object] = {"status": self.status.value, "method": self.method}
+        if self.next_action is not None:
+            body["next_action"] = self.next_action.to_dict()
+        return body
+
+
+class RefundStatus(StrEnum):
+    """Where one refund stands: reserved on the order and asked of the provider (``pending``),
+    confirmed (``succeeded``), or refused by the provider (``failed``, its amount freed)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefundRecord:
+    """One refund of the order's charge, as ``refunds`` lists it.
+
+    ``refund_id`` is also the reference the provider was given (so its refund notification
+    names it); ``provider_refund_id`` is the provider's own id once known. ``points_due`` is
+    what a staff refund of a delivered order takes back, decided when it succeeded.
+    """
+
+    refund_id: str
+    amount: Money
+    status: RefundStatus
+    at: int
+    reason: str = ""
+    provider_refund_id: str | None = None
+    points_due: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "refund_id": self.refund_id,
+            "amount": self.amount.to_dict(),
+            "status": self.status.value,
+            "at": iso(self.at),
+        }
 
 
 STAFF_READERS: Final = frozenset({"support", "ops", "admin"})
@@ -271,6 +393,8 @@ class Order:
     cart_token_hash: str | None = None
     order_token_hash: str | None = None
     version: int = 1
+    #: Every refund of the charge, oldest first (staff, provider-reported, cancel, returns).
+    refunds: tuple[RefundRecord, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.lines:
@@ -315,6 +439,8 @@ class Order:
             "history": [entry.to_dict() for entry in self.history],
             "created_at": iso(self.created_at),
         }
+        if self.refunds:
+            body["refunds"] = [refund.to_dict() for refund in self.refunds]
         if self.shipping_address is not None:
             body["shipping_address"] = self.shipping_address.to_dict()
         return body
@@ -367,19 +493,32 @@ class Advance:
         return self.transition.effects
 
 
+def amend(order: Order) -> Advance:
+    """A change of the order that is no move of the state machine (a refund recorded, the
+    payment's next action kept): status and history stay, the version grows by one, so it is
+    written like any move, conditioned on the version and status it was decided on."""
+    after = replace(order, version=order.version + 1)
+    return Advance(after, Transition(order.status), order.status)
+
+
 def advance(order: Order, event: OrderEvent, at: int) -> Advance:
     """Apply ``event`` at ``at``: the new status joins the history and the version grows by one.
 
     A move that keeps the status (a late payment answer on a cancelled order) adds no history
     entry but still bumps the version, so its effects are written exactly once. A return is only
-    requested while ``return_window_open``; outside it, ``IllegalTransition`` (409).
+    requested while ``return_window_open`` for its kind (7 days, 15 for a quality return);
+    outside it, ``IllegalTransition`` (409).
     """
     move = transition(order.status, event)
-    if event is OrderEvent.REQUEST_RETURN:
+    if event in RETURN_WINDOWS:
         delivered = order.delivered_at
-        if delivered is None or not return_window_open(delivered, at):
+        if delivered is None or not return_window_open(delivered, at, event):
+            days = RETURN_WINDOWS[event] // 86_400
+            kind = " for a quality problem" if event is OrderEvent.REQUEST_QUALITY_RETURN else ""
             raise IllegalTransition(
-                order.status, event, "The return window of 7 days after delivery has closed"
+                order.status,
+                event,
+                f"The return window{kind} of {days} days after delivery has closed",
             )
     history = order.history
     if move.status is not order.status:

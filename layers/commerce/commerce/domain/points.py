@@ -69,6 +69,42 @@ class PointsPolicy:
 
 DEFAULT_POLICY: Final = PointsPolicy()
 
+#: The keys of the ``POINTS_POLICY`` setting, each a whole number; absent keys keep the default.
+_POLICY_KEYS: Final = ("earn_points", "earn_per_fen", "redeem_points", "redeem_fen", "max_share_bp")
+#: ``DEFAULT_POLICY`` as the setting writes it; the seed's "1 point = 1 yuan" is ``redeem_fen=100``.
+DEFAULT_POLICY_SPEC: Final = (
+    "earn_points=1,earn_per_fen=100,redeem_points=1,redeem_fen=1,max_share_bp=5000"
+)
+
+
+def parse_policy(spec: str) -> PointsPolicy:
+    """The policy a ``POINTS_POLICY`` setting states: comma-separated ``key=whole number`` of
+    ``earn_points`` (per ``earn_per_fen`` paid), ``redeem_points`` (worth ``redeem_fen``) and
+    ``max_share_bp`` (of the payable amount). Empty: the defaults. ``ValueError`` for anything
+    else, so a bad setting fails the cold start rather than a checkout."""
+    values = {
+        "earn_points": DEFAULT_POLICY.earn_points,
+        "earn_per_fen": DEFAULT_POLICY.earn_per.amount,
+        "redeem_points": DEFAULT_POLICY.rate.points,
+        "redeem_fen": DEFAULT_POLICY.rate.value.amount,
+        "max_share_bp": DEFAULT_POLICY.max_share_bp,
+    }
+    seen: set[str] = set()
+    for entry in (e.strip() for e in spec.split(",")):
+        if not entry:
+            continue
+        key, sep, raw = (part.strip() for part in entry.partition("="))
+        if not sep or key not in _POLICY_KEYS or key in seen or not raw.isdigit():
+            raise ValueError(f"{entry!r} is not one of {', '.join(_POLICY_KEYS)} = whole number")
+        seen.add(key)
+        values[key] = int(raw)
+    return PointsPolicy(
+        earn_points=values["earn_points"],
+        earn_per=Money(values["earn_per_fen"]),
+        rate=PointsRate(values["redeem_points"], Money(values["redeem_fen"])),
+        max_share_bp=values["max_share_bp"],
+    )
+
 
 # --- Earning and reversing ----------------------------------------------------------------------
 

@@ -40,6 +40,9 @@ class RecordKind(StrEnum):
     MESSAGE = "message"  # notifications sent
     REVIEW = "review"  # product reviews the customer wrote
     PURCHASE = "purchase"  # buyer records: products received, what lets them review
+    TICKET = "ticket"  # support tickets
+    TICKET_MESSAGE = "ticket_message"  # what was written in them
+    RFM = "rfm"  # the order stream's value of the customer (recency, frequency, monetary)
 
 
 #: Fields (dotted paths into nested maps) whose values identify the customer, per record kind.
@@ -69,6 +72,9 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
     RecordKind.REVIEW: frozenset({"customer_id"}),
     RecordKind.PURCHASE: frozenset({"customer_id"}),
+    RecordKind.TICKET: frozenset({"customer_id", "email", "subject"}),
+    RecordKind.TICKET_MESSAGE: frozenset({"message"}),
+    RecordKind.RFM: frozenset({"customer_id"}),
 }
 
 
@@ -97,6 +103,9 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.MESSAGE: Erasure.DELETE,
     RecordKind.REVIEW: Erasure.ANONYMISE,
     RecordKind.PURCHASE: Erasure.DELETE,
+    RecordKind.TICKET: Erasure.DELETE,
+    RecordKind.TICKET_MESSAGE: Erasure.DELETE,
+    RecordKind.RFM: Erasure.DELETE,
 }
 
 #: Orders in these statuses still need the customer (payment, delivery, a return under way):
@@ -213,7 +222,8 @@ def find_values(document: Any, values: Collection[str], path: str = "$") -> list
 # --- The export document ----------------------------------------------------------------------
 
 #: Bumped whenever a section changes shape, so a reader knows what it holds.
-EXPORT_SCHEMA_VERSION: Final = 1
+#: 2: the address book joined ``addresses`` (each record says its ``source``), and ``tickets``.
+EXPORT_SCHEMA_VERSION: Final = 2
 EXPORT_SECTIONS: Final = (
     "profile",
     "consents",
@@ -223,6 +233,8 @@ EXPORT_SECTIONS: Final = (
     "points",
     "messages",
     "reviews",
+    "tickets",
+    "rfm",
 )
 #: Storage keys and secrets left out of every exported record (they say nothing about the
 #: customer that the rest of the record does not).
@@ -277,12 +289,14 @@ def export_document(
     *,
     generated_at: int,
     reviews: Iterable[Mapping[str, Any]] = (),
+    tickets: Iterable[Mapping[str, Any]] = (),
+    rfm: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The body of ``GET /me/export``: everything held about the caller, as one JSON document.
 
     Every section is present, empty when there is nothing (``profile`` is then ``{}``); records
     keep their own field names, less storage keys and secrets; ``points`` carries the balance
-    and every ledger entry in order.
+    and every ledger entry in order; ``rfm`` the customer's RFM as support sees it.
     """
     entries = list(points_ledger)
     return {
@@ -296,4 +310,6 @@ def export_document(
         "points": {"balance": balance(entries), "ledger": [e.to_dict() for e in entries]},
         "messages": [_record(m) for m in messages],
         "reviews": [_record(r) for r in reviews],
+        "tickets": [_record(t) for t in tickets],
+        "rfm": _record(rfm) if rfm is not None else {},
     }

@@ -1,13 +1,17 @@
 """Member tiers: member, silver and gold by what a customer spent over the trailing twelve months.
 
-The tier table is configuration (``parse_tiers`` reads it from one setting); the defaults are the
-seeds' examples: silver 5 % off, gold 15 % off. A tier's discount is applied by ``pricing.price``
-as a ``TierPercentage``, after the coupons. The tier is recomputed from the customer's orders
-whenever one of them is delivered or refunded. docs/customers.md states the rules.
+The tier table is configuration (``parse_tiers`` reads it from one setting); each tier carries
+its own price (a discount in basis points) and its benefits. The defaults are the seed's member
+prices: every member pays 95 % (9.5折), silver 90 % (9折), gold 85 % (8.5折) with free shipping.
+A tier's discount is applied by ``pricing.price`` as a ``TierPercentage``, after the coupons,
+and its ``free_shipping`` benefit as a ``FreeShipping`` waiver (``tier_discounts``). The tier is
+recomputed from the customer's orders whenever one of them is delivered or refunded.
+docs/customers.md states the rules.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
@@ -15,10 +19,18 @@ from typing import Final
 
 from commerce.domain.money import DEFAULT_CURRENCY, Money
 from commerce.domain.orders import Order
-from commerce.domain.pricing import BASIS_POINTS, TierPercentage
+from commerce.domain.pricing import BASIS_POINTS, Discount, FreeShipping, TierPercentage
 
 #: The trailing window of spend: 365 days up to and including now.
 TRAILING_WINDOW_SECONDS: Final = 365 * 24 * 60 * 60
+
+
+#: The benefit that waives shipping on every cart and order of the tier.
+FREE_SHIPPING: Final = "free_shipping"
+#: Benefits other than free shipping are labels the shop shows (``priority_support``,
+#: ``birthday_gift``): lower-case words, at most this many per tier.
+MAX_BENEFITS: Final = 8
+_BENEFIT_RE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class TierError(ValueError):
@@ -27,11 +39,18 @@ class TierError(ValueError):
 
 @dataclass(frozen=True)
 class Tier:
-    """``name`` applies from ``threshold`` of trailing spend and takes ``rate_bp`` off."""
+    """``name`` applies from ``threshold`` of trailing spend, takes ``rate_bp`` off the
+    merchandise and grants ``benefits`` (``FREE_SHIPPING`` waives shipping; the rest are shown)."""
 
     name: str
     threshold: Money
     rate_bp: int
+    benefits: tuple[str, ...] = ()
+
+    @property
+    def price_bp(self) -> int:
+        """What the tier pays of the list price, in basis points (9500 = 9.5折)."""
+        return BASIS_POINTS - self.rate_bp
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,11 @@ class TierTable:
                 raise TierError(f"{tier.name}: rate_bp must be in 0..{BASIS_POINTS - 1}")
             if tier.threshold.currency != DEFAULT_CURRENCY:
                 raise TierError(f"{tier.name}: threshold must be in {DEFAULT_CURRENCY}")
+            benefits = tier.benefits
+            if len(benefits) > MAX_BENEFITS or len(set(benefits)) != len(benefits):
+                raise TierError(f"{tier.name}: at most {MAX_BENEFITS} distinct benefits")
+            if not all(isinstance(b, str) and _BENEFIT_RE.fullmatch(b) for b in benefits):
+                raise TierError(f"{tier.name}: benefits are lower-case words (free_shipping)")
         for lower, upper in pairwise(self.tiers):
             if upper.threshold.amount <= lower.threshold.amount:
                 raise TierError(f"{upper.name}: thresholds must rise from tier to tier")
@@ -64,27 +88,29 @@ class TierTable:
         return next((t for t in self.tiers if t.name == name), None)
 
 
-#: member from 0, silver from 1,000.00 CNY (5 % off), gold from 5,000.00 CNY (15 % off).
+#: The seed's member prices: every member 9.5折 (5 % off), silver from 1,000.00 CNY of trailing
+#: spend 9折 (10 % off), gold from 5,000.00 CNY 8.5折 (15 % off) and free shipping.
 DEFAULT_TIERS: Final = TierTable(
     (
-        Tier("member", Money(0), 0),
-        Tier("silver", Money(100_000), 500),
-        Tier("gold", Money(500_000), 1_500),
+        Tier("member", Money(0), 500),
+        Tier("silver", Money(100_000), 1_000),
+        Tier("gold", Money(500_000), 1_500, (FREE_SHIPPING,)),
     )
 )
+#: ``DEFAULT_TIERS`` as the ``MEMBER_TIERS`` setting writes it.
+DEFAULT_TIERS_SPEC: Final = "member:0:500,silver:100000:1000,gold:500000:1500:free_shipping"
 
 
 def parse_tiers(spec: str) -> TierTable:
-    """A table from its setting: ``name:threshold_fen:rate_bp`` entries, comma-separated.
-
-    ``DEFAULT_TIERS`` is ``member:0:0,silver:100000:500,gold:500000:1500``.
-    """
+    """A table from its setting: ``name:threshold_fen:rate_bp[:benefit+benefit...]`` entries,
+    comma-separated (``DEFAULT_TIERS_SPEC`` is the default table)."""
     tiers: list[Tier] = []
     for entry in spec.split(","):
         parts = [p.strip() for p in entry.split(":")]
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            raise TierError(f"{entry.strip()!r} is not name:threshold_fen:rate_bp")
-        tiers.append(Tier(parts[0], Money(int(parts[1])), int(parts[2])))
+        if len(parts) not in (3, 4) or not parts[1].isdigit() or not parts[2].isdigit():
+            raise TierError(f"{entry.strip()!r} is not name:threshold_fen:rate_bp[:benefits]")
+        benefits = tuple(b.strip() for b in parts[3].split("+")) if len(parts) == 4 else ()
+        tiers.append(Tier(parts[0], Money(int(parts[1])), int(parts[2]), benefits))
     return TierTable(tuple(tiers))
 
 
@@ -124,3 +150,11 @@ def trailing_spend(orders: Iterable[Order], now: int) -> Money:
 def to_discount(tier: Tier) -> TierPercentage | None:
     """The pricing module's discount for ``tier``; None for a tier that takes nothing off."""
     return TierPercentage(tier.name, tier.rate_bp) if tier.rate_bp else None
+
+
+def tier_discounts(tier: Tier) -> tuple[Discount, ...]:
+    """What ``tier`` gives a cart or order: its percentage, and a shipping waiver with the
+    ``free_shipping`` benefit (none for a tier with neither)."""
+    percentage = to_discount(tier)
+    waiver = FreeShipping(f"tier:{tier.name}") if FREE_SHIPPING in tier.benefits else None
+    return tuple(d for d in (percentage, waiver) if d is not None)

@@ -26,6 +26,7 @@ from commerce.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from commerce.http import json_guard
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
@@ -41,34 +42,43 @@ def _is_json(content_type: str) -> bool:
     )
 
 
-def request_guard_failure(event: dict[str, Any]) -> CommerceError | None:
-    """Why a request must be refused before routing: a body too large or not JSON.
+def request_guard_failure(event: dict[str, Any], *, json_only: bool = True) -> CommerceError | None:
+    """Why a request must be refused before routing: a body too large, (``json_only``) not
+    JSON, or JSON that breaks a limit of ``json_guard`` (nesting, number length, a key given
+    twice).
 
-    This runs ahead of the resolver because its schema validation would otherwise try to parse
-    a form or a 20 MB blob first and report a misleading field error.
+    This runs ahead of the resolver because its schema validation would otherwise parse a form,
+    a 20 MB blob or a body nested a thousand deep first, and fail with a misleading field error
+    or a 500. Routes that verify a sender's signature over the raw body (the webhooks: Alipay
+    posts a form) take any media type; a JSON body is held to the guard's limits all the same.
     """
     body = event.get("body")
-    if isinstance(body, str) and len(body.encode()) > get_settings().max_body_bytes:
-        return PayloadTooLarge("The request body exceeds the size limit")
+    limit = get_settings().max_body_bytes
+    if isinstance(body, str) and len(body.encode()) > limit:
+        return PayloadTooLarge(f"The request body exceeds the limit of {limit} bytes", limit=limit)
     method = str(event.get("httpMethod") or "").upper()
-    if method in _BODY_METHODS and body:
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
-        content_type = headers.get("content-type")
-        if content_type and not _is_json(content_type):
-            return UnsupportedMediaType(f"Send application/json, not {content_type.split(';')[0]}")
-        if event.get("isBase64Encoded") and not _is_utf8_base64(str(body)):
-            # Bytes that are not UTF-8 arrive base64-encoded; the resolver would fail to decode
-            # them with a 500 instead of calling them what they are: JSON that cannot be parsed.
-            return ValidationFailed([FieldError("body", "Malformed JSON: the body is not UTF-8")])
-    return None
+    if method not in _BODY_METHODS or not body:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type")
+    if content_type and not _is_json(content_type):
+        if not json_only:
+            return None
+        return UnsupportedMediaType(f"Send application/json, not {content_type.split(';')[0]}")
+    text = _utf8_base64(str(body)) if event.get("isBase64Encoded") else str(body)
+    if text is None:
+        # Bytes that are not UTF-8 arrive base64-encoded; the resolver would fail to decode
+        # them with a 500 instead of calling them what they are: JSON that cannot be parsed.
+        return ValidationFailed([FieldError("body", "Malformed JSON: the body is not UTF-8")])
+    refused = json_guard.refusal(text)
+    return ValidationFailed([refused]) if refused is not None else None
 
 
-def _is_utf8_base64(body: str) -> bool:
+def _utf8_base64(body: str) -> str | None:
     try:
-        base64.b64decode(body, validate=True).decode("utf-8")
+        return base64.b64decode(body, validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
-        return False
-    return True
+        return None
 
 
 def _commerce_error(error: CommerceError) -> Response[str]:
@@ -99,11 +109,12 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
     return app
 
 
-def lambda_entrypoint(app: APIGatewayRestResolver) -> LambdaHandler:
-    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics."""
+def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
+    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
+    ``json_only`` False lets bodies of any media type reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event)
+        refused = request_guard_failure(event, json_only=json_only)
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)

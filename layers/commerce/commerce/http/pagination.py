@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from commerce.errors import FieldError, ValidationFailed
+from commerce.settings import get_settings
 
 _MAX_VALUE_CHARS = 256
 # Large enough for every key decode accepts (four string attributes of up to 256 characters,
@@ -69,3 +70,23 @@ def page_size(limit: int | None, default: int, maximum: int) -> int:
     if limit < 1 or limit > maximum:
         raise ValidationFailed([FieldError("limit", f"Must be between 1 and {maximum}")])
     return limit
+
+
+def page_request(
+    limit: int | None,
+    next_token: str | None,
+    page_keys: Collection[str],
+    *,
+    partition: tuple[str, str] | None = None,
+) -> tuple[int, dict[str, Any] | None]:
+    """A list's page size (``limit`` within the settings' bounds) and start key (the decoded
+    ``next_token``). With ``partition`` (a key attribute and the value it must hold), a token
+    minted for another list, such as someone else's, is refused as a bad token."""
+    settings = get_settings()
+    size = page_size(limit, settings.default_page_size, settings.max_page_size)
+    start = decode_page_token(next_token, page_keys)
+    if start is not None and partition is not None:
+        attribute, expected = partition
+        if start[attribute]["S"] != expected:
+            raise _bad_token()
+    return size, start

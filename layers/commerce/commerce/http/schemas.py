@@ -1,12 +1,17 @@
-"""Response shapes every API function shares: money, totals and a shipping address.
+"""Shapes every API function shares: money, totals and a shipping address (as shown, and as a
+client sends one).
 
 Carts, orders, coupons and customers all show these the same way (API.md, "Conventions"), so
-the models and the builders from domain values live once here, below every use case.
+the models and the builders from domain values live once here, below every use case. The
+address a client sends is one shape too, for a cart and for the address book: the schema only
+checks shapes and types, ``domain.cart`` checks the content and reports every bad field at once.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
@@ -35,6 +40,25 @@ class ShippingAddressOut(BaseModel):
     postal_code: str
     country: str
     phone: str
+
+
+#: Generous bounds on address text before the domain's own limits apply.
+_Text = Annotated[StrictStr, Field(max_length=1000)]
+
+
+class ShippingAddressIn(BaseModel):
+    """An address as a client sends it (``PUT /carts/{cart_id}/shipping-address``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: _Text
+    line1: _Text
+    line2: _Text | None = None
+    city: _Text
+    region: _Text | None = None
+    postal_code: _Text
+    country: _Text = Field(description="ISO 3166-1 alpha-2, e.g. CN")
+    phone: _Text = Field(description="International (E.164) or a CN mobile number")
 
 
 def money_out(money: Money) -> MoneyOut:

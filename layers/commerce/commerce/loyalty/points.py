@@ -14,12 +14,16 @@ Guests' and erased customers' orders touch no ledger (``customer_of``).
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Final
 
 from commerce.domain.money import Money
 from commerce.domain.points import (
+    DEFAULT_POLICY,
     InsufficientPoints,
+    PointsPolicy,
     earn_entry,
+    parse_policy,
     plan_redemption,
     points_earned,
     redeem_entry,
@@ -29,6 +33,7 @@ from commerce.domain.points import (
 )
 from commerce.domain.pricing import PointsRedemption, Totals
 from commerce.domain.privacy import ERASED_OWNER
+from commerce.settings import get_settings
 from commerce.store import kit
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
@@ -38,6 +43,14 @@ from commerce.store.transactions import LabelledTransaction
 
 #: Reversals decided again when a concurrent change moved the balance they were decided on.
 _REVERSAL_ATTEMPTS: Final = 3
+
+
+@lru_cache(maxsize=1)
+def points_policy() -> PointsPolicy:
+    """The earning and redemption rates in force: ``POINTS_POLICY`` when set, else the
+    documented defaults. A change applies to what is earned, redeemed or reversed after it."""
+    spec = get_settings().points_policy
+    return parse_policy(spec) if spec else DEFAULT_POLICY
 
 
 def customer_of(stored: StoredOrder) -> str | None:
@@ -54,7 +67,8 @@ def redemption(sub: str | None, requested: int, before: Totals) -> PointsRedempt
     """The points request ``pricing.price`` redeems for ``requested`` on ``before`` (the totals
     before points): the balance is read only when points are asked for."""
     balance = points_store.balance_of(sub) if requested and sub is not None else 0
-    return plan_redemption(balance, requested, before, signed_in=sub is not None).request
+    policy = points_policy()
+    return plan_redemption(balance, requested, before, policy, signed_in=sub is not None).request
 
 
 def debit(tx: LabelledTransaction, sub: str | None, order_id: str, points: int, now: int) -> None:
@@ -90,7 +104,7 @@ def earn_on_delivery(stored: StoredOrder) -> None:
     delivered = order.delivered_at
     if sub is None or delivered is None:
         return
-    entry = earn_entry(order.order_id, order.totals, delivered)
+    entry = earn_entry(order.order_id, order.totals, delivered, points_policy())
     if entry is not None:
         points_store.record_once(sub, entry)
 
@@ -114,7 +128,8 @@ def reversal_owed(stored: StoredOrder, refunded_now: Money, at: int) -> PendingR
     if sub is None or order.delivered_at is None:
         return None
     before = Money(max(0, order.payment.refunded.amount - refunded_now.amount))
-    due = reversal_due(points_earned(order.totals), before, refunded_now)
+    policy = points_policy()
+    due = reversal_due(points_earned(order.totals, policy), before, refunded_now, policy)
     return PendingReversal(due, at) if due else None
 
 
@@ -160,3 +175,21 @@ def reverse_on_refund(stored: StoredOrder, return_id: str, pending: PendingRever
         give_up=lambda: RuntimeError(f"points reversal of {order_id} kept racing"),
         attempts=_REVERSAL_ATTEMPTS,
     )
+
+
+def reverse_refund(stored: StoredOrder, refund_id: str, due: int, at: int) -> bool:
+    """Take back the ``due`` points a refund outside a return un-earns (decided when the refund
+    succeeded and kept on its record), once: the ledger entry's id names the refund, so a
+    second writer finds it written. Takes at most the balance, as every reversal does."""
+    sub = customer_of(stored)
+    if sub is None or due <= 0:
+        return False
+    entry = reversal_entry(stored.order_id, refund_id, due, points_store.balance_of(sub), at)
+    if entry is None:
+        return False
+    return points_store.record_once(sub, entry)
+
+
+def refund_reversal_due(stored: StoredOrder, refunded_now: Money) -> int:
+    """Points a refund of ``refunded_now`` un-earns; ``stored`` has it counted already."""
+    return (reversal_owed(stored, refunded_now, 0) or PendingReversal(0, 0)).points

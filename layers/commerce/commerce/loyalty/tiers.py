@@ -1,25 +1,28 @@
-"""The member tier a customer holds now, and the discount it gives their carts and orders.
+"""The member tier a customer holds now, and what it gives their carts and orders.
 
 The tier comes from the trailing twelve-month spend (orders delivered in the window, less
 refunds: ``domain.tiers.trailing_spend``) against the table in force (docs/customers.md,
-"Member tiers").
+"Member tiers"): its discount and, with the ``free_shipping`` benefit, a shipping waiver.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from commerce.domain.money import Money
 from commerce.domain.orders import Order
-from commerce.domain.pricing import TierPercentage
+from commerce.domain.pricing import Discount
 from commerce.domain.tiers import (
     DEFAULT_TIERS,
     TRAILING_WINDOW_SECONDS,
     Tier,
     TierTable,
+    next_tier,
     parse_tiers,
+    tier_discounts,
     tier_for,
-    to_discount,
     trailing_spend,
 )
 from commerce.settings import get_settings
@@ -37,21 +40,38 @@ def tier_table() -> TierTable:
     return parse_tiers(spec) if spec else DEFAULT_TIERS
 
 
-def member_tier(sub: str, now: int) -> Tier:
-    """The customer's member tier from their trailing twelve-month spend (orders delivered in
-    the window, less refunds)."""
+@dataclass(frozen=True)
+class Standing:
+    """A customer's tier now, the spend that earned it, and the next tier up (None at the top)
+    with the spend still needed to reach it."""
+
+    tier: Tier
+    spend: Money
+    next: tuple[Tier, Money] | None
+
+
+def standing(sub: str, now: int) -> Standing:
+    """The customer's tier from their trailing twelve-month spend (orders delivered in the
+    window, less refunds), and how far the next one is."""
     oldest = now - TRAILING_WINDOW_SECONDS - _DELIVERY_SLACK_SECONDS
     orders: list[Order] = []
     for stored in order_store.each_customer_order(sub, _ORDERS_PAGE):
         if stored.order.created_at < oldest:
             break  # newest first: every order after this one is older still
         orders.append(stored.order)
-    return tier_for(trailing_spend(orders, now), tier_table())
+    table = tier_table()
+    spend = trailing_spend(orders, now)
+    return Standing(tier_for(spend, table), spend, next_tier(spend, table))
 
 
-def member_discount(sub: str | None, now: int) -> TierPercentage | None:
-    """The signed-in customer's tier discount (``member_tier``); None for guests and for the
-    lowest tier."""
+def member_tier(sub: str, now: int) -> Tier:
+    """The customer's member tier now (``standing``)."""
+    return standing(sub, now).tier
+
+
+def member_discounts(sub: str | None, now: int) -> tuple[Discount, ...]:
+    """What the signed-in customer's tier gives a cart or order (``tier_discounts``); nothing
+    for guests."""
     if sub is None:
-        return None
-    return to_discount(member_tier(sub, now))
+        return ()
+    return tier_discounts(member_tier(sub, now))

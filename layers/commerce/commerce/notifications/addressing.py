@@ -5,7 +5,9 @@ is read by id for its lines, totals, carrier, tracking, delivery and returns, an
 locale. A guest gets email only, at the order's address, in the checkout's language; a
 signed-in customer gets their profile's channels, language, consent, phone and push devices
 (the order's address and language where the profile has none). ``cart.abandoned`` goes to the
-cart's owner on their profile's channels (nobody without a profile). ``inventory.low_stock``
+cart's owner and ``campaign.message`` to the campaign's member, on their profile's channels
+(nobody without a profile); ``ticket.replied`` to the ticket's customer on theirs, or without a
+profile by email to the address the ticket was opened with. ``inventory.low_stock``
 goes to the ops mailbox (``OPS_ALERT_EMAIL``). Which of those channels a message may use is
 ``domain.consent.channels_for``'s to decide, when the messages are built.
 
@@ -23,6 +25,7 @@ from commerce.customers.profiles import Preferences, preferences_for
 from commerce.domain.consent import Audience, EventType, NotificationError
 from commerce.notifications.messages import NotificationEvent, Recipient
 from commerce.settings import get_settings
+from commerce.store import customers as customer_store
 from commerce.store import notifications as sent_records
 from commerce.store.orders import StoredOrder, load_returns
 
@@ -39,8 +42,19 @@ def _latest_return(order_id: str) -> dict[str, Any]:
     }
 
 
-def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
-    """What the order templates use, read from the order as stored."""
+def _refund(stored: StoredOrder, refund_id: str) -> dict[str, Any]:
+    """A refund made outside a return (by staff, or at the provider), as listed on the order."""
+    found = next((r for r in stored.order.refunds if r.refund_id == refund_id), None)
+    if found is None:
+        raise NotificationError(f"order {stored.order_id} has no refund {refund_id}")
+    return {"refund_id": refund_id, "refund": found.amount.to_dict()}
+
+
+def order_data(
+    stored: StoredOrder, kind: EventType, *, refund_id: str | None = None
+) -> dict[str, Any]:
+    """What the order templates use, read from the order as stored. ``refund_id`` names the
+    refund an ``order.refunded`` event announces when it is not a return's."""
     order = stored.order
     data: dict[str, Any] = {
         "order_id": order.order_id,
@@ -57,7 +71,9 @@ def order_data(stored: StoredOrder, kind: EventType) -> dict[str, Any]:
     if kind is EventType.ORDER_CANCELLED:
         refunded = order.payment.refunded
         data["refund"] = refunded.to_dict() if refunded.amount > 0 else None
-    if kind in (EventType.ORDER_RETURN_REQUESTED, EventType.ORDER_REFUNDED):
+    if kind is EventType.ORDER_REFUNDED and refund_id is not None:
+        data.update(_refund(stored, refund_id))
+    elif kind in (EventType.ORDER_RETURN_REQUESTED, EventType.ORDER_REFUNDED):
         data.update(_latest_return(order.order_id))
     return data
 
@@ -107,7 +123,11 @@ def address(event: NotificationEvent) -> Addressed:
         ops = get_settings().ops_alert_email
         return Addressed(event, Recipient.staff(ops) if ops else None)
     if event.type is EventType.CART_ABANDONED:
-        return _cart_addressed(event)
+        return _customer_addressed(event, "owner_sub")
+    if event.type is EventType.CAMPAIGN_MESSAGE:
+        return _customer_addressed(event, "customer_id")
+    if event.type is EventType.TICKET_REPLIED:
+        return _ticket_addressed(event)
     order_id = event.data.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         raise NotificationError(f"{event.type.value} names no order_id")
@@ -115,17 +135,42 @@ def address(event: NotificationEvent) -> Addressed:
     if found is None:
         raise NotificationError(f"no order {order_id}")
     stored, locale = found
-    data = {**event.data, **order_data(stored, event.type)}
+    refund_id = event.data.get("refund_id")
+    data = {
+        **event.data,
+        **order_data(
+            stored, event.type, refund_id=refund_id if isinstance(refund_id, str) else None
+        ),
+    }
     completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
     return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
 
 
-def _cart_addressed(event: NotificationEvent) -> Addressed:
-    """A cart reminder goes to the cart's owner with their own preferences; nobody without a
-    profile (guests, erased customers). ``channels_for`` applies their marketing consent."""
-    sub = event.data.get("owner_sub")
+def _customer_of(event: NotificationEvent, field: str) -> str:
+    sub = event.data.get(field)
     if not isinstance(sub, str) or not sub:
-        raise NotificationError("cart.abandoned names no owner_sub")
+        raise NotificationError(f"{event.type.value} names no {field}")
+    return sub
+
+
+def _ticket_addressed(event: NotificationEvent) -> Addressed:
+    """A support reply goes to the ticket's customer on their own channels; without a profile
+    (they never opened one), by email to the address they opened the ticket with."""
+    sub = _customer_of(event, "owner_sub")
+    prefs = preferences_for(sub)
+    if prefs is not None:
+        return Addressed(event, _customer_recipient(prefs), sub)
+    email = event.data.get("email")
+    if not isinstance(email, str) or not email or customer_store.load_profile(sub) is not None:
+        return Addressed(event, None)  # no address, or a profile being erased: nobody
+    return Addressed(event, Recipient(Audience.CUSTOMER, email=email), sub)
+
+
+def _customer_addressed(event: NotificationEvent, field: str) -> Addressed:
+    """A marketing message goes to the customer the event names in ``field`` (a cart's owner,
+    a campaign's member) with their own preferences; nobody without a profile (guests, erased
+    customers). ``channels_for`` applies their marketing consent."""
+    sub = _customer_of(event, field)
     prefs = preferences_for(sub)
     if prefs is None:
         return Addressed(event, None)

@@ -37,7 +37,7 @@ from commerce.domain.consent import (
 )
 from commerce.domain.locale import Locale, negotiate
 from commerce.domain.money import Money, MoneyError
-from commerce.domain.orders import RETURN_WINDOW_SECONDS
+from commerce.domain.orders import QUALITY_RETURN_WINDOW_SECONDS, RETURN_WINDOW_SECONDS
 from commerce.notifications.formats import FormatError, parse_time
 from commerce.notifications.rendering import RenderedMessage, render, template_id
 
@@ -190,8 +190,9 @@ class OutgoingMessage:
         return fields
 
 
-#: Data keys that name what an event is about, in the order they are looked for.
-_REF_KEYS: Final = ("order_id", "cart_id", "sku")
+#: Data keys that name what an event is about, in the order they are looked for (a ticket
+#: reply may also name the order the ticket is about: the ticket comes first).
+_REF_KEYS: Final = ("ticket_id", "order_id", "cart_id", "sku", "campaign_id")
 
 
 def _ref(data: Mapping[str, Any]) -> str | None:
@@ -227,9 +228,9 @@ def _line(raw: Any, index: int) -> dict[str, Any]:
     return line
 
 
-def _return_by(delivered_at: Any) -> str:
+def _return_by(delivered_at: Any, window_seconds: int = RETURN_WINDOW_SECONDS) -> str:
     try:
-        moment = parse_time(delivered_at) + timedelta(seconds=RETURN_WINDOW_SECONDS)
+        moment = parse_time(delivered_at) + timedelta(seconds=window_seconds)
     except FormatError as error:
         raise NotificationError(f"delivered_at: {error}") from None
     return clock.iso(int(moment.timestamp()))
@@ -242,7 +243,8 @@ def template_context(
     ``store`` (which win over data keys of the same name).
 
     Derived values are added here, not computed in templates: each line's ``name`` and
-    ``line_total``, and for a delivery the last day of returns (``return_by``).
+    ``line_total``, and for a delivery the last day of returns (``return_by``) and of returns
+    for a quality problem (``quality_return_by``).
     """
     context: dict[str, Any] = dict(event.data)
     lines = event.data.get("lines")
@@ -250,8 +252,12 @@ def template_context(
         if not isinstance(lines, Sequence) or isinstance(lines, str):
             raise NotificationError("lines must be a list")
         context["lines"] = [_line(raw, i) for i, raw in enumerate(lines)]
-    if event.type is EventType.ORDER_DELIVERED and "return_by" not in event.data:
-        context["return_by"] = _return_by(event.data.get("delivered_at"))
+    if event.type is EventType.ORDER_DELIVERED:
+        delivered_at = event.data.get("delivered_at")
+        if "return_by" not in event.data:
+            context["return_by"] = _return_by(delivered_at)
+        if "quality_return_by" not in event.data:
+            context["quality_return_by"] = _return_by(delivered_at, QUALITY_RETURN_WINDOW_SECONDS)
     context.update(
         event={"id": event.event_id, "type": event.type.value, "occurred_at": event.occurred_at},
         customer={"name": recipient.name},

@@ -2,9 +2,10 @@
 
 A use case decides a move on the order as read (``commerce.domain.orders.advance``) and says
 what else the move obliges (``Effects``: stock deducted, released or restocked, perks returned,
-a shipment, a delivery, a return opened or received). The book writes the move and its effects
-together, conditioned on the order still standing where it was read, and answers None when it no
-longer does, so the use case decides again on a fresh read (``orders.moves``).
+a shipment, a delivery, a carrier event on the tracking trail, a return opened or received). The
+book writes the move and its effects together, conditioned on the order still standing where it
+was read, and answers None when it no longer does, so the use case decides again on a fresh read
+(``orders.moves``).
 
 Two books keep that promise: ``DynamoOrderBook`` writes each move as one DynamoDB transaction
 through the order store; ``orders.memory.InMemoryOrderBook`` keeps orders, their stock and their
@@ -15,15 +16,17 @@ cancellation and returns are tested without an emulator (as the payment port's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
-from commerce.clock import epoch
+from commerce.clock import epoch, iso_us
 from commerce.coupons.consumption import return_perks
 from commerce.domain.orders import Advance
 from commerce.domain.returns import Return
+from commerce.domain.tracking import TrackingEvent
 from commerce.ports import Adapter
-from commerce.store import charge_attempts
+from commerce.store import charge_attempts, keys
 from commerce.store import orders as store
 from commerce.store.charge_attempts import OrderForPayment
 from commerce.store.kit import CONDITION_FAILED
@@ -78,6 +81,8 @@ class Effects:
     delivery: Delivery | None = None
     new_return: Return | None = None
     return_receipt: ReturnReceipt | None = None
+    #: The carrier events' trail as this move leaves it (a new event placed by its time).
+    tracking: tuple[TrackingEvent, ...] | None = None
 
 
 NO_EFFECTS = Effects()
@@ -94,6 +99,8 @@ def as_written(before: StoredOrder, advance: Advance, effects: Effects) -> Store
         )
     if effects.delivery is not None:
         written = replace(written, carrier_event_id=effects.delivery.carrier_event_id)
+    if effects.tracking is not None:
+        written = replace(written, tracking=effects.tracking)
     return written
 
 
@@ -132,6 +139,17 @@ class OrderBook(Protocol):
         another sender cleared it first)."""
         ...
 
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        """Orders still PENDING_PAYMENT (as last indexed: possibly stale, so every move on one
+        is decided on a fresh read) whose place in the unpaid list is before ``listed_before``
+        (epoch s): their placing time, until ``relist`` moves them on."""
+        ...
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        """Move a pending order's place in the unpaid list to ``listed_at`` (epoch s), so it is
+        looked at again only then; False when it is no longer pending."""
+        ...
+
 
 class DynamoOrderBook:
     """The order book over the Orders and Inventory tables: one transaction per move."""
@@ -151,6 +169,8 @@ class DynamoOrderBook:
             )
         if effects.delivery is not None:
             extra += store.delivery_actions(effects.delivery.at, effects.delivery.carrier_event_id)
+        if effects.tracking is not None:
+            extra += store.tracking_actions(effects.tracking)
         store.order_transition_update(tx, before, advance, extra, at=at)
         store.deduct_stock(tx, effects.deduct_stock)
         store.release_stock(tx, effects.release_stock)
@@ -190,6 +210,17 @@ class DynamoOrderBook:
 
     def clear_dispatch_marker(self, order_id: str) -> bool:
         return store.clear_dispatch_marker(order_id)
+
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        cutoff = iso_us(listed_before)
+        for bucket in range(keys.ORDER_STATUS_BUCKETS):
+            for order_id in store.unpaid(bucket, cutoff):
+                stored = store.load_order(order_id)
+                if stored is not None:
+                    yield stored
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        return store.relist_unpaid(order_id, iso_us(listed_at))
 
 
 # --- The process's book -------------------------------------------------------------------------

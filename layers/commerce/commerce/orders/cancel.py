@@ -20,8 +20,10 @@ from dataclasses import replace
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce import clock
 from commerce.catalog.sales import count_cancellation
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
+from commerce.domain.refunds import record_made, refund_id_for
 from commerce.errors import Forbidden
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics
@@ -30,7 +32,7 @@ from commerce.orders.book import Effects
 from commerce.orders.reading import cancellable_by, is_private_reader, load_readable
 from commerce.orders.schemas import OrderOut
 from commerce.orders.views import order_view
-from commerce.payments.factory import provider
+from commerce.payments.factory import provider_for
 from commerce.payments.provider import refund_key
 from commerce.store.orders import StoredOrder
 
@@ -51,9 +53,17 @@ def _refund_if_paid(stored: StoredOrder) -> StoredOrder:
     owed = order.totals.total - payment.refunded
     if payment.charge_id is None or owed.amount <= 0:
         return stored
-    provider().refund(payment.charge_id, owed, refund_key(order.order_id))
-    refunded = payment.refund(owed, order.totals.total)
-    return replace(stored, order=replace(order, payment=refunded))
+    key = refund_key(order.order_id)
+    made = provider_for(payment.method).refund(payment.charge_id, owed, key)
+    refunded = record_made(
+        order,
+        refund_id_for(key),
+        owed,
+        clock.now(),
+        provider_refund_id=made.refund_id,
+        reason="order cancelled",
+    )
+    return replace(stored, order=refunded)
 
 
 def cancel_order(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> OrderOut:

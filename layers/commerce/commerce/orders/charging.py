@@ -9,9 +9,12 @@ Per message ``{"order_id"}`` (docs/orders.md, "Payments"):
    of ``charge_key(order_id)`` (``find_charge``, which never charges): an approved charge is
    refunded, no charge means nothing to undo. Asking ``charge`` again instead would make the
    charge now if the earlier delivery died before reaching the provider.
-2. Charge through the provider port with ``charge_key(order_id)``: a redelivery, a retry after
-   a crash or a concurrent consumer reach the provider with the same key and get the first
-   answer back, so the customer is charged once.
+2. Charge through the provider of the order's method (``factory.provider_for``) with
+   ``charge_key(order_id)``: a redelivery, a retry after a crash or a concurrent consumer reach
+   the provider with the same key and get the first answer back, so the customer is charged
+   once. Alipay and WeChat Pay (and a card that needs authentication) answer that the customer
+   must act: the ``next_action`` is kept on the order, which stays PENDING_PAYMENT until the
+   provider's signed notification (the payment webhooks) or the reconciler settles it.
 3. Settle the answer (``orders.settlement``): approved is PAID with the stock deducted, declined
    is PAYMENT_FAILED with it released. If a cancel won the race, the PAID write fails its
    condition and the approved charge is refunded (``refund_key(order_id)``), never kept. This is
@@ -35,7 +38,7 @@ import re
 from typing import Final
 
 from commerce import clock
-from commerce.domain.orders import OrderStatus, PaymentStatus
+from commerce.domain.orders import NextAction, OrderStatus, PaymentStatus
 from commerce.observability import logger
 from commerce.orders import settlement
 from commerce.orders.book import OrderBook, order_book
@@ -76,23 +79,52 @@ def pay(
     book: OrderBook | None = None,
 ) -> Outcome:
     """Take the payment of one order, at most once, whatever has happened to it before."""
-    provider = provider or factory.provider()
     books = book or order_book()
     now = clock.now() if now is None else now
     pending = books.begin_charge(order_id, now)
     if pending is None:
         return _not_pending(order_id, provider, now, books)
+    provider = provider or factory.provider_for(pending.order.payment.method)
     total = pending.order.totals.total
     if total.amount <= 0:
         # Fully paid by points: nothing to charge, the order is paid as it stands.
         return settlement.approve(pending, None, total, provider=provider, now=now, book=books)
-    charge = provider.charge(order_id, total, pending.payment_token or "", charge_key(order_id))
+    charge = provider.charge(
+        order_id,
+        total,
+        pending.payment_token or "",
+        charge_key(order_id),
+        expires_at=payment_deadline(pending),
+    )
+    if charge.awaiting_customer:
+        return settlement.await_customer(pending, charge, book=books)
     _maybe_crash(order_id)
     if charge.approved:
         return settlement.approve(
             pending, charge.charge_id, charge.amount, provider=provider, now=now, book=books
         )
     return settlement.decline(pending, charge.decline_code, now=now, book=books)
+
+
+def payment_deadline(stored: StoredOrder) -> int:
+    """When the order stops waiting for its payment (epoch s): placed + the payment timeout."""
+    return stored.order.created_at + get_settings().payment_timeout_seconds
+
+
+def begin_payment(order_id: str) -> NextAction | None:
+    """At checkout, for methods where the customer acts (Alipay, WeChat Pay): begin the payment
+    now, so the 202 can carry its ``next_action``. Any failure is logged and left to the
+    payments queue, whose message is already sent and which retries with backoff: the client
+    never sees a provider's outage, and polls the order for the action instead."""
+    try:
+        pay(order_id)
+    except Exception:  # a provider outage must never fail the checkout that placed the order
+        logger.warning(
+            "payment not begun at checkout; the queue retries", extra={"order_id": order_id}
+        )
+        return None
+    stored = order_book().load(order_id)
+    return stored.order.payment.next_action if stored is not None else None
 
 
 def _maybe_crash(order_id: str) -> None:
@@ -102,11 +134,14 @@ def _maybe_crash(order_id: str) -> None:
         raise InjectedCrash(f"injected crash after the charge of {order_id}")
 
 
-def _not_pending(order_id: str, provider: PaymentProvider, now: int, book: OrderBook) -> Outcome:
+def _not_pending(
+    order_id: str, provider: PaymentProvider | None, now: int, book: OrderBook
+) -> Outcome:
     found = book.load_for_payment(order_id)
     if found is None:
         raise PoisonMessage(f"no order {order_id}")
     stored = found.stored
+    provider = provider or factory.provider_for(stored.order.payment.method)
     status = stored.status
     if status is OrderStatus.CANCELLED:
         if stored.order.payment.status is PaymentStatus.REFUNDED:

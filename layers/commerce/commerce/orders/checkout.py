@@ -55,7 +55,13 @@ from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
 from commerce.domain.locale import negotiate
-from commerce.domain.orders import OrderLine, OrderStatus, new_order
+from commerce.domain.orders import (
+    ACTION_METHODS,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    new_order,
+)
 from commerce.domain.reservations import Refusal, plan_set, preferred_shard
 from commerce.errors import (
     Conflict,
@@ -68,10 +74,11 @@ from commerce.errors import (
 from commerce.http.auth import Caller
 from commerce.http.schemas import totals_out
 from commerce.observability import logger, metrics
-from commerce.orders import dispatch
+from commerce.orders import charging, dispatch
 from commerce.orders.events import publish_order_event
 from commerce.orders.placing import CheckoutBook, Placement, checkout_book
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
+from commerce.orders.views import payment_view
 from commerce.settings import get_settings
 from commerce.store import kit
 from commerce.store import orders as store
@@ -135,6 +142,12 @@ def place_order(
     """``POST /orders``: the 202 body, the same one for every retry of the same key and body."""
     if body.redeem_points and not caller.is_authenticated:
         raise ValidationFailed([FieldError("redeem_points", "sign in to redeem points")])
+    if body.payment.method == PaymentMethod.CARD.value and body.payment.token is None:
+        raise ValidationFailed([FieldError("payment.token", "is required to pay by card")])
+    if body.payment.method != PaymentMethod.CARD.value and body.payment.token is not None:
+        raise ValidationFailed(
+            [FieldError("payment.token", f"is not taken for {body.payment.method}")]
+        )
     if not caller.is_authenticated and body.email is None:
         raise ValidationFailed([FieldError("email", "is required for guest checkout")])
     if caller.sub is not None:
@@ -349,4 +362,9 @@ def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
     }
     if order_token is not None:
         body["order_token"] = order_token
+    if order.payment.method in ACTION_METHODS:
+        # The customer pays at the provider: begin now so the answer carries the redirect or
+        # the QR code (a provider outage leaves it to the queue; the client polls the order).
+        payment = replace(order.payment, next_action=charging.begin_payment(order.order_id))
+        body["payment"] = payment_view(payment).model_dump(mode="json")
     return body

@@ -51,3 +51,23 @@ def publish_order_event(stored: StoredOrder) -> None:
         logger.exception(
             "order event not published", extra={"event_type": f"order.{stored.status.lower()}"}
         )
+
+
+def refund_event(stored: StoredOrder, refund_id: str) -> DomainEvent:
+    """``order.refunded`` for one refund made outside a return (staff, or at the provider):
+    the customer hears of each refund once (the id is stable per refund)."""
+    order = stored.order
+    return DomainEvent(
+        event_id=stable_event_id(order.order_id, "refund", refund_id),
+        type="order.refunded",
+        occurred_at=iso(order.history[-1].at),
+        data={
+            "order_id": order.order_id,
+            "status": order.status.value,
+            "version": order.version,
+            "email": order.email,
+            "owner_sub": order.owner,
+            "total": order.totals.total.to_dict(),
+            "refund_id": refund_id,
+        },
+    )

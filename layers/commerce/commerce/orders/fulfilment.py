@@ -1,7 +1,8 @@
 """Fulfilment: ops ship a paid order; a carrier's (verified) webhook reports the delivery.
 
 Both are moves of the state machine written conditioned on the order's version and status:
-shipping anything but a PAID order, or delivering anything but a SHIPPED one, is 409.
+shipping anything but a PAID order, or delivering anything but a SHIPPED one, is 409. The
+delivery also goes on the order's tracking trail (``orders.tracking`` has the other events).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.catalog.sales import record_delivery
 from commerce.domain.orders import IllegalTransition, OrderEvent, OrderStatus
+from commerce.domain.tracking import TrackingEvent, TrackingStatus, with_event
 from commerce.errors import NotFound
 from commerce.http.auth import Caller
 from commerce.loyalty.points import earn_on_delivery
@@ -36,13 +38,17 @@ def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:
     return order_view(written, private=True)
 
 
-def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder:
-    """SHIPPED -> DELIVERED at ``at`` (epoch seconds), as a carrier reported it.
+def mark_delivered(
+    order_id: str, at: int, carrier_event_id: str, location: str | None = None
+) -> StoredOrder:
+    """SHIPPED -> DELIVERED at ``at`` (epoch seconds), as a carrier reported it, with the event
+    placed on the tracking trail.
 
     For the carriers webhook, after its signature and replay checks. Idempotent: an order
     already DELIVERED by this same ``carrier_event_id`` is returned unchanged. Raises NotFound
     for an unknown order and ``IllegalTransition`` (409) for an order that is not SHIPPED.
     """
+    reported = TrackingEvent(carrier_event_id, TrackingStatus.DELIVERED, at, location)
     stored = order_book().load(order_id)
     if stored is None:
         raise NotFound("No such order")
@@ -50,7 +56,10 @@ def mark_delivered(order_id: str, at: int, carrier_event_id: str) -> StoredOrder
         delivered = moves.move(
             order_id,
             OrderEvent.DELIVER,
-            effects=lambda current, adv: Effects(delivery=Delivery(at, carrier_event_id)),
+            effects=lambda current, adv: Effects(
+                delivery=Delivery(at, carrier_event_id),
+                tracking=with_event(current.tracking, reported),
+            ),
             first=stored,
             at=at,
         )

@@ -111,6 +111,7 @@ class InMemoryOrderBook:
         self.returns: dict[tuple[str, str], StoredReturn] = {}
         self.shelves: dict[tuple[str, int], Shelf] = {}
         self.charge_attempted: dict[str, int] = {}
+        self.unpaid_listed: dict[str, int] = {}
         self.perks_returned: list[str] = []
         self.writes = 0
         self.before_write: Callable[[StoredOrder | StoredCart], None] | None = None
@@ -234,6 +235,27 @@ class InMemoryOrderBook:
             if current is None or not current.dispatch_pending:
                 return False
             self.orders[order_id] = replace(current, dispatch_pending=False)
+            return True
+
+    def _listed_at(self, stored: StoredOrder) -> int:
+        return self.unpaid_listed.get(stored.order_id, stored.order.created_at)
+
+    def unpaid(self, listed_before: int) -> Iterator[StoredOrder]:
+        with self._lock:
+            found = [
+                stored
+                for stored in self.orders.values()
+                if stored.status is OrderStatus.PENDING_PAYMENT
+                and self._listed_at(stored) < listed_before
+            ]
+        yield from sorted(found, key=self._listed_at)
+
+    def relist(self, order_id: str, listed_at: int) -> bool:
+        with self._lock:
+            current = self.orders.get(order_id)
+            if current is None or current.status is not OrderStatus.PENDING_PAYMENT:
+                return False
+            self.unpaid_listed[order_id] = listed_at
             return True
 
     # -- CheckoutBook --------------------------------------------------------------------------

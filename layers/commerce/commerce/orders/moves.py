@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from commerce import clock
-from commerce.domain.orders import Advance, OrderEvent, advance
+from commerce.domain.orders import Advance, OrderEvent, advance, amend
 from commerce.errors import NotFound, TooManyRequests
 from commerce.orders.book import NO_EFFECTS, Effects, OrderBook, order_book
 from commerce.orders.events import publish_order_event
@@ -57,7 +57,7 @@ def _as_read(stored: StoredOrder) -> StoredOrder:
 
 def move_if_needed(
     order_id: str,
-    event: OrderEvent,
+    event: OrderEvent | None,
     *,
     effects: Plan = _no_effects,
     prepare: Prepare = _as_read,
@@ -70,7 +70,9 @@ def move_if_needed(
 
     ``first`` is the order as the caller already read it (it saves a read on the first
     attempt); ``at`` the time of the move (epoch seconds; now by default). A move that changed
-    the status is published with ``publish``.
+    the status is published with ``publish``. ``event`` None writes what ``prepare`` changed
+    without moving the status (``domain.orders.amend``: a refund recorded, a next action kept),
+    conditioned like any move.
     """
     books = book or order_book()
     unread = [first] if first is not None else []
@@ -82,7 +84,10 @@ def move_if_needed(
         prepared = prepare(stored)
         if prepared is None:
             return Moved(stored, written=False)
-        adv = advance(prepared.order, event, at if at is not None else clock.now())
+        if event is None:
+            adv = amend(prepared.order)
+        else:
+            adv = advance(prepared.order, event, at if at is not None else clock.now())
         written = books.write(prepared, adv, effects(prepared, adv), at=clock.now_iso())
         if written is None:
             return kit.RETRY
@@ -97,6 +102,18 @@ def move_if_needed(
         ),
         attempts=ATTEMPTS,
     )
+
+
+def amend_if_needed(
+    order_id: str,
+    prepare: Prepare,
+    *,
+    first: StoredOrder | None = None,
+    book: OrderBook | None = None,
+) -> Moved:
+    """Write what ``prepare`` changes on the order (None: nothing to write), status unchanged,
+    conditioned on the version and status read; decided again on a fresh read if it moved."""
+    return move_if_needed(order_id, None, prepare=prepare, first=first, book=book)
 
 
 def move(

@@ -23,6 +23,7 @@ from commerce.domain.inventory import StockLevel
 from commerce.domain.pricing import price
 from commerce.errors import Conflict
 from commerce.ports import Adapter
+from commerce.shipping.zones import rule_for
 from commerce.store import carts, holds, inventory
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart
@@ -88,8 +89,9 @@ class DynamoCheckoutBook:
         return inventory.read_shards(sku).levels
 
     def perks(self, cart: StoredCart, sub: str | None, redeem: int, now: int) -> CheckoutPerks:
-        lines = cart.to_domain(now).price_lines()
-        return consumption.prepare(lines, cart.coupons, sub, redeem, now)
+        domain = cart.to_domain(now)
+        shipping = rule_for(domain.shipping_address)
+        return consumption.prepare(domain.price_lines(), cart.coupons, sub, redeem, now, shipping)
 
     def place(self, placement: Placement) -> Raced | None:
         order_id = placement.order.order_id

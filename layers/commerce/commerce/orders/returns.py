@@ -1,8 +1,10 @@
-"""Returns: the customer asks within 7 days of delivery; ops receive the goods and refund.
+"""Returns: the customer asks within 7 days of delivery (15 for a quality problem); ops
+receive the goods and refund.
 
 ``POST /orders/{id}/returns`` (the owner, or the guest token's holder): the return's lines are
 checked by ``commerce.domain.returns`` (400 listing every bad field), the window by the state
-machine (409 once it has closed, or while another return is still open), and the order moves
+machine (409 once it has closed, or while another return is still open: a ``reason`` of
+``quality`` makes it the quality return's move, whose window is 15 days), and the order moves
 DELIVERED/REFUNDED -> RETURN_REQUESTED in the same transaction that records the return with the
 exact refund its lines are worth.
 
@@ -26,7 +28,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
 from commerce.catalog.sales import count_return
-from commerce.domain.orders import Advance, IllegalTransition, OrderEvent, advance
+from commerce.domain.orders import (
+    Advance,
+    IllegalTransition,
+    OrderEvent,
+    OrderStatus,
+    advance,
+    return_event,
+)
+from commerce.domain.refunds import record_made, refund_id_for
 from commerce.domain.returns import Return, ReturnLine, plan_return
 from commerce.errors import Conflict, NotFound, ValidationFailed
 from commerce.http.auth import Caller
@@ -37,8 +47,8 @@ from commerce.orders.book import Effects, ReturnReceipt, order_book
 from commerce.orders.reading import load_owned, load_readable
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
-from commerce.payments.factory import provider
-from commerce.payments.provider import refund_key
+from commerce.payments.factory import provider_for
+from commerce.payments.provider import PermanentProviderError, refund_key
 from commerce.store import orders as store
 from commerce.store.orders import (
     RETURN_RECEIVED,
@@ -54,7 +64,8 @@ def request_return(
 ) -> ReturnOut:
     stored = load_owned(order_id, caller, tokens)
     now = clock.now()
-    advance(stored.order, OrderEvent.REQUEST_RETURN, now)  # 409 outside the window, first
+    event = return_event(body.reason)
+    advance(stored.order, event, now)  # 409 outside the window, first
     previous = [r.value for r in order_book().load_returns(order_id)]
     planned = plan_return(
         stored.order.lines,
@@ -70,7 +81,7 @@ def request_return(
     created: Return = planned
     moves.move(
         order_id,
-        OrderEvent.REQUEST_RETURN,
+        event,
         effects=lambda current, adv: Effects(new_return=created),
         first=stored,
         at=now,
@@ -99,12 +110,28 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
     def refund(current: StoredOrder) -> StoredOrder:
         order = current.order
         payment = order.payment
+        if order.status is not OrderStatus.RETURN_REQUESTED:
+            # A concurrent receipt moved the order first: nothing is refunded or counted again,
+            # and the move's own check answers (this very return received: as the first did).
+            return current
         if value.refund.amount <= 0 or payment.charge_id is None:
             return current
-        result = provider().refund(payment.charge_id, value.refund, refund_key(order_id, return_id))
+        key = refund_key(order_id, return_id)
+        try:
+            result = provider_for(payment.method).refund(payment.charge_id, value.refund, key)
+        except PermanentProviderError as error:
+            # e.g. staff refunds already gave back what this return is worth: nothing moves.
+            raise Conflict(f"The payment provider refused the refund: {error.reason}") from error
         refund_ids.append(result.refund_id)
-        paid = payment.refund(value.refund, order.totals.total)
-        return replace(current, order=replace(order, payment=paid))
+        refunded = record_made(
+            order,
+            refund_id_for(key),
+            value.refund,
+            clock.now(),
+            provider_refund_id=result.refund_id,
+            reason=f"return {return_id}",
+        )
+        return replace(current, order=refunded)
 
     def restock(current: StoredOrder, adv: Advance) -> Effects:
         reversal = reversal_owed(current, value.refund, adv.order.history[-1].at)

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+from commerce.domain.money import SUPPORTED_CURRENCIES
+from commerce.domain.refunds import MAX_REASON_CHARS as MAX_REFUND_REASON_CHARS
 from commerce.domain.returns import MAX_REASON_CHARS
 from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
 
@@ -20,15 +22,19 @@ class PaymentIn(BaseModel):
 
     model_config = _FORBID
 
-    method: Literal["card"] = Field(description="Only card payments for now")
+    method: Literal["card", "alipay", "wechat_pay"] = Field(
+        description="card (with a token), alipay or wechat_pay (no token: the answer carries "
+        "payment.next_action, and the provider's notification settles the order)"
+    )
     token: Annotated[
-        StrictStr,
+        StrictStr | None,
         Field(
             min_length=1,
             max_length=255,
-            description="The payment provider's token (sandbox: tok_ok, tok_declined, tok_flaky)",
+            description="Cards only: the payment provider's token (sandbox: tok_ok, "
+            "tok_declined, tok_flaky; Stripe: a PaymentMethod id such as pm_card_visa)",
         ),
-    ]
+    ] = None
 
 
 class PlaceOrderIn(BaseModel):
@@ -72,6 +78,12 @@ class PlacedOrderOut(BaseModel):
         "order (X-Cart-Token works too)",
     )
     totals: TotalsOut
+    payment: PaymentOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Alipay and WeChat Pay: the method and its next_action (absent while the "
+        "provider could not be reached; poll the order for it)",
+    )
 
 
 class OrderLineOut(BaseModel):
@@ -80,9 +92,36 @@ class OrderLineOut(BaseModel):
     unit_price: MoneyOut = Field(description="The price when the order was placed")
 
 
+class NextActionOut(BaseModel):
+    """What the customer must do at the provider for the payment to happen."""
+
+    type: Literal["redirect", "qr_code"] = Field(
+        description="`redirect`: open `url` (Alipay); `qr_code`: show `code_url` as a QR code "
+        "for the customer to scan (WeChat Pay)"
+    )
+    url: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    code_url: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class PaymentOut(BaseModel):
     status: str = Field(description="PENDING, APPROVED, DECLINED, REFUNDED, PARTIALLY_REFUNDED")
-    method: str
+    method: str = Field(description="card, alipay or wechat_pay")
+    next_action: NextActionOut | None = Field(
+        default=None,
+        exclude_if=lambda value: value is None,
+        description="Alipay and WeChat Pay, until paid: what the customer must do",
+    )
+
+
+class RefundOut(BaseModel):
+    """One refund of an order (``POST /admin/orders/{order_id}/refunds`` and ``refunds``)."""
+
+    refund_id: str
+    amount: MoneyOut
+    status: str = Field(
+        description="pending (asked of the provider), succeeded, or failed (nothing refunded)"
+    )
+    at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class HistoryEntryOut(BaseModel):
@@ -95,6 +134,12 @@ class ShipmentOut(BaseModel):
     tracking_number: str
 
 
+class TrackingEventOut(BaseModel):
+    status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
+    at: str = Field(description="When the carrier says it happened (UTC ISO 8601)")
+    location: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class OrderOut(BaseModel):
     order_id: str
     status: str
@@ -105,6 +150,12 @@ class OrderOut(BaseModel):
         default=None, description="null when the cart had no shipping address"
     )
     history: list[HistoryEntryOut]
+    refunds: list[RefundOut] = Field(
+        default_factory=list,
+        exclude_if=lambda value: not value,
+        description="Every refund of the payment, oldest first: staff refunds, refunds made "
+        "at the provider, cancels and received returns (absent while there is none)",
+    )
     created_at: str | None = Field(
         default=None,
         exclude_if=lambda value: value is None,
@@ -119,6 +170,10 @@ class OrderOut(BaseModel):
         default=None,
         exclude_if=lambda value: value is None,
         description="Carrier and tracking number once shipped",
+    )
+    tracking: list[TrackingEventOut] = Field(
+        default_factory=list,
+        description="The carrier's events for the shipment, in the order they happened",
     )
 
 
@@ -164,3 +219,21 @@ class ReturnOut(BaseModel):
     lines: list[ReturnLineOut]
     reason: str
     refund: MoneyOut = Field(description="What will be (or was) refunded for these lines")
+
+
+class RefundAmountIn(BaseModel):
+    """A refund's amount: positive integer minor units (fen) in the order's currency."""
+
+    model_config = _FORBID
+
+    amount: Annotated[StrictInt, Field(ge=1, le=10**12)]
+    currency: Annotated[StrictStr, Field(json_schema_extra={"enum": sorted(SUPPORTED_CURRENCIES)})]
+
+
+class RefundIn(BaseModel):
+    """Body of ``POST /admin/orders/{order_id}/refunds``."""
+
+    model_config = _FORBID
+
+    amount: RefundAmountIn
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=MAX_REFUND_REASON_CHARS)]

@@ -30,11 +30,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from commerce.catalog.sales import count_payment
 from commerce.domain.money import Money
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus, Payment, PaymentStatus
+from commerce.domain.refunds import record_made, refund_id_for
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.book import NO_EFFECTS, Effects, OrderBook
 from commerce.orders.events import announce
-from commerce.payments.provider import PaymentProvider, refund_key
+from commerce.payments.provider import (
+    ChargeResult,
+    PaymentProvider,
+    TransientProviderError,
+    refund_key,
+)
 from commerce.store.orders import StoredOrder
 
 
@@ -47,6 +53,8 @@ class Result(StrEnum):
     CANCELLED_NOT_CHARGED = "cancelled_not_charged"
     CANCELLED_REFUNDED = "cancelled_refunded"
     REFUNDED_UNPAYABLE = "refunded_unpayable"
+    #: The customer must act at the provider; the order keeps its ``next_action`` meanwhile.
+    AWAITING_CUSTOMER = "awaiting_customer"
 
 
 @dataclass(frozen=True)
@@ -103,12 +111,20 @@ def approve(
         if order.status is OrderStatus.CANCELLED and charge_id is not None:
             # Cancelled while the charge was in flight: the money goes back. Asking again when
             # the refund is already recorded is harmless (same key) and proves it exists.
-            provider.refund(charge_id, charged, refund_key(order_id))
+            key = refund_key(order_id)
+            made = provider.refund(charge_id, charged, key)
             if order.payment.status is PaymentStatus.REFUNDED:
                 return None
-            return _with_payment(
-                current, order.payment.approved(charge_id).refund(charged, charged)
+            approved = replace(order, payment=order.payment.approved(charge_id))
+            refunded = record_made(
+                approved,
+                refund_id_for(key),
+                charged,
+                now,
+                provider_refund_id=made.refund_id,
+                reason="paid after the order was cancelled",
             )
+            return replace(current, order=refunded)
         return None
 
     def effects(current: StoredOrder, adv: Advance) -> Effects:
@@ -143,6 +159,29 @@ def approve(
             extra={"order_id": order_id, "charge_id": charge_id},
         )
     return Outcome(order_id, Result.ALREADY_SETTLED)
+
+
+def await_customer(
+    stored: StoredOrder, charge: ChargeResult, *, book: OrderBook | None = None
+) -> Outcome:
+    """The provider waits for the customer (a redirect, a QR code): the order keeps the
+    ``next_action`` (written once; a retry that gets the same action writes nothing) and
+    stays PENDING_PAYMENT until the provider's notification, the reconciler or the payment
+    timeout settles it."""
+    action = charge.next_action
+    if action is None:
+        raise TransientProviderError("the provider began the payment without an action")
+
+    def prepare(current: StoredOrder) -> StoredOrder | None:
+        payment = current.order.payment
+        if current.status is not OrderStatus.PENDING_PAYMENT or payment.next_action == action:
+            return None
+        return _with_payment(current, replace(payment, next_action=action))
+
+    moved = moves.amend_if_needed(stored.order_id, prepare, first=stored, book=book)
+    if moved.stored.status is OrderStatus.PENDING_PAYMENT:
+        return Outcome(stored.order_id, Result.AWAITING_CUSTOMER)
+    return Outcome(stored.order_id, Result.ALREADY_SETTLED)
 
 
 def decline(

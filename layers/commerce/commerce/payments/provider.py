@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Final, Protocol
 
 from commerce.domain.money import Money
+from commerce.domain.orders import NextAction
 
 #: The longest idempotency key providers accept (Stripe: 255).
 MAX_IDEMPOTENCY_KEY_CHARS: Final = 255
@@ -45,20 +46,32 @@ class PermanentProviderError(ProviderError):
 class ChargeStatus(StrEnum):
     APPROVED = "approved"
     DECLINED = "declined"
+    #: Not final: the customer must act at the provider (``next_action``: a redirect or a QR
+    #: code), after which the provider's signed notification settles the order.
+    ACTION_REQUIRED = "action_required"
 
 
 @dataclass(frozen=True)
 class ChargeResult:
-    """The provider's final answer to a charge; ``charge_id`` identifies it even when declined."""
+    """The provider's answer to a charge; ``charge_id`` identifies it even when declined.
+
+    Approved and declined are final. ``ACTION_REQUIRED`` carries the ``next_action`` the
+    customer must take; ``charge_id`` is then the provider's reference of the payment begun.
+    """
 
     status: ChargeStatus
     charge_id: str
     amount: Money
     decline_code: str | None = None
+    next_action: NextAction | None = None
 
     @property
     def approved(self) -> bool:
         return self.status is ChargeStatus.APPROVED
+
+    @property
+    def awaiting_customer(self) -> bool:
+        return self.status is ChargeStatus.ACTION_REQUIRED
 
 
 @dataclass(frozen=True)
@@ -79,10 +92,23 @@ class VoidResult:
 
 
 class PaymentProvider(Protocol):
-    """What the payments function needs of a provider. Every method is idempotent by key."""
+    """What the payments function needs of a provider. Every method is idempotent by key.
+
+    ``charge`` either settles server-side (a card token: approved or declined) or begins a
+    payment the customer completes at the provider (``ACTION_REQUIRED`` with ``next_action``,
+    e.g. Alipay's cashier page or WeChat Pay's Native QR code), which the provider then reports
+    by a signed notification. ``expires_at`` (epoch s) is when the order stops waiting for its
+    payment: providers that can close an unpaid payment by themselves are told.
+    """
 
     def charge(
-        self, order_id: str, amount: Money, token: str, idempotency_key: str
+        self,
+        order_id: str,
+        amount: Money,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: int | None = None,
     ) -> ChargeResult: ...
 
     def find_charge(self, order_id: str, idempotency_key: str) -> ChargeResult | None:
@@ -155,3 +181,27 @@ def refund_key(order_id: str, return_id: str = CANCEL) -> str:
     if not return_id or any(c.isspace() or c == ":" for c in return_id):
         raise ValueError("a return id is a non-empty string without spaces or colons")
     return _bounded(f"order:{_checked(order_id)}:refund:return:{return_id}")
+
+
+def staff_refund_key(order_id: str, request_id: str) -> str:
+    """A staff refund of the order, one per request (``request_id``: the client's
+    Idempotency-Key as ``domain.refunds.request_id_for`` makes it)."""
+    if not request_id or any(c.isspace() or c == ":" for c in request_id):
+        raise ValueError("a request id is a non-empty string without spaces or colons")
+    return _bounded(f"order:{_checked(order_id)}:refund:staff:{request_id}")
+
+
+# --- Amounts as the Chinese providers write them -----------------------------------------------
+
+
+def yuan(amount: Money) -> str:
+    """``Money(1250)`` as ``"12.50"``: Alipay's amounts are yuan with two decimals."""
+    return f"{amount.amount // 100}.{amount.amount % 100:02d}"
+
+
+def fen(text: str) -> int:
+    """``"12.50"`` as 1250 fen; ``ValueError`` for anything that is not a yuan amount."""
+    whole, _, cents = text.strip().partition(".")
+    if not whole.isdigit() or (cents and (not cents.isdigit() or len(cents) > 2)):
+        raise ValueError(f"not a yuan amount: {text!r}")
+    return int(whole) * 100 + int((cents or "0").ljust(2, "0"))

@@ -102,6 +102,12 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
+def charge_id_for(order_id: str, idempotency_key: str) -> str:
+    """The id the sandbox gives the charge made under ``idempotency_key`` (deterministic, so
+    the local stack's sandbox can name it in the notification it sends for the order)."""
+    return f"ch_{_digest(order_id, idempotency_key)}"
+
+
 def _int(record: Record, name: str) -> int:
     value = record[name]
     if not isinstance(value, int):
@@ -132,8 +138,15 @@ class SandboxProvider:
     # --- charges ---------------------------------------------------------------------------
 
     def charge(
-        self, order_id: str, amount: Money, token: str, idempotency_key: str
+        self,
+        order_id: str,
+        amount: Money,
+        token: str,
+        idempotency_key: str,
+        *,
+        expires_at: int | None = None,
     ) -> ChargeResult:
+        del expires_at  # a sandbox charge is decided at once
         if amount.amount <= 0:
             raise PermanentProviderError("a charge is for a positive amount")
         key = f"charge#{idempotency_key}"
@@ -146,7 +159,7 @@ class SandboxProvider:
             raise TransientProviderError("sandbox: the provider timed out (tok_flaky)")
         status, code = self._decide(token)
         record: dict[str, str | int] = {
-            "charge_id": f"ch_{_digest(order_id, idempotency_key)}",
+            "charge_id": charge_id_for(order_id, idempotency_key),
             "order_id": order_id,
             "status": status.value,
             "decline_code": code or "",

@@ -273,7 +273,7 @@ def set_shipping_address(
 
 def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
     """Make the guest cart ``sub``'s; its token stops working. False if it was no longer a
-    guest cart with that token."""
+    guest cart with that token, or was checked out meanwhile (it is the order's record then)."""
     actions: list[Action] = [
         CartModel.owner_sub.set(sub),
         CartModel.token_hash.remove(),
@@ -282,11 +282,13 @@ def claim(cart: StoredCart, sub: str, *, at: str, now: int) -> bool:
         CartModel.gsi2sk.set(at),
         CartModel.ttl.set(now + CART_TTL_SECONDS),
         CartModel.version.set(CartModel.version + 1),
-        *(_no_idle_keys() if cart.checked_out else _idle_keys(cart.cart_id, at)),
+        *_idle_keys(cart.cart_id, at),
     ]
     condition = (
-        CartModel.token_hash == (cart.token_hash or "")
-    ) & CartModel.owner_sub.does_not_exist()
+        (CartModel.token_hash == (cart.token_hash or ""))
+        & CartModel.owner_sub.does_not_exist()
+        & CartModel.checked_out_at.does_not_exist()
+    )
     return _update_header(cart.cart_id, actions, condition)
 
 

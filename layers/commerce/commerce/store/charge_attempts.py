@@ -53,3 +53,33 @@ def load_for_payment(order_id: str) -> OrderForPayment | None:
     except OrderModel.DoesNotExist:
         return None
     return OrderForPayment(from_model(row), row.charge_attempted_at is not None)
+
+
+class DynamoPaymentRefs:
+    """The provider's reference of each order's payment, kept on the order item (``payment_ref``).
+
+    Written once (``attribute_not_exists``) and only on an existing order, before the payment
+    can take money (Stripe: the PaymentIntent is created unconfirmed, its id kept here, then
+    confirmed), so every later attempt continues that payment instead of beginning another.
+    """
+
+    def get(self, order_id: str) -> str | None:
+        try:
+            row = OrderModel.get(
+                keys.order_pk(order_id),
+                keys.ORDER_SK,
+                consistent_read=True,
+                attributes_to_get=["payment_ref"],
+            )
+        except OrderModel.DoesNotExist:
+            return None
+        return row.payment_ref
+
+    def put_if_absent(self, order_id: str, ref: str) -> bool:
+        row = OrderModel(keys.order_pk(order_id), keys.ORDER_SK)
+        return kit.applied(
+            lambda: row.update(
+                [OrderModel.payment_ref.set(ref)],
+                condition=OrderModel.pk.exists() & OrderModel.payment_ref.does_not_exist(),
+            )
+        )

@@ -282,3 +282,180 @@ def points_entry_sk(at: str, entry_key: str) -> str:
     same item (so a conditional put recognises it)."""
     digest = hashlib.sha256(entry_key.encode()).hexdigest()[:16]
     return f"{POINTS_ENTRY_SK_PREFIX}{at}#{digest}"
+
+
+# --- Customers table: address books and support tickets ---------------------------------
+
+ADDRESS_BOOK_SK: Final = "ADDRESSBOOK"
+ADDRESS_SK_PREFIX: Final = "ADDRESS#"
+TICKET_SK: Final = "TICKET"
+TICKET_MESSAGE_SK_PREFIX: Final = "MESSAGE#"
+TICKET_AWAITING_SK: Final = "AWAITING"
+#: gsi2 of tickets awaiting support, by the time they began to wait.
+TICKETS_AWAITING_GSI2PK: Final = "TICKETS_AWAITING"
+
+
+def address_sk(address_id: str) -> str:
+    return f"{ADDRESS_SK_PREFIX}{address_id}"
+
+
+def ticket_pk(ticket_id: str) -> str:
+    return f"TICKET#{ticket_id}"
+
+
+def ticket_message_sk(seq: int) -> str:
+    """Messages sort in the order written (numbered from 1)."""
+    return f"{TICKET_MESSAGE_SK_PREFIX}{seq:05d}"
+
+
+def customer_tickets_gsi1pk(sub: str) -> str:
+    return f"TICKETS#{sub}"
+
+
+def tickets_by_status_gsi2pk(status: str) -> str:
+    return f"TICKETS#{status}"
+
+
+def ticket_activity_sk(at: str, ticket_id: str) -> str:
+    """Tickets sort by a time (fixed-width ISO 8601); the id breaks ties."""
+    return f"{at}#{ticket_id}"
+
+
+def awaiting_gsi2sk(since: int, ticket_id: str) -> str:
+    """Waits sort by their start (zero-padded epoch seconds), so "waiting since before T" is the
+    key range below ``f"{T:012d}"``."""
+    return f"{since:012d}#{ticket_id}"
+
+
+# --- Orders table: support's search (gsi3) -------------------------------------------------
+
+#: Buckets of the orders-by-status index: spreads a flash sale's status changes over partitions.
+ORDER_STATUS_BUCKETS: Final = 4
+ORDER_EMAIL_SK: Final = "EMAIL"
+
+
+def order_status_bucket(order_id: str) -> int:
+    """An order's bucket in the status index; stable across processes (not Python's hash)."""
+    digest = hashlib.sha256(order_id.encode()).digest()[:4]
+    return int.from_bytes(digest, "big") % ORDER_STATUS_BUCKETS
+
+
+def order_status_gsi3pk(status: str, bucket: int) -> str:
+    return f"STATUS#{status}#{bucket:02d}"
+
+
+def order_email_gsi3pk(email: str) -> str:
+    """The search key of an order's email: a digest of it lower-cased, so the index holds no
+    address in clear and any spelling of the address finds the same orders."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"EMAIL#{digest}"
+
+
+def order_search_gsi3sk(created_at: str, order_id: str) -> str:
+    """Orders sort by creation time (fixed-width ISO 8601); the id breaks ties."""
+    return f"{created_at}#{order_id}"
+
+
+# --- Catalog table: the shipping zone table ------------------------------------------------
+
+SHIPPING_ZONES_PK: Final = "SHIPPING"
+SHIPPING_ZONES_SK: Final = "ZONES"
+
+
+# --- Analytics table (issue 14): aggregates, facts, customer values, segments, campaigns ----------
+
+APPLIED_SK: Final = "APPLIED"
+#: Shards of the per-day sales totals: every paid order of a day adds to one of them, so a busy
+#: day's writes spread over as many items (figures sum them).
+SALES_SHARDS: Final = 8
+VALUE_SK: Final = "VALUE"
+#: Buckets of the customer-values index (gsi1): spreads last-order updates over partitions.
+VALUE_BUCKETS: Final = 16
+SEGMENT_SK: Final = "SEGMENT"
+SEGMENTS_GSI1PK: Final = "SEGMENTS"
+CAMPAIGN_SK: Final = "CAMPAIGN"
+CAMPAIGNS_GSI1PK: Final = "CAMPAIGNS"
+MEMBER_SK_PREFIX: Final = "MEMBER#"
+
+
+def _bucket(text: str, buckets: int) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % buckets
+
+
+def applied_pk(key: str) -> str:
+    """The guard of one stream record's plan (or one part of it): written once."""
+    return f"APPLIED#{key}"
+
+
+def sales_pk(shard: int) -> str:
+    return f"SALES#{shard:02d}"
+
+
+def sales_shard(spread_by: str) -> int:
+    """The day-totals shard a record's increments go to; stable across processes."""
+    return _bucket(spread_by, SALES_SHARDS)
+
+
+def sku_day_pk(date: str) -> str:
+    return f"SKUDAY#{date}"
+
+
+def sku_month_pk(month: str) -> str:
+    return f"SKUMONTH#{month}"
+
+
+def buyer_day_pk(date: str) -> str:
+    return f"BUYERDAY#{date}"
+
+
+def buyer_month_pk(month: str) -> str:
+    return f"BUYERMONTH#{month}"
+
+
+def facts_pk(date: str) -> str:
+    """The order facts of one UTC day, for the Parquet export."""
+    return f"FACTS#{date}"
+
+
+def value_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+def value_bucket(customer_id: str) -> int:
+    return _bucket(customer_id, VALUE_BUCKETS)
+
+
+def values_gsi1pk(bucket: int) -> str:
+    """Customer values by last paid order, one index partition per bucket (segments)."""
+    return f"VALUES#{bucket:02d}"
+
+
+def epoch_sk(at: int, suffix: str) -> str:
+    """Index sort keys by epoch time (zero-padded, so string order is time order)."""
+    return f"{max(0, at):012d}#{suffix}"
+
+
+def segment_pk(segment_id: str) -> str:
+    return f"SEGMENT#{segment_id}"
+
+
+def campaign_pk(campaign_id: str) -> str:
+    return f"CAMPAIGN#{campaign_id}"
+
+
+def member_sk(customer_id: str) -> str:
+    return f"{MEMBER_SK_PREFIX}{customer_id}"
+
+
+def member_gsi1pk(customer_id: str) -> str:
+    """A customer's campaign messages by the time of the first one (attribution, erasure)."""
+    return f"MEMBER#{customer_id}"
+
+
+def values_bucket_of(gsi1pk: str) -> int | None:
+    """The bucket a values-index key names (``VALUES#03`` -> 3); None for any other key."""
+    prefix = "VALUES#"
+    if not gsi1pk.startswith(prefix) or not gsi1pk[len(prefix) :].isdigit():
+        return None
+    bucket = int(gsi1pk[len(prefix) :])
+    return bucket if 0 <= bucket < VALUE_BUCKETS else None

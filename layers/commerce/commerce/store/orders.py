@@ -38,19 +38,25 @@ from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     Advance,
+    NextAction,
+    NextActionType,
     Order,
     OrderHistoryEntry,
     OrderLine,
     OrderStatus,
     Payment,
     PaymentStatus,
+    RefundRecord,
+    RefundStatus,
 )
 from commerce.domain.pricing import Totals
 from commerce.domain.privacy import anonymise_order_fields, is_anonymised
 from commerce.domain.returns import Return, ReturnLine
+from commerce.domain.tracking import TrackingEvent, TrackingStatus
 from commerce.store import holds, keys, kit
 from commerce.store.tables.attributes import MoneyMap
-from commerce.store.tables.orders import OrderModel, ReturnModel
+from commerce.store.tables.attributes import plain as _plain
+from commerce.store.tables.orders import OrderEmailModel, OrderModel, ReturnModel
 from commerce.store.transactions import LabelledTransaction
 
 #: The label of the order item in every transaction built here.
@@ -97,6 +103,8 @@ class StoredOrder:
     carrier_event_id: str | None = None
     #: The language the customer checked out in (from Accept-Language), for their messages.
     locale: str | None = None
+    #: The carrier's events for the shipment, in the order they happened.
+    tracking: tuple[TrackingEvent, ...] = ()
 
     @property
     def order_id(self) -> str:
@@ -114,18 +122,6 @@ class StoredOrder:
 # --- Serialising ----------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """Raw map/list attribute content as plain dicts and lists (PynamoDB wraps raw maps)."""
-    values = getattr(value, "attribute_values", None)
-    if values is not None:
-        return {str(k): _plain(v) for k, v in values.items()}
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _money(raw: Any) -> Money:
     data = _plain(raw)
     return Money(int(data["amount"]), str(data["currency"]))
@@ -134,7 +130,7 @@ def _money(raw: Any) -> Money:
 def payment_map(payment: Payment) -> dict[str, Any]:
     """The stored form of a payment (charge ids included: they stay inside)."""
     stored: dict[str, Any] = {
-        "method": payment.method,
+        "method": str(payment.method),
         "status": payment.status.value,
         "refunded": payment.refunded.to_dict(),
     }
@@ -142,7 +138,17 @@ def payment_map(payment: Payment) -> dict[str, Any]:
         stored["charge_id"] = payment.charge_id
     if payment.decline_code is not None:
         stored["decline_code"] = payment.decline_code
+    if payment.next_action is not None:
+        stored["next_action"] = payment.next_action.to_dict()
     return stored
+
+
+def _next_action(raw: Any) -> NextAction | None:
+    if not raw:
+        return None
+    return NextAction(
+        NextActionType(str(raw["type"])), url=raw.get("url"), code_url=raw.get("code_url")
+    )
 
 
 def _payment(raw: Any) -> Payment:
@@ -153,6 +159,40 @@ def _payment(raw: Any) -> Payment:
         charge_id=data.get("charge_id"),
         decline_code=data.get("decline_code"),
         refunded=_money(data["refunded"]) if data.get("refunded") else Money.zero(),
+        next_action=_next_action(data.get("next_action")),
+    )
+
+
+def refunds_list(refunds: Iterable[RefundRecord]) -> list[dict[str, Any]]:
+    """The stored form of an order's refunds (times in epoch seconds, as ``history``)."""
+    stored: list[dict[str, Any]] = []
+    for refund in refunds:
+        item: dict[str, Any] = {
+            "refund_id": refund.refund_id,
+            "amount": refund.amount.to_dict(),
+            "status": refund.status.value,
+            "at": refund.at,
+            "reason": refund.reason,
+            "points_due": refund.points_due,
+        }
+        if refund.provider_refund_id is not None:
+            item["provider_refund_id"] = refund.provider_refund_id
+        stored.append(item)
+    return stored
+
+
+def _refunds(raw: Any) -> tuple[RefundRecord, ...]:
+    return tuple(
+        RefundRecord(
+            refund_id=str(item["refund_id"]),
+            amount=_money(item["amount"]),
+            status=RefundStatus(str(item["status"])),
+            at=int(item["at"]),
+            reason=str(item.get("reason") or ""),
+            provider_refund_id=item.get("provider_refund_id"),
+            points_due=int(item.get("points_due") or 0),
+        )
+        for item in _plain(raw) or []
     )
 
 
@@ -188,6 +228,30 @@ def _reservation(raw: Any) -> dict[str, dict[int, int]]:
     }
 
 
+def tracking_list(trail: Iterable[TrackingEvent]) -> list[dict[str, Any]]:
+    """The stored form of a tracking trail (event ids kept: they make a resend a no-op)."""
+    stored: list[dict[str, Any]] = []
+    for event in trail:
+        entry: dict[str, Any] = {"event_id": event.event_id, "status": event.status.value}
+        entry["at"] = event.at
+        if event.location:
+            entry["location"] = event.location
+        stored.append(entry)
+    return stored
+
+
+def _tracking(raw: Any) -> tuple[TrackingEvent, ...]:
+    return tuple(
+        TrackingEvent(
+            str(entry["event_id"]),
+            TrackingStatus(str(entry["status"])),
+            int(entry["at"]),
+            str(entry["location"]) if entry.get("location") else None,
+        )
+        for entry in _plain(raw) or []
+    )
+
+
 def from_model(model: OrderModel) -> StoredOrder:
     """An order as read from the table or an index."""
     address = _plain(model.shipping_address)
@@ -213,6 +277,7 @@ def from_model(model: OrderModel) -> StoredOrder:
         cart_token_hash=model.cart_token_hash,
         order_token_hash=model.order_token_hash,
         version=int(model.version),
+        refunds=_refunds(model.refunds),
     )
     return StoredOrder(
         order=order,
@@ -224,6 +289,7 @@ def from_model(model: OrderModel) -> StoredOrder:
         tracking_number=model.tracking_number,
         dispatch_pending=model.gsi2pk is not None,
         carrier_event_id=model.carrier_event_id,
+        tracking=_tracking(model.tracking),
     )
 
 
@@ -280,6 +346,112 @@ def each_customer_order(sub: str, page_size: int = 100) -> Iterator[StoredOrder]
         start = page.last_key
 
 
+# --- Support's search (gsi3) -------------------------------------------------------------------
+
+#: A status bucket's cursor before its first page (above every sort key) and once it is read
+#: to the end (below every sort key): sort keys start with a digit of the year.
+FROM_THE_TOP: Final = "~"
+READ_TO_THE_END: Final = "!"
+#: The attributes DynamoDB returns as the last key of a gsi3 query (for page tokens).
+SEARCH_PAGE_KEYS: Final = ("pk", "sk", "gsi3pk", "gsi3sk")
+
+
+def _order_id_of(pk: str) -> str:
+    return pk.removeprefix("ORDER#")
+
+
+def _read_orders(order_ids: Sequence[str]) -> list[StoredOrder]:
+    """The orders, read by key in one batch, in the order asked (missing ones left out)."""
+    if not order_ids:
+        return []
+    found = {
+        model.order_id: from_model(model)
+        for model in OrderModel.batch_get(
+            [(keys.order_pk(order_id), keys.ORDER_SK) for order_id in order_ids],
+            consistent_read=True,
+        )
+    }
+    return [found[order_id] for order_id in order_ids if order_id in found]
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """One page of the orders in a status, newest first; ``cursors`` (one per bucket) start
+    the next page, None when every bucket is read to the end."""
+
+    orders: tuple[StoredOrder, ...]
+    cursors: dict[int, str] | None
+
+
+def orders_with_status(
+    status: OrderStatus, limit: int, cursors: Mapping[int, str] | None
+) -> StatusPage:
+    """Up to ``limit`` orders in ``status``, newest first, from ``cursors`` on.
+
+    The status index is spread over ``ORDER_STATUS_BUCKETS`` partitions: each bucket is queried
+    below its cursor for ``limit + 1`` keys (the one more tells whether it has more), the newest
+    ``limit`` of them all make the page, and each bucket's cursor moves to the last of its keys
+    taken; a bucket read to its end is not queried again. The index is eventually consistent and
+    holds only keys; the orders are then read by key, and one that has moved on since is left
+    out (the page may hold fewer than ``limit``).
+    """
+    below = (
+        dict(cursors) if cursors else dict.fromkeys(range(keys.ORDER_STATUS_BUCKETS), FROM_THE_TOP)
+    )
+    found: list[tuple[str, int, str]] = []
+    exhausted: set[int] = set()
+    for bucket, cursor in sorted(below.items()):
+        if cursor == READ_TO_THE_END:
+            exhausted.add(bucket)
+            continue
+        rows = list(
+            OrderModel.gsi3.query(
+                keys.order_status_gsi3pk(status.value, bucket),
+                OrderModel.gsi3sk < cursor,
+                scan_index_forward=False,
+                limit=limit + 1,
+                page_size=limit + 1,
+            )
+        )
+        found += [(row.gsi3sk, bucket, _order_id_of(row.pk)) for row in rows]
+        if len(rows) <= limit:  # one more than a page was asked for: this is all there is
+            exhausted.add(bucket)
+    found.sort(reverse=True)
+    taken = found[:limit]
+    following = dict(below)
+    for bucket in below:
+        mine = [sort_key for sort_key, b, _ in taken if b == bucket]
+        left = [sort_key for sort_key, b, _ in found[limit:] if b == bucket]
+        if mine:
+            following[bucket] = mine[-1]
+        if bucket in exhausted and not left:
+            following[bucket] = READ_TO_THE_END
+    done = all(cursor == READ_TO_THE_END for cursor in following.values())
+    orders = [o for o in _read_orders([order_id for _, _, order_id in taken]) if o.status is status]
+    return StatusPage(tuple(orders), None if done else following)
+
+
+@dataclass(frozen=True)
+class EmailPage:
+    """One page of the orders placed with an email, newest first; ``last_key`` starts the next."""
+
+    orders: tuple[StoredOrder, ...]
+    last_key: dict[str, Any] | None
+
+
+def orders_with_email(email: str, limit: int, start: dict[str, Any] | None) -> EmailPage:
+    """Up to ``limit`` orders placed with ``email`` (any spelling of its case), newest first."""
+    result = OrderEmailModel.gsi3.query(
+        keys.order_email_gsi3pk(email),
+        scan_index_forward=False,
+        limit=limit,
+        last_evaluated_key=start,
+        page_size=limit,
+    )
+    order_ids = [_order_id_of(row.pk) for row in result]
+    return EmailPage(tuple(_read_orders(order_ids)), result.last_evaluated_key)
+
+
 # --- Writing a new order (checkout) ----------------------------------------------------------
 
 
@@ -316,14 +488,31 @@ def new_order_item(
     if dispatch_pending:
         item.gsi2pk = keys.dispatch_gsi2pk(keys.dispatch_bucket(order.order_id))
         item.gsi2sk = stored.created_at
+    item.gsi3pk = status_gsi3pk(order.order_id, order.status)
+    item.gsi3sk = keys.order_search_gsi3sk(stored.created_at, order.order_id)
     return item
 
 
+def status_gsi3pk(order_id: str, status: OrderStatus) -> str:
+    """The order's partition in the status index (gsi3)."""
+    return keys.order_status_gsi3pk(status.value, keys.order_status_bucket(order_id))
+
+
 def put_new_order(tx: LabelledTransaction, stored: StoredOrder, *, updated_at: str) -> None:
-    """Add to ``tx``: the new order, if no order has its id (label ``order``)."""
+    """Add to ``tx``: the new order, if no order has its id (label ``order``), and its entry
+    under its email in the search index (label ``order_email``)."""
     tx.put(
         ORDER_LABEL, new_order_item(stored, updated_at=updated_at), OrderModel.pk.does_not_exist()
     )
+    order = stored.order
+    entry = OrderEmailModel(
+        keys.order_pk(order.order_id),
+        keys.ORDER_EMAIL_SK,
+        order_id=order.order_id,
+        gsi3pk=keys.order_email_gsi3pk(order.email),
+        gsi3sk=keys.order_search_gsi3sk(stored.created_at, order.order_id),
+    )
+    tx.put("order_email", entry)
 
 
 # --- Moving an order on ----------------------------------------------------------------------
@@ -356,6 +545,15 @@ def order_transition_update(
         OrderModel.updated_at.set(at or clock.now_iso()),
         *extra_actions,
     ]
+    if order.refunds or stored.order.refunds:
+        actions.append(OrderModel.refunds.set(refunds_list(order.refunds)))
+    if advance.changed_status:
+        # The status index follows the status; its sort key goes back to the creation time (a
+        # pending order may have been relisted further on: ``relist_unpaid``).
+        actions += [
+            OrderModel.gsi3pk.set(status_gsi3pk(order.order_id, order.status)),
+            OrderModel.gsi3sk.set(keys.order_search_gsi3sk(stored.created_at, order.order_id)),
+        ]
     condition: Condition = (OrderModel.version == stored.version) & (
         OrderModel.status == advance.previous.value
     )
@@ -370,6 +568,12 @@ def shipment_actions(carrier: str, tracking_number: str) -> list[Action]:
 def delivery_actions(at: int, carrier_event_id: str) -> list[Action]:
     """The attributes a DELIVER move sets: when, and the carrier event that reported it."""
     return [OrderModel.delivered_at.set(at), OrderModel.carrier_event_id.set(carrier_event_id)]
+
+
+def tracking_actions(trail: Iterable[TrackingEvent]) -> list[Action]:
+    """The attribute a carrier event's move sets: the whole trail, the event in its place (the
+    move is conditioned on the order's version, so no concurrent event is lost)."""
+    return [OrderModel.tracking.set(tracking_list(trail))]
 
 
 def _each_unit(reservation: Reservation) -> Iterator[tuple[str, int, int]]:
@@ -435,6 +639,34 @@ def clear_dispatch_marker(order_id: str) -> bool:
         lambda: _row(order_id).update(
             [OrderModel.gsi2pk.remove(), OrderModel.gsi2sk.remove()],
             condition=OrderModel.gsi2pk.exists(),
+        )
+    )
+
+
+def unpaid(bucket: int, listed_before: str, page_size: int = 100) -> Iterator[str]:
+    """Ids of the orders of one status bucket that the status index (gsi3) still lists as
+    PENDING_PAYMENT before ``listed_before``: their creation time, until :func:`relist_unpaid`
+    moves them on. Keys only and eventually consistent: every move made on one is decided on a
+    fresh read, conditioned on the order's version and status."""
+    rows = OrderModel.gsi3.query(
+        keys.order_status_gsi3pk(OrderStatus.PENDING_PAYMENT.value, bucket),
+        OrderModel.gsi3sk < listed_before,
+        page_size=page_size,
+    )
+    for row in rows:
+        yield row.pk.removeprefix(keys.order_pk(""))
+
+
+def relist_unpaid(order_id: str, listed_at: str) -> bool:
+    """Move a pending order's place in the status index to ``listed_at`` (ISO 8601), so the
+    payment sweep does not look at it before then (support's list of pending orders shows it
+    there too). Leaves ``version`` alone, like the charge-attempt mark; False when the order
+    is no longer pending."""
+    return kit.applied(
+        lambda: _row(order_id).update(
+            [OrderModel.gsi3sk.set(keys.order_search_gsi3sk(listed_at, order_id))],
+            condition=(OrderModel.status == OrderStatus.PENDING_PAYMENT.value)
+            & OrderModel.gsi3pk.exists(),
         )
     )
 
@@ -642,7 +874,8 @@ def _anonymising_actions(before: Mapping[str, Any], after: Mapping[str, Any]) ->
 
 
 def anonymise_order(order_id: str, sub: str, *, updated_at: str) -> bool:
-    """Replace the order's personal fields and drop it from the customer's index.
+    """Replace the order's personal fields and drop it from the customer's index and, with its
+    email's search entry, from support's search by email.
 
     Conditioned on the version read and on the order still being the customer's, so a move of
     the order in between makes this retry on fresh data rather than overwrite it. True when the
@@ -659,6 +892,9 @@ def anonymise_order(order_id: str, sub: str, *, updated_at: str) -> bool:
             return True
         if item.get("owner_sub") != sub:
             return False
+        # The email's search entry goes first: a retry after a failure here finds the order
+        # still the customer's and deletes it again (a no-op), never leaves it behind.
+        OrderEmailModel(keys.order_pk(order_id), keys.ORDER_EMAIL_SK).delete()
         version = int(item["version"])
         updated = anonymise_order_fields(item, drop=CUSTOMER_INDEX_KEYS)
         updated["version"] = version + 1

@@ -13,7 +13,7 @@ time) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from pynamodb.expressions.condition import Condition
 
@@ -102,6 +102,34 @@ def ledger(sub: str) -> list[StoredEntry]:
         PointsEntryModel.sk.startswith(keys.POINTS_ENTRY_SK_PREFIX),
         consistent_read=True,
     )
-    return [
-        StoredEntry(int(r.delta), PointsReason(r.reason), r.order_id, r.ref, r.at) for r in rows
-    ]
+    return [_stored(r) for r in rows]
+
+
+def _stored(row: PointsEntryModel) -> StoredEntry:
+    return StoredEntry(int(row.delta), PointsReason(row.reason), row.order_id, row.ref, row.at)
+
+
+#: The attributes DynamoDB returns as the last key of a ledger query (for page tokens).
+LEDGER_PAGE_KEYS: Final = ("pk", "sk")
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    """One page of a ledger, newest first; ``last_key`` starts the next page."""
+
+    entries: tuple[StoredEntry, ...]
+    last_key: dict[str, Any] | None
+
+
+def ledger_page(sub: str, limit: int, start: dict[str, Any] | None) -> LedgerPage:
+    """Up to ``limit`` ledger entries of the customer from ``start`` on, newest first."""
+    result = PointsEntryModel.query(
+        keys.customer_pk(sub),
+        PointsEntryModel.sk.startswith(keys.POINTS_ENTRY_SK_PREFIX),
+        scan_index_forward=False,
+        consistent_read=True,
+        limit=limit,
+        last_evaluated_key=start,
+        page_size=limit,
+    )
+    return LedgerPage(tuple(_stored(r) for r in result), result.last_evaluated_key)

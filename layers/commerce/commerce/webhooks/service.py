@@ -9,8 +9,9 @@ anything:
 3. the body must be a JSON object with an event id and the fields of its type, else 400;
 4. the event id is recorded once (``store/webhook_events.py``); a replay answers
    ``{"status": "duplicate"}`` and does nothing;
-5. the event is applied: a carrier's ``delivered`` moves SHIPPED -> DELIVERED
-   (``commerce.orders.fulfilment.mark_delivered``); a provider's ``charge.succeeded`` is settled
+5. the event is applied: a carrier's ``in_transit``, ``out_for_delivery``, ``delivered`` or
+   ``exception`` goes on the order's tracking trail, ``delivered`` moving SHIPPED -> DELIVERED
+   (``commerce.orders.tracking``); a provider's ``charge.succeeded`` is settled
    as an approval (``commerce.orders.settlement``: PENDING_PAYMENT -> PAID with the stock
    deducted, a PAID order unchanged, a cancelled one refunded), ``charge.failed`` as a decline, and
    ``refund.succeeded`` is noted (refunds are recorded when this system makes them). If applying
@@ -29,11 +30,14 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Final, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
+from commerce.domain.money import Money
+from commerce.domain.tracking import TrackingEvent, TrackingStatus, location_error
 from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
@@ -47,6 +51,8 @@ _ORDER_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _CHARGE_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 
 Kind = Literal["carriers", "payments"]
+#: Payment providers whose notifications are verified by their own libraries.
+PROVIDER_SENDERS: Final = ("stripe", "alipay", "wechat_pay")
 
 
 class SecretsConfigurationError(RuntimeError):
@@ -112,6 +118,16 @@ def clear_secrets_cache() -> None:
     parameters.clear_caches()  # type: ignore[no-untyped-call]
 
 
+def plain_reply(provider: str) -> str | None:
+    """The plain-text body a provider expects for a notification it need not send again
+    (Alipay: ``success``); None where a JSON answer does."""
+    if provider == "alipay":
+        from commerce.webhooks.alipay import REPLY
+
+        return REPLY
+    return None
+
+
 def sender_name(kind: Kind, name: str) -> str:
     """The key of a sender in the secrets and in the replay guard: ``carriers/sf-express``."""
     return f"{kind}/{name}"
@@ -167,10 +183,21 @@ def receive(
     signature: str | None,
     *,
     now: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Verify, de-duplicate and apply one webhook; the response body (200)."""
+    """Verify, de-duplicate and apply one webhook; the response body (200).
+
+    Stripe, Alipay and WeChat Pay are verified their own way by their own libraries
+    (``commerce.webhooks.providers``); every other sender by the shared HMAC scheme.
+    """
     now = clock.now() if now is None else now
     sender = sender_name(kind, name)
+    if kind == "payments" and name in PROVIDER_SENDERS:
+        from commerce.webhooks import providers  # deferred: only payment webhooks need it
+
+        notice = providers.verified(name, raw_body, headers or {}, now=now)
+        action = providers.action(name, notice)
+        return _once(sender, notice.event_id, notice.kind.value, action, now)
     secrets = all_secrets().get(sender) if _NAME_RE.fullmatch(name) else None
     if not secrets:
         raise NotFound("No such webhook sender")
@@ -182,9 +209,15 @@ def receive(
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type:
         raise _invalid("type", "type is required")
-    apply = _carrier if kind == "carriers" else _payment
+    apply = partial(_carrier, name) if kind == "carriers" else _payment
     # Everything a request can get wrong is checked before the event is remembered.
     action = apply(payload, event_type, event_id, verified.timestamp)
+    return _once(sender, event_id, event_type, action, now)
+
+
+def _once(sender: str, event_id: str, event_type: str, action: Action, now: int) -> dict[str, Any]:
+    """Remember the event, then apply it: a replay does nothing; a failure forgets it again
+    so the sender's retry is judged afresh."""
     if not webhook_events.record_once(sender, event_id, now=now, received_at=clock.iso(now)):
         metrics.add_metric(name="WebhookReplays", unit=MetricUnit.Count, value=1)
         logger.info("webhook replay ignored", extra={"sender": sender, "event_id": event_id})
@@ -207,26 +240,42 @@ def receive(
 Action = Callable[[int], dict[str, Any]]
 
 
-def _carrier(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int) -> Action:
-    if event_type != "delivered":
+_TRACKING_NUMBER_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+#: Carrier event types and what they record (docs/orders.md, "Tracking"); others are ignored.
+_CARRIER_TYPES: Final = {status.value: status for status in TrackingStatus}
+
+
+def _carrier(
+    carrier: str, payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int
+) -> Action:
+    status = _CARRIER_TYPES.get(event_type)
+    if status is None:
         return lambda now: {"result": "ignored"}
     order_id = _text(payload, "order_id", _ORDER_ID_RE)
     at = _epoch(payload.get("at"), sent_at)
+    location = payload.get("location")
+    problem = location_error(location)
+    if problem is not None:
+        raise _invalid("location", f"location {problem}")
+    tracking_number = None
+    if payload.get("tracking_number") is not None:
+        tracking_number = _text(payload, "tracking_number", _TRACKING_NUMBER_RE)
+    event = TrackingEvent(event_id, status, at, location.strip() if location else None)
 
-    def deliver(now: int) -> dict[str, Any]:
-        from commerce.orders.fulfilment import mark_delivered
+    def record(now: int) -> dict[str, Any]:
+        from commerce.orders.tracking import record_carrier_event
 
-        written = mark_delivered(order_id, at, event_id)
+        written = record_carrier_event(order_id, carrier, event, tracking_number)
         return {"order_id": order_id, "order_status": written.status.value}
 
-    return deliver
+    return record
 
 
 _PAYMENT_TYPES: Final = ("charge.succeeded", "charge.failed", "refund.succeeded")
 
 
 def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int) -> Action:
-    del event_id, sent_at
+    del sent_at
     if event_type not in _PAYMENT_TYPES:
         return lambda now: {"result": "ignored"}
     order_id = _text(payload, "order_id", _ORDER_ID_RE)
@@ -244,7 +293,18 @@ def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at
         if stored is None:
             raise NotFound("No such order")
         if event_type == "refund.succeeded":
-            return {"order_id": order_id, "result": "noted"}
+            from commerce.orders.refunds import record_provider_refund
+
+            reference = payload.get("refund_id")
+            amount = payload.get("amount")
+            result = record_provider_refund(
+                order_id,
+                reference=reference if isinstance(reference, str) and reference else None,
+                provider_refund_id=str(reference or event_id),
+                amount=Money(amount) if isinstance(amount, int) and amount > 0 else None,
+                at=now,
+            )
+            return {"order_id": order_id, "result": result}
         try:
             if event_type == "charge.succeeded":
                 outcome = settlement.approve(

@@ -11,6 +11,18 @@ from pynamodb.models import Model
 _M = TypeVar("_M", bound=Model)
 
 
+def plain(value: Any) -> Any:
+    """Raw map/list attribute content as plain dicts and lists (PynamoDB wraps raw maps)."""
+    values = getattr(value, "attribute_values", None)
+    if values is not None:
+        return {str(k): plain(v) for k, v in values.items()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
 class Gsi1Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]
     """``gsi1`` as every table declares it: ``gsi1pk``/``gsi1sk``, every attribute projected.
 
@@ -24,6 +36,28 @@ class Gsi1Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]
 
     gsi1pk = UnicodeAttribute(hash_key=True)
     gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]
+    """``gsi2``: ``gsi2pk``/``gsi2sk``, every attribute projected (as ``Gsi1Index``)."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi3Index(GlobalSecondaryIndex[_M]):  # type: ignore[no-untyped-call]
+    """``gsi3``: ``gsi3pk``/``gsi3sk``, every attribute projected (as ``Gsi1Index``)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
 
 
 class MoneyMap(MapAttribute[str, Any]):

@@ -1,11 +1,12 @@
-"""The Catalog table: products, SKU records, coupons and their use counters, and the catalog's
-derived items: listing entries, search postings, categories, price history, reviews, buyers and
-sale markers.
+"""The Catalog table: products, SKU records, coupons and their use counters, shipping zones, and
+the catalog's derived items: listing entries, search postings, categories, price history, reviews,
+buyers and sale markers.
 
 Products, SKU records, listing entries and price history are written by ``store/products.py``;
 categories by ``store/categories.py``; search postings by ``store/postings.py``; reviews and
 buyer records by ``store/reviews.py``; sale markers and the sold counters by
-``store/sales.py``; coupons and their per-customer counters by ``store/coupons.py``. Key
+``store/sales.py``; coupons and their per-customer counters by ``store/coupons.py``; the shipping
+zones by ``store/shipping_zones.py``. Key
 layouts are in ``store/keys.py``; the access pattern of each index is in docs/catalog.md.
 """
 
@@ -144,6 +145,23 @@ class CouponUseModel(CatalogTable):
     gsi1sk = UnicodeAttribute(null=True)
     # gsi1 as erasure uses it: one customer's use counters under ``COUPON_USES#{sub}``.
     customer_uses: Gsi1Index[CouponUseModel] = Gsi1Index()
+
+
+class ShippingZonesModel(CatalogTable):
+    """pk=SHIPPING, sk=ZONES: the shipping zone table ops configure, whole (one item, so a
+    change is checked and written as one: no place can end up in two zones).
+
+    ``zones`` [{zone_id, name, places, fee, free_threshold?}], ``version`` (+1 per change; each
+    change is conditioned on the version it was read at), ``updated_at``, ``updated_by`` (the
+    staff member's sub). Written by ``store/shipping_zones.py``.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    zones = ListAttribute[Any]()
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute(null=True)
 
 
 # --- The storefront's lists (store/products.py writes them, store/listing.py reads them) -------

@@ -1,8 +1,10 @@
-"""The Customers table: profiles, consents, devices, points and sent-records.
+"""The Customers table: profiles, consents, devices, addresses, points, sent-records, tickets.
 
-One partition per customer (``CUSTOMER#{sub}``) for profile, consents, devices and points,
-written by ``store/customers.py``, ``store/devices.py`` and ``store/points.py``; sent-records by
-``store/notifications.py``. Key layouts are in ``store/keys.py``.
+One partition per customer (``CUSTOMER#{sub}``) for profile, consents, devices, the address
+book and points, written by ``store/customers.py``, ``store/devices.py``,
+``store/addresses.py`` and ``store/points.py``; sent-records by ``store/notifications.py``;
+one partition per support ticket (``TICKET#{id}``) by ``store/tickets.py``. Key layouts are in
+``store/keys.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from commerce.settings import get_settings
-from commerce.store.tables.attributes import Gsi1Index
+from commerce.store.tables.attributes import Gsi1Index, Gsi2Index
 
 _settings = get_settings()
 
@@ -83,6 +85,39 @@ class TokenOwnerModel(CustomersTable):
     device_id = UnicodeAttribute()
 
 
+class AddressBookModel(CustomersTable):
+    """pk=CUSTOMER#{sub}, sk=ADDRESSBOOK: how many addresses the book holds (``entries``),
+    which is the default, and the ``version`` every change of the book is conditioned on."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    entries = NumberAttribute(default=0)
+    default_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
+
+
+class AddressModel(CustomersTable):
+    """pk=CUSTOMER#{sub}, sk=ADDRESS#{address_id}: one address of the book (the cart address
+    fields, ``label``?)."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    customer_id = UnicodeAttribute()
+    address_id = UnicodeAttribute()
+    label = UnicodeAttribute(null=True)
+    name = UnicodeAttribute()
+    line1 = UnicodeAttribute()
+    line2 = UnicodeAttribute(null=True)
+    city = UnicodeAttribute()
+    region = UnicodeAttribute(null=True)
+    postal_code = UnicodeAttribute()
+    country = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
 class PointsBalanceModel(CustomersTable):
     """pk=CUSTOMER#{sub}, sk=POINTS."""
 
@@ -132,3 +167,62 @@ class NotificationSentModel(CustomersTable):
     gsi1sk = UnicodeAttribute(null=True)
     # gsi1 of sent-records: a customer's own messages by time (MESSAGES#{sub}; sparse).
     gsi1: Gsi1Index[NotificationSentModel] = Gsi1Index()
+
+
+class TicketModel(CustomersTable):
+    """pk=TICKET#{ticket_id}, sk=TICKET: a support ticket (layout: commerce/store/tickets.py).
+
+    gsi1: TICKETS#{sub} / {created_at}#{id}, the customer's tickets newest first. gsi2:
+    TICKETS#{status} / {updated_at}#{id}, support's queue of one status, latest activity first.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ticket_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    #: The address the customer signed in with when opening it: where a reply goes when they
+    #: have no profile to say otherwise.
+    email = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()
+    messages = NumberAttribute()
+    awaiting_since = NumberAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = NumberAttribute()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi1: Gsi1Index[TicketModel] = Gsi1Index()
+    gsi2: Gsi2Index[TicketModel] = Gsi2Index()
+
+
+class TicketMessageModel(CustomersTable):
+    """pk=TICKET#{ticket_id}, sk=MESSAGE#{seq:05d}: one message, numbered from 1 in the order
+    written (the ticket's ``messages`` count is the last number)."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ticket_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    author = UnicodeAttribute()
+    text = UnicodeAttribute()
+    at = NumberAttribute()
+    #: The staff member who wrote a support reply (their sub), never shown to the customer.
+    staff_id = UnicodeAttribute(null=True)
+
+
+class TicketAwaitingModel(CustomersTable):
+    """pk=TICKET#{ticket_id}, sk=AWAITING: present while the ticket awaits support. gsi2:
+    TICKETS_AWAITING / {since:012d}#{id}, so the unanswered are one key range."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    ticket_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    since = NumberAttribute()
+    gsi2pk = UnicodeAttribute()
+    gsi2sk = UnicodeAttribute()
+    gsi2: Gsi2Index[TicketAwaitingModel] = Gsi2Index()

@@ -15,7 +15,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from commerce.settings import get_settings
@@ -55,6 +55,20 @@ class ReversalIndex(GlobalSecondaryIndex["ReturnModel"]):  # type: ignore[no-unt
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class SearchIndex(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
+    """gsi3, support's order search (keys only: the orders are read by key afterwards, so an
+    order's other writes never touch the index). Order items carry STATUS#{status}#{bucket}
+    keys, email items EMAIL#{digest}; both sort by ``{created_at}#{order_id}`` (a pending order
+    the payment sweep relisted sorts by when it is next due: store/orders.relist_unpaid)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = KeysOnlyProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
 class OrderModel(OrdersTable):
     """pk=ORDER#{order_id}, sk=ORDER: an order (layout: commerce/store/orders.py).
 
@@ -92,13 +106,39 @@ class OrderModel(OrdersTable):
     # order is PENDING_PAYMENT: a cancelled order without it was never charged, so the consumer
     # never asks the provider about it (commerce/orders/charging.py).
     charge_attempted_at = NumberAttribute(null=True)
+    # The carrier's events for the shipment, in the order they happened: [{event_id, status,
+    # at (epoch s), location?}] (commerce/domain/tracking.py).
+    tracking = ListAttribute[Any](null=True)
+    # The provider's own reference of the order's payment, kept before the customer can be
+    # charged (Stripe: the PaymentIntent id, stored before it is confirmed), so a retry finds
+    # the payment it began instead of beginning another (commerce/store/charge_attempts.py).
+    payment_ref = UnicodeAttribute(null=True)
+    # Every refund of the charge: [{refund_id, amount, status, at, reason, provider_refund_id?,
+    # points_due}] (commerce/domain/refunds.py).
+    refunds = ListAttribute[Any](null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
     # gsi1: a signed-in customer's orders, newest first (CUSTOMER#{sub}, {created_at}#{id}).
     gsi1: Gsi1Index[OrderModel] = Gsi1Index()
     gsi2 = DispatchIndex()
+    # gsi3: orders by status, spread over buckets (STATUS#{status}#{bucket}, {created_at}#{id}).
+    gsi3 = SearchIndex()
+
+
+class OrderEmailModel(OrdersTable):
+    """pk=ORDER#{order_id}, sk=EMAIL: the order under its email in the search index (gsi3
+    EMAIL#{digest of the address}), written once at checkout, deleted when it is anonymised."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute()
+    gsi3pk = UnicodeAttribute()
+    gsi3sk = UnicodeAttribute()
+    gsi3 = SearchIndex()
 
 
 class ReturnModel(OrdersTable):
