@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.ratings import RATING_MAX, RATING_MIN, TEXT_MAX
+from commerce.http.model import Schema
 
 _FORBID = ConfigDict(extra="forbid")
 
 
-class ReviewIn(BaseModel):
+class ReviewIn(Schema):
     """Body of ``POST /products/{product_id}/reviews``."""
 
     model_config = _FORBID
@@ -21,7 +22,7 @@ class ReviewIn(BaseModel):
     text: Annotated[StrictStr, Field(max_length=TEXT_MAX)]
 
 
-class ReviewStatusIn(BaseModel):
+class ReviewStatusIn(Schema):
     """Body of ``PATCH /admin/reviews/{review_id}``."""
 
     model_config = _FORBID
@@ -29,7 +30,7 @@ class ReviewStatusIn(BaseModel):
     status: Literal["published", "hidden"]
 
 
-class ReviewOut(BaseModel):
+class ReviewOut(Schema):
     review_id: str
     rating: int
     text: str
@@ -39,7 +40,7 @@ class ReviewOut(BaseModel):
     product_id: str
 
 
-class ReviewPageOut(BaseModel):
+class ReviewPageOut(Schema):
     items: list[ReviewOut]
     next_token: str | None = Field(
         default=None,

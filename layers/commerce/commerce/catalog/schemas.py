@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from commerce.domain.categories import NAME_MAX as CATEGORY_NAME_MAX
 from commerce.domain.inventory import MAX_DELTA, MAX_SHARDS
@@ -29,6 +29,7 @@ from commerce.domain.product import (
     duplicate_skus,
     tag_problem,
 )
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut
 
 _FORBID = ConfigDict(extra="forbid")
@@ -67,7 +68,7 @@ Tags = Annotated[
 ]
 
 
-class MoneyIn(BaseModel):
+class MoneyIn(Schema):
     """Money as sent: integer minor units (fen) and the currency."""
 
     model_config = _FORBID
@@ -83,7 +84,7 @@ class MoneyIn(BaseModel):
         return value
 
 
-class SkuIn(BaseModel):
+class SkuIn(Schema):
     """A SKU of a new product, with its opening stock."""
 
     model_config = _FORBID
@@ -95,7 +96,7 @@ class SkuIn(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
-class CreateProductIn(BaseModel):
+class CreateProductIn(Schema):
     """Body of ``POST /admin/products``."""
 
     model_config = _FORBID
@@ -119,26 +120,26 @@ class CreateProductIn(BaseModel):
         return skus
 
 
-class SkuOut(BaseModel):
+class SkuOut(Schema):
     sku: str
     price: MoneyOut
     available: int = Field(description="Units that can be bought now (on hand minus held)")
     attributes: dict[str, str]
 
 
-class ImageOut(BaseModel):
+class ImageOut(Schema):
     url: str = Field(description="Where to read the image (a presigned GET, valid for an hour)")
     alt: str
     # Extension of API.md's image: the id ops delete it by.
     image_id: str
 
 
-class RatingOut(BaseModel):
+class RatingOut(Schema):
     average: float | None = Field(description="Mean of the published reviews; null without any")
     count: int = Field(description="Published reviews")
 
 
-class ProductOut(BaseModel):
+class ProductOut(Schema):
     product_id: str
     name: str
     description: str
@@ -153,7 +154,7 @@ class ProductOut(BaseModel):
     updated_at: str
 
 
-class PatchProductIn(BaseModel):
+class PatchProductIn(Schema):
     """Body of ``PATCH /admin/products/{product_id}``: only the fields sent change."""
 
     model_config = _FORBID
@@ -174,7 +175,7 @@ class PatchProductIn(BaseModel):
     _tags_valid = field_validator("tags")(_valid_tags)
 
 
-class PatchSkuIn(BaseModel):
+class PatchSkuIn(Schema):
     """Body of ``PATCH /admin/products/{product_id}/skus/{sku}``: only the fields sent change."""
 
     model_config = _FORBID
@@ -185,7 +186,7 @@ class PatchSkuIn(BaseModel):
     )
 
 
-class PriceChangeOut(BaseModel):
+class PriceChangeOut(Schema):
     sku: str
     old: MoneyOut
     new: MoneyOut
@@ -193,11 +194,11 @@ class PriceChangeOut(BaseModel):
     at: str
 
 
-class PriceHistoryOut(BaseModel):
+class PriceHistoryOut(Schema):
     items: list[PriceChangeOut] = Field(description="Newest first")
 
 
-class CategoryIn(BaseModel):
+class CategoryIn(Schema):
     """Body of ``POST /admin/categories``."""
 
     model_config = _FORBID
@@ -208,28 +209,28 @@ class CategoryIn(BaseModel):
     _name_not_blank = field_validator("name")(_not_blank)
 
 
-class CategoryOut(BaseModel):
+class CategoryOut(Schema):
     category_id: str
     name: str
     parent_id: str | None
 
 
-class CategoryChildOut(BaseModel):
+class CategoryChildOut(Schema):
     category_id: str
     name: str
 
 
-class CategoryNodeOut(BaseModel):
+class CategoryNodeOut(Schema):
     category_id: str
     name: str
     children: list[CategoryChildOut]
 
 
-class CategoryTreeOut(BaseModel):
+class CategoryTreeOut(Schema):
     items: list[CategoryNodeOut]
 
 
-class ImageIn(BaseModel):
+class ImageIn(Schema):
     """Body of ``POST /admin/products/{product_id}/images``."""
 
     model_config = _FORBID
@@ -245,14 +246,14 @@ class ImageIn(BaseModel):
         return value
 
 
-class ImageUploadOut(BaseModel):
+class ImageUploadOut(Schema):
     upload_url: str = Field(
         description="A presigned S3 PUT, valid 15 minutes; send the same Content-Type"
     )
     image: ImageOut
 
 
-class ProductPageOut(BaseModel):
+class ProductPageOut(Schema):
     items: list[ProductOut]
     next_token: str | None = Field(
         default=None,
@@ -261,7 +262,7 @@ class ProductPageOut(BaseModel):
     )
 
 
-class InventoryOut(BaseModel):
+class InventoryOut(Schema):
     sku: str
     on_hand: int
     reserved: int
@@ -274,7 +275,7 @@ class InventoryOut(BaseModel):
     )
 
 
-class ShardCountIn(BaseModel):
+class ShardCountIn(Schema):
     """Body of ``PUT /admin/inventory/{sku}/shards``."""
 
     model_config = _FORBID
@@ -289,7 +290,7 @@ class ShardCountIn(BaseModel):
     ]
 
 
-class SafetyStockIn(BaseModel):
+class SafetyStockIn(Schema):
     """Body of ``PATCH /admin/inventory/{sku}``."""
 
     model_config = _FORBID
@@ -300,7 +301,7 @@ class SafetyStockIn(BaseModel):
     ]
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(Schema):
     """Body of ``POST /admin/inventory/{sku}/adjustments``."""
 
     model_config = _FORBID
