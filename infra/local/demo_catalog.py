@@ -27,7 +27,9 @@ from infra.local.environment import DEV_WEBHOOK_SECRET
 
 CATALOG_FILE = Path(__file__).with_name("demo_catalog.json")
 CARRIER = "sf-express"
-_POLL_SECONDS = 30.0
+#: How long a demo order may take to be paid or delivered: the payments queue and the carrier
+#: events are real, and a busy machine slows them.
+_POLL_SECONDS = 120.0
 
 
 class DemoError(RuntimeError):
