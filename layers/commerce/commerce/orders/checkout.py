@@ -232,7 +232,12 @@ def _load_cart(
 def _load_writable(
     book: CheckoutBook, cart_id: str, caller: Caller, cart_token: str | None
 ) -> StoredCart:
-    cart = _load_cart(book, cart_id, caller, cart_token)
+    return _writable(_load_cart(book, cart_id, caller, cart_token))
+
+
+def _writable(cart: StoredCart) -> StoredCart:
+    """The cart, if it can be checked out: 409 when checked out, empty or selling a retired
+    SKU."""
     if cart.checked_out:
         raise Conflict("This cart has already been checked out")
     if not cart.lines:
@@ -361,7 +366,7 @@ def place(
         order_id = placed_order_id(scope, cart.cart_id) if scope else uuid.uuid4().hex
         if cart.checked_out and cart.order_id == order_id:
             return _replayed(order_id, caller, cart_token)
-        cart = _load_writable(books, body.cart_id, caller, cart_token)
+        cart = _writable(cart)
         now, at = clock.now(), now_iso()
         plan = _plan(books, cart, now)
         if plan.unavailable:
