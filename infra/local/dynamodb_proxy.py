@@ -45,6 +45,7 @@ import json
 import logging
 import secrets
 import string
+import sys
 import threading
 import time
 import zlib
@@ -266,7 +267,7 @@ class DynamoDBProxy:
         self.hooks = list(hooks)
         self._sleep = sleep
         self._local = threading.local()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -283,8 +284,7 @@ class DynamoDBProxy:
         class Handler(_Handler):
             owner = proxy
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", free_port()), Handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="dynamodb-proxy", daemon=True
         )
@@ -419,6 +419,17 @@ def _merge_unprocessed(
                 spec["Keys"].extend(entries["Keys"])
             else:
                 merged.setdefault(table, []).extend(entries)
+
+
+class _Server(ThreadingHTTPServer):
+    """Quiet about clients that go away: a worker killed mid-call drops its connection."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
