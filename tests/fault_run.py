@@ -17,7 +17,11 @@ below is read through them) and the state is read straight from the stack's tabl
 - oversold: a SKU whose paid units exceed its stock ledger, whose stock rows do not equal the
   ledger less the units paid, or whose available stock is below zero;
 - notifications sent twice: the same message (recipient, template, text) twice in the outbox, or
-  an outbox that differs from the notification records marked SENT.
+  an outbox that differs from the notification records marked SENT;
+- sold miscounted: the catalog's ``sold`` of the product differs from the units paid for.
+
+Buyers browse the catalog on their way (its best sellers and the product), so its routes run
+under the faults too.
 """
 
 from __future__ import annotations
@@ -119,6 +123,7 @@ class Attempt:
     """One buyer's try at one order, and what the client was told."""
 
     buyer: str
+    product_id: str
     sku: str
     quantity: int
     card: str
@@ -144,6 +149,7 @@ class Figures:
     charged_twice: list[str] = field(default_factory=list)
     oversold: list[str] = field(default_factory=list)
     sent_twice: list[str] = field(default_factory=list)
+    sold_miscounted: list[str] = field(default_factory=list)
     notifications: int = 0
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
@@ -161,6 +167,7 @@ class Figures:
             f"orders lost: {len(self.lost)}",
             f"charged twice: {len(self.charged_twice)}",
             f"oversold: {len(self.oversold)}",
+            f"sold miscounted: {len(self.sold_miscounted)}",
             f"notifications sent: {self.notifications}, sent twice: {len(self.sent_twice)}",
             f"run: {self.seconds:.1f} s ("
             + ", ".join(f"{name} {secs:.1f} s" for name, secs in self.phases.items())
@@ -173,11 +180,12 @@ def run(stack: StackProcess, shape: RunShape = RunShape(), seed: int = 11) -> Fi
     started = time.monotonic()
     rng = random.Random(seed)
     client = Client(stack)
-    skus = _stock(client, shape)
+    shelf = _stock(client, shape)
     attempts = [
         Attempt(
             buyer=f"buyer-{n % shape.buyers}",
-            sku=rng.choice(skus),
+            product_id=shelf.product_id,
+            sku=rng.choice(shelf.skus),
             quantity=rng.choice((1, 1, 2)),
             card=rng.choice(CARDS),
         )
@@ -190,7 +198,7 @@ def run(stack: StackProcess, shape: RunShape = RunShape(), seed: int = 11) -> Fi
     settled = time.monotonic()
     injected = stack.faults()["injected"]
     stack.set_faults(**{name: 0 for name in _RATES}, partition_scale=None)
-    figures = _read_back(stack, skus, shape, attempts)
+    figures = _read_back(stack, shelf, shape, attempts)
     figures.faults = injected
     figures.provider_timeouts = stack.log().count(TIMED_OUT)
     figures.retries = dict(client.retries)
@@ -210,11 +218,20 @@ _RATES = (
 )
 
 
-def _stock(client: Client, shape: RunShape) -> list[str]:
+@dataclass(frozen=True)
+class Shelf:
+    """The product the buyers race for, and its SKUs."""
+
+    product_id: str
+    skus: list[str]
+
+
+def _stock(client: Client, shape: RunShape) -> Shelf:
     """One product with ``shape.skus`` SKUs of ``shape.stock`` units each, created as ops."""
-    skus = [f"FAULT-{uuid.uuid4().hex[:8]}-{n}" for n in range(shape.skus)]
+    tag = uuid.uuid4().hex[:8]
+    skus = [f"FAULT-{tag}-{n}" for n in range(shape.skus)]
     body = {
-        "name": "Fault run item",
+        "name": f"Fault run item {tag}",
         "skus": [
             {"sku": sku, "price": {"amount": 1999, "currency": "CNY"}, "stock": shape.stock}
             for sku in skus
@@ -227,7 +244,10 @@ def _stock(client: Client, shape: RunShape) -> list[str]:
         level = client.call("GET", f"/admin/inventory/{sku}", headers=ops(client.stack))
         assert level.status_code == 200, level.text
         assert level.json()["on_hand"] == shape.stock, level.text
-    return skus
+    listed = client.call("GET", "/products", params={"limit": 100})
+    assert listed.status_code == 200, listed.text
+    (product,) = [p for p in listed.json()["items"] if p["name"] == body["name"]]
+    return Shelf(product["product_id"], skus)
 
 
 def _headers(stack: StackProcess, attempt: Attempt) -> dict[str, str]:
@@ -239,7 +259,13 @@ def _headers(stack: StackProcess, attempt: Attempt) -> dict[str, str]:
 
 
 def _buy(client: Client, attempt: Attempt) -> None:
+    """Browse the catalog, hold the SKU in a new cart, check it out."""
     headers = _headers(client.stack, attempt)
+    listed = client.call("GET", "/products", params={"sort": "best_selling", "limit": 20})
+    seen = client.call("GET", f"/products/{attempt.product_id}", headers=headers)
+    if listed.status_code != 200 or seen.status_code != 200:
+        attempt.outcome = _failed(listed if listed.status_code != 200 else seen)
+        return
     cart = client.call("POST", "/carts", headers=headers)
     if cart.status_code != 201:
         attempt.outcome = _failed(cart)
@@ -305,7 +331,7 @@ def _settle(stack: StackProcess, attempts: list[Attempt], seconds: float) -> Non
 
 
 def _read_back(
-    stack: StackProcess, skus: list[str], shape: RunShape, attempts: list[Attempt]
+    stack: StackProcess, shelf: Shelf, shape: RunShape, attempts: list[Attempt]
 ) -> Figures:
     figures = Figures(attempts=len(attempts))
     orders = _orders(stack)
@@ -328,7 +354,8 @@ def _read_back(
     figures.paid = sum(1 for o in told if _status(orders, o) == "PAID")
     figures.payment_failed = sum(1 for o in told if _status(orders, o) == "PAYMENT_FAILED")
     figures.charged_twice = [f"{o}: {n} charges" for o, n in charges.items() if n > 1]
-    figures.oversold = _oversold(stack, skus, shape, orders)
+    figures.oversold = _oversold(stack, shelf.skus, shape, orders)
+    figures.sold_miscounted = _sold_miscounted(stack, shelf, orders)
     figures.notifications, figures.sent_twice = _notifications(stack)
     return figures
 
@@ -376,6 +403,15 @@ def _oversold(
         if on_hand != ledger - paid[sku] or min(available) < 0:
             found.append(f"{sku}: on hand {on_hand}, available {available}, paid {paid[sku]}")
     return found
+
+
+def _sold_miscounted(
+    stack: StackProcess, shelf: Shelf, orders: dict[str, dict[str, Any]]
+) -> list[str]:
+    """The catalog's ``sold`` of the product against the units its paid orders took."""
+    product = requests.get(f"{stack.base_url}/products/{shelf.product_id}", timeout=30).json()
+    paid = sum(_paid_units(orders)[sku] for sku in shelf.skus)
+    return [] if product["sold"] == paid else [f"sold {product['sold']}, paid units {paid}"]
 
 
 def _notifications(stack: StackProcess) -> tuple[int, list[str]]:
