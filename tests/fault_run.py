@@ -48,7 +48,7 @@ FAULT_FLAGS = {
     "--dynamodb-jitter": "10",
     "--dynamodb-throttle": "0.03",
     "--dynamodb-errors": "0.02",
-    "--partition-scale": "200",
+    "--partition-scale": "100",
     "--sqs-duplicates": "0.5",
     "--provider-timeouts": "0.3",
 }
