@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -224,6 +224,19 @@ def wait_for_order(
         if time.monotonic() > deadline:
             pytest.fail(f"order {order_id} is still {body['status']} after {timeout}s")
         time.sleep(0.3)
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that; fails after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
 
 
 def local_payment(stack: StackProcess, order_id: str, outcome: str) -> dict[str, Any]:

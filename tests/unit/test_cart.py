@@ -27,6 +27,7 @@ from commerce.domain.cart import (
     issue_guest_token,
     new_cart,
     normalise_phone,
+    order_token_for,
     parse_shipping_address,
 )
 from commerce.domain.money import Money
@@ -221,6 +222,21 @@ def test_issues_a_token_from_the_callers_randomness_and_keeps_only_its_hash() ->
 def test_refuses_a_random_source_that_is_not_url_safe_32_bytes(bad: str) -> None:
     with pytest.raises(ValueError, match="random source"):
         issue_guest_token(lambda _: bad)
+
+
+@settings(max_examples=50)
+@given(cart_token=st.text(alphabet="ABCDEFabcdef0123456789_-", min_size=43, max_size=64))
+def test_an_order_token_is_derived_from_the_cart_token_and_the_order(cart_token: str) -> None:
+    """The same on every retry of one checkout, another for another order or cart, shaped like
+    an issued token (so it passes the same checks), and never the cart token itself."""
+    token = order_token_for(cart_token, "order-1")
+    assert token == order_token_for(cart_token, "order-1")
+    assert token.token != order_token_for(cart_token, "order-2").token
+    assert token.token != order_token_for(cart_token + "x", "order-1").token
+    assert len(token.token) == 43
+    assert token.token != cart_token
+    assert guest_token_matches(token.token_hash, token.token)
+    assert not guest_token_matches(token.token_hash, cart_token)
 
 
 @pytest.mark.parametrize(

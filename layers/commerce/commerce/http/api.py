@@ -23,6 +23,7 @@ from commerce.errors import (
     FieldError,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -30,6 +31,7 @@ from commerce.http import json_guard
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
+from commerce.store import kit
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -95,7 +97,11 @@ def _route_not_found(_: NotFoundError) -> Response[str]:
     return problem_response(NotFound("No such resource"))
 
 
-def _unexpected(_: Exception) -> Response[str]:
+def _unexpected(error: Exception) -> Response[str]:
+    if kit.throttled(error):
+        # DynamoDB still refused after the SDK's retries (a hot key): the client may retry.
+        logger.warning("DynamoDB throttled the request", exc_info=True)
+        return problem_response(TooManyRequests(1, "The shop is busy; retry shortly"))
     logger.exception("unhandled error")
     return problem_response(CommerceError("The request could not be completed"))
 
