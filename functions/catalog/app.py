@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from commerce.catalog import products
 from commerce.catalog.schemas import CreateProductIn, ProductOut, ProductPageOut
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
-from commerce.http.params import PageLimit, PageToken
+from commerce.http.params import Authorized, PageLimit, PageToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -55,9 +53,7 @@ def get_product(product_id: Annotated[str, Path(description="Product id")]) -> P
     tags=_TAGS,
     responses=responses(201, ProductOut, "The new product", 400, 401, 403, 409),
 )
-def create_product(
-    body: CreateProductIn, caller: Annotated[Caller, Depends(require_roles("ops"))]
-) -> ProductOut:
+def create_product(body: CreateProductIn, caller: Authorized) -> ProductOut:
     return products.create_product(body, caller)
 
 
