@@ -226,6 +226,24 @@ def wait_for_order(
         time.sleep(0.3)
 
 
+def ship(stack: StackProcess, order_id: str, carrier: str = "sf") -> dict[str, Any]:
+    """POST /admin/orders/{order_id}/shipments as ops, with a fresh tracking number; the order."""
+    shipment = {"carrier": carrier, "tracking_number": f"SF{uuid.uuid4().hex[:10].upper()}"}
+    path = f"/admin/orders/{order_id}/shipments"
+    shipped: dict[str, Any] = _call(stack, "POST", path, 200, json=shipment, headers=ops(stack))
+    return shipped
+
+
+def deliver(stack: StackProcess, order_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Ship a PAID order and have the sandbox carrier report it delivered; the DELIVERED order
+    as the caller of ``headers`` (its owner or token holder) reads it."""
+    wait_for_order(stack, order_id, headers, "PAID")
+    ship(stack, order_id)
+    event = {"order_id": order_id, "status": "delivered"}
+    _call(stack, "POST", "/_local/carrier-events", 202, json=event)
+    return wait_for_order(stack, order_id, headers, "DELIVERED")
+
+
 def local_payment(stack: StackProcess, order_id: str, outcome: str) -> dict[str, Any]:
     """POST /_local/payments/{order_id}: the order's provider (played locally) pays, fails or
     refunds, and sends its signed notification to the webhook; what the webhook answered."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 from commerce.http.access import Principal
-from stack_helpers import ADDRESS, checkout, new_cart, ops, put_item, wait_for_order
+from stack_helpers import ADDRESS, checkout, deliver, new_cart, ops, put_item
 
 from infra.local.harness import StackProcess
 
@@ -207,13 +207,7 @@ def _post(stack: StackProcess, path: str, headers: dict[str, str], body: Any, st
 def _delivered(stack: StackProcess, sku: str, headers: dict[str, str] | None) -> dict[str, Any]:
     """An order of one unit, paid, shipped and delivered; the 202 body of its checkout."""
     placed = checkout(stack, sku, headers=headers, email="matrix-guest@example.com")
-    reach = headers or {"X-Order-Token": placed["order_token"]}
-    wait_for_order(stack, placed["order_id"], reach, "PAID")
-    shipment = {"carrier": "sf", "tracking_number": f"SF{uuid.uuid4().hex[:10].upper()}"}
-    _post(stack, f"/admin/orders/{placed['order_id']}/shipments", ops(stack), shipment, 200)
-    event = {"order_id": placed["order_id"], "status": "delivered"}
-    _post(stack, "/_local/carrier-events", {}, event, 202)
-    wait_for_order(stack, placed["order_id"], reach, "DELIVERED")
+    deliver(stack, placed["order_id"], headers or {"X-Order-Token": placed["order_token"]})
     return placed
 
 
