@@ -307,15 +307,30 @@ def order_item(stack: StackProcess, order_id: str) -> dict[str, Any]:
     return item
 
 
-def approved_charges(stack: StackProcess, order_id: str) -> int:
-    """How many approved charges the sandbox provider's ledger holds for the order."""
+def sandbox_records(stack: StackProcess, partition: str, prefix: str) -> list[dict[str, Any]]:
+    """The sandbox provider's ledger records under ``partition`` (an order id, a charge id)
+    whose key starts with ``prefix`` (``charge#``, ``movement#``), as stored."""
     items = stack.client("dynamodb").query(
         TableName=stack.info["tables"]["SandboxPaymentsTable"],
-        KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
-        ExpressionAttributeValues={":p": {"S": order_id}, ":c": {"S": "charge#"}},
+        KeyConditionExpression="pk = :p AND begins_with(sk, :k)",
+        ExpressionAttributeValues={":p": {"S": partition}, ":k": {"S": prefix}},
         ConsistentRead=True,
     )["Items"]
-    return sum(1 for item in items if item["record"]["M"]["status"]["S"] == "approved")
+    return [item["record"]["M"] for item in items]
+
+
+def approved_charges(stack: StackProcess, order_id: str) -> int:
+    """How many approved charges the sandbox provider's ledger holds for the order."""
+    records = sandbox_records(stack, order_id, "charge#")
+    return sum(1 for record in records if record["status"]["S"] == "approved")
+
+
+def refunded_at_provider(stack: StackProcess, order_id: str) -> int:
+    """Fen the sandbox provider has refunded (or voided) of the order's charge."""
+    charge_id = order_item(stack, order_id)["payment"]["M"]["charge_id"]["S"]
+    return sum(
+        int(record["amount"]["N"]) for record in sandbox_records(stack, charge_id, "movement#")
+    )
 
 
 _DEPTHS = (

@@ -26,8 +26,8 @@ from stack_helpers import (
     inventory,
     new_cart,
     ops,
-    order_item,
     put_item,
+    refunded_at_provider,
     staff,
     wait_for_order,
     wait_until_settled,
@@ -80,18 +80,6 @@ def _on_hand(stack: StackProcess, sku: str) -> int:
     return int(inventory(stack, sku)["on_hand"])
 
 
-def _refunded_at_provider(stack: StackProcess, order_id: str) -> int:
-    """Fen the sandbox provider has refunded of the order's charge (its ledger's movements)."""
-    charge_id = order_item(stack, order_id)["payment"]["M"]["charge_id"]["S"]
-    items = stack.client("dynamodb").query(
-        TableName=stack.info["tables"]["SandboxPaymentsTable"],
-        KeyConditionExpression="pk = :p AND begins_with(sk, :m)",
-        ExpressionAttributeValues={":p": {"S": charge_id}, ":m": {"S": "movement#"}},
-        ConsistentRead=True,
-    )["Items"]
-    return sum(int(item["record"]["M"]["amount"]["N"]) for item in items)
-
-
 def _paid(stack: StackProcess, customer: Customer, sku: str, quantity: int = 1) -> str:
     order_id = str(checkout(stack, sku, quantity, headers=customer.headers)["order_id"])
     wait_for_order(stack, order_id, customer.headers, "PAID")
@@ -135,7 +123,7 @@ def test_receiving_a_return_at_once_refunds_restocks_and_reverses_once(
     refund = returned["refund"]["amount"]
     assert order["status"] == "REFUNDED"
     assert [r["amount"]["amount"] for r in order["refunds"]] == [refund]
-    assert _refunded_at_provider(stack, order_id) == refund
+    assert refunded_at_provider(stack, order_id) == refund
     assert _on_hand(stack, sku) == on_hand + 1
     ledger = customer.points()
     reversed_ = [e for e in ledger["items"] if e["reason"] == "reversed"]
@@ -166,7 +154,7 @@ def test_a_staff_refund_retried_at_once_refunds_once(
     answers.answered_alike(201, refusals=CONFLICT, same=lambda r: (r["refund_id"], r["amount"]))
     order = get_order(stack, order_id, customer.headers)
     assert [r["amount"]["amount"] for r in order["refunds"]] == [1200]
-    assert _refunded_at_provider(stack, order_id) == 1200
+    assert refunded_at_provider(stack, order_id) == 1200
 
 
 def test_cancelling_at_once_releases_and_refunds_once(
@@ -184,7 +172,7 @@ def test_cancelling_at_once_releases_and_refunds_once(
     order = get_order(stack, order_id, customer.headers)
     assert order["status"] == "CANCELLED"
     assert sum(r["amount"]["amount"] for r in order["refunds"]) == paid
-    assert _refunded_at_provider(stack, order_id) == paid
+    assert refunded_at_provider(stack, order_id) == paid
     stock = inventory(stack, sku)
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (10, 0, 10)
 
