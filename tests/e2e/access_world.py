@@ -179,6 +179,14 @@ def _address(shop: Shop, ids: dict[str, str], caller: Principal, body: Any) -> A
     return dict(ADDRESS)
 
 
+def _tags(shop: Shop, ids: dict[str, str], caller: Principal, body: Any) -> Any:
+    return {"tags": ["matrix"]}  # the sample's category is not this shop's
+
+
+def _top_category(shop: Shop, ids: dict[str, str], caller: Principal, body: Any) -> Any:
+    return {"name": "Matrix teaware"}
+
+
 BODIES: dict[str, Body] = {
     "POST /orders": _checkout,
     "POST /carts/{cart_id}/coupons": _coupon,
@@ -187,6 +195,8 @@ BODIES: dict[str, Body] = {
     "POST /tickets": _ticket,
     "POST /admin/campaigns": _campaign,
     "PUT /admin/shipping-zones": _stale_zones,
+    "PATCH /admin/products/{product_id}": _tags,
+    "POST /admin/categories": _top_category,
 }
 
 
@@ -274,6 +284,10 @@ def build(stack: StackProcess) -> Shop:
     ]
     ticket = {"subject": "Where is my tea?", "message": "Checking on my order."}
     ticket_id = _post(stack, "/tickets", owner, ticket, 201)["ticket_id"]
+    review = {"rating": 4, "text": "Pours well."}
+    review_id = _post(stack, f"/products/{product_id}/reviews", owner, review, 201)["review_id"]
+    image = {"content_type": "image/png", "alt": "The teapot"}
+    added = _post(stack, f"/admin/products/{product_id}/images", staff, image, 201)
 
     common = {
         "sku": sku,
@@ -284,6 +298,8 @@ def build(stack: StackProcess) -> Shop:
         "campaign_id": campaign_id,
         "return_id": returned["return_id"],
         "ticket_id": ticket_id,
+        "review_id": review_id,
+        "image_id": added["image"]["image_id"],
         "address_id": addresses[0]["address_id"],
         "device_id": devices[0]["device_id"],
         "carrier": "sf",

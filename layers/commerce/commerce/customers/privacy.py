@@ -7,11 +7,12 @@ Then: (1) the profile is marked as being erased, (2) the Cognito user is disable
 order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
 and token ownership first), consents, the address book, the points ledger, the per-coupon use
 counters, messages, support tickets and the customer's RFM value and campaign memberships are
-deleted, (5) the profile is deleted.
+deleted, and reviews are anonymised (their buyer records deleted), (5) the profile is deleted.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +38,7 @@ from commerce.store import customers as store
 from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
+from commerce.store import reviews as review_store
 from commerce.tickets import service as tickets
 
 _PAGE = 100
@@ -76,6 +78,7 @@ def export(identity: Identity) -> dict[str, Any]:
         points_ledger(identity.sub),
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
+        reviews=[asdict(review) for review in review_store.customer_reviews(identity.sub)],
         tickets=tickets.customer_records(identity.sub),
         rfm={"customer_id": identity.sub, **rfm_record(identity.sub, clock.now())},
     )
@@ -156,6 +159,7 @@ def erase(identity: Identity) -> None:
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
+    review_store.erase_customer(sub)
     tickets.erase_customer(sub)
     analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)

@@ -173,6 +173,10 @@ def owned(
     )
 
 
+#: What a signed-in customer has earned by their own history (a review of a product they
+#: received): anyone else, staff included, is refused with 403, for they may see the route.
+EARNED: Final = owned(guests=False, sign_in=True, others=Outcome.FORBIDDEN)
+
 #: A cart: read by its owner, its guest token's holder and any staff; changed by the first two.
 _CART_READ: Final = owned(guests=True, act=STAFF)
 _CART_WRITE: Final = owned(guests=True, see=STAFF)
@@ -182,7 +186,18 @@ ROUTES: Final[Mapping[str, Access]] = {
     # catalog and inventory
     "GET /products": PUBLIC,
     "GET /products/{product_id}": PUBLIC,
+    "GET /categories": PUBLIC,
+    "GET /products/{product_id}/reviews": PUBLIC,
+    "POST /products/{product_id}/reviews": EARNED,
     "POST /admin/products": staff("ops"),
+    "GET /admin/products/{product_id}": staff("ops", "support"),
+    "PATCH /admin/products/{product_id}": staff("ops"),
+    "PATCH /admin/products/{product_id}/skus/{sku}": staff("ops"),
+    "GET /admin/products/{product_id}/skus/{sku}/prices": staff("ops"),
+    "POST /admin/products/{product_id}/images": staff("ops"),
+    "DELETE /admin/products/{product_id}/images/{image_id}": staff("ops"),
+    "POST /admin/categories": staff("ops"),
+    "PATCH /admin/reviews/{review_id}": staff("ops"),
     "GET /admin/inventory/{sku}": staff("ops", "support"),
     "PATCH /admin/inventory/{sku}": staff("ops"),
     "POST /admin/inventory/{sku}/adjustments": staff("ops"),
