@@ -21,6 +21,7 @@ import queue_helpers
 import requests
 from commerce.webhooks.signatures import sign
 
+from infra.local.demo_catalog import ship_and_deliver
 from infra.local.environment import DEV_WEBHOOK_SECRET
 from infra.local.harness import StackProcess
 
@@ -235,12 +236,11 @@ def ship(stack: StackProcess, order_id: str, carrier: str = "sf") -> dict[str, A
 
 
 def deliver(stack: StackProcess, order_id: str, headers: dict[str, str]) -> dict[str, Any]:
-    """Ship a PAID order and have the sandbox carrier report it delivered; the DELIVERED order
-    as the caller of ``headers`` (its owner or token holder) reads it."""
+    """Ship the order once it is PAID and have its carrier report the delivery (as the demo
+    does); the DELIVERED order as the caller of ``headers`` (its owner or token holder) reads
+    it."""
     wait_for_order(stack, order_id, headers, "PAID")
-    ship(stack, order_id)
-    event = {"order_id": order_id, "status": "delivered"}
-    _call(stack, "POST", "/_local/carrier-events", 202, json=event)
+    ship_and_deliver(stack.base_url, order_id, ops(stack))
     return wait_for_order(stack, order_id, headers, "DELIVERED")
 
 

@@ -10,6 +10,7 @@ import pytest
 from commerce.domain.access import Reach
 from commerce.errors import Forbidden, NotFound, Unauthorized
 from commerce.http.access import (
+    EARNED,
     GUESTS_TOO,
     PUBLIC,
     ROUTES,
@@ -57,10 +58,8 @@ def row(access: Access) -> list[Outcome]:
         ),
         # an address in the caller's own book: anyone else's id is simply not in theirs
         (owned(guests=False, sign_in=True), [E401, E401, OK, E404, E404, E404, E404]),
-        (
-            owned(guests=False, sign_in=True, others=Outcome.FORBIDDEN),
-            [E401, E401, OK, E403, E403, E403, E403],
-        ),
+        # a review: only the customer who received the product, anyone else 403
+        (EARNED, [E401, E401, OK, E403, E403, E403, E403]),
     ],
 )
 def test_what_each_kind_of_declaration_means(access: Access, expected: list[Outcome]) -> None:
