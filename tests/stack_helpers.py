@@ -70,8 +70,9 @@ def create_skus(
     price: int,
     name: str = "E2E item",
     safety_stock: int | None = None,
-) -> None:
-    """POST /admin/products as ops: one product with these SKUs, each with ``stock`` units."""
+) -> dict[str, Any]:
+    """POST /admin/products as ops: one product with these SKUs, each with ``stock`` units;
+    the product."""
     entries: list[dict[str, Any]] = []
     for sku in skus:
         entry: dict[str, Any] = {
@@ -82,7 +83,7 @@ def create_skus(
         if safety_stock is not None:
             entry["safety_stock"] = safety_stock
         entries.append(entry)
-    _call(
+    product: dict[str, Any] = _call(
         stack,
         "POST",
         "/admin/products",
@@ -90,6 +91,7 @@ def create_skus(
         json={"name": name, "skus": entries},
         headers=ops(stack),
     )
+    return product
 
 
 def create_product(

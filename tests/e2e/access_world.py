@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 from commerce.http.access import Principal
-from stack_helpers import ADDRESS, checkout, deliver, new_cart, ops, put_item
+from stack_helpers import ADDRESS, checkout, create_skus, deliver, new_cart, ops, put_item
 
 from infra.local.harness import StackProcess
 
@@ -251,11 +251,8 @@ def build(stack: StackProcess) -> Shop:
     staff = ops(stack)
 
     sku = f"MTX-{run}".upper()
-    product = {
-        "name": "Matrix teapot",
-        "skus": [{"sku": sku, "price": {"amount": 5000, "currency": "CNY"}, "stock": 500}],
-    }
-    product_id = _post(stack, "/admin/products", staff, product, 201)["product_id"]
+    teapot = create_skus(stack, [sku], stock=500, price=5000, name="Matrix teapot")
+    product_id = teapot["product_id"]
     code = f"MTX-{run}".upper()
     coupon = {"code": code, "kind": "amount", "amount": {"amount": 100, "currency": "CNY"}}
     _post(stack, "/admin/coupons", staff, coupon, 201)

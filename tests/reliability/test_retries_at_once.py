@@ -21,10 +21,12 @@ from stack_helpers import (
     ADDRESS,
     checkout,
     create_product,
+    create_skus,
     deliver,
     get_order,
     inventory,
     new_cart,
+    new_sku,
     ops,
     put_item,
     refunded_at_provider,
@@ -438,3 +440,63 @@ def test_shards_set_at_once_keep_the_stock(stack: StackProcess) -> None:
     answers.answered_alike(200, refusals={**CONFLICT, 429: "too-many-requests"})
     stock = inventory(stack, sku)
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (40, 0, 40)
+
+
+# --- the catalog ---------------------------------------------------------------------------------
+
+
+def _product(stack: StackProcess, prefix: str) -> tuple[str, str]:
+    """A new product of one SKU (50 units at 50.00); its id and the SKU."""
+    sku = new_sku(prefix)
+    product = create_skus(stack, [sku], stock=50, price=5000, name="Race item")
+    return str(product["product_id"]), sku
+
+
+def test_a_price_set_at_once_is_changed_and_ledgered_once(stack: StackProcess) -> None:
+    product_id, sku = _product(stack, "RACE-PRC")
+    url = f"{stack.base_url}/admin/products/{product_id}/skus/{sku}"
+    body = {"price": {"amount": 4500, "currency": "CNY"}}
+    answers = burst(request("PATCH", url, json=body, headers=ops(stack)))
+    answers.answered_alike(200, same=lambda p: [s["price"] for s in p["skus"]])
+    history = requests.get(f"{url}/prices", headers=ops(stack), timeout=60).json()["items"]
+    assert [(e["old"]["amount"], e["new"]["amount"]) for e in history] == [(5000, 4500)]
+
+
+def test_a_review_posted_at_once_is_one_review(stack: StackProcess, customer: Customer) -> None:
+    product_id, sku = _product(stack, "RACE-REV")
+    deliver(stack, _paid(stack, customer, sku), customer.headers)
+    url = customer.url(f"/products/{product_id}/reviews")
+    body = {"rating": 5, "text": "Keeps the tea hot."}
+    answers = burst(request("POST", url, json=body, headers=customer.headers))
+    assert len(answers.answered_alike(201, refusals=CONFLICT)) == 1  # reviewed once: 409
+    listed = requests.get(url, timeout=60).json()["items"]
+    assert [r["rating"] for r in listed] == [5]
+    rating = requests.get(customer.url(f"/products/{product_id}"), timeout=60).json()["rating"]
+    assert rating == {"average": 5.0, "count": 1}
+
+    moderate = customer.url(f"/admin/reviews/{listed[0]['review_id']}")
+    hidden = burst(request("PATCH", moderate, json={"status": "hidden"}, headers=ops(stack)))
+    hidden.answered_alike(200, refusals=CONFLICT, same=lambda r: r["status"])
+    rating = requests.get(customer.url(f"/products/{product_id}"), timeout=60).json()["rating"]
+    assert rating == {"average": None, "count": 0}
+
+
+def test_a_category_created_at_once_exists_once(stack: StackProcess) -> None:
+    name = f"Race {uuid.uuid4().hex[:8]}"
+    url = f"{stack.base_url}/admin/categories"
+    answers = burst(request("POST", url, json={"name": name}, headers=ops(stack)))
+    assert len(answers.answered_alike(201, refusals=CONFLICT)) == 1  # a sibling's name: 409
+    tree = requests.get(f"{stack.base_url}/categories", timeout=60).json()["items"]
+    assert [c["name"] for c in tree].count(name) == 1
+
+
+def test_an_image_deleted_at_once_is_deleted_once(stack: StackProcess) -> None:
+    product_id, _ = _product(stack, "RACE-IMG")
+    url = f"{stack.base_url}/admin/products/{product_id}/images"
+    added = requests.post(url, json={"content_type": "image/png"}, headers=ops(stack), timeout=60)
+    assert added.status_code == 201, added.text
+    image_id = added.json()["image"]["image_id"]
+    answers = burst(request("DELETE", f"{url}/{image_id}", headers=ops(stack)))
+    answers.answered_alike(200, refusals={**CONFLICT, **GONE}, same=lambda p: p["images"])
+    product = requests.get(f"{url.rsplit('/', 1)[0]}", headers=ops(stack), timeout=60).json()
+    assert product["images"] == []
