@@ -234,9 +234,7 @@ def test_other_carrier_event_types_are_ignored(world: None, post: Any) -> None:
 def test_a_base64_encoded_body_is_verified_over_its_bytes(world: None, post: Any) -> None:
     soon = _soon()
     order_id = _shipped_order()
-    status, body = post(
-        "carriers", "sf-express", _delivered(order_id, at=soon), encode=True
-    )
+    status, body = post("carriers", "sf-express", _delivered(order_id, at=soon), encode=True)
     assert (status, body["status"]) == (200, "processed")
 
 
