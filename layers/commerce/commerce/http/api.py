@@ -27,6 +27,7 @@ from commerce.errors import (
     ValidationFailed,
 )
 from commerce.http import json_guard
+from commerce.http.auth import erased_refusal
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
@@ -110,11 +111,12 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
 
 
 def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
-    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
-    ``json_only`` False lets bodies of any media type reach routes that verify them raw."""
+    """The Lambda handler for ``app``: an erased subject's token refused (401), the request
+    guards, then the routes; JSON logs keyed by request id, traces and metrics. ``json_only``
+    False lets bodies of any media type reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event, json_only=json_only)
+        refused = erased_refusal(event) or request_guard_failure(event, json_only=json_only)
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)
