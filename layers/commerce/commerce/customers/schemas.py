@@ -176,6 +176,18 @@ class DeviceListOut(BaseModel):
     items: list[DeviceOut]
 
 
+class ErasureScheduledOut(BaseModel):
+    """``DELETE /me`` with orders still open: erased but for them (docs/customers.md)."""
+
+    status: Literal["scheduled"] = "scheduled"
+    order_ids: list[str] = Field(
+        description=(
+            "The open orders: each is anonymised as soon as it is delivered, cancelled or "
+            "refunded, with no second request"
+        )
+    )
+
+
 class ExportOut(BaseModel):
     """Everything held about the caller (docs/customers.md, "Export")."""
 
