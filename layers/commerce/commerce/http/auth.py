@@ -43,10 +43,13 @@ def parse_groups(raw: Any) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Caller:
-    """The authenticated principal of a request, or an anonymous one (``sub is None``)."""
+    """The authenticated principal of a request, or an anonymous one (``sub is None``).
+
+    Logs know a caller, staff included, by ``sub`` alone (``actor``): the email stays out of
+    its ``repr`` too, so a caller logged by mistake names no one."""
 
     sub: str | None = None
-    email: str | None = None
+    email: str | None = field(default=None, repr=False)
     groups: frozenset[str] = field(default_factory=frozenset)
 
     @property
