@@ -104,15 +104,9 @@ def function_environment(
         if name in spec.environment and not spec.environment[name]:
             env[name] = value
     env.update(endpoints)
+    env.update(runtime_variables(spec))
     env.update(
         {
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
-            "LAMBDA_TASK_ROOT": str(spec.code_dir),
-            "_HANDLER": spec.handler,
-            "TZ": ":UTC",
             # No X-Ray daemon locally: Tracer becomes a no-op instead of failing to send.
             "POWERTOOLS_TRACE_DISABLED": "true",
             "PYTHONUNBUFFERED": "1",
@@ -122,6 +116,22 @@ def function_environment(
         if name in parent:
             env[name] = parent[name]
     return env
+
+
+def runtime_variables(spec: FunctionSpec) -> dict[str, str]:
+    """What the Lambda runtime itself sets in a function's environment. Libraries read them to
+    know they run in Lambda (the X-Ray SDK, for one, then takes its sampling from the service
+    instead of building a client of its own), so a local worker or a cold-start measurement
+    without them would do work Lambda never does."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+        "LAMBDA_TASK_ROOT": str(spec.code_dir),
+        "_HANDLER": spec.handler,
+        "TZ": ":UTC",
+    }
 
 
 def worker_config(spec: FunctionSpec, env: dict[str, str]) -> WorkerConfig:

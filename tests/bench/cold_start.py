@@ -1,5 +1,8 @@
 """Cold start of each function: a fresh interpreter imports its handler module and runs its init.
 
+The child has the function's environment from the template and what the Lambda runtime adds
+(``LAMBDA_TASK_ROOT`` and the rest), with tracing on as deployed: outside Lambda the X-Ray SDK
+builds a sampling client of its own at import, which Lambda never pays.
 Each figure is timed inside the child around the import (interpreter start-up excluded), taken
 several times, and the median printed next to the floor measured the same way in the same run:
 a fresh interpreter that only does ``import boto3``, which every Python Lambda pays anyway.
@@ -21,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from infra.local.environment import runtime_variables  # noqa: E402
 from infra.local.functions import FunctionSpec, load_functions  # noqa: E402
 from infra.local.template import Resolver, load_template  # noqa: E402
 
@@ -39,7 +43,6 @@ _BASE_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_NAMESPACE": "Commerce",
     "PYTHONDONTWRITEBYTECODE": "0",
 }
@@ -84,9 +87,8 @@ def main() -> int:
     for spec in _functions():
         module, _, attr = spec.handler.rpartition(".")
         try:
-            ms = _median(
-                module, attr, spec.environment, [spec.code_dir, *spec.layer_dirs], args.repeat
-            )
+            env = {**spec.environment, **runtime_variables(spec)}
+            ms = _median(module, attr, env, [spec.code_dir, *spec.layer_dirs], args.repeat)
         except RuntimeError as error:
             rows.append((spec.logical_id, "   error", f" {error}"))
             continue

@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
-from commerce import queue_edge
+from commerce import queue_policy
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals
@@ -59,7 +59,7 @@ class Notifier:
 def clear_caches() -> None:
     """Forget senders and clients made under another test's settings."""
     delivery.use_senders(None)
-    queue_edge._sqs = None
+    queue_policy._sqs = None
     for cached in (delivery.store_info, sender._ses, sender._sns):
         cached.cache_clear()
 

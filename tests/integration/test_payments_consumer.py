@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
-from commerce import events, queue_edge
+from commerce import events, queue_policy
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderStatus, PaymentStatus
 from commerce.orders import charging, settlement
@@ -485,7 +485,7 @@ def test_records_are_deferred_when_the_invocation_is_nearly_over(
     ],
 )
 def test_malformed_messages_are_poison(body: str) -> None:
-    with pytest.raises(queue_edge.PoisonMessage):
+    with pytest.raises(queue_policy.PoisonMessage):
         charging.order_id_of(body)
 
 
@@ -494,8 +494,8 @@ def test_order_ids_are_read_from_the_message() -> None:
 
 
 def test_backoff_doubles_from_two_seconds_to_a_cap_with_jitter() -> None:
-    highs = [queue_edge.backoff_seconds(n, rng=lambda: 1.0) for n in range(1, 7)]
-    lows = [queue_edge.backoff_seconds(n, rng=lambda: 0.0) for n in range(1, 7)]
+    highs = [queue_policy.backoff_seconds(n, rng=lambda: 1.0) for n in range(1, 7)]
+    lows = [queue_policy.backoff_seconds(n, rng=lambda: 0.0) for n in range(1, 7)]
     assert highs == [2, 4, 8, 16, 16, 16]
     assert lows == [1, 2, 4, 8, 8, 8]
 
@@ -516,13 +516,13 @@ def test_failed_records_get_their_backoff_and_poison_comes_back_at_once(
     messages = _receive(queue_url)
     assert len(messages) == 2
     by_body = {m["Body"]: m for m in messages}
-    queue_edge.schedule_retries(
+    queue_policy.schedule_retries(
         [
-            queue_edge.FailedRecord(
+            queue_policy.FailedRecord(
                 by_body["transient"]["ReceiptHandle"], 1, RuntimeError("provider timeout")
             ),
-            queue_edge.FailedRecord(
-                by_body["poison"]["ReceiptHandle"], 1, queue_edge.PoisonMessage("bad")
+            queue_policy.FailedRecord(
+                by_body["poison"]["ReceiptHandle"], 1, queue_policy.PoisonMessage("bad")
             ),
         ],
         queue_url,

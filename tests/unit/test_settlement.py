@@ -18,7 +18,7 @@ from commerce.orders import charging, settlement
 from commerce.orders.cancel import cancel_order
 from commerce.orders.settlement import Result
 from commerce.payments.provider import TransientProviderError, charge_key
-from commerce.queue_edge import PoisonMessage
+from commerce.queue_policy import PoisonMessage
 from concurrency import all_at_once
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

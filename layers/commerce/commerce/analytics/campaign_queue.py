@@ -41,7 +41,7 @@ from commerce.http.pagination import decode_page_token, encode_page_token
 from commerce.notifications.campaigns import CampaignMessage, send_to_member
 from commerce.observability import logger, metrics
 from commerce.ports import Adapter
-from commerce.queue_edge import PoisonMessage, QueuePolicy
+from commerce.queue_policy import PoisonMessage, QueuePolicy
 from commerce.settings import get_settings
 from commerce.store import analytics as values_store
 from commerce.store import campaigns as store

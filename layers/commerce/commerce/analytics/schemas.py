@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from commerce.catalog.schemas import MoneyIn
 from commerce.domain.campaigns import MAX_BODY_CHARS, MAX_SUBJECT_CHARS, CampaignStatus
 from commerce.domain.segments import MAX_DAYS
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut
 
 _FORBID = ConfigDict(extra="forbid")
@@ -36,7 +37,7 @@ def _not_blank(value: str) -> str:
 # --- Figures -------------------------------------------------------------------------------------
 
 
-class SalesDayOut(BaseModel):
+class SalesDayOut(Schema):
     date: str = Field(description="UTC day, YYYY-MM-DD")
     orders: int = Field(description="Orders paid that day")
     gmv: MoneyOut = Field(description="Totals of the orders paid that day")
@@ -47,7 +48,7 @@ class SalesDayOut(BaseModel):
     customers: int = Field(description="Distinct buyers that day (guests by email)")
 
 
-class SalesTotalsOut(BaseModel):
+class SalesTotalsOut(Schema):
     orders: int
     gmv: MoneyOut
     refunds: MoneyOut
@@ -61,7 +62,7 @@ class SalesTotalsOut(BaseModel):
     conversion_rate: float = Field(ge=0, le=1, description="orders / carts, at most 1")
 
 
-class SalesOut(BaseModel):
+class SalesOut(Schema):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: str = Field(alias="from", description="First UTC day of the range")
@@ -70,14 +71,14 @@ class SalesOut(BaseModel):
     totals: SalesTotalsOut
 
 
-class ProductFiguresOut(BaseModel):
+class ProductFiguresOut(Schema):
     sku: str
     product_id: str | None = Field(description="The SKU's product; null if it left the catalog")
     units: int = Field(description="Units paid for in the range")
     revenue: MoneyOut = Field(description="Line amounts (unit price x quantity) paid for")
 
 
-class ProductsOut(BaseModel):
+class ProductsOut(Schema):
     model_config = ConfigDict(populate_by_name=True)
 
     from_: str = Field(alias="from")
@@ -88,7 +89,7 @@ class ProductsOut(BaseModel):
 # --- Segments ------------------------------------------------------------------------------------
 
 
-class RulesIn(BaseModel):
+class RulesIn(Schema):
     """Rules a member satisfies, all of them; none at all: every customer with a paid order."""
 
     model_config = _FORBID
@@ -111,7 +112,7 @@ class RulesIn(BaseModel):
     )
 
 
-class SegmentIn(BaseModel):
+class SegmentIn(Schema):
     model_config = _FORBID
 
     name: Annotated[StrictStr, Field(min_length=1, max_length=NAME_MAX)]
@@ -120,23 +121,23 @@ class SegmentIn(BaseModel):
     _name = field_validator("name")(_not_blank)
 
 
-class SegmentOut(BaseModel):
+class SegmentOut(Schema):
     segment_id: str
     name: str
     rules: dict[str, object] = Field(description="The rules given (others left out)")
     created_at: str
 
 
-class SegmentPageOut(BaseModel):
+class SegmentPageOut(Schema):
     items: list[SegmentOut]
     next_token: str | None = None
 
 
-class MemberOut(BaseModel):
+class MemberOut(Schema):
     customer_id: str
 
 
-class MemberPageOut(BaseModel):
+class MemberPageOut(Schema):
     items: list[MemberOut]
     next_token: str | None = Field(
         default=None, description="Present while more customers remain to be read"
@@ -146,7 +147,7 @@ class MemberPageOut(BaseModel):
 # --- Campaigns -----------------------------------------------------------------------------------
 
 
-class CampaignIn(BaseModel):
+class CampaignIn(Schema):
     model_config = _FORBID
 
     name: Annotated[StrictStr, Field(min_length=1, max_length=NAME_MAX)]
@@ -172,12 +173,12 @@ class CampaignIn(BaseModel):
         return value
 
 
-class CampaignAcceptedOut(BaseModel):
+class CampaignAcceptedOut(Schema):
     campaign_id: str
     status: CampaignStatus
 
 
-class CampaignOut(BaseModel):
+class CampaignOut(Schema):
     campaign_id: str
     name: str
     segment_id: str
@@ -191,6 +192,6 @@ class CampaignOut(BaseModel):
     created_at: str
 
 
-class CampaignPageOut(BaseModel):
+class CampaignPageOut(Schema):
     items: list[CampaignOut]
     next_token: str | None = None

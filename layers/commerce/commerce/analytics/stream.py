@@ -33,7 +33,7 @@ from commerce.domain.aggregates import facts_kind, plan_for
 from commerce.domain.campaigns import ATTRIBUTION_WINDOW_SECONDS
 from commerce.domain.order_facts import CartOpened, Fact, Paid, Refunded, order_facts
 from commerce.observability import logger, metrics
-from commerce.queue_edge import dead_letter
+from commerce.queue_policy import dead_letter
 from commerce.settings import get_settings
 from commerce.store import stream_images
 from commerce.store.analytics import FactRow

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut, ShippingAddressIn, ShippingAddressOut, TotalsOut
 
 __all__ = ["CartOut", "SavedAddressIn", "SetQuantityIn", "ShippingAddressIn"]
@@ -19,7 +20,7 @@ __all__ = ["CartOut", "SavedAddressIn", "SetQuantityIn", "ShippingAddressIn"]
 _FORBID = ConfigDict(extra="forbid")
 
 
-class SetQuantityIn(BaseModel):
+class SetQuantityIn(Schema):
     """Body of ``PUT /carts/{cart_id}/items/{sku}``."""
 
     model_config = _FORBID
@@ -34,7 +35,7 @@ class SetQuantityIn(BaseModel):
     ]
 
 
-class SavedAddressIn(BaseModel):
+class SavedAddressIn(Schema):
     """Body of ``PUT /carts/{cart_id}/shipping-address`` naming an address of the cart owner's
     address book (``/me/addresses``) instead of spelling one out."""
 
@@ -50,7 +51,7 @@ class SavedAddressIn(BaseModel):
     ]
 
 
-class CartLineOut(BaseModel):
+class CartLineOut(Schema):
     sku: str
     quantity: int
     unit_price: MoneyOut = Field(description="The price when the line was last set")
@@ -59,7 +60,7 @@ class CartLineOut(BaseModel):
     )
 
 
-class CartOut(BaseModel):
+class CartOut(Schema):
     cart_id: str
     cart_token: str | None = Field(
         default=None,

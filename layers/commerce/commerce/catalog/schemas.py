@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 from commerce.domain.inventory import MAX_DELTA, MAX_SHARDS
 from commerce.domain.money import MAX_AMOUNT, SUPPORTED_CURRENCIES
@@ -24,6 +24,7 @@ from commerce.domain.product import (
     SKU_PATTERN,
     duplicate_skus,
 )
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut
 
 _FORBID = ConfigDict(extra="forbid")
@@ -43,7 +44,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-class MoneyIn(BaseModel):
+class MoneyIn(Schema):
     """Money as sent: integer minor units (fen) and the currency."""
 
     model_config = _FORBID
@@ -59,7 +60,7 @@ class MoneyIn(BaseModel):
         return value
 
 
-class SkuIn(BaseModel):
+class SkuIn(Schema):
     """A SKU of a new product, with its opening stock."""
 
     model_config = _FORBID
@@ -71,7 +72,7 @@ class SkuIn(BaseModel):
     attributes: Attributes = Field(default_factory=dict)
 
 
-class CreateProductIn(BaseModel):
+class CreateProductIn(Schema):
     """Body of ``POST /admin/products``."""
 
     model_config = _FORBID
@@ -91,14 +92,14 @@ class CreateProductIn(BaseModel):
         return skus
 
 
-class SkuOut(BaseModel):
+class SkuOut(Schema):
     sku: str
     price: MoneyOut
     available: int = Field(description="Units that can be bought now (on hand minus held)")
     attributes: dict[str, str]
 
 
-class ProductOut(BaseModel):
+class ProductOut(Schema):
     product_id: str
     name: str
     description: str
@@ -107,7 +108,7 @@ class ProductOut(BaseModel):
     updated_at: str
 
 
-class ProductPageOut(BaseModel):
+class ProductPageOut(Schema):
     items: list[ProductOut]
     next_token: str | None = Field(
         default=None,
@@ -116,7 +117,7 @@ class ProductPageOut(BaseModel):
     )
 
 
-class InventoryOut(BaseModel):
+class InventoryOut(Schema):
     sku: str
     on_hand: int
     reserved: int
@@ -129,7 +130,7 @@ class InventoryOut(BaseModel):
     )
 
 
-class ShardCountIn(BaseModel):
+class ShardCountIn(Schema):
     """Body of ``PUT /admin/inventory/{sku}/shards``."""
 
     model_config = _FORBID
@@ -144,7 +145,7 @@ class ShardCountIn(BaseModel):
     ]
 
 
-class SafetyStockIn(BaseModel):
+class SafetyStockIn(Schema):
     """Body of ``PATCH /admin/inventory/{sku}``."""
 
     model_config = _FORBID
@@ -155,7 +156,7 @@ class SafetyStockIn(BaseModel):
     ]
 
 
-class AdjustmentIn(BaseModel):
+class AdjustmentIn(Schema):
     """Body of ``POST /admin/inventory/{sku}/adjustments``."""
 
     model_config = _FORBID

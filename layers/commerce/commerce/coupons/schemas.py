@@ -6,10 +6,12 @@ which reports every bad field at once (unknown fields included) in the API's err
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from commerce.http.model import Schema
 
 
-class CouponOut(BaseModel):
+class CouponOut(Schema):
     """A coupon as ``Coupon.to_dict`` writes it, plus ``uses_total`` and its timestamps."""
 
     model_config = ConfigDict(extra="allow")
@@ -21,12 +23,12 @@ class CouponOut(BaseModel):
     updated_at: str
 
 
-class CouponPageOut(BaseModel):
+class CouponPageOut(Schema):
     items: list[CouponOut]
     next_token: str | None = None
 
 
-class ApplyCouponIn(BaseModel):
+class ApplyCouponIn(Schema):
     """``POST /carts/{cart_id}/coupons``: the code as the customer typed it (any case)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut, ShippingAddressIn, ShippingAddressOut
 from commerce.orders.schemas import OrderOut
 from commerce.tickets.schemas import TicketSummaryOut
@@ -18,7 +19,7 @@ ChannelName = Literal["email", "sms", "push"]
 LocaleName = Literal["zh-CN", "en"]
 
 
-class MePatchIn(BaseModel):
+class MePatchIn(Schema):
     """Body of ``PATCH /me``: only the fields sent change; unknown fields are refused."""
 
     model_config = _FORBID
@@ -43,7 +44,7 @@ class MePatchIn(BaseModel):
     ] = None
 
 
-class ProfileOut(BaseModel):
+class ProfileOut(Schema):
     """The caller's profile."""
 
     customer_id: str
@@ -59,12 +60,12 @@ class ProfileOut(BaseModel):
     updated_at: str
 
 
-class NextTierOut(BaseModel):
+class NextTierOut(Schema):
     tier: str
     spend_needed: MoneyOut = Field(description="Trailing spend still needed to reach it")
 
 
-class MembershipOut(BaseModel):
+class MembershipOut(Schema):
     """The caller's member tier and what it gives (docs/customers.md, "Member tiers")."""
 
     tier: str
@@ -83,7 +84,7 @@ class MeOut(ProfileOut):
     membership: MembershipOut
 
 
-class PointsEntryOut(BaseModel):
+class PointsEntryOut(Schema):
     delta: int = Field(description="Points gained (> 0) or spent or taken back (< 0)")
     reason: Literal["earned", "reversed", "redeemed", "restored", "adjusted"]
     order_id: str | None
@@ -93,7 +94,7 @@ class PointsEntryOut(BaseModel):
     at: str
 
 
-class PointsLedgerOut(BaseModel):
+class PointsLedgerOut(Schema):
     balance: int
     items: list[PointsEntryOut] = Field(description="Newest first")
     next_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -114,7 +115,7 @@ class AddressIn(ShippingAddressIn):
     )
 
 
-class AddressPatchIn(BaseModel):
+class AddressPatchIn(Schema):
     """Body of ``PATCH /me/addresses/{address_id}``: only the fields sent change; null removes
     an optional field (line2, region, label)."""
 
@@ -142,11 +143,11 @@ class AddressOut(ShippingAddressOut):
     updated_at: str
 
 
-class AddressListOut(BaseModel):
+class AddressListOut(Schema):
     items: list[AddressOut] = Field(description="Oldest first")
 
 
-class DeviceIn(BaseModel):
+class DeviceIn(Schema):
     """Body of ``POST /me/devices``: a push token of one of the customer's devices."""
 
     model_config = _FORBID
@@ -164,7 +165,7 @@ class DeviceIn(BaseModel):
     ]
 
 
-class DeviceOut(BaseModel):
+class DeviceOut(Schema):
     """A registered device; the token is not echoed back (the app has it)."""
 
     device_id: str
@@ -172,11 +173,11 @@ class DeviceOut(BaseModel):
     created_at: str = Field(description="When the caller first registered it (UTC ISO 8601)")
 
 
-class DeviceListOut(BaseModel):
+class DeviceListOut(Schema):
     items: list[DeviceOut]
 
 
-class ErasureScheduledOut(BaseModel):
+class ErasureScheduledOut(Schema):
     """``DELETE /me`` with orders still open: erased but for them (docs/customers.md)."""
 
     status: Literal["scheduled"] = "scheduled"
@@ -188,7 +189,7 @@ class ErasureScheduledOut(BaseModel):
     )
 
 
-class ExportOut(BaseModel):
+class ExportOut(Schema):
     """Everything held about the caller (docs/customers.md, "Export")."""
 
     model_config = ConfigDict(extra="allow")
@@ -207,13 +208,13 @@ class ExportOut(BaseModel):
     )
 
 
-class RfmScoresOut(BaseModel):
+class RfmScoresOut(Schema):
     recency: int = Field(ge=1, le=5)
     frequency: int = Field(ge=1, le=5)
     monetary: int = Field(ge=1, le=5)
 
 
-class RfmOut(BaseModel):
+class RfmOut(Schema):
     """A customer's RFM: recency in whole days (null before a first paid order), paid orders,
     spend (paid less refunded), the named segment and the 1..5 scores behind it."""
 
@@ -224,7 +225,7 @@ class RfmOut(BaseModel):
     scores: RfmScoresOut | None = None
 
 
-class ContactOut(BaseModel):
+class ContactOut(Schema):
     """A message the shop sent the customer (never its address or text)."""
 
     channel: str
@@ -234,7 +235,7 @@ class ContactOut(BaseModel):
     sent_at: str | None
 
 
-class CustomerAdminOut(BaseModel):
+class CustomerAdminOut(Schema):
     """Support's view of one customer."""
 
     profile: ProfileOut

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
+from commerce.http.model import Schema
 from commerce.http.problems import PROBLEM_CONTENT_TYPE
 
 JSON_CONTENT_TYPE = "application/json"
@@ -31,12 +32,12 @@ The OpenAPI merge applies it by itself to every public route whose caller comes 
 """
 
 
-class ProblemFieldError(BaseModel):
+class ProblemFieldError(Schema):
     field: str
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Schema):
     """RFC 9457 problem details; extensions (``errors``, ``available``, ...) ride alongside."""
 
     model_config = ConfigDict(extra="allow")

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.pricing import Totals
+from commerce.http.model import Schema
 
 
-class MoneyOut(BaseModel):
+class MoneyOut(Schema):
     amount: int
     currency: str
 
 
-class TotalsOut(BaseModel):
+class TotalsOut(Schema):
     subtotal: MoneyOut
     discount: MoneyOut
     shipping: MoneyOut
@@ -31,7 +32,7 @@ class TotalsOut(BaseModel):
     total: MoneyOut
 
 
-class ShippingAddressOut(BaseModel):
+class ShippingAddressOut(Schema):
     name: str
     line1: str
     line2: str | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -46,7 +47,7 @@ class ShippingAddressOut(BaseModel):
 _Text = Annotated[StrictStr, Field(max_length=1000)]
 
 
-class ShippingAddressIn(BaseModel):
+class ShippingAddressIn(Schema):
     """An address as a client sends it (``PUT /carts/{cart_id}/shipping-address``)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -20,7 +20,7 @@ from commerce.domain.consent import Channel, NotificationError
 from commerce.notifications.delivery import Outcome, Result, notify
 from commerce.notifications.messages import NotificationEvent
 from commerce.notifications.sender import ChannelSender
-from commerce.queue_edge import QueuePolicy
+from commerce.queue_policy import QueuePolicy
 from commerce.settings import get_settings
 
 DEAD_LETTERED_METRIC: Final = "NotificationsDeadLettered"

@@ -22,7 +22,7 @@ Per message ``{"order_id"}`` (docs/orders.md, "Payments"):
    delivery charges after the lookup found nothing, its own PAID write meets CANCELLED and it
    refunds; if both refund, the one ``refund_key`` makes it one refund.
 
-The queue's ``POLICY`` (``commerce.queue_edge``): a record is not started with less than 1.5 s
+The queue's ``POLICY`` (``commerce.queue_policy``): a record is not started with less than 1.5 s
 of the invocation left; ``TransientProviderError`` (and anything unexpected) fails the record,
 which comes back after an exponential, jittered backoff; ``PoisonMessage`` (not JSON, no order
 id, no such order) comes back at once and reaches the DLQ after maxReceiveCount receives,
@@ -46,7 +46,7 @@ from commerce.orders.events import announce
 from commerce.orders.settlement import Outcome, Result
 from commerce.payments import factory
 from commerce.payments.provider import ChargeResult, PaymentProvider, charge_key
-from commerce.queue_edge import PoisonMessage, QueuePolicy
+from commerce.queue_policy import PoisonMessage, QueuePolicy
 from commerce.settings import get_settings
 from commerce.store.orders import StoredOrder
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.cart import MAX_QUANTITY_PER_LINE
 from commerce.domain.money import SUPPORTED_CURRENCIES
 from commerce.domain.refunds import MAX_REASON_CHARS as MAX_REFUND_REASON_CHARS
 from commerce.domain.returns import MAX_REASON_CHARS
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut, ShippingAddressOut, TotalsOut
 
 _FORBID = ConfigDict(extra="forbid")
@@ -17,7 +18,7 @@ _FORBID = ConfigDict(extra="forbid")
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
 
 
-class PaymentIn(BaseModel):
+class PaymentIn(Schema):
     """How the order is paid: a provider token, never card data."""
 
     model_config = _FORBID
@@ -37,7 +38,7 @@ class PaymentIn(BaseModel):
     ] = None
 
 
-class PlaceOrderIn(BaseModel):
+class PlaceOrderIn(Schema):
     """Body of ``POST /orders``."""
 
     model_config = _FORBID
@@ -66,7 +67,7 @@ class PlaceOrderIn(BaseModel):
     ] = 0
 
 
-class PlacedOrderOut(BaseModel):
+class PlacedOrderOut(Schema):
     """The 202 of ``POST /orders``: payment runs asynchronously; poll ``GET /orders/{id}``."""
 
     order_id: str
@@ -86,13 +87,13 @@ class PlacedOrderOut(BaseModel):
     )
 
 
-class OrderLineOut(BaseModel):
+class OrderLineOut(Schema):
     sku: str
     quantity: int
     unit_price: MoneyOut = Field(description="The price when the order was placed")
 
 
-class NextActionOut(BaseModel):
+class NextActionOut(Schema):
     """What the customer must do at the provider for the payment to happen."""
 
     type: Literal["redirect", "qr_code"] = Field(
@@ -103,7 +104,7 @@ class NextActionOut(BaseModel):
     code_url: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Schema):
     status: str = Field(description="PENDING, APPROVED, DECLINED, REFUNDED, PARTIALLY_REFUNDED")
     method: str = Field(description="card, alipay or wechat_pay")
     next_action: NextActionOut | None = Field(
@@ -113,7 +114,7 @@ class PaymentOut(BaseModel):
     )
 
 
-class RefundOut(BaseModel):
+class RefundOut(Schema):
     """One refund of an order (``POST /admin/orders/{order_id}/refunds`` and ``refunds``)."""
 
     refund_id: str
@@ -124,23 +125,23 @@ class RefundOut(BaseModel):
     at: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class HistoryEntryOut(BaseModel):
+class HistoryEntryOut(Schema):
     status: str
     at: str
 
 
-class ShipmentOut(BaseModel):
+class ShipmentOut(Schema):
     carrier: str
     tracking_number: str
 
 
-class TrackingEventOut(BaseModel):
+class TrackingEventOut(Schema):
     status: Literal["in_transit", "out_for_delivery", "delivered", "exception"]
     at: str = Field(description="When the carrier says it happened (UTC ISO 8601)")
     location: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class OrderOut(BaseModel):
+class OrderOut(Schema):
     order_id: str
     status: str
     lines: list[OrderLineOut]
@@ -177,12 +178,12 @@ class OrderOut(BaseModel):
     )
 
 
-class OrderListOut(BaseModel):
+class OrderListOut(Schema):
     items: list[OrderOut]
     next_token: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
-class ShipmentIn(BaseModel):
+class ShipmentIn(Schema):
     """Body of ``POST /admin/orders/{order_id}/shipments``."""
 
     model_config = _FORBID
@@ -191,14 +192,14 @@ class ShipmentIn(BaseModel):
     tracking_number: Annotated[StrictStr, Field(min_length=1, max_length=128)]
 
 
-class ReturnLineIn(BaseModel):
+class ReturnLineIn(Schema):
     model_config = _FORBID
 
     sku: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY_PER_LINE)]
 
 
-class ReturnIn(BaseModel):
+class ReturnIn(Schema):
     """Body of ``POST /orders/{order_id}/returns``."""
 
     model_config = _FORBID
@@ -207,12 +208,12 @@ class ReturnIn(BaseModel):
     reason: Annotated[StrictStr, Field(max_length=MAX_REASON_CHARS)] = ""
 
 
-class ReturnLineOut(BaseModel):
+class ReturnLineOut(Schema):
     sku: str
     quantity: int
 
 
-class ReturnOut(BaseModel):
+class ReturnOut(Schema):
     return_id: str
     order_id: str
     status: str = Field(description="REQUESTED until ops receive the goods, then RECEIVED")
@@ -221,7 +222,7 @@ class ReturnOut(BaseModel):
     refund: MoneyOut = Field(description="What will be (or was) refunded for these lines")
 
 
-class RefundAmountIn(BaseModel):
+class RefundAmountIn(Schema):
     """A refund's amount: positive integer minor units (fen) in the order's currency."""
 
     model_config = _FORBID
@@ -230,7 +231,7 @@ class RefundAmountIn(BaseModel):
     currency: Annotated[StrictStr, Field(json_schema_extra={"enum": sorted(SUPPORTED_CURRENCIES)})]
 
 
-class RefundIn(BaseModel):
+class RefundIn(Schema):
     """Body of ``POST /admin/orders/{order_id}/refunds``."""
 
     model_config = _FORBID

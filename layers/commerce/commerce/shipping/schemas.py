@@ -8,22 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
 from commerce.domain.shipping import MAX_PLACES_PER_ZONE, MAX_ZONES
+from commerce.http.model import Schema
 from commerce.http.schemas import MoneyOut
 
 _FORBID = ConfigDict(extra="forbid")
 
 
-class MoneyIn(BaseModel):
+class MoneyIn(Schema):
     model_config = _FORBID
 
     amount: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
     currency: StrictStr
 
 
-class ZoneIn(BaseModel):
+class ZoneIn(Schema):
     model_config = _FORBID
 
     zone_id: Annotated[
@@ -52,7 +53,7 @@ class ZoneIn(BaseModel):
     )
 
 
-class ZoneTableIn(BaseModel):
+class ZoneTableIn(Schema):
     """Body of ``PUT /admin/shipping-zones``: the whole table."""
 
     model_config = _FORBID
@@ -65,7 +66,7 @@ class ZoneTableIn(BaseModel):
     )
 
 
-class ZoneOut(BaseModel):
+class ZoneOut(Schema):
     zone_id: str
     name: str
     places: list[str]
@@ -73,6 +74,6 @@ class ZoneOut(BaseModel):
     free_threshold: MoneyOut | None
 
 
-class ZoneTableOut(BaseModel):
+class ZoneTableOut(Schema):
     zones: list[ZoneOut]
     version: int = Field(description="Grows with every change; 0 before the first")

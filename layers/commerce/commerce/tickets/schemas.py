@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
 from commerce.domain.tickets import MAX_MESSAGE_CHARS, MAX_SUBJECT_CHARS
+from commerce.http.model import Schema
 
 _FORBID = ConfigDict(extra="forbid")
 StatusName = Literal["open", "pending", "resolved"]
 
 
-class TicketIn(BaseModel):
+class TicketIn(Schema):
     """Body of ``POST /tickets``."""
 
     model_config = _FORBID
@@ -33,7 +34,7 @@ class TicketIn(BaseModel):
     ] = None
 
 
-class MessageIn(BaseModel):
+class MessageIn(Schema):
     """Body of ``POST /tickets/{ticket_id}/messages``."""
 
     model_config = _FORBID
@@ -41,7 +42,7 @@ class MessageIn(BaseModel):
     message: Annotated[StrictStr, Field(min_length=1, max_length=MAX_MESSAGE_CHARS)]
 
 
-class TicketStatusIn(BaseModel):
+class TicketStatusIn(Schema):
     """Body of ``PATCH /admin/tickets/{ticket_id}``."""
 
     model_config = _FORBID
@@ -49,7 +50,7 @@ class TicketStatusIn(BaseModel):
     status: StatusName
 
 
-class TicketMessageOut(BaseModel):
+class TicketMessageOut(Schema):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
     author: Literal["customer", "support"] = Field(alias="from")
@@ -57,7 +58,7 @@ class TicketMessageOut(BaseModel):
     at: str
 
 
-class TicketOut(BaseModel):
+class TicketOut(Schema):
     ticket_id: str
     status: StatusName
     subject: str
@@ -75,7 +76,7 @@ class TicketOut(BaseModel):
     )
 
 
-class TicketSummaryOut(BaseModel):
+class TicketSummaryOut(Schema):
     """A ticket in a list: everything but its messages."""
 
     ticket_id: str
@@ -93,6 +94,6 @@ class TicketSummaryOut(BaseModel):
     )
 
 
-class TicketListOut(BaseModel):
+class TicketListOut(Schema):
     items: list[TicketSummaryOut]
     next_token: str | None = Field(default=None, exclude_if=lambda value: value is None)

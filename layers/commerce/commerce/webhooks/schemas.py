@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic.json_schema import SkipJsonSchema
 
+from commerce.http.model import Schema
 
-class WebhookOut(BaseModel):
+
+class WebhookOut(Schema):
     """What became of one webhook event."""
 
     status: Literal["processed", "duplicate", "ignored"] = Field(
