@@ -91,6 +91,16 @@ def _call(
     return reply
 
 
+def _ship_to(
+    stack: StackProcess,
+    cart_id: str,
+    reach: dict[str, str],
+    address: dict[str, str],
+    expect: int = 200,
+) -> None:
+    _call(stack, "PUT", f"/carts/{cart_id}/shipping-address", reach, expect, json=address)
+
+
 def _member_flow(stack: StackProcess, known: Known, sku: str) -> None:
     """Sign-in, profile, address book, a paid order shipped and delivered, a ticket answered,
     support's search by email, a refused address, then erasure."""
@@ -112,16 +122,8 @@ def _member_flow(stack: StackProcess, known: Known, sku: str) -> None:
     book = _call(stack, "POST", "/me/addresses", me, 201, json=known.address()).json()
     cart_id, reach = new_cart(stack, me)
     put_item(stack, cart_id, sku, 1, reach)
-    bad = {**known.address(), "postal_code": "NOT A CODE"}
-    _call(stack, "PUT", f"/carts/{cart_id}/shipping-address", reach, 400, json=bad)
-    _call(
-        stack,
-        "PUT",
-        f"/carts/{cart_id}/shipping-address",
-        reach,
-        200,
-        json={"address_id": book["address_id"]},
-    )
+    _ship_to(stack, cart_id, reach, {**known.address(), "postal_code": "NOT A CODE"}, 400)
+    _ship_to(stack, cart_id, reach, {"address_id": book["address_id"]})
     order_id = str(place_order(stack, cart_id, reach)["order_id"])
     assert wait_for_order(stack, order_id, me)["status"] == "PAID"
     ops = staff(stack, "ops")
@@ -175,14 +177,7 @@ def _guest_flow(stack: StackProcess, known: Known, sku: str) -> None:
     cart_id, reach = new_cart(stack)
     known.tokens.append(reach["X-Cart-Token"])
     put_item(stack, cart_id, sku, 1, reach)
-    _call(
-        stack,
-        "PUT",
-        f"/carts/{cart_id}/shipping-address",
-        reach,
-        200,
-        json=known.address(guest=True),
-    )
+    _ship_to(stack, cart_id, reach, known.address(guest=True))
     placed = place_order(stack, cart_id, reach, email=known.guest_email)
     known.tokens.append(placed["order_token"])
     token = {"X-Order-Token": placed["order_token"]}

@@ -135,33 +135,27 @@ def user_pool_id() -> str:
     return get_settings().user_pool_id
 
 
-def disable_user(username: str) -> None:
-    """Disable the caller's sign-in; a user already gone (or never in the pool) is no error."""
-    pool = user_pool_id()
-    if not pool:
-        logger.warning("No user pool configured: the user was not disabled")
-        return
-    try:
-        _cognito().admin_disable_user(UserPoolId=pool, Username=username)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "UserNotFoundException":
-            raise
-        logger.info("Cognito user not found while erasing; nothing to disable")
+#: What step 2 asks of the user pool, in this order: no new sign-in, then no session left.
+_REVOCATIONS: Final = ("admin_disable_user", "admin_user_global_sign_out")
 
 
 def sign_out(username: str) -> None:
-    """Step 2: the user can no longer sign in, and every session they had is ended (refresh
-    tokens revoked). ID tokens already issued stay valid at the authorizer until they expire:
-    the tombstone refuses those."""
-    disable_user(username)
+    """Step 2: the user can no longer sign in (disabled), and every session they had is ended
+    (signed out everywhere: refresh tokens revoked). ID tokens already issued stay valid at the
+    authorizer until they expire: the tombstone refuses those. A user already gone (or never in
+    the pool) is no error."""
     pool = user_pool_id()
     if not pool:
+        logger.warning("No user pool configured: the sign-in was not revoked")
         return
-    try:
-        _cognito().admin_user_global_sign_out(UserPoolId=pool, Username=username)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "UserNotFoundException":
-            raise
+    for action in _REVOCATIONS:
+        try:
+            getattr(_cognito(), action)(UserPoolId=pool, Username=username)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "UserNotFoundException":
+                raise
+            logger.info("Cognito user not found while erasing; nothing to revoke")
+            return
 
 
 @dataclass(frozen=True)
