@@ -111,12 +111,13 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
 
 
 def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
-    """The Lambda handler for ``app``: an erased subject's token refused (401), the request
-    guards, then the routes; JSON logs keyed by request id, traces and metrics. ``json_only``
-    False lets bodies of any media type reach routes that verify them raw."""
+    """The Lambda handler for ``app``: the request guards, an erased subject's token refused
+    (401: one read, so after the guards that need none), then the routes; JSON logs keyed by
+    request id, traces and metrics. ``json_only`` False lets bodies of any media type reach
+    routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = erased_refusal(event) or request_guard_failure(event, json_only=json_only)
+        refused = request_guard_failure(event, json_only=json_only) or erased_refusal(event)
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)
