@@ -42,7 +42,9 @@ def stack() -> Iterator[StackProcess]:
         "RESERVATION_TTL_SECONDS": os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"),
         "SWEEP_INTERVAL_SECONDS": os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "1"),
     }
-    running = start_stack(args=args, env=env, timeout=120)
+    # Start-up includes the demo data (orders paid and delivered through the queues): on a
+    # busy two-core machine that takes minutes, not seconds.
+    running = start_stack(args=args, env=env, timeout=300)
     try:
         yield running
     finally:

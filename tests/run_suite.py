@@ -10,7 +10,9 @@ cannot tell apart.
 The unit and integration output streams as it comes; the stack-backed output is kept in a file
 and printed whole once both are done. The last lines give each half's exit status and wall
 time, and the whole run's. The exit status is non-zero if either half failed. ``--serial`` runs
-the same two halves one after the other. Arguments after ``--`` go to both.
+the same two halves one after the other. The unit and integration half is spread over
+``TEST_WORKERS`` pytest-xdist workers (2; 1 runs it in one process). Arguments after ``--``
+go to both.
 """
 
 from __future__ import annotations
@@ -32,9 +34,19 @@ ON_THE_STACK = ("tests/e2e", "tests/reliability", "tests/contract")
 NO_TESTS = 5
 
 
-def _pytest(paths: Sequence[str], extra: Sequence[str]) -> list[str]:
+def _pytest(paths: Sequence[str], extra: Sequence[str], workers: int = 0) -> list[str]:
     existing = [p for p in paths if (ROOT / p).is_dir()]
-    return [sys.executable, "-m", "pytest", *existing, *extra]
+    spread = ["-n", str(workers)] if workers > 1 else []
+    return [sys.executable, "-m", "pytest", *existing, *spread, *extra]
+
+
+def _standalone_workers() -> int:
+    """pytest-xdist workers for the unit and integration half (``TEST_WORKERS``, default 2).
+
+    Most integration tests wait on DynamoDB Local and moto rather than compute, so two workers
+    finish that half in well under the time of one even beside the stack-backed half; each
+    worker starts its own emulators, so nothing is shared between them."""
+    return int(os.environ.get("TEST_WORKERS", "2") or "1")
 
 
 def _ok(code: int) -> bool:
@@ -62,7 +74,7 @@ def run(extra: Sequence[str], serial: bool) -> int:
     started = time.monotonic()
     first_name, second_name = " + ".join(STANDALONE), " + ".join(ON_THE_STACK)
     if serial:
-        first, first_time = _timed_call(_pytest(STANDALONE, extra))
+        first, first_time = _timed_call(_pytest(STANDALONE, extra, _standalone_workers()))
         second, second_time = _timed_call(_pytest(ON_THE_STACK, extra))
     else:
         with tempfile.TemporaryFile(mode="w+", encoding="utf-8") as log:
@@ -71,7 +83,7 @@ def run(extra: Sequence[str], serial: bool) -> int:
                 _pytest(ON_THE_STACK, extra), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
             try:
-                first, first_time = _timed_call(_pytest(STANDALONE, extra))
+                first, first_time = _timed_call(_pytest(STANDALONE, extra, _standalone_workers()))
                 second = stack_half.wait()
                 second_time = time.monotonic() - stack_started
             except BaseException:

@@ -1,8 +1,9 @@
 """Demo data, loaded through the API itself: products (POST /admin/products with an admin
-token), the shipping zone table (PUT /admin/shipping-zones), a customer with an address book
-and a support ticket (their own token), so the personal centre and support's view have
-something to show, then a couple of customers' orders paid with the sandbox's ``tok_ok`` (carts,
-checkout, the payments queue), so the insight figures and a campaign have something to show.
+token), the shipping zone table (PUT /admin/shipping-zones), the catalog's categories, tags,
+images and reviews (``demo_catalog.py``), a customer with an address book and a support ticket
+(their own token), so the personal centre and support's view have something to show, then a
+couple of customers' orders paid with the sandbox's ``tok_ok`` (carts, checkout, the payments
+queue), so the insight figures and a campaign have something to show.
 
 Going through the gateway rather than writing tables directly means the demo exercises the real
 path, and stays right when a table's layout changes.
@@ -12,10 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import requests
+
+from infra.local.demo_catalog import DemoError, load_catalog_demo
 
 log = logging.getLogger("infra.local.demo")
 
@@ -32,25 +37,46 @@ def load_demo_data(base_url: str, has_route: bool, path: Path = DEMO_FILE) -> in
     session = requests.Session()
     token = session.post(f"{base_url}/_local/token", json=DEMO_ADMIN, timeout=30).json()["token"]
     session.headers["Authorization"] = f"Bearer {token}"
-    created = 0
-    for product in products:
-        response = session.post(f"{base_url}/admin/products", json=product, timeout=60)
-        if response.status_code == 201:
-            created += 1
-        else:
-            log.warning(
-                "demo product %r not loaded: %s %s",
-                product["name"],
-                response.status_code,
-                response.text[:300],
-            )
+    admin = dict(session.headers)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        created = sum(pool.map(lambda product: _create(base_url, admin, product), products))
     _load_zones(session, base_url, path)
+    # The catalog's part waits on payments and the carrier; the customers' part is
+    # independent of it, so the two load side by side.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        catalog = pool.submit(_load_catalog, base_url, session)
+        pool.submit(_load_customers, requests.Session(), base_url, path).result()
+        catalog.result()
+    return created
+
+
+def _create(base_url: str, admin: Mapping[str, str | bytes], product: dict[str, Any]) -> int:
+    response = requests.post(f"{base_url}/admin/products", json=product, headers=admin, timeout=60)
+    if response.status_code == 201:
+        return 1
+    log.warning(
+        "demo product %r not loaded: %s %s",
+        product["name"],
+        response.status_code,
+        response.text[:300],
+    )
+    return 0
+
+
+def _load_catalog(base_url: str, session: requests.Session) -> None:
+    try:
+        reviews = load_catalog_demo(base_url, session)
+        log.info("demo catalog loaded: categories, tags, images and %d reviews", reviews)
+    except (DemoError, requests.RequestException, KeyError) as error:
+        log.warning("demo catalog not loaded: %s", error)
+
+
+def _load_customers(session: requests.Session, base_url: str, path: Path) -> None:
     _load_customer(base_url, path)
     orders = json.loads(path.read_text(encoding="utf-8")).get("orders") or []
     placed = sum(1 for index, order in enumerate(orders) if _place(session, base_url, index, order))
     if orders:
         log.info("demo orders placed: %d of %d", placed, len(orders))
-    return created
 
 
 def _load_zones(session: requests.Session, base_url: str, path: Path) -> None:

@@ -116,6 +116,7 @@ class CreatedResources:
     """Physical identities of everything created, by logical id."""
 
     tables: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)  # logical id -> bucket name
     queues: dict[str, str] = field(default_factory=dict)  # logical id -> queue url
     topics: dict[str, str] = field(default_factory=dict)  # logical id -> topic arn
     subscriptions: dict[str, str] = field(default_factory=dict)  # logical id -> subscription arn
@@ -220,23 +221,6 @@ def create_tables(resolver: Resolver, dynamodb: Any, created: CreatedResources) 
         if stream:
             created.streams[logical_id] = stream
             resolver.physical.attrs[(logical_id, "StreamArn")] = stream
-
-
-def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> None:
-    """Every S3 bucket (the export's), with versioning as the template asks; names are
-    lower-cased, as S3 requires."""
-    for logical_id, spec in resources_of_type(resolver.template, BUCKET_TYPE).items():
-        if not resolver.resource_enabled(logical_id):
-            continue
-        props = resolver.resolve(spec.get("Properties") or {})
-        name = str(props.get("BucketName") or resolver.physical_name(logical_id)).lower()
-        s3.create_bucket(Bucket=name)
-        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        created.buckets[logical_id] = name
-        resolver.physical.refs[logical_id] = name
-        resolver.physical.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
-        resolver.physical.attrs[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
 
 
 def _queue_order(queues: dict[str, dict[str, Any]]) -> list[str]:
@@ -379,6 +363,47 @@ def create_user_pools(resolver: Resolver, cognito: Any, created: CreatedResource
         cognito.create_group(**kwargs)
         pool.groups.append(group)
         resolver.physical.refs[logical_id] = group
+
+
+def create_buckets(resolver: Resolver, s3: Any, created: CreatedResources) -> None:
+    """Every S3 bucket, with versioning as the template asks and its CORS rules (so a browser's
+    presigned upload works locally too); names are lower-cased, as S3 requires. Encryption and
+    public-access settings are AWS's to enforce."""
+    for logical_id, spec in resources_of_type(resolver.template, BUCKET_TYPE).items():
+        if not resolver.resource_enabled(logical_id):
+            continue
+        props = resolver.resolve(spec.get("Properties") or {})
+        name = str(props.get("BucketName") or resolver.physical_name(logical_id)).lower()
+        existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        rules = (props.get("CorsConfiguration") or {}).get("CorsRules")
+        if rules:
+            s3.put_bucket_cors(
+                Bucket=name,
+                CORSConfiguration={
+                    "CORSRules": [
+                        {
+                            key: rule[key]
+                            for key in (
+                                "AllowedMethods",
+                                "AllowedOrigins",
+                                "AllowedHeaders",
+                                "ExposeHeaders",
+                            )
+                            if key in rule
+                        }
+                        | ({"MaxAgeSeconds": int(rule["MaxAge"])} if "MaxAge" in rule else {})
+                        for rule in rules
+                    ]
+                },
+            )
+        created.buckets[logical_id] = name
+        resolver.physical.refs[logical_id] = name
+        resolver.physical.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        resolver.physical.attrs[(logical_id, "DomainName")] = f"{name}.s3.amazonaws.com"
 
 
 def verify_senders(environments: Iterable[Mapping[str, str]], ses: Any) -> list[str]:

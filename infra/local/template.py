@@ -143,12 +143,16 @@ class Resolver:
             "AWS::Scheduler::Schedule": "Name",
             "AWS::Events::Rule": "Name",
             "AWS::Serverless::Api": "Name",
+            "AWS::S3::Bucket": "BucketName",
         }
         prop = name_props.get(str(resource.get("Type")))
         if prop and prop in props:
             value = self.resolve(props[prop])
             if isinstance(value, str) and value:
                 return value
+        if resource.get("Type") == "AWS::S3::Bucket":
+            # Bucket names are lowercase (CloudFormation lowercases the names it derives).
+            return default_physical_name(logical_id).lower()
         return default_physical_name(logical_id)
 
     def get_att(self, logical_id: str, attr: str) -> Any:
@@ -171,6 +175,8 @@ class Resolver:
                 "AWS::Events::Rule": arn_prefix.format("events") + f"rule/{name}",
                 "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT_ID}:role/{name}",
             }
+            if rtype == "AWS::S3::Bucket":
+                return f"arn:aws:s3:::{name}"
             if rtype == "AWS::Cognito::UserPool":
                 pool_id = self.ref(logical_id)
                 return arn_prefix.format("cognito-idp") + f"userpool/{pool_id}"

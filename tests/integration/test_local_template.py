@@ -23,6 +23,7 @@ from infra.local.resources import (
     BUILT_TYPES,
     CreatedResources,
     create_all,
+    create_buckets,
     create_external_resources,
     create_subscriptions,
     create_topics,
@@ -256,12 +257,28 @@ def test_every_resource_type_of_the_template_is_built_or_listed_aws_only() -> No
 
 def test_a_type_in_neither_list_is_reported(tmp_path: Path) -> None:
     added = FIXTURE.read_text(encoding="utf-8") + (
-        "\n  Events:\n    Type: AWS::Kinesis::Stream\n"
+        "\n  Workflow:\n    Type: AWS::StepFunctions::StateMachine\n"
         "\n  Errors:\n    Type: AWS::CloudWatch::Alarm\n    Properties: {}\n"
     )
     path = tmp_path / "template.yaml"
     path.write_text(added, encoding="utf-8")
-    assert unhandled_types(load_template(path)) == {"AWS::Kinesis::Stream"}
+    assert unhandled_types(load_template(path)) == {"AWS::StepFunctions::StateMachine"}
+
+
+def test_the_images_bucket_is_made_locally_with_its_cors_rules(
+    emulators: tuple[DynamoDBLocal, MotoServer],
+) -> None:
+    s3 = emulators[1].client("s3")
+    resolver = Resolver(load_template(REPO_ROOT / "template.yaml"))
+    created = CreatedResources()
+    create_buckets(resolver, s3, created)
+    name = created.buckets["ImagesBucket"]
+    assert name == name.lower()
+    assert resolver.resolve({"Ref": "ImagesBucket"}) == name
+    assert resolver.resolve({"Fn::GetAtt": ["ImagesBucket", "Arn"]}) == f"arn:aws:s3:::{name}"
+    [rule] = s3.get_bucket_cors(Bucket=name)["CORSRules"]
+    assert set(rule["AllowedMethods"]) == {"GET", "PUT"}
+    create_buckets(resolver, s3, CreatedResources())  # a restart finds it made
 
 
 def test_the_alarm_topic_gets_its_email_subscription_locally(

@@ -143,6 +143,30 @@ def test_a_crash_after_the_confirm_is_redelivered_without_a_second_charge(
     assert len([c for c in charges if c.payment_intent == first.charge_id]) == 1
 
 
+class _RacerKeepsOurs(InMemoryPaymentRefs):
+    """Between our create and our keep, a racing attempt finds our PaymentIntent by its
+    metadata and keeps it first."""
+
+    def put_if_absent(self, order_id: str, ref: str) -> bool:
+        if order_id not in self.refs:
+            self.refs[order_id] = ref
+            return False
+        return super().put_if_absent(order_id, ref)
+
+
+def test_a_payment_intent_a_racer_kept_for_us_is_charged_not_cancelled(
+    localstripe: LocalStripe,
+) -> None:
+    refs = _RacerKeepsOurs()
+    provider = StripeProvider(API_KEY, refs, api_base=localstripe.endpoint)
+    order_id = _order_id("kept-for-us")
+    result = provider.charge(order_id, Money(650), VISA, charge_key(order_id))
+    assert result.status is ChargeStatus.APPROVED
+    [intent] = provider.payment_intents_of(order_id)
+    assert intent.id == result.charge_id == refs.get(order_id)
+    assert intent.status == "succeeded"
+
+
 def test_racing_consumers_make_one_charge(provider: StripeProvider) -> None:
     order_id = _order_id("race")
     results = all_at_once(

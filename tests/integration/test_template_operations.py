@@ -4,6 +4,7 @@ dashboard and alarms use metric names the code really emits."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.local.stack import REPO_ROOT
-from infra.local.template import load_template
+from infra.local.template import Resolver, load_template
 
 pytestmark = pytest.mark.integration
 
@@ -236,3 +237,24 @@ def test_the_web_acl_limits_rate_and_body_size_and_runs_the_managed_rules() -> N
     limit = acl["Properties"]["AssociationConfig"]["RequestBody"]["API_GATEWAY"]
     assert limit["DefaultSizeInspectionLimit"] == "KB_64"
     assert RESOURCES["WebAclAssociation"]["Condition"] == "WafEnabled"
+
+
+def test_the_catalog_listing_indexes_can_be_added_one_per_deploy() -> None:
+    """DynamoDB adds one index per table per update: each step of CatalogListingIndexes adds
+    exactly one listing index to the step before, with exactly the attributes keys use."""
+    steps = []
+    for count in ("1", "2", "3"):
+        resolver = Resolver(TEMPLATE, parameter_overrides={"CatalogListingIndexes": count})
+        props = resolver.resolve(RESOURCES["CatalogTable"]["Properties"])
+        indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+        keyed = {k["AttributeName"] for k in props["KeySchema"]} | {
+            k["AttributeName"] for i in indexes.values() for k in i["KeySchema"]
+        }
+        assert {a["AttributeName"] for a in props["AttributeDefinitions"]} == keyed
+        steps.append(set(indexes))
+    assert steps[0] == {"gsi1", "listing_newest"}
+    for before, after in itertools.pairwise(steps):
+        assert before < after
+        assert len(after - before) == 1
+    assert steps[-1] == steps[0] | {"listing_price", "listing_sold"}
+    assert TEMPLATE["Parameters"]["CatalogListingIndexes"]["Default"] == "3"

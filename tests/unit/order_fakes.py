@@ -3,7 +3,8 @@
 - the order and checkout books (``commerce.orders.memory.InMemoryOrderBook``) hold the carts,
   the orders, their stock shelves and their returns, with the conditions of the DynamoDB books;
 - the payment port is the sandbox provider over its ``InMemoryLedger``;
-- order events go to a ``MemoryEventPublisher``, payment messages to a ``MemoryPaymentQueue``.
+- order events go to a ``MemoryEventPublisher``, payment messages to a ``MemoryPaymentQueue``;
+- units sold and buyers go to the catalog's ``MemorySalesLedger``.
 
 ``world()`` installs them all as the process's own (the use cases ask ``order_book()``,
 ``checkout_book()``, ``factory.provider()``, ``events.publisher()`` and ``payment_queue()``) and
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from commerce import events
+from commerce.catalog.sales import MemorySalesLedger, use_sales_ledger
 from commerce.domain.money import Money
 from commerce.orders.book import use_order_book
 from commerce.orders.dispatch import MemoryPaymentQueue, use_payment_queue
@@ -38,6 +40,7 @@ class World:
     ledger: InMemoryLedger = field(default_factory=InMemoryLedger)
     published: events.MemoryEventPublisher = field(default_factory=events.MemoryEventPublisher)
     queue: MemoryPaymentQueue = field(default_factory=MemoryPaymentQueue)
+    sales: MemorySalesLedger = field(default_factory=MemorySalesLedger)
 
     @property
     def provider(self) -> SandboxProvider:
@@ -82,16 +85,21 @@ class World:
 
 
 @contextmanager
-def world() -> Iterator[World]:
+def world(stock: Mapping[str, int] | None = None) -> Iterator[World]:
+    """The fakes, installed; ``stock`` puts that many units of each SKU on its shelf."""
     fakes = World()
+    for sku, units in (stock or {}).items():
+        fakes.book.stock(sku, units)
     use_order_book(fakes.book)
     use_checkout_book(fakes.book)
     use_payment_queue(fakes.queue)
     factory.use_provider(fakes.provider)
     events.use_publisher(fakes.published)
+    use_sales_ledger(fakes.sales)
     try:
         yield fakes
     finally:
+        use_sales_ledger(None)
         use_order_book(None)
         use_checkout_book(None)
         use_payment_queue(None)

@@ -256,3 +256,25 @@ def test_the_readme_map_places_every_module_of_the_local_stack() -> None:
         if p.stem not in ("__init__", "__main__")
     }
     assert modules - words == set(), "infra/local modules missing from the README map"
+
+
+def _models_on_bare_base_model() -> list[str]:
+    """Classes of the layer that derive from pydantic's ``BaseModel`` directly."""
+    bare: list[str] = []
+    for path in sorted(LAYER.rglob("*.py")):
+        if path == LAYER / "http" / "model.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                (isinstance(base, ast.Name) and base.id == "BaseModel")
+                or (isinstance(base, ast.Attribute) and base.attr == "BaseModel")
+                for base in node.bases
+            ):
+                bare.append(f"{path.relative_to(LAYER)}:{node.name}")
+    return bare
+
+
+def test_every_api_model_derives_from_schema() -> None:
+    """``commerce.http.model.Schema`` defers each model's building to its first use; a model on
+    the bare ``BaseModel`` would be built at every cold start of its function."""
+    assert _models_on_bare_base_model() == []

@@ -159,7 +159,11 @@ def test_the_placeholders_cover_exactly_the_personal_fields_of_an_order() -> Non
 def test_every_kind_of_record_has_personal_fields_and_an_erasure_rule() -> None:
     assert set(PERSONAL_FIELDS) == set(RecordKind) == set(ERASURE)
     assert all(PERSONAL_FIELDS[kind] for kind in RecordKind)
-    assert [k for k, rule in ERASURE.items() if rule is Erasure.ANONYMISE] == [RecordKind.ORDER]
+    # Orders stay for accounting; reviews stay as the shop's content, by an erased author.
+    assert [k for k, rule in ERASURE.items() if rule is Erasure.ANONYMISE] == [
+        RecordKind.ORDER,
+        RecordKind.REVIEW,
+    ]
     # Kept for tax and accounting, identifying no one on their own.
     assert (
         not {"shipping_address.city", "shipping_address.country"}
@@ -337,7 +341,7 @@ def test_an_export_has_every_section_even_when_empty() -> None:
     assert document["schema_version"] == EXPORT_SCHEMA_VERSION
     assert document["profile"] == {}
     assert document["points"] == {"balance": 0, "ledger": []}
-    for section in ("consents", "devices", "addresses", "orders", "messages"):
+    for section in ("consents", "devices", "addresses", "orders", "messages", "reviews"):
         assert document[section] == []
     json.dumps(document)
 
@@ -379,6 +383,7 @@ def test_an_export_holds_every_record_as_plain_json() -> None:
             }
         ],
         generated_at=AT,
+        reviews=[{"review_id": "r-1", "customer_id": "sub-1", "rating": Decimal(4), "pk": "R"}],
     )
     as_json = json.loads(json.dumps(document))  # plain JSON: no Decimal, Money, set or Enum left
     assert as_json == document
@@ -403,4 +408,5 @@ def test_an_export_holds_every_record_as_plain_json() -> None:
     assert document["points"]["balance"] == 100
     assert [e["delta"] for e in document["points"]["ledger"]] == [123, -23]
     assert document["messages"][0]["status"] == "PAID"
+    assert document["reviews"] == [{"review_id": "r-1", "customer_id": "sub-1", "rating": 4}]
     assert document["generated_at"] == iso(AT)

@@ -270,6 +270,8 @@ def test_money_and_stock_add_up_whatever_happens(steps: list[str], quantity: int
             assert final.status in (OrderStatus.CANCELLED, OrderStatus.PAYMENT_FAILED)
             assert fakes.net_charged(order.order_id) == 0
             assert (on_hand, reserved) == (10, 0)
+        # The catalog counts the units as sold exactly while the order stands paid.
+        assert fakes.sales.sold.get("A", 0) == (quantity if final.status is OrderStatus.PAID else 0)
         announced = [e.type for e in fakes.published.events]
         assert announced.count("order.paid") <= steps.count("pay") + steps.count("pay_declined")
         assert len({(e.type, e.event_id) for e in fakes.published.events}) == len(

@@ -95,6 +95,8 @@ class Settings:
     notifications_dlq_url: str = ""
     #: A signed-in cart with lines untouched this long gets one reminder (marketing consent).
     abandoned_cart_after_seconds: int = 86400
+    #: The private bucket product images are uploaded to and read from (presigned URLs).
+    images_bucket: str = ""
     #: An order still PENDING_PAYMENT this long after it was placed is cancelled (API.md).
     payment_timeout_seconds: int = 1800
     #: The Secrets Manager secret holding every provider's keys, JSON by provider
@@ -169,6 +171,7 @@ class Settings:
             apns_platform_application_arn=env.get("APNS_PLATFORM_APPLICATION_ARN", ""),
             notifications_dlq_url=env.get("NOTIFICATIONS_DLQ_URL", ""),
             abandoned_cart_after_seconds=_int(env, "ABANDONED_CART_AFTER_SECONDS", 86400),
+            images_bucket=env.get("IMAGES_BUCKET", ""),
             payment_timeout_seconds=_int(env, "PAYMENT_TIMEOUT_SECONDS", 1800),
             payment_credentials_secret=env.get("PAYMENT_CREDENTIALS_SECRET", ""),
             payment_credentials_json=env.get("PAYMENT_CREDENTIALS_JSON", ""),

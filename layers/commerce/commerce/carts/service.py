@@ -125,11 +125,13 @@ def set_item(
 ) -> CartOut:
     """Set a line and hold exactly that much stock; 0 removes the line and releases it."""
     cart = _writable(cart_id, caller, cart_token)
-    unit_price = carts.unit_price(sku) if is_valid_sku(sku) else None
-    if unit_price is None:
+    offer = carts.unit_price(sku) if is_valid_sku(sku) else None
+    if offer is None:
         raise NotFound(f"No such SKU: {sku[:64]}")
+    if quantity > 0 and not offer.sellable:
+        raise Conflict(f"{sku} is no longer sold; it cannot be added to a cart")
     try:
-        holding.set_line(cart, sku, quantity, unit_price)
+        holding.set_line(cart, sku, quantity, offer.price)
     except CartError as error:
         raise _problem(error) from error
     metrics.add_metric(name="CartLineSet", unit=MetricUnit.Count, value=1)

@@ -8,12 +8,13 @@ from commerce.coupons.applying import discounts_for
 from commerce.domain.pricing import price
 from commerce.http.schemas import address_out, money_out, totals_out
 from commerce.shipping.zones import rule_for
-from commerce.store.carts import StoredCart
+from commerce.store.carts import StoredCart, with_current_prices
 
 
 def cart_view(cart: StoredCart, now: int, cart_token: str | None = None) -> CartOut:
-    """The cart at ``now``; ``cart_token`` only in the response that created a guest cart."""
-    domain = cart.to_domain(now)
+    """The cart at ``now``; ``cart_token`` only in the response that created a guest cart.
+    Lines are shown at their SKUs' current prices, as checkout will charge them."""
+    domain = with_current_prices(cart).to_domain(now)
     lines = domain.price_lines()
     # Coupon definitions and the owner's tier are read fresh, so totals always say what
     # checkout would charge now (checkout re-checks the coupons' limits).

@@ -1,28 +1,22 @@
-"""Product use cases: create (staff), read and list (public)."""
+"""Product use cases: create (staff), read (public, and staff who also see archived ones)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from commerce.catalog.schemas import (
-    CreateProductIn,
-    ProductOut,
-    ProductPageOut,
-    SkuOut,
-)
+from commerce.catalog import categories
+from commerce.catalog.schemas import CreateProductIn, ProductOut
+from commerce.catalog.search import search_index
+from commerce.catalog.views import products_out
 from commerce.clock import now_iso
 from commerce.domain.money import Money
-from commerce.domain.product import NewProduct, SkuSpec, is_valid_product_id
-from commerce.errors import FieldError, NotFound, ValidationFailed
+from commerce.domain.product import NewProduct, SkuSpec, is_valid_product_id, normalise_tags
+from commerce.errors import NotFound
 from commerce.http.auth import Caller
-from commerce.http.pagination import decode_page_token, encode_page_token, page_size
-from commerce.http.schemas import money_out
 from commerce.observability import logger, metrics
-from commerce.settings import get_settings
-from commerce.store import inventory, products
+from commerce.store import products
 from commerce.store.products import StoredProduct
 
 
@@ -40,60 +34,57 @@ def _to_domain(body: CreateProductIn) -> NewProduct:
             )
             for s in body.skus
         ),
+        category_id=body.category_id,
+        tags=normalise_tags(body.tags),
     )
 
 
-def _views(stored: Sequence[StoredProduct], *, consistent: bool = False) -> list[ProductOut]:
-    """Products with each SKU's current availability (one batched stock read for all)."""
-    stock = inventory.read_stock([s.sku for p in stored for s in p.skus], consistent=consistent)
-    return [
-        ProductOut(
-            product_id=p.product_id,
-            name=p.name,
-            description=p.description,
-            skus=[
-                SkuOut(
-                    sku=s.sku,
-                    price=money_out(s.price),
-                    available=stock[s.sku].level.available if s.sku in stock else 0,
-                    attributes=dict(s.attributes),
-                )
-                for s in p.skus
-            ],
-            created_at=p.created_at,
-            updated_at=p.updated_at,
-        )
-        for p in stored
-    ]
+def reindex(product: StoredProduct) -> None:
+    """Bring the search index in step after the product's own write. A failure is logged, not
+    raised: the product is written, and its next change (or a reindex) catches the index up."""
+    try:
+        search_index().index(product)
+    except Exception:  # the write it follows has already happened
+        logger.exception("search index not updated", extra={"product_id": product.product_id})
 
 
 def create_product(body: CreateProductIn, caller: Caller) -> ProductOut:
     """Create a product with its SKUs and opening stock; 409 if a SKU is taken."""
     product_id = uuid.uuid4().hex
     new = _to_domain(body)
-    products.create(product_id, new, actor=caller.actor(), at=now_iso())
+    path = categories.resolve(new.category_id)
+    products.create(product_id, new, actor=caller.actor(), at=now_iso(), category_path=path)
     metrics.add_metric(name="ProductCreated", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="SkusCreated", unit=MetricUnit.Count, value=len(new.skus))
     logger.info("product created", extra={"product_id": product_id, "skus": len(new.skus)})
-    return get_product(product_id, consistent=True)
+    stored = load(product_id, consistent=True)
+    reindex(stored)
+    return products_out([stored], consistent=True)[0]
 
 
-def get_product(product_id: str, *, consistent: bool = False) -> ProductOut:
-    """One product by id; ids this catalog could not have issued are simply not found."""
+def load(product_id: str, *, consistent: bool = False) -> StoredProduct:
+    """The product in any status; ids this catalog could not have issued are not found."""
     stored = (
         products.get(product_id, consistent=consistent) if is_valid_product_id(product_id) else None
     )
     if stored is None:
         raise NotFound("No such product")
-    return _views([stored], consistent=consistent)[0]
+    return stored
 
 
-def list_products(limit: int | None, next_token: str | None) -> ProductPageOut:
-    """A page of products, newest first."""
-    settings = get_settings()
-    size = page_size(limit, settings.default_page_size, settings.max_page_size)
-    start_key = decode_page_token(next_token, products.PAGE_KEY_NAMES)
-    if start_key is not None and not products.is_product_page_key(start_key):
-        raise ValidationFailed([FieldError("next_token", "Invalid or expired page token")])
-    page, next_key = products.list_page(size, start_key)
-    return ProductPageOut(items=_views(page), next_token=encode_page_token(next_key))
+def load_active(product_id: str, *, consistent: bool = False) -> StoredProduct:
+    """The product if the storefront shows it: an archived one is not found."""
+    stored = load(product_id, consistent=consistent)
+    if not stored.is_active:
+        raise NotFound("No such product")
+    return stored
+
+
+def get_product(product_id: str, *, consistent: bool = False) -> ProductOut:
+    """``GET /products/{id}``: one active product."""
+    return products_out([load_active(product_id, consistent=consistent)], consistent=consistent)[0]
+
+
+def get_any_product(product_id: str) -> ProductOut:
+    """``GET /admin/products/{id}``: one product in any status (staff)."""
+    return products_out([load(product_id, consistent=True)], consistent=True)[0]

@@ -13,7 +13,8 @@ which is anonymised by the move that closes it (``orders.moves``). The steps:
    be anonymised when it closes;
 5. devices (their push endpoints and token ownership first), consents, the address book, the
    points ledger, the per-coupon use counters, messages, support tickets and the customer's RFM
-   value and campaign memberships are deleted, and the profile last;
+   value and campaign memberships are deleted, reviews are anonymised (their buyer records
+   deleted), and the profile goes last;
 6. the tombstone says ``erased`` (and forgets the sub) or ``scheduled`` (open orders named).
 
 Every step is idempotent. The sweeper (``resume_erasures``) runs them again for an erasure a
@@ -22,7 +23,7 @@ failure interrupted, and finishes a scheduled one once its last open order has c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Final
 
@@ -51,6 +52,7 @@ from commerce.store import erasures, holds
 from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
+from commerce.store import reviews as review_store
 from commerce.store.erasures import Tombstone
 from commerce.store.holds import ExpiredHold
 from commerce.store.orders import Settled
@@ -93,6 +95,7 @@ def export(identity: Identity) -> dict[str, Any]:
         points_ledger(identity.sub),
         sent_records.customer_messages(identity.sub),
         generated_at=clock.now(),
+        reviews=[asdict(review) for review in review_store.customer_reviews(identity.sub)],
         tickets=tickets.customer_records(identity.sub),
         rfm={"customer_id": identity.sub, **rfm_record(identity.sub, clock.now())},
     )
@@ -200,6 +203,7 @@ def _carry_out(sub: str, tombstone: Tombstone) -> Erasure:
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
     sent_records.delete_customer_messages(sub)
+    review_store.erase_customer(sub)
     tickets.erase_customer(sub)
     analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)

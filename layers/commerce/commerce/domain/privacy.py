@@ -39,6 +39,8 @@ class RecordKind(StrEnum):
     POINTS = "points"  # ledger entries
     COUPON_USE = "coupon_use"  # per-customer coupon use counters
     MESSAGE = "message"  # notifications sent
+    REVIEW = "review"  # product reviews the customer wrote
+    PURCHASE = "purchase"  # buyer records: products received, what lets them review
     TICKET = "ticket"  # support tickets
     TICKET_MESSAGE = "ticket_message"  # what was written in them
     RFM = "rfm"  # the order stream's value of the customer (recency, frequency, monetary)
@@ -69,6 +71,8 @@ PERSONAL_FIELDS: Final[Mapping[RecordKind, frozenset[str]]] = {
     RecordKind.POINTS: frozenset({"customer_id"}),
     RecordKind.COUPON_USE: frozenset({"customer_id"}),
     RecordKind.MESSAGE: frozenset({"customer_id", "to"}),
+    RecordKind.REVIEW: frozenset({"customer_id"}),
+    RecordKind.PURCHASE: frozenset({"customer_id"}),
     RecordKind.TICKET: frozenset({"customer_id", "email", "subject"}),
     RecordKind.TICKET_MESSAGE: frozenset({"message"}),
     RecordKind.RFM: frozenset({"customer_id"}),
@@ -87,7 +91,8 @@ class Erasure(StrEnum):
     ANONYMISE = "anonymise"
 
 
-#: What ``DELETE /me`` does to each kind of record. Only orders are kept (accounting).
+#: What ``DELETE /me`` does to each kind of record. Orders are kept (accounting), and reviews
+#: (the shop's content: their rating and text stay, their author becomes ``ERASED_OWNER``).
 ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.PROFILE: Erasure.DELETE,
     RecordKind.CONSENT: Erasure.DELETE,
@@ -97,6 +102,8 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.POINTS: Erasure.DELETE,
     RecordKind.COUPON_USE: Erasure.DELETE,
     RecordKind.MESSAGE: Erasure.DELETE,
+    RecordKind.REVIEW: Erasure.ANONYMISE,
+    RecordKind.PURCHASE: Erasure.DELETE,
     RecordKind.TICKET: Erasure.DELETE,
     RecordKind.TICKET_MESSAGE: Erasure.DELETE,
     RecordKind.RFM: Erasure.DELETE,
@@ -243,6 +250,7 @@ EXPORT_SECTIONS: Final = (
     "orders",
     "points",
     "messages",
+    "reviews",
     "tickets",
     "rfm",
 )
@@ -298,6 +306,7 @@ def export_document(
     messages: Iterable[Mapping[str, Any]],
     *,
     generated_at: int,
+    reviews: Iterable[Mapping[str, Any]] = (),
     tickets: Iterable[Mapping[str, Any]] = (),
     rfm: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -318,6 +327,7 @@ def export_document(
         "orders": [_order(o) for o in orders],
         "points": {"balance": balance(entries), "ledger": [e.to_dict() for e in entries]},
         "messages": [_record(m) for m in messages],
+        "reviews": [_record(r) for r in reviews],
         "tickets": [_record(t) for t in tickets],
         "rfm": _record(rfm) if rfm is not None else {},
     }

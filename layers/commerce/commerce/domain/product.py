@@ -7,9 +7,11 @@ storage layout (one transaction per product) and the tests agree on one set of n
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Final
 
 from commerce.domain.money import Money
@@ -22,12 +24,66 @@ _PRODUCT_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
 NAME_MAX: Final = 200
 DESCRIPTION_MAX: Final = 5000
 #: A product is created in one DynamoDB transaction (at most 100 items) of 1 + 4 items per SKU
-#: (SKU record, stock shard, SKU meta, ledger entry), so 20 SKUs (81 items) leaves headroom.
+#: (SKU record, stock shard, SKU meta, ledger entry) and its listing entries (everything, two
+#: category levels, MAX_TAGS tags): 20 SKUs make 81 + 13 = 94 items.
 MAX_SKUS: Final = 20
 MAX_STOCK: Final = 10**7
 MAX_ATTRIBUTES: Final = 20
 ATTRIBUTE_KEY_MAX: Final = 64
 ATTRIBUTE_VALUE_MAX: Final = 256
+
+
+#: Tags: at most this many per product, each at most this many characters once normalised.
+MAX_TAGS: Final = 10
+TAG_MAX: Final = 40
+#: Images per product, and the longest alternative text one may carry.
+MAX_IMAGES: Final = 10
+ALT_MAX: Final = 200
+#: The image types ops may upload, with the file extension each is stored under.
+IMAGE_TYPES: Final[Mapping[str, str]] = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+}
+_IMAGE_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
+
+
+class ProductStatus(StrEnum):
+    """Whether a product is sold: an archived one vanishes from the storefront and its SKUs
+    can no longer be put in a cart; orders already placed keep what they bought."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+def normalise_tag(raw: str) -> str:
+    """A tag as the catalog stores and matches it: NFKC, trimmed, inner runs of whitespace made
+    one space, case-folded, so "Summer  Sale" and "summer sale" are one tag."""
+    return " ".join(unicodedata.normalize("NFKC", raw).split()).casefold()
+
+
+def tag_problem(raw: str) -> str | None:
+    """Why ``raw`` cannot be a tag (None when it can): empty, too long or with control
+    characters once normalised."""
+    tag = normalise_tag(raw)
+    if not tag:
+        return "Must not be blank"
+    if len(tag) > TAG_MAX:
+        return f"At most {TAG_MAX} characters"
+    if any(unicodedata.category(ch).startswith("C") for ch in tag):
+        return "Must not contain control characters"
+    return None
+
+
+def normalise_tags(raw: Iterable[str]) -> tuple[str, ...]:
+    """Valid tags normalised, duplicates dropped, in first-seen order (callers check each with
+    ``tag_problem`` first)."""
+    return tuple(dict.fromkeys(normalise_tag(tag) for tag in raw))
+
+
+def is_valid_image_id(value: str) -> bool:
+    """True for an image id this catalog could have issued."""
+    return bool(_IMAGE_ID_RE.fullmatch(value))
 
 
 def is_valid_sku(value: str) -> bool:
@@ -64,6 +120,8 @@ class NewProduct:
     name: str
     description: str
     skus: tuple[SkuSpec, ...]
+    category_id: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from dataclasses import replace
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
+from commerce.catalog.sales import count_cancellation
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
 from commerce.domain.refunds import record_made, refund_id_for
 from commerce.errors import Forbidden
@@ -69,9 +70,11 @@ def cancel_order(order_id: str, caller: Caller, tokens: Sequence[str | None]) ->
     stored = load_readable(order_id, caller, tokens)
     if not cancellable_by(stored, caller, tokens):
         raise Forbidden("Support may read orders but not cancel them")
+    count_cancellation(stored)  # a retried cancel (409 below) still catches a lost count
     written = moves.move(
         order_id, OrderEvent.CANCEL, effects=_release, prepare=_refund_if_paid, first=stored
     )
+    count_cancellation(written)
     logger.info("order cancelled", extra={"order_id": order_id, "from": stored.status.value})
     metrics.add_metric(name="OrdersCancelled", unit=MetricUnit.Count, value=1)
     return order_view(written, private=is_private_reader(written, caller))

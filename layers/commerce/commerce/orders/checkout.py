@@ -209,6 +209,15 @@ def _load_writable(
         raise Conflict("This cart has already been checked out")
     if not cart.lines:
         raise Conflict("The cart is empty")
+    retired = [line for line in cart.lines if not line.sellable]
+    if retired:
+        skus = ", ".join(line.sku for line in retired)
+        raise Conflict(
+            f"No longer sold: {skus}. Remove them from the cart and check out again.",
+            unavailable=[
+                {"sku": line.sku, "quantity": line.quantity, "available": 0} for line in retired
+            ],
+        )
     return cart
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce.catalog.sales import record_delivery
 from commerce.domain.orders import IllegalTransition, OrderEvent, OrderStatus
 from commerce.domain.tracking import TrackingEvent, TrackingStatus, with_event
 from commerce.errors import NotFound
@@ -70,7 +71,9 @@ def mark_delivered(
             and current.carrier_event_id == carrier_event_id
         ):
             earn_on_delivery(current)  # a replay: credits only if the first attempt did not
+            record_delivery(current)
             return current
         raise
     earn_on_delivery(delivered)
+    record_delivery(delivered)  # the owner may now review what they received
     return delivered

@@ -59,7 +59,9 @@ class Raced:
 class CheckoutBook(Protocol):
     """What checkout reads and writes."""
 
-    def load_cart(self, cart_id: str) -> StoredCart | None: ...
+    def load_cart(self, cart_id: str) -> StoredCart | None:
+        """The cart, each line at its SKU's current price (and marked when no longer sold)."""
+        ...
 
     def levels(self, sku: str) -> tuple[StockLevel, ...]:
         """Each shard's stock of ``sku``, in shard order; ``NotFound`` without inventory."""
@@ -80,7 +82,8 @@ class DynamoCheckoutBook:
     """Carts, stock, coupons and points in DynamoDB; a placement is one transaction."""
 
     def load_cart(self, cart_id: str) -> StoredCart | None:
-        return carts.load(cart_id)
+        cart = carts.load(cart_id)
+        return carts.with_current_prices(cart) if cart is not None else None
 
     def levels(self, sku: str) -> tuple[StockLevel, ...]:
         return inventory.read_shards(sku).levels

@@ -27,6 +27,7 @@ from dataclasses import replace
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
+from commerce.catalog.sales import count_return
 from commerce.domain.orders import (
     Advance,
     IllegalTransition,
@@ -153,6 +154,7 @@ def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
             raise
         return _received_again(order_id, again)
     _reverse_points(written, return_id, owed[-1])
+    count_return(written, value)
     metrics.add_metric(name="ReturnsRefunded", unit=MetricUnit.Count, value=1)
     logger.info("return received", extra={"order_id": order_id, "return_id": return_id})
     return order_view(written, private=True)
@@ -164,6 +166,7 @@ def _received_again(order_id: str, received: StoredReturn) -> OrderOut:
     if stored is None:
         raise NotFound("No such order")
     _reverse_points(stored, received.value.return_id, received.reversal)
+    count_return(stored, received.value)  # once per return: a retry catches a lost count
     logger.info(
         "return receipt retried",
         extra={"order_id": order_id, "return_id": received.value.return_id},

@@ -27,6 +27,7 @@ from enum import StrEnum
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce.catalog.sales import count_payment
 from commerce.domain.money import Money
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus, Payment, PaymentStatus
 from commerce.domain.refunds import record_made, refund_id_for
@@ -133,6 +134,7 @@ def approve(
 
     moved = _settle(stored, OrderEvent.PAYMENT_APPROVED, prepare, effects, now, book)
     after = moved.stored
+    count_payment(after)  # every time: once per order, so a redelivery catches a lost count
     if after.status is OrderStatus.PAID and moved.written:
         metrics.add_metric(name="PaymentsApproved", unit=MetricUnit.Count, value=1)
         logger.info("order paid", extra={"order_id": order_id, "charge_id": charge_id})

@@ -205,11 +205,14 @@ class StripeProvider:
             raise PermanentProviderError(f"stripe: {error.code}") from error
         if self._refs.put_if_absent(order_id, created.id):
             return created
-        # Another attempt kept its PaymentIntent first: ours was never confirmed; cancel it.
+        winner = self._refs.get(order_id) or created.id
+        if winner == created.id:
+            # A racing attempt found ours by its metadata and kept it first: it is the order's.
+            return created
+        # Another attempt kept its own PaymentIntent first: ours was never confirmed; cancel it.
         # An unconfirmed PaymentIntent takes no money: a failed cancel leaves nothing owed.
         with contextlib.suppress(TransientProviderError, PermanentProviderError):
             _call(lambda: self._client.v1.payment_intents.cancel(created.id))
-        winner = self._refs.get(order_id) or created.id
         return _call(lambda: self._client.v1.payment_intents.retrieve(winner))
 
     def _continue(self, intent: Any, amount: Money, key: str) -> ChargeResult:

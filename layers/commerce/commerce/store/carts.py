@@ -16,7 +16,7 @@ has considered and let go (:func:`drop_idle`), until the cart's next change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from pynamodb.expressions.condition import Condition
@@ -25,9 +25,9 @@ from pynamodb.expressions.update import Action
 from commerce.domain.cart import Cart, CartLine, ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
-from commerce.store import keys, kit
+from commerce.store import keys, kit, products
+from commerce.store.products import SkuOffer
 from commerce.store.tables.carts import CartLineModel, CartModel
-from commerce.store.tables.catalog import SkuRecordModel
 from commerce.store.transactions import LabelledTransaction
 
 #: An untouched cart is tidied away by TTL after this long (its holds were released long before).
@@ -44,6 +44,8 @@ class StoredLine:
     version: int
     takes: Mapping[int, int] = field(default_factory=dict)
     expires_at: int | None = None
+    #: False once the SKU's product is archived (``with_current_prices``): checkout refuses it.
+    sellable: bool = True
 
     @property
     def holds_stock(self) -> bool:
@@ -172,13 +174,25 @@ def load(cart_id: str) -> StoredCart | None:
     )
 
 
-def unit_price(sku: str) -> Money | None:
-    """The SKU's current catalog price, or None for a SKU the catalog does not have."""
-    try:
-        record = SkuRecordModel.get(keys.sku_pk(sku), keys.SKU_SK)
-    except SkuRecordModel.DoesNotExist:
-        return None
-    return Money(int(record.price.amount), record.price.currency)
+def unit_price(sku: str) -> SkuOffer | None:
+    """The SKU's current catalog price and whether it is sold now, or None for a SKU the
+    catalog does not have (``products.offers``: the one reader of a SKU's current price)."""
+    return products.offers([sku]).get(sku)
+
+
+def with_current_prices(cart: StoredCart) -> StoredCart:
+    """``cart`` with each line at its SKU's current price, and lines of archived products
+    marked unsellable: what the cart costs now, and what checkout charges (one batched read)."""
+    if not cart.lines:
+        return cart
+    offers = products.offers([line.sku for line in cart.lines])
+    lines = tuple(
+        replace(line, unit_price=offers[line.sku].price, sellable=offers[line.sku].sellable)
+        if line.sku in offers
+        else line
+        for line in cart.lines
+    )
+    return replace(cart, lines=lines)
 
 
 def write_guard(cart: StoredCart) -> Condition:

@@ -10,7 +10,6 @@ import hashlib
 from typing import Final
 
 PRODUCT_SK: Final = "PRODUCT"
-PRODUCTS_GSI1PK: Final = "PRODUCTS"
 SKU_SK: Final = "SKU"
 STOCK_SK: Final = "STOCK"
 META_SK: Final = "META"
@@ -21,9 +20,77 @@ def product_pk(product_id: str) -> str:
     return f"PRODUCT#{product_id}"
 
 
-def product_gsi1sk(created_at: str, product_id: str) -> str:
-    """Newest-first listing sorts on creation time; the id breaks ties."""
+# --- The catalog's derived items (issue 12): lists, search, categories, reviews, sales -------
+
+LIST_SK_PREFIX: Final = "LIST#"
+PRICE_SK_PREFIX: Final = "PRICE#"
+CATEGORY_SK: Final = "CATEGORY"
+CATEGORIES_GSI1PK: Final = "CATEGORIES"
+CATEGORY_NAME_SK: Final = "CATEGORY_NAME"
+SALE_SK_PREFIX: Final = "SALE#"
+REVIEW_SK: Final = "REVIEW"
+
+
+def list_sk(partition: str) -> str:
+    """A product's entry in one list (``ALL``, ``CAT#{id}``, ``TAG#{tag}``), in its partition."""
+    return f"{LIST_SK_PREFIX}{partition}"
+
+
+def list_lpk(partition: str) -> str:
+    """The listing indexes' partition key: every product of one list."""
+    return f"{LIST_SK_PREFIX}{partition}"
+
+
+def price_change_sk(at: str, change_id: str) -> str:
+    """A SKU's price changes sort by time, in the SKU record's partition."""
+    return f"{PRICE_SK_PREFIX}{at}#{change_id}"
+
+
+def posting_pk(token: str) -> str:
+    return f"TOKEN#{token}"
+
+
+def posting_sk(created_at: str, product_id: str) -> str:
+    """A token's products, newest first when read backwards."""
     return f"{created_at}#{product_id}"
+
+
+def category_pk(category_id: str) -> str:
+    return f"CATEGORY#{category_id}"
+
+
+def category_gsi1sk(parent_id: str | None, category_id: str) -> str:
+    """The tree's index sorts top levels first, then children by parent."""
+    return f"{parent_id or '-'}#{category_id}"
+
+
+def category_name_pk(parent_id: str | None, name_key: str) -> str:
+    """The guard that makes a name unique among its siblings (digested: names are free text)."""
+    digest = hashlib.sha256(name_key.encode()).hexdigest()[:32]
+    return f"CATEGORY_NAME#{parent_id or 'TOP'}#{digest}"
+
+
+def sale_sk(order_id: str, event: str) -> str:
+    """The marker that an order's event (paid, cancelled, a return) moved ``sold`` once."""
+    return f"{SALE_SK_PREFIX}{order_id}#{event}"
+
+
+def buyer_pk(sub: str) -> str:
+    """A customer's buyer records: one partition per customer (reviews, export, erasure)."""
+    return f"BUYER#{sub}"
+
+
+def review_pk(review_id: str) -> str:
+    return f"REVIEW#{review_id}"
+
+
+def reviews_gsi1pk(product_id: str) -> str:
+    """A product's published reviews."""
+    return f"REVIEWS#{product_id}"
+
+
+def review_gsi1sk(created_at: str, review_id: str) -> str:
+    return f"{created_at}#{review_id}"
 
 
 def sku_pk(sku: str) -> str:

@@ -50,11 +50,23 @@ class LabelledTransaction:
     """Collects labelled deletes, puts and updates, then commits them as one TransactWriteItems
     call."""
 
+    _checks: list[tuple[str, type[Model], str, str | None, Condition]] = field(default_factory=list)
     _deletes: list[tuple[str, Model, Condition | None]] = field(default_factory=list)
     _puts: list[tuple[str, Model, Condition | None, str | None]] = field(default_factory=list)
     _updates: list[tuple[str, Model, list[Action], Condition | None, str | None]] = field(
         default_factory=list
     )
+
+    def check(
+        self,
+        label: str,
+        model: type[Model],
+        hash_key: str,
+        range_key: str | None,
+        condition: Condition,
+    ) -> None:
+        """A condition on an item the transaction does not write (a ConditionCheck)."""
+        self._checks.append((label, model, hash_key, range_key, condition))
 
     def delete(self, label: str, item: Model, condition: Condition | None = None) -> None:
         self._deletes.append((label, item, condition))
@@ -82,11 +94,12 @@ class LabelledTransaction:
 
     @property
     def size(self) -> int:
-        return len(self._deletes) + len(self._puts) + len(self._updates)
+        return len(self._checks) + len(self._deletes) + len(self._puts) + len(self._updates)
 
     def _labels_in_sent_order(self) -> list[str]:
         return (
-            [d[0] for d in self._deletes]
+            [c[0] for c in self._checks]
+            + [d[0] for d in self._deletes]
             + [p[0] for p in self._puts]
             + [u[0] for u in self._updates]
         )
@@ -126,6 +139,8 @@ class LabelledTransaction:
 
     def _send(self) -> None:
         with TransactWrite(connection=_connection()) as transaction:
+            for _, model, hash_key, range_key, check in self._checks:
+                transaction.condition_check(model, hash_key, range_key, condition=check)
             for _, item, condition in self._deletes:
                 transaction.delete(item, condition=condition)
             for _, item, condition, old in self._puts:
