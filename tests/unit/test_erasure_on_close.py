@@ -91,7 +91,9 @@ def assert_still_theirs(stored: StoredOrder) -> None:
     assert stored.erase_on_close
 
 
-def test_the_delivery_anonymises_the_order_and_earns_no_points(fakes: World) -> None:
+def test_the_delivery_anonymises_the_order_earns_no_points_and_makes_no_buyer(
+    fakes: World,
+) -> None:
     order_id = _shipped(fakes)
     fakes.book.mark_erase_on_close(order_id)
     before = fakes.order(order_id)
@@ -108,6 +110,7 @@ def test_the_delivery_anonymises_the_order_and_earns_no_points(fakes: World) -> 
     assert stored.tracking[-1].location == "Door"
     assert fakes.event_types()[-1] == "order.delivered"
     assert OWNER not in repr(fakes.published.events[-1])
+    assert fakes.sales.buyers == set()  # nobody is left to review what was delivered
 
 
 def test_the_moves_before_the_close_leave_the_order_to_its_customer(fakes: World) -> None:
