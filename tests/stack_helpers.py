@@ -240,6 +240,8 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.2)
+
+
 def ship(stack: StackProcess, order_id: str, carrier: str = "sf") -> dict[str, Any]:
     """POST /admin/orders/{order_id}/shipments as ops, with a fresh tracking number; the order."""
     shipment = {"carrier": carrier, "tracking_number": f"SF{uuid.uuid4().hex[:10].upper()}"}

@@ -21,6 +21,7 @@ from commerce.customers.schemas import (
     DeviceIn,
     DeviceListOut,
     DeviceOut,
+    ErasureScheduledOut,
     ExportOut,
     MeOut,
     MePatchIn,
@@ -199,16 +200,30 @@ def export_me(me: Me) -> dict[str, Any]:
     "/me",
     summary="Erase my account",
     description=(
-        "Profile, consents and devices deleted, the sign-in disabled, and every order kept for "
-        "accounting with its personal fields anonymised. 409 while an order is still open "
-        "(order_ids lists them). A retry completes an interrupted erasure."
+        "Sign-in is revoked at once (the user disabled and signed out everywhere; every token "
+        "of the account, however fresh, is 401 from then on) and marketing stops. With no "
+        "order open, everything is erased now: profile, consents, devices, addresses, carts "
+        "(their holds given back), points, tickets and messages deleted, and every order kept "
+        "for accounting with its personal fields anonymised (204). With orders still open the "
+        "rest is erased now and the answer is 202 `scheduled` with their ids: each is "
+        "anonymised when it is delivered, cancelled or refunded, with no second request."
     ),
     tags=_TAGS,
-    responses={204: {"description": "Erased"}, **problems(401, 409)},
+    responses={
+        202: {
+            "description": "Erased but for the open orders, each anonymised when it closes",
+            "content": {"application/json": {"model": ErasureScheduledOut}},
+        },
+        204: {"description": "Erased"},
+        **problems(401, 429),
+    },
 )
-def erase_me(me: Me) -> Response[None]:
-    privacy.erase(me)
-    return Response(status_code=204)
+def erase_me(me: Me) -> Response[str | None]:
+    erasure = privacy.erase(me)
+    if not erasure.scheduled:
+        return Response(status_code=204)
+    body = ErasureScheduledOut(order_ids=list(erasure.open_order_ids))
+    return Response(202, content_type="application/json", body=body.model_dump_json())
 
 
 @app.get(
