@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from commerce.clock import iso_us
 from commerce.domain.cart import hash_guest_token
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
@@ -26,9 +27,11 @@ def pending_order(
     unit_price: int = 1000,
     order_id: str | None = None,
     owner: str | None = OWNER,
+    created: int = CREATED_EPOCH,
 ) -> StoredOrder:
     """A PENDING_PAYMENT order of ``lines`` (sku -> quantity) whose units are reserved on
-    shard 0; a guest's (``owner=None``) is reached with ``GUEST_TOKEN`` instead of an owner."""
+    shard 0, placed at ``created`` (epoch s; a fixed time by default); a guest's
+    (``owner=None``) is reached with ``GUEST_TOKEN`` instead of an owner."""
     order_id = order_id or uuid.uuid4().hex
     price = Money(unit_price, CURRENCY)
     order_lines = tuple(OrderLine(sku, qty, price) for sku, qty in sorted(lines.items()))
@@ -39,7 +42,7 @@ def pending_order(
         email="buyer@example.com",
         lines=order_lines,
         totals=Totals(subtotal, nothing, nothing, nothing, subtotal),
-        created_at=CREATED_EPOCH,
+        created_at=created,
         owner=owner,
         cart_token_hash=None if owner else hash_guest_token(GUEST_TOKEN),
     )
@@ -48,7 +51,7 @@ def pending_order(
         reservation={sku: {0: qty} for sku, qty in lines.items()},
         payment_token=token,
         cart_id=f"cart-{order_id}",
-        created_at=CREATED_AT,
+        created_at=CREATED_AT if created == CREATED_EPOCH else iso_us(created),
     )
 
 

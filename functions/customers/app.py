@@ -21,6 +21,7 @@ from commerce.customers.schemas import (
     DeviceIn,
     DeviceListOut,
     DeviceOut,
+    ErasureScheduledOut,
     ExportOut,
     MeOut,
     MePatchIn,
@@ -28,9 +29,9 @@ from commerce.customers.schemas import (
 )
 from commerce.customers.views import address_view, device_view, me_view
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, request_claims, require_roles
+from commerce.http.auth import request_claims
 from commerce.http.docs import problems, responses
-from commerce.http.params import PageLimit, PageToken
+from commerce.http.params import Authorized, PageLimit, PageToken
 from commerce.loyalty.tiers import standing
 from commerce.store.customers import Profile
 from commerce.store.points import balance_of
@@ -47,7 +48,6 @@ def signed_in(request: Request) -> Identity:
 
 
 Me = Annotated[Identity, Depends(signed_in)]
-Staff = Annotated[Caller, Depends(require_roles("support", "ops"))]
 AddressId = Annotated[str, Path(description="As POST /me/addresses returned it")]
 
 
@@ -200,16 +200,30 @@ def export_me(me: Me) -> dict[str, Any]:
     "/me",
     summary="Erase my account",
     description=(
-        "Profile, consents and devices deleted, the sign-in disabled, and every order kept for "
-        "accounting with its personal fields anonymised. 409 while an order is still open "
-        "(order_ids lists them). A retry completes an interrupted erasure."
+        "Sign-in is revoked at once (the user disabled and signed out everywhere; every token "
+        "of the account, however fresh, is 401 from then on) and marketing stops. With no "
+        "order open, everything is erased now: profile, consents, devices, addresses, carts "
+        "(their holds given back), points, tickets and messages deleted, and every order kept "
+        "for accounting with its personal fields anonymised (204). With orders still open the "
+        "rest is erased now and the answer is 202 `scheduled` with their ids: each is "
+        "anonymised when it is delivered, cancelled or refunded, with no second request."
     ),
     tags=_TAGS,
-    responses={204: {"description": "Erased"}, **problems(401, 409)},
+    responses={
+        202: {
+            "description": "Erased but for the open orders, each anonymised when it closes",
+            "content": {"application/json": {"model": ErasureScheduledOut}},
+        },
+        204: {"description": "Erased"},
+        **problems(401, 429),
+    },
 )
-def erase_me(me: Me) -> Response[None]:
-    privacy.erase(me)
-    return Response(status_code=204)
+def erase_me(me: Me) -> Response[str | None]:
+    erasure = privacy.erase(me)
+    if not erasure.scheduled:
+        return Response(status_code=204)
+    body = ErasureScheduledOut(order_ids=list(erasure.open_order_ids))
+    return Response(202, content_type="application/json", body=body.model_dump_json())
 
 
 @app.get(
@@ -265,7 +279,7 @@ def remove_device(
 )
 def get_customer(
     customer_id: Annotated[str, Path(description="The customer's id (Cognito sub)")],
-    caller: Staff,
+    caller: Authorized,
 ) -> CustomerAdminOut:
     return support.customer_view(customer_id)
 

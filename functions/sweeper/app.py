@@ -1,7 +1,8 @@
 """SweeperFunction: on a schedule, releases expired cart holds back to stock and
 resends payment messages that were never confirmed sent, reconciles unpaid orders with their
 provider and cancels those whose payment time is up, reminds customers of carts they left and
-counts the support tickets left unanswered for a day."""
+counts the support tickets left unanswered for a day, and finishes erasures a failed request
+left or whose last open order has closed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes import EventBridgeEvent, event
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from commerce import clock
 from commerce.carts import reminders, sweeper
+from commerce.customers import privacy
 from commerce.observability import logger, metrics
 from commerce.orders import dispatch, reversals, timeouts
 from commerce.tickets import unanswered
@@ -35,4 +37,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     reminders.remind_abandoned_carts(clock.now(), context.get_remaining_time_in_millis)
     # Tickets awaiting support for more than a day: the TicketsUnanswered metric (alarmed).
     unanswered.report_unanswered(clock.now())
+    # Erasures left unfinished: a request that failed midway, or open orders all closed now.
+    privacy.resume_erasures(clock.now())
     return report.as_dict()

@@ -107,6 +107,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(env LOCAL_METERING_DIR; off by default; see infra/local/metering.py)",
     )
     parser.add_argument(
+        "--log-dir",
+        type=Path,
+        default=os.environ.get("LOCAL_LOG_DIR") or None,
+        help="each function worker writes its log lines to a file of its own in this directory, "
+        "<function>-<pid>.log (env LOCAL_LOG_DIR; by default they join the stack's output)",
+    )
+    parser.add_argument(
         "--sam-env-dir",
         type=Path,
         default=None,
@@ -211,6 +218,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         warm=args.warm,
         verbose=args.verbose,
         metering_dir=args.metering_dir,
+        log_dir=args.log_dir,
         moto_host="0.0.0.0" if writes_sam_env(args) else "127.0.0.1",
         faults=fault_plan(args),
     )

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,10 @@ class StackProcess:
 
     proc: subprocess.Popen[bytes]
     info: dict[str, Any]
+    #: The stack process's own output (gateway, pumps, emulators), in ``log_dir``.
     log_path: Path
+    #: Every log file of the run: ``stack.log`` and one ``<function>-<pid>.log`` per worker.
+    log_dir: Path
     _tokens: dict[tuple[str, tuple[str, ...], str | None], str] = field(default_factory=dict)
 
     @property
@@ -108,6 +112,18 @@ class StackProcess:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
+    def log_files(self) -> list[Path]:
+        """Every file the run has logged to so far, the stack's own first."""
+        workers = sorted(p for p in self.log_dir.glob("*.log") if p != self.log_path)
+        return [self.log_path, *workers]
+
+    def log_lines(self) -> Iterator[tuple[Path, str]]:
+        """Every line logged so far, with its file: what the log scan reads."""
+        for path in self.log_files():
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                for line in lines:
+                    yield path, line.rstrip("\n")
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, wait, SIGKILL: what a supervisor would do."""
         if self.proc.poll() is None:
@@ -128,13 +144,18 @@ def start_stack(
     timeout: float = 120.0,
     partition_scale: float | None = None,
 ) -> StackProcess:
-    """Start the stack on a free port and wait for its ready file. ``partition_scale`` N
-    enforces DynamoDB's per-partition-key ceilings divided by N (``--partition-scale``; other
-    faults are flags in ``args``, see ``python -m infra.local --help``)."""
+    """Start the stack on a free port and wait for its ready file. Its output, and each of its
+    function workers', goes to a log directory of its own (``StackProcess.log_dir``).
+    ``partition_scale`` N enforces DynamoDB's per-partition-key ceilings divided by N
+    (``--partition-scale``; other faults are flags in ``args``, see ``python -m infra.local
+    --help``)."""
     workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     ready = workdir / "ready.json"
-    log_path = workdir / "stack.log"
+    log_dir = workdir / "logs"
+    log_dir.mkdir()
+    log_path = log_dir / "stack.log"
     command = [sys.executable, "-m", "infra.local", "--port", "0", "--ready-file", str(ready)]
+    command += ["--log-dir", str(log_dir)]
     if template is not None:
         command += ["--template", str(template)]
     command += args or []
@@ -157,4 +178,4 @@ def start_stack(
             raise StackStartError(f"stack not ready in {timeout}s:\n{log_path.read_text()}")
         time.sleep(0.1)
     info = json.loads(ready.read_text(encoding="utf-8"))
-    return StackProcess(proc=proc, info=info, log_path=log_path)
+    return StackProcess(proc=proc, info=info, log_path=log_path, log_dir=log_dir)

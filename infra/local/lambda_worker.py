@@ -25,6 +25,10 @@ from infra.local.processes import die_with_parent
 
 #: WorkerConfig.extra key: a file that receives the worker's stdout and stderr (make invoke).
 OUTPUT_KEY = "output_path"
+#: WorkerConfig.extra key: a directory where each worker writes its stdout and stderr to a file
+#: of its own, ``<function name>-<pid>.log`` (the stack's ``--log-dir``), as Lambda gives each
+#: execution environment its own log stream: lines of two workers never interleave.
+LOG_DIR_KEY = "log_dir"
 
 
 @dataclass(frozen=True)
@@ -81,13 +85,29 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 def _redirect_output(path: str) -> None:
     """Send file descriptors 1 and 2 to ``path``, as Lambda sends a function's output to its log
-    stream: at the descriptor level, so logging handlers made at import and C code follow too."""
+    stream: at the descriptor level, so logging handlers made at import and C code follow too.
+    Each line is written as it ends, so a worker killed mid-request leaves whole lines behind."""
     sys.stdout.flush()
     sys.stderr.flush()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+def _output_path(config: WorkerConfig) -> str | None:
+    """Where this worker's output goes: the file ``make invoke`` named, or a file of its own in
+    the stack's log directory; None leaves it on the stack's own output."""
+    if config.extra.get(OUTPUT_KEY):
+        return str(config.extra[OUTPUT_KEY])
+    if config.extra.get(LOG_DIR_KEY):
+        return os.path.join(
+            str(config.extra[LOG_DIR_KEY]), f"{config.function_name}-{os.getpid()}.log"
+        )
+    return None
 
 
 def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None:
@@ -102,8 +122,9 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
             sys.path.insert(0, entry)
     with contextlib.suppress(OSError):
         os.chdir(config.code_dir)
-    if config.extra.get(OUTPUT_KEY):
-        _redirect_output(str(config.extra[OUTPUT_KEY]))
+    output = _output_path(config)
+    if output is not None:
+        _redirect_output(output)
     # Opt-in (infra/local/metering.py); AWS calls made during init carry no request id.
     meter = metering.install_worker(config.extra.get(metering.CONFIG_KEY), config.function_name)
     try:

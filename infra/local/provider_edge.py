@@ -320,10 +320,17 @@ class ProviderEdge:
         return Response(text, content_type="application/json; charset=utf-8")
 
     def alipay_notification(
-        self, trade: Trade, kind: str, *, notify_time: str | None = None
+        self,
+        trade: Trade,
+        kind: str,
+        *,
+        notify_time: str | None = None,
+        happened_at: str | None = None,
     ) -> bytes:
         """The form Alipay posts for a payment (``paid``), a closed trade (``failed``) or a
-        refund (``refunded``: the last one made), signed RSA2 with Alipay's key."""
+        refund (``refunded``: the last one made), signed RSA2 with Alipay's key. The payment's
+        or refund's time (``gmt_payment``, ``gmt_refund``) is now unless ``happened_at``
+        (Beijing time, ``YYYY-MM-DD HH:MM:SS``) says otherwise."""
         fields = {
             "notify_time": notify_time or _beijing_now(),
             "notify_type": "trade_status_sync",
@@ -337,12 +344,12 @@ class ProviderEdge:
             "trade_status": "TRADE_SUCCESS" if kind == "paid" else "TRADE_CLOSED",
         }
         if kind == "paid":
-            fields["gmt_payment"] = _beijing_now()
+            fields["gmt_payment"] = happened_at or _beijing_now()
         if kind == "refunded":
             request_no = next(reversed(trade.refunds))
             fields["out_biz_no"] = request_no
             fields["refund_fee"] = _yuan(trade.refunded)
-            fields["gmt_refund"] = _beijing_now()
+            fields["gmt_refund"] = happened_at or _beijing_now()
             if trade.refunded < trade.total:
                 fields["trade_status"] = "TRADE_SUCCESS"
         signed = "&".join(f"{k}={v}" for k, v in sorted(fields.items()))

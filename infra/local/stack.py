@@ -35,7 +35,7 @@ from infra.local.faults import (
 )
 from infra.local.functions import FunctionSpec
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
-from infra.local.lambda_worker import WorkerConfig
+from infra.local.lambda_worker import LOG_DIR_KEY, WorkerConfig
 from infra.local.localstripe import LocalStripe
 from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
@@ -69,6 +69,7 @@ class StackOptions:
     warm: bool = True
     verbose: bool = False
     metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
+    log_dir: Path | None = None  # each function worker's output in a file of its own here
     moto_host: str = "127.0.0.1"  # "0.0.0.0" lets Docker containers reach moto (sam_local.py)
     #: Faults armed once the stack is ready (infra/local/faults.py); none by default.
     faults: FaultPlan = field(default_factory=FaultPlan)
@@ -140,6 +141,10 @@ class LocalStack:
         if self.options.metering_dir is not None:
             metering = {metering_key: str(self.options.metering_dir.resolve())}
             configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
+        if self.options.log_dir is not None:
+            self.options.log_dir.mkdir(parents=True, exist_ok=True)
+            logs = {LOG_DIR_KEY: str(self.options.log_dir.resolve())}
+            configs = {k: replace(c, extra={**c.extra, **logs}) for k, c in configs.items()}
         self.pools = {
             logical: FunctionPool(config, self.spawner, self.options.max_concurrency)
             for logical, config in configs.items()
@@ -337,6 +342,7 @@ class LocalStack:
             "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
             "dynamodb_proxy": self.dynamodb_proxy.endpoint if self.dynamodb_proxy else None,
             "faults": self.faults.plan.to_dict(),
+            "log_dir": str(self.options.log_dir) if self.options.log_dir else None,
         }
 
     def write_ready_file(self, path: Path) -> None:

@@ -67,10 +67,15 @@ def test_profile_export_and_erasure(stack: Any) -> None:
         f"{base}/admin/customers/{sub}", headers=stack.auth("e2e-support", ["support"]), timeout=30
     )
     assert gone.status_code == 404, gone.text
-    # The sign-in is disabled; a token issued before still verifies until it expires, and a
-    # retried erasure changes nothing.
-    again = requests.delete(f"{base}/me", headers=me, timeout=30)
-    assert again.status_code in (204, 401), again.text
+    # The sign-in is disabled, and the token issued before, though it has not expired, is
+    # refused everywhere: a retried erasure too, and GET /me re-creates no profile.
+    for method in ("DELETE", "GET"):
+        again = requests.request(method, f"{base}/me", headers=me, timeout=30)
+        assert again.status_code == 401, again.text
+    still_gone = requests.get(
+        f"{base}/admin/customers/{sub}", headers=stack.auth("e2e-support", ["support"]), timeout=30
+    )
+    assert still_gone.status_code == 404, still_gone.text
 
 
 def test_unauthenticated_is_401(stack: Any) -> None:

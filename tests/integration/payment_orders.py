@@ -14,7 +14,7 @@ from commerce.store import holds, keys
 from commerce.store.orders import StoredOrder, put_new_order, stock_label
 from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import LabelledTransaction
-from order_builders import CREATED_AT, CREATED_EPOCH, pending_order
+from order_builders import CREATED_EPOCH, pending_order
 
 
 class Level(NamedTuple):
@@ -36,16 +36,20 @@ def place_order(
     token: str = "tok_ok",  # noqa: S107 - a sandbox payment token
     unit_price: int = 1000,
     order_id: str | None = None,
+    created: int = CREATED_EPOCH,
 ) -> StoredOrder:
-    """A PENDING_PAYMENT order of ``lines`` (sku -> quantity) with its units reserved."""
+    """A PENDING_PAYMENT order of ``lines`` (sku -> quantity) with its units reserved, placed
+    at ``created`` (a fixed time by default; a provider's or carrier's event about it may not
+    be dated before it, so the webhook tests place theirs just now)."""
     stored = pending_order(
         lines,
         token=token,
         unit_price=unit_price,
         order_id=order_id or f"ord-{uuid.uuid4().hex[:20]}",
+        created=created,
     )
     tx = LabelledTransaction()
-    put_new_order(tx, stored, updated_at=CREATED_AT)
+    put_new_order(tx, stored, updated_at=stored.created_at)
     for sku, qty in sorted(lines.items()):
         holds.take(tx, sku, 0, qty, label=stock_label(sku, 0))
     failures = tx.commit()

@@ -249,4 +249,4 @@ def test_the_stack_writes_nothing_without_the_flag(
     finally:
         stack.stop()
     assert not list(Path(REPO_ROOT).glob("*.jsonl"))
-    assert not list(stack.log_path.parent.glob("*.jsonl"))
+    assert not list(stack.log_dir.parent.rglob("*.jsonl"))  # the run's directory, logs and all

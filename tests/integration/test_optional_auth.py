@@ -74,8 +74,11 @@ def pool() -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture
-def configured(pool: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point the layer's settings and endpoint resolution at the test pool."""
+def configured(
+    pool: dict[str, Any], monkeypatch: pytest.MonkeyPatch, dynamodb: Any
+) -> Iterator[None]:
+    """Point the layer's settings and endpoint resolution at the test pool; the tables (on
+    moto) hold the erasure tombstones every signed-in caller is checked against."""
     monkeypatch.setenv("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", pool["endpoint"])
     monkeypatch.setenv("USER_POOL_ID", pool["pool_id"])
     monkeypatch.setenv("USER_POOL_CLIENT_ID", pool["client_id"])
@@ -160,3 +163,22 @@ def test_a_token_for_another_client_is_401(
     status, body = _call({"Authorization": f"Bearer {pool['id_token']}"})
     assert status == 401
     assert "not issued for this API" in body["detail"]
+
+
+@pytest.mark.usefixtures("configured")
+def test_an_erased_subject_s_token_is_401_however_fresh(
+    pool: dict[str, Any], dynamodb: Any
+) -> None:
+    """A route open to guests verifies the token itself, and asks the erasure tombstones too:
+    the token is still valid at the pool, but its subject asked to be erased."""
+    from commerce import clock
+    from commerce.store import erasures
+
+    bearer = {"Authorization": f"Bearer {pool['id_token']}"}
+    assert _call(bearer)[0] == 200
+    erasures.begin(pool["sub"], "amy", at=clock.now_iso())
+    status, body = _call(bearer)
+    assert status == 401
+    assert body["type"] == "unauthorized"
+    assert body["detail"] == "This account has been erased"
+    assert _call({}) == (200, {"sub": None, "groups": []})  # guests are not affected

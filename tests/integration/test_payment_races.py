@@ -139,7 +139,8 @@ def _notifications() -> dict[str, Any]:
     from payment_orders import place_order
 
     _product("RACE-N", 10)
-    stored = place_order({"RACE-N": 2})
+    # Placed just now: the provider's notification may not be dated before the order.
+    stored = place_order({"RACE-N": 2}, created=int(time.time()) - 60)
     raw = json.dumps(
         {
             "event_id": f"evt-{uuid.uuid4().hex[:10]}",

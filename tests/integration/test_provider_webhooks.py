@@ -29,7 +29,7 @@ from commerce.store import holds
 from commerce.store.orders import StoredOrder, load_order, put_new_order, stock_label
 from commerce.store.transactions import LabelledTransaction
 from concurrency import all_at_once
-from order_builders import CREATED_AT, pending_order
+from order_builders import pending_order
 from orders_world import Context
 from payment_edge import Edge, running_edge
 from payment_orders import level
@@ -72,11 +72,16 @@ def world(
 
 
 def _place(method: PaymentMethod, units: int = 2) -> StoredOrder:
-    stored = pending_order({"HOOK-P": units}, order_id=f"ord-{uuid.uuid4().hex[:20]}")
+    """An order placed a minute ago (a notification may not be dated before its placing)."""
+    stored = pending_order(
+        {"HOOK-P": units},
+        order_id=f"ord-{uuid.uuid4().hex[:20]}",
+        created=int(time.time()) - 60,
+    )
     order = stored.order
     stored = replace(stored, order=replace(order, payment=replace(order.payment, method=method)))
     tx = LabelledTransaction()
-    put_new_order(tx, stored, updated_at=CREATED_AT)
+    put_new_order(tx, stored, updated_at=stored.created_at)
     holds.take(tx, "HOOK-P", 0, units, label=stock_label("HOOK-P", 0))
     assert not tx.commit()
     return stored
@@ -217,14 +222,17 @@ def test_wechat_pay_tampered_or_stale_callbacks_are_refused(
 # --- Stripe -----------------------------------------------------------------------------------
 
 
-def _stripe_event(kind: str, order: StoredOrder, amount: int, at: int | None = None) -> Any:
+def _stripe_event(
+    kind: str, order: StoredOrder, amount: int, at: int | None = None, created: int | None = None
+) -> Any:
+    """A Stripe event signed at ``at`` (now by default), created at ``created`` (``at``)."""
     timestamp = at or int(time.time())
     payload = json.dumps(
         {
             "id": f"evt_{uuid.uuid4().hex[:16]}",
             "object": "event",
             "type": kind,
-            "created": timestamp,
+            "created": created or timestamp,
             "data": {
                 "object": {
                     "id": f"pi_{uuid.uuid4().hex[:14]}",
@@ -263,6 +271,29 @@ def test_stripe_events_are_verified_by_stripes_library(
     assert (status, answer["result"]) == (200, "paid")
     assert post("stripe", body, headers)[1]["status"] == "duplicate"
     assert _status(stored.order_id).status is OrderStatus.PAID
+
+
+def test_provider_events_dated_ahead_or_before_the_order_change_nothing(
+    world: Any, edge: Edge, post: Callable[..., tuple[int, Any]]
+) -> None:
+    stored = _status(_place(PaymentMethod.CARD).order_id)
+    now = int(time.time())
+    for created in (253_402_214_400, now + 400, stored.order.created_at - 1):
+        body, headers = _stripe_event("payment_intent.succeeded", stored, 2000, created=created)
+        status, answer = post("stripe", body, headers)
+        assert (status, answer["errors"][0]["field"]) == (400, "created"), answer
+    assert _status(stored.order_id) == stored
+    assert level("HOOK-P").reserved == 2
+    # Alipay dates a payment by gmt_payment (Beijing time), WeChat Pay by success_time.
+    paid_in_alipay = _status(_place(PaymentMethod.ALIPAY).order_id)
+    trade = edge.edge.pay("alipay", paid_in_alipay.order_id, 2000)
+    late = edge.edge.alipay_notification(trade, "paid", happened_at="9999-12-31 23:59:59")
+    status, answer = post("alipay", late, FORM)
+    assert (status, answer["errors"][0]["field"]) == (400, "gmt_payment"), answer
+    assert _status(paid_in_alipay.order_id) == paid_in_alipay
+    # Dated now, the same payment is believed (a refused notification is not remembered).
+    fine = edge.edge.alipay_notification(trade, "paid")
+    assert post("alipay", fine, FORM) == (200, "success")
 
 
 def test_a_stripe_failure_event_fails_the_pending_order(

@@ -41,6 +41,7 @@ def test_messages_at_once_all_land_numbered_without_gaps(dynamodb_local: str) ->
 def _tracking() -> dict[str, Any]:
     """12 distinct carrier events, each sent twice, by 8 threads at once, to one shipped order
     (each retried when told to, as a carrier retries a webhook answered 429)."""
+    from commerce import clock
     from commerce.domain.orders import OrderEvent
     from commerce.domain.tracking import TrackingEvent, TrackingStatus
     from commerce.errors import TooManyRequests
@@ -50,18 +51,21 @@ def _tracking() -> dict[str, Any]:
     from commerce.store.transactions import LabelledTransaction
     from order_builders import pending_order
 
-    stored = pending_order({"RACE-T": 1})
+    # Placed, paid and shipped just now: a carrier's events are dated from the shipment on and
+    # at most five minutes ahead of the time here.
+    stored = pending_order({"RACE-T": 1}, created=clock.now() - 60)
     tx = LabelledTransaction()
     store.put_new_order(tx, stored, updated_at=stored.created_at)
     assert not tx.commit()
     moves.move(stored.order_id, OrderEvent.PAYMENT_APPROVED)  # no stock effects: not the point
     shipment = Effects(shipment=Shipment("sf", "SF-RACE"))
     shipped = moves.move(stored.order_id, OrderEvent.SHIP, effects=lambda c, a: shipment)
+    shipped_at = shipped.order.history[-1].at
     reports = [n % 12 for n in range(24)]
     errors: list[str] = []
 
     def one(n: int) -> None:
-        event = TrackingEvent(f"e{n}", TrackingStatus.IN_TRANSIT, 1_900_000_000 + n)
+        event = TrackingEvent(f"e{n}", TrackingStatus.IN_TRANSIT, shipped_at + n)
         for _ in range(20):  # a 429 tells the carrier to retry, as its webhook does
             try:
                 tracking.record_carrier_event(stored.order_id, "sf", event)
@@ -90,12 +94,17 @@ def _tracking() -> dict[str, Any]:
 def _messages() -> dict[str, Any]:
     """10 messages from the customer and support, by 10 threads at once, to one ticket."""
     from commerce.http.auth import Caller
+    from commerce.http.gate import admit
     from commerce.store import tickets as store
     from commerce.tickets import service
     from commerce.tickets.schemas import MessageIn, TicketIn
 
     customer = Caller(sub="c-race", groups=frozenset({"customer"}))
-    support = Caller(sub="s-race", groups=frozenset({"support"}))
+    support = admit(
+        "POST",
+        "/tickets/{ticket_id}/messages",
+        Caller(sub="s-race", groups=frozenset({"support"})),
+    )
     opened = service.open_ticket(customer, TicketIn(subject="Race", message="First."))
     errors: list[str] = []
 

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,12 +21,13 @@ from commerce.orders import charging, moves
 from commerce.payments import factory
 from commerce.payments.sandbox import SandboxProvider
 from commerce.settings import get_settings
-from commerce.store.orders import load_order
+from commerce.store.orders import StoredOrder, load_order
 from commerce.store.sandbox_ledger import DynamoLedger
 from commerce.webhooks import service
 from commerce.webhooks.signatures import sign
 from orders_world import Context
-from payment_orders import cancel_pending, level, place_order
+from payment_orders import cancel_pending, level
+from payment_orders import place_order as place_long_ago
 
 pytestmark = pytest.mark.integration
 
@@ -100,18 +102,36 @@ def _shipped_order() -> str:
     return stored.order_id
 
 
-def _delivered(
-    order_id: str, event_id: str = "evt-1", at: Any = "2030-01-02T03:04:05Z"
-) -> dict[str, Any]:
-    return {"event_id": event_id, "type": "delivered", "order_id": order_id, "at": at}
+def place_order(lines: dict[str, int]) -> StoredOrder:
+    """An order placed just now: a webhook's event may not be dated before the order's step."""
+    return place_long_ago(lines, created=int(time.time()) - 1)
+
+
+def _soon() -> int:
+    """A time for carrier events: after the shipment made just now, and less than five minutes
+    ahead of the clock."""
+    return int(time.time()) + 60
+
+
+def _at(epoch: int, offset_hours: int = 0) -> str:
+    """``epoch`` as an ISO 8601 time in the zone ``offset_hours`` east of UTC."""
+    zone = timezone(timedelta(hours=offset_hours))
+    text = datetime.fromtimestamp(epoch, zone).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _delivered(order_id: str, event_id: str = "evt-1", at: Any = None) -> dict[str, Any]:
+    when = _at(_soon()) if at is None else at
+    return {"event_id": event_id, "type": "delivered", "order_id": order_id, "at": when}
 
 
 # --- carriers ---------------------------------------------------------------------------------
 
 
 def test_a_signed_delivery_marks_the_order_delivered(world: None, post: Any) -> None:
+    soon = _soon()
     order_id = _shipped_order()
-    status, body = post("carriers", "sf-express", _delivered(order_id))
+    status, body = post("carriers", "sf-express", _delivered(order_id, at=soon))
     assert status == 200, body
     assert body == {
         "status": "processed",
@@ -122,7 +142,7 @@ def test_a_signed_delivery_marks_the_order_delivered(world: None, post: Any) -> 
     stored = load_order(order_id)
     assert stored is not None
     assert stored.status is OrderStatus.DELIVERED
-    assert stored.order.delivered_at == 1_893_553_445
+    assert stored.order.delivered_at == soon
 
 
 def test_a_replayed_event_is_a_duplicate_and_changes_nothing(world: None, post: Any) -> None:
@@ -138,7 +158,7 @@ def test_a_tampered_body_is_401_and_nothing_is_remembered(world: None, post: Any
     order_id = _shipped_order()
     signed = json.dumps(_delivered(order_id))
     header = sign(SECRET, int(time.time()), signed)
-    tampered = signed.replace("2030-01-02", "2030-01-09")
+    tampered = signed.replace('"type": "delivered"', '"type": "delivered", "x": 1')
     status, body = post("carriers", "sf-express", tampered, header=header)
     assert status == 401
     assert body["type"] == "unauthorized"
@@ -212,10 +232,9 @@ def test_other_carrier_event_types_are_ignored(world: None, post: Any) -> None:
 
 
 def test_a_base64_encoded_body_is_verified_over_its_bytes(world: None, post: Any) -> None:
+    soon = _soon()
     order_id = _shipped_order()
-    status, body = post(
-        "carriers", "sf-express", _delivered(order_id, at=1_893_553_445), encode=True
-    )
+    status, body = post("carriers", "sf-express", _delivered(order_id, at=soon), encode=True)
     assert (status, body["status"]) == (200, "processed")
 
 
@@ -237,12 +256,13 @@ def _step(order_id: str, event_id: str, kind: str, at: str, **extra: Any) -> dic
 
 
 def test_carrier_steps_make_a_trail_on_the_order_in_time_order(world: None, post: Any) -> None:
+    soon = _soon()
     order_id = _ship_with_carrier()
     steps = [
-        _step(order_id, "s3", "delivered", "2030-01-03T10:00:00Z", location="Front desk"),
-        _step(order_id, "s1", "in_transit", "2030-01-01T08:00:00Z", location="Hangzhou hub"),
-        _step(order_id, "s2", "out_for_delivery", "2030-01-03T07:00:00+08:00"),
-        _step(order_id, "s0", "exception", "2029-12-31T23:00:00Z", tracking_number="SF77"),
+        _step(order_id, "s3", "delivered", _at(soon + 90), location="Front desk"),
+        _step(order_id, "s1", "in_transit", _at(soon + 10), location="Hangzhou hub"),
+        _step(order_id, "s2", "out_for_delivery", _at(soon + 60, offset_hours=8)),
+        _step(order_id, "s0", "exception", _at(soon), tracking_number="SF77"),
     ]
     for step in steps:
         status, body = post("carriers", "sf-express", step)
@@ -252,18 +272,19 @@ def test_carrier_steps_make_a_trail_on_the_order_in_time_order(world: None, post
     assert stored is not None
     assert stored.status is OrderStatus.DELIVERED
     assert [e.to_dict() for e in stored.tracking] == [
-        {"status": "exception", "at": "2029-12-31T23:00:00Z"},
-        {"status": "in_transit", "at": "2030-01-01T08:00:00Z", "location": "Hangzhou hub"},
-        {"status": "out_for_delivery", "at": "2030-01-02T23:00:00Z"},
-        {"status": "delivered", "at": "2030-01-03T10:00:00Z", "location": "Front desk"},
+        {"status": "exception", "at": _at(soon)},
+        {"status": "in_transit", "at": _at(soon + 10), "location": "Hangzhou hub"},
+        {"status": "out_for_delivery", "at": _at(soon + 60)},
+        {"status": "delivered", "at": _at(soon + 90), "location": "Front desk"},
     ]
 
 
 def test_out_for_delivery_is_announced_to_the_customer(world: None, post: Any) -> None:
+    soon = _soon()
     order_id = _ship_with_carrier()
     published = events.publisher()
     assert isinstance(published, events.MemoryEventPublisher)
-    step = _step(order_id, "ofd-1", "out_for_delivery", "2030-01-02T08:00:00Z", location="Xuhui")
+    step = _step(order_id, "ofd-1", "out_for_delivery", _at(soon), location="Xuhui")
     assert post("carriers", "sf-express", step)[0] == 200
     (sent,) = [e for e in published.events if e.type == "order.out_for_delivery"]
     stored = load_order(order_id)
@@ -271,7 +292,7 @@ def test_out_for_delivery_is_announced_to_the_customer(world: None, post: Any) -
     assert sent.data == {
         "order_id": order_id,
         "owner_sub": stored.order.owner,
-        "at": "2030-01-02T08:00:00Z",
+        "at": _at(soon),
         "location": "Xuhui",
     }
     # The same event is a duplicate at the door: nothing moves, nothing is sent again.
@@ -282,6 +303,7 @@ def test_out_for_delivery_is_announced_to_the_customer(world: None, post: Any) -
 def test_a_lost_announcement_fails_the_webhook_and_the_carriers_retry_sends_it(
     world: None, post: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    soon = _soon()
     order_id = _ship_with_carrier()
     published = events.publisher()
     assert isinstance(published, events.MemoryEventPublisher)
@@ -294,7 +316,7 @@ def test_a_lost_announcement_fails_the_webhook_and_the_carriers_retry_sends_it(
         working(event)
 
     monkeypatch.setattr(published, "publish", flaky)
-    step = _step(order_id, "ofd-2", "out_for_delivery", "2030-01-02T08:00:00Z")
+    step = _step(order_id, "ofd-2", "out_for_delivery", _at(soon))
     assert post("carriers", "sf-express", step)[0] == 500  # the carrier will retry
     queue_down[0] = False
     status, body = post("carriers", "sf-express", step)
@@ -308,11 +330,12 @@ def test_a_lost_announcement_fails_the_webhook_and_the_carriers_retry_sends_it(
 def test_events_for_no_known_shipment_or_badly_formed_change_nothing(
     world: None, post: Any, scan_all: Any
 ) -> None:
+    soon = _soon()
     order_id = _ship_with_carrier()
     paid = place_order({"HOOK-A": 1})
     charging.pay(paid.order_id)
     before = scan_all()
-    at = "2030-01-02T08:00:00Z"
+    at = _at(soon)
     unknown = post("carriers", "sf-express", _step("f" * 32, "u1", "in_transit", at))
     assert unknown[0] == 404
     other_number = _step(order_id, "u2", "in_transit", at, tracking_number="SF00")
@@ -328,6 +351,28 @@ def test_events_for_no_known_shipment_or_badly_formed_change_nothing(
     # A refused event id was not remembered: the same event, once possible, goes through.
     moves.move(paid.order_id, OrderEvent.SHIP)
     assert post("carriers", "sf-express", _step(paid.order_id, "u3", "in_transit", at))[0] == 200
+
+
+def test_a_delivery_dated_in_the_year_9999_or_before_the_shipment_is_400_and_changes_nothing(
+    world: None, post: Any, scan_all: Any
+) -> None:
+    order_id = _ship_with_carrier()
+    shipped = load_order(order_id)
+    assert shipped is not None
+    before = scan_all()
+    year_9999 = _delivered(order_id, "evt-9999", at="9999-12-31T00:00:00Z")
+    status, body = post("carriers", "sf-express", year_9999)
+    assert (status, body["errors"][0]["field"]) == (400, "at"), body
+    assert "ahead" in body["detail"]
+    shipped_at = shipped.order.history[-1].at
+    early = _step(order_id, "evt-early", "in_transit", _at(shipped_at - 1))
+    status, body = post("carriers", "sf-express", early)
+    assert (status, body["errors"][0]["field"]) == (400, "at"), body
+    assert "SHIPPED" in body["detail"]
+    assert scan_all() == before
+    # Neither id was remembered: the carrier's corrected event goes through.
+    fixed = _delivered(order_id, "evt-9999")
+    assert post("carriers", "sf-express", fixed)[1]["status"] == "processed"
 
 
 # --- payment providers ------------------------------------------------------------------------
@@ -359,6 +404,19 @@ def test_charge_succeeded_pays_a_pending_order_once(world: None, post: Any) -> N
     assert (status, body["result"]) == (200, "already_settled")
     assert load_order(stored.order_id) == paid
     assert level("HOOK-A") == (8, 0, 8)
+
+
+def test_a_payment_event_dated_ahead_or_before_the_order_is_400_and_changes_nothing(
+    world: None, post: Any
+) -> None:
+    stored = load_order(place_order({"HOOK-A": 1}).order_id)
+    assert stored is not None
+    for n, at in enumerate((int(time.time()) + 400, stored.order.created_at - 5)):
+        event = {**_charge_event(stored.order_id, "charge.succeeded", f"evt_at_{n}"), "at": at}
+        status, body = post("payments", "sandbox", event, secret="whsec_new_sandbox")
+        assert (status, body["errors"][0]["field"]) == (400, "at"), body
+    assert load_order(stored.order_id) == stored
+    assert level("HOOK-A") == (10, 1, 9)
 
 
 def test_charge_failed_fails_a_pending_order_and_releases_its_stock(world: None, post: Any) -> None:

@@ -58,3 +58,23 @@ def test_role_matrix(groups: str, ops: bool, support_read: bool) -> None:
 def test_actor_names_the_caller() -> None:
     assert Caller(sub="u-1").actor() == "u-1"
     assert Caller().actor() == "anonymous"
+
+
+def test_a_caller_logged_by_mistake_names_no_one() -> None:
+    """Defect 5 wrote a staff member's email into coupon logs through the caller's repr: the
+    repr of a caller, and of the customers' richer identity, now holds the subject id alone."""
+    from commerce.customers.profiles import Identity
+
+    claims = {
+        "sub": "5f0c1e2d-0000-4000-8000-0000000000aa",
+        "email": "li.na@example.com",
+        "cognito:username": "li.na",
+        "name": "Li Na",
+        "cognito:groups": "support",
+    }
+    for principal in (caller_from_claims(claims), Identity.from_claims(claims)):
+        shown = f"{principal!r} {principal!s}"
+        assert claims["sub"] in shown
+        for personal in ("li.na@example.com", "li.na", "Li Na"):
+            assert personal not in shown
+    assert caller_from_claims(claims).email == "li.na@example.com"  # still there to use

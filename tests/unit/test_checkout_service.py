@@ -16,6 +16,7 @@ from commerce.domain.cart import hash_guest_token
 from commerce.domain.orders import OrderStatus
 from commerce.errors import Conflict, Forbidden, NotFound
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import checkout
 from commerce.orders.schemas import PlaceOrderIn
 from commerce.store.carts import StoredCart
@@ -140,7 +141,9 @@ def test_who_may_check_out_a_cart(fakes: World) -> None:
         checkout.place(_body(placed_cart.cart_id), Caller(), GUEST_TOKEN)
     with pytest.raises(Forbidden):
         checkout.place(
-            _body(placed_cart.cart_id), Caller(sub="agent", groups=frozenset({"support"})), None
+            _body(placed_cart.cart_id),
+            admit("POST", "/orders", Caller(sub="agent", groups=frozenset({"support"}))),
+            None,
         )
     with pytest.raises(NotFound):
         checkout.place(_body("0" * 32), CUSTOMER, None)

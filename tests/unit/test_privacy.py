@@ -11,10 +11,19 @@ import pytest
 from commerce.clock import iso
 from commerce.domain.cart import ShippingAddress, address_errors
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderLine, OrderStatus, append_history, new_order
+from commerce.domain.orders import (
+    TRANSITIONS,
+    Order,
+    OrderLine,
+    OrderStatus,
+    append_history,
+    new_order,
+)
 from commerce.domain.points import LedgerEntry, PointsReason
 from commerce.domain.pricing import Totals
 from commerce.domain.privacy import (
+    ERASED_EMAIL,
+    ERASED_OWNER,
     ERASURE,
     EXPORT_SCHEMA_VERSION,
     EXPORT_SECTIONS,
@@ -23,7 +32,8 @@ from commerce.domain.privacy import (
     Erasure,
     RecordKind,
     anonymise_order_fields,
-    erasure_blockers,
+    anonymised,
+    closes_for_erasure,
     export_document,
     find_values,
     is_anonymised,
@@ -202,24 +212,124 @@ def test_find_values_looks_everywhere_and_ignores_case() -> None:
     assert find_values(document, {""}) == []
 
 
-def test_open_orders_block_erasure() -> None:
+# --- Erasure with orders still open -----------------------------------------------------------
+
+#: Where an erased customer's order no longer needs them: it is anonymised in the move there.
+CLOSING = {
+    OrderStatus.DELIVERED,
+    OrderStatus.CANCELLED,
+    OrderStatus.REFUNDED,
+    OrderStatus.PAYMENT_FAILED,
+}
+
+
+def test_an_open_order_closes_when_delivered_cancelled_refunded_or_failed() -> None:
+    assert {status for status in OrderStatus if closes_for_erasure(status)} == CLOSING
+    assert not any(closes_for_erasure(s) for s in OrderStatus if s not in CLOSING)
+
+
+def test_every_open_order_can_still_close_so_no_erasure_waits_forever() -> None:
+    """From each open status some chain of moves reaches a closing one: a scheduled erasure
+    always has a way to finish (the payment timeout, a cancel, a delivery, a refund)."""
+    for start in set(OrderStatus) - CLOSING:
+        reached, frontier = {start}, [start]
+        while frontier:
+            status = frontier.pop()
+            for (source, _), move in TRANSITIONS.items():
+                if source is status and move.status not in reached:
+                    reached.add(move.status)
+                    frontier.append(move.status)
+        assert reached & CLOSING, start
+
+
+def domain_order(
+    status: OrderStatus = OrderStatus.SHIPPED,
+    sub: str = "4f1c2d3e-0000-4000-8000-00000000abcd",
+    email: str = "li.lei@example.com",
+    name: str = "Li Lei",
+    line1: str = "88 Century Avenue",
+    line2: str | None = "Flat 1201",
+    postal_code: str = "200120",
+    phone: str = "+8613812345678",
+) -> Order:
+    """A customer's order in ``status`` (its history ends there), as the store reads it."""
     zero = Money(0)
-    base = new_order(
+    placed = new_order(
         "o-open",
-        email="x@example.com",
-        lines=(OrderLine("SKU-1", 1, Money(100)),),
-        totals=Totals(Money(100), zero, zero, zero, Money(100)),
+        email=email,
+        lines=(OrderLine("SKU-1", 2, Money(4999)),),
+        totals=Totals(Money(9998), zero, zero, zero, Money(9998)),
         created_at=AT,
-        owner="sub-1",
+        owner=sub,
+        shipping_address=ShippingAddress(
+            name=name,
+            line1=line1,
+            line2=line2,
+            city="Shanghai",
+            region="Shanghai",
+            postal_code=postal_code,
+            country="CN",
+            phone=phone,
+        ),
     )
-    cancelled = replace(
-        base,
-        order_id="o-done",
-        status=OrderStatus.CANCELLED,
-        history=append_history(base.history, OrderStatus.CANCELLED, AT),
+    return replace(placed, status=status, history=append_history(placed.history, status, AT + 60))
+
+
+#: Address text the address rules accept: no space at either end.
+address_text = st.from_regex(
+    r"[A-Za-z\u4e00-\u9fa5][A-Za-z0-9 \u4e00-\u9fa5]{1,28}[A-Za-z0-9\u4e00-\u9fa5]",
+    fullmatch=True,
+)
+
+
+@settings(deadline=None)
+@given(
+    status=st.sampled_from(sorted(OrderStatus)),
+    sub=st.uuids().map(str),
+    email=st.emails(),
+    name=address_text,
+    line1=address_text,
+    line2=st.none() | address_text,
+    postal=st.from_regex(r"[1-9][0-9]{5}", fullmatch=True),
+    phone=st.from_regex(r"\+861[3-9][0-9]{9}", fullmatch=True),
+)
+def test_the_closing_move_sees_an_order_with_nothing_of_its_customer_left(
+    status: OrderStatus,
+    sub: str,
+    email: str,
+    name: str,
+    line1: str,
+    line2: str | None,
+    postal: str,
+    phone: str,
+) -> None:
+    """``anonymised`` (what the closing move decides on and writes) leaves exactly what the
+    stored-item rule leaves: it depends on no personal value, keeps the accounts, and a second
+    pass changes nothing."""
+    before = domain_order(status, sub, email, name, line1, line2, postal, phone)
+    after = anonymised(before)
+    assert after == anonymised(domain_order(status))
+    assert anonymised(after) == after
+    assert (after.owner, after.email) == (ERASED_OWNER, ERASED_EMAIL)
+    kept = ("order_id", "status", "lines", "totals", "payment", "history", "created_at")
+    assert {k: getattr(after, k) for k in kept} == {k: getattr(before, k) for k in kept}
+    assert before.shipping_address is not None
+    assert after.shipping_address is not None
+    assert (
+        after.shipping_address.to_dict()
+        == (
+            anonymise_order_fields({"shipping_address": before.shipping_address.to_dict()})[
+                "shipping_address"
+            ]
+        )
     )
-    assert erasure_blockers([base, cancelled]) == ["o-open"]
-    assert erasure_blockers([cancelled]) == []
+    assert (after.shipping_address.city, after.shipping_address.country) == ("Shanghai", "CN")
+
+
+def test_a_guest_order_stays_a_guest_order_when_anonymised() -> None:
+    guest = replace(domain_order(), owner=None, order_token_hash="h" * 64)
+    assert anonymised(guest).owner is None
+    assert anonymised(guest).email == ERASED_EMAIL
 
 
 # --- Export -----------------------------------------------------------------------------------

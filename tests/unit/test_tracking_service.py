@@ -9,8 +9,9 @@ from collections.abc import Iterator
 import pytest
 from commerce.domain.orders import IllegalTransition, OrderStatus
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
-from commerce.errors import NotFound
+from commerce.errors import NotFound, ValidationFailed
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import charging, fulfilment
 from commerce.orders.schemas import ShipmentIn
 from commerce.orders.tracking import OUT_FOR_DELIVERY_EVENT, record_carrier_event
@@ -22,22 +23,36 @@ pytestmark = pytest.mark.unit
 
 T = TrackingStatus
 AT = 1_893_456_100
-OPS = Caller(sub="ops-1", groups=frozenset({"ops"}))
+OPS = admit(
+    "POST", "/admin/orders/{order_id}/shipments", Caller(sub="ops-1", groups=frozenset({"ops"}))
+)
 CARRIER = "sf"
 
 
+#: The clock here: the order is shipped at ``SHIPPED_AT``, its carrier's events arrive at
+#: ``ARRIVING_AT`` (events may bear times up to five minutes ahead of it).
+SHIPPED_AT = AT - 50
+ARRIVING_AT = AT + 250
+_now = [ARRIVING_AT]
+
+
 @pytest.fixture
-def fakes() -> Iterator[World]:
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    _now[0] = ARRIVING_AT
+    monkeypatch.setattr("commerce.clock.now", lambda: _now[0])
     with world() as fakes:
         fakes.book.stock("A", 10)
         yield fakes
 
 
 def shipped(fakes: World) -> StoredOrder:
-    """A guest's order, paid and handed to the carrier (guests earn no points: no ledger)."""
+    """A guest's order, paid and handed to the carrier at ``SHIPPED_AT`` (guests earn no
+    points: no ledger); the clock then reads ``ARRIVING_AT``."""
     order = fakes.place({"A": 1}, owner=None)
+    _now[0] = SHIPPED_AT
     charging.pay(order.order_id)
     fulfilment.ship_order(order.order_id, ShipmentIn(carrier=CARRIER, tracking_number="SF1"), OPS)
+    _now[0] = ARRIVING_AT
     return fakes.order(order.order_id)
 
 
@@ -125,6 +140,24 @@ def test_events_for_no_known_shipment_change_nothing(fakes: World) -> None:
     with pytest.raises(NotFound, match="tracking number"):
         record_carrier_event(order.order_id, CARRIER, event("x", T.IN_TRANSIT, AT), "OTHER")
     assert fakes.order(order.order_id) == before
+
+
+def test_an_event_dated_ahead_of_the_clock_or_before_the_shipment_is_refused(
+    fakes: World,
+) -> None:
+    order_id = shipped(fakes).order_id
+    before = fakes.order(order_id)
+    far = 253_402_214_400  # 9999-12-31: its return window would never close
+    for at in (far, ARRIVING_AT + 301, SHIPPED_AT - 1):
+        for status in (T.DELIVERED, T.IN_TRANSIT):
+            with pytest.raises(ValidationFailed) as refused:
+                record_carrier_event(order_id, CARRIER, event(f"bad-{at}", status, at))
+            assert [e.field for e in refused.value.errors] == ["at"]
+    assert fakes.order(order_id) == before
+    # Five minutes ahead is still believed (clocks drift), and so is the shipment's second.
+    record_carrier_event(order_id, CARRIER, event("edge-1", T.IN_TRANSIT, SHIPPED_AT))
+    done = record_carrier_event(order_id, CARRIER, event("edge-2", T.DELIVERED, ARRIVING_AT + 300))
+    assert done.order.delivered_at == ARRIVING_AT + 300
 
 
 def test_an_order_not_shipped_yet_is_a_conflict(fakes: World) -> None:

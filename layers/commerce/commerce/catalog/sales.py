@@ -21,6 +21,7 @@ from typing import Final, Protocol
 
 from commerce.clock import now_iso
 from commerce.domain.orders import Order, OrderStatus
+from commerce.domain.privacy import ERASED_OWNER
 from commerce.domain.returns import Return
 from commerce.observability import logger
 from commerce.ports import Adapter
@@ -164,7 +165,9 @@ def count_return(stored: StoredOrder, received: Return) -> None:
 
 def record_delivery(stored: StoredOrder) -> None:
     """A customer's delivered order makes them a buyer of each product in it (guests have no
-    account to review with)."""
-    order = stored.order
-    if order.owner is not None and _reached(order, OrderStatus.DELIVERED):
-        sales_ledger().record_buyers(order.order_id, order.owner, order.units())
+    account to review with, nor has an erased customer, whose order is delivered anonymised)."""
+    order, owner = stored.order, stored.order.owner
+    if owner is None or owner == ERASED_OWNER:
+        return
+    if _reached(order, OrderStatus.DELIVERED):
+        sales_ledger().record_buyers(order.order_id, owner, order.units())

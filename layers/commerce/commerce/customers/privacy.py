@@ -1,44 +1,61 @@
 """Privacy rights: the export of everything held about the caller, and erasure.
 
-Erasure follows docs/customers.md: refused (409) while an order is open; otherwise every step is
-idempotent and the profile goes last, so a retried ``DELETE /me`` finishes what a failed one
-began. A cart still holding stock is also a 409 (its holds must be released, not deleted).
-Then: (1) the profile is marked as being erased, (2) the Cognito user is disabled, (3) each
-order is anonymised and leaves the customer's index, (4) carts, devices (their push endpoints
-and token ownership first), consents, the address book, the points ledger, the per-coupon use
-counters, messages, support tickets and the customer's RFM value and campaign memberships are
-deleted, and reviews are anonymised (their buyer records deleted), (5) the profile is deleted.
+Erasure follows docs/customers.md and never leaves the customer a dead end: it is done at once
+when no order is open, and otherwise done at once for everything but the open orders, each of
+which is anonymised by the move that closes it (``orders.moves``). The steps:
+
+0. the tombstone (``store/erasures.py``): from now on every token of the subject, however
+   fresh, is refused (401) and re-creates nothing;
+1. the profile is marked as being erased: no message goes to them any more;
+2. the Cognito user is disabled and signed out everywhere;
+3. the holds of their carts are given back and the carts deleted;
+4. each closed order is anonymised and leaves the customer's index; each open one is marked to
+   be anonymised when it closes;
+5. devices (their push endpoints and token ownership first), consents, the address book, the
+   points ledger, the per-coupon use counters, messages, support tickets and the customer's RFM
+   value and campaign memberships are deleted, reviews are anonymised (their buyer records
+   deleted), and the profile goes last;
+6. the tombstone says ``erased`` (and forgets the sub) or ``scheduled`` (open orders named).
+
+Every step is idempotent. The sweeper (``resume_erasures``) runs them again for an erasure a
+failure interrupted, and finishes a scheduled one once its last open order has closed.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from commerce import clock
+from commerce.catalog.low_stock import check_low_stock
 from commerce.clock import now_iso
 from commerce.customers import devices
 from commerce.customers.profiles import Identity, ensure_profile
 from commerce.customers.rfm import rfm_record
 from commerce.domain.orders import Order
 from commerce.domain.points import LedgerEntry
-from commerce.domain.privacy import erasure_blockers, export_document
-from commerce.errors import Conflict
-from commerce.observability import logger
+from commerce.domain.privacy import closes_for_erasure, export_document
+from commerce.errors import TooManyRequests
+from commerce.observability import logger, metrics
 from commerce.settings import get_settings
 from commerce.store import addresses as address_store
 from commerce.store import analytics as analytics_store
 from commerce.store import carts as cart_store
 from commerce.store import coupons as coupon_store
 from commerce.store import customers as store
+from commerce.store import erasures, holds
 from commerce.store import notifications as sent_records
 from commerce.store import orders as order_store
 from commerce.store import points as points_store
 from commerce.store import reviews as review_store
+from commerce.store.erasures import Tombstone
+from commerce.store.holds import ExpiredHold
+from commerce.store.orders import Settled
 from commerce.tickets import service as tickets
 
 _PAGE = 100
@@ -121,40 +138,67 @@ def user_pool_id() -> str:
     return get_settings().user_pool_id
 
 
-def disable_user(username: str) -> None:
-    """Disable the caller's sign-in; a user already gone (or never in the pool) is no error."""
+#: What step 2 asks of the user pool, in this order: no new sign-in, then no session left.
+_REVOCATIONS: Final = ("admin_disable_user", "admin_user_global_sign_out")
+
+
+def sign_out(username: str) -> None:
+    """Step 2: the user can no longer sign in (disabled), and every session they had is ended
+    (signed out everywhere: refresh tokens revoked). ID tokens already issued stay valid at the
+    authorizer until they expire: the tombstone refuses those. A user already gone (or never in
+    the pool) is no error."""
     pool = user_pool_id()
     if not pool:
-        logger.warning("No user pool configured: the user was not disabled")
+        logger.warning("No user pool configured: the sign-in was not revoked")
         return
-    try:
-        _cognito().admin_disable_user(UserPoolId=pool, Username=username)
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "UserNotFoundException":
-            raise
-        logger.info("Cognito user not found while erasing; nothing to disable")
+    for action in _REVOCATIONS:
+        try:
+            getattr(_cognito(), action)(UserPoolId=pool, Username=username)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "UserNotFoundException":
+                raise
+            logger.info("Cognito user not found while erasing; nothing to revoke")
+            return
 
 
-def erase(identity: Identity) -> None:
-    """``DELETE /me``: 409 while an order is open; otherwise erase, each step idempotent."""
-    sub = identity.sub
-    blockers = erasure_blockers(customer_orders(sub))
-    if blockers:
-        raise Conflict(
-            "Orders still open need the account: wait until they are delivered or cancelled",
-            order_ids=blockers,
-        )
-    if cart_store.customer_carts_hold_stock(sub):
-        raise Conflict(
-            "A cart still holds stock: empty it (or let its holds expire) before erasing"
-        )
+@dataclass(frozen=True)
+class Erasure:
+    """What ``DELETE /me`` did: everything (``open_order_ids`` empty), or everything but the
+    open orders, each anonymised when it closes."""
+
+    open_order_ids: tuple[str, ...] = ()
+
+    @property
+    def scheduled(self) -> bool:
+        return bool(self.open_order_ids)
+
+
+def erase(identity: Identity) -> Erasure:
+    """``DELETE /me``: the tombstone first, then every step (module docstring)."""
+    tombstone = erasures.begin(identity.sub, identity.username, at=now_iso())
+    erasure = _carry_out(identity.sub, tombstone)
+    metrics.add_metric(
+        name="ErasuresScheduled" if erasure.scheduled else "ErasuresDone",
+        unit=MetricUnit.Count,
+        value=1,
+    )
+    logger.info("customer erasure", extra={"open_orders": len(erasure.open_order_ids)})
+    return erasure
+
+
+def _carry_out(sub: str, tombstone: Tombstone) -> Erasure:
+    """Steps 1 to 6; each idempotent, so running them again finishes an interrupted erasure."""
     store.mark_erasing(sub)
-    if identity.username:
-        disable_user(identity.username)
+    if not tombstone.signed_out:
+        sign_out(tombstone.username or sub)
+        erasures.mark_signed_out(sub)
+    _empty_carts(sub)
     at = now_iso()
-    for order_id in order_store.customer_order_ids(sub):
-        order_store.anonymise_order(order_id, sub, updated_at=at)
-    cart_store.delete_customer_carts(sub)
+    open_ids = tuple(
+        order_id
+        for order_id in order_store.customer_order_ids(sub)
+        if order_store.settle_for_erasure(order_id, sub, updated_at=at) is Settled.DEFERRED
+    )
     devices.forget_all(sub)
     store.delete_customer_records(sub)
     coupon_store.delete_customer_uses(sub)
@@ -163,4 +207,68 @@ def erase(identity: Identity) -> None:
     tickets.erase_customer(sub)
     analytics_store.delete_customer_records(sub)
     store.delete_profile(sub)
-    logger.info("Customer erased")
+    if open_ids:
+        erasures.schedule(sub, open_ids)
+    else:
+        erasures.finish(sub, at=now_iso())
+    return Erasure(tuple(sorted(open_ids)))
+
+
+#: Rounds of step 3 while holds keep landing in the customer's carts (a request admitted just
+#: before the tombstone), before the request gives up and leaves the rest to the sweeper.
+_CART_ROUNDS: Final = 5
+
+
+def _empty_carts(sub: str) -> None:
+    """Give every hold of the customer's carts back to stock (the sweeper's release, without
+    waiting for the expiry), then delete the carts; a line that holds stock again is released
+    in the next round, never deleted with its units."""
+    released: set[str] = set()
+    for _ in range(_CART_ROUNDS):
+        for cart_id, line in cart_store.customer_holds(sub):
+            if holds.release_now(ExpiredHold(cart_id, line), now_iso()):
+                released.add(line.sku)
+        if cart_store.delete_customer_carts(sub):
+            break
+    else:
+        raise TooManyRequests(1, "The account's carts kept changing; the erasure completes shortly")
+    for sku in sorted(released):
+        check_low_stock(sku)
+
+
+#: An erasure younger than this is left to the request still carrying it out.
+RESUME_AFTER_SECONDS: Final = 60
+
+
+def resume_erasures(now: int) -> int:
+    """The sweeper's backstop: finish every erasure left unfinished (a request that failed
+    midway; a scheduled one whose last open order has closed). Returns how many finished."""
+    finished = 0
+    for tombstone in erasures.unfinished(clock.iso_us(now - RESUME_AFTER_SECONDS)):
+        sub = tombstone.sub
+        if sub is None:
+            continue
+        if tombstone.status == erasures.SCHEDULED and _still_waiting(tombstone):
+            continue
+        try:
+            erasure = _carry_out(sub, tombstone)
+        except Exception:  # one erasure failing must not keep the others waiting
+            logger.exception("erasure left for the next sweep")
+            continue
+        if not erasure.scheduled:
+            finished += 1
+    if finished:
+        metrics.add_metric(name="ErasuresDone", unit=MetricUnit.Count, value=finished)
+        logger.info("erasures finished by the sweeper", extra={"finished": finished})
+    return finished
+
+
+def _still_waiting(tombstone: Tombstone) -> bool:
+    """A scheduled erasure whose open orders are all still open and marked: nothing to do."""
+    for order_id in tombstone.pending_order_ids:
+        stored = order_store.load_order(order_id)
+        if stored is None or not stored.erase_on_close:
+            return False
+        if closes_for_erasure(stored.status):
+            return False
+    return True

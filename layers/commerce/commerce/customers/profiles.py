@@ -12,7 +12,7 @@ addresses and consent without knowing the table layout.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from commerce import clock
@@ -35,12 +35,13 @@ _ATTEMPTS: Final = 5
 
 @dataclass(frozen=True)
 class Identity:
-    """The signed-in caller as the authorizer's claims describe them."""
+    """The signed-in caller as the authorizer's claims describe them. Only ``sub`` is in its
+    ``repr``: email, username and name identify the person and never reach a log."""
 
     sub: str
-    email: str | None = None
-    username: str | None = None
-    name: str | None = None
+    email: str | None = field(default=None, repr=False)
+    username: str | None = field(default=None, repr=False)
+    name: str | None = field(default=None, repr=False)
     locale: str | None = None
     groups: frozenset[str] = frozenset()
 

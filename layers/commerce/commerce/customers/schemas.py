@@ -177,6 +177,18 @@ class DeviceListOut(Schema):
     items: list[DeviceOut]
 
 
+class ErasureScheduledOut(Schema):
+    """``DELETE /me`` with orders still open: erased but for them (docs/customers.md)."""
+
+    status: Literal["scheduled"] = "scheduled"
+    order_ids: list[str] = Field(
+        description=(
+            "The open orders: each is anonymised as soon as it is delivered, cancelled or "
+            "refunded, with no second request"
+        )
+    )
+
+
 class ExportOut(Schema):
     """Everything held about the caller (docs/customers.md, "Export")."""
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final, NamedTuple
 
+from commerce.domain.access import Reach
 from commerce.domain.money import Money
 from commerce.domain.pricing import PriceLine
 from commerce.domain.product import is_valid_sku
@@ -380,25 +381,16 @@ def new_cart(cart_id: str, *, owner: str | None, guest_token_hash: str | None) -
 # --- Who may see and change a cart --------------------------------------------------------------
 
 
-class Access(Enum):
-    """What a caller may do with a cart. NONE is answered 404, so strangers learn nothing."""
-
-    NONE = "none"
-    READ = "read"
-    WRITE = "write"
-
-
 def cart_access(
-    cart: Cart, *, caller_sub: str | None, is_staff: bool, cart_token: str | None
-) -> Access:
-    """The owner and the guest token's holder may change a cart; staff may read it; no one else."""
+    cart: Cart, *, caller_sub: str | None, staff: Reach, cart_token: str | None
+) -> Reach:
+    """The owner and the guest token's holder act on a cart; anyone else reaches it as far as
+    their staff role does on this route (``staff``): to read it, say, but not to change it."""
     if caller_sub is not None and cart.owner == caller_sub:
-        return Access.WRITE
+        return Reach.ACT
     if cart.is_guest and guest_token_matches(cart.guest_token_hash, cart_token):
-        return Access.WRITE
-    if is_staff:
-        return Access.READ
-    return Access.NONE
+        return Reach.ACT
+    return staff
 
 
 class ClaimOutcome(Enum):

@@ -22,6 +22,7 @@ from enum import Enum, StrEnum
 from typing import Any, Final
 
 from commerce.clock import iso
+from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import Order, OrderStatus
 from commerce.domain.points import LedgerEntry, balance
@@ -108,8 +109,9 @@ ERASURE: Final[Mapping[RecordKind, Erasure]] = {
     RecordKind.RFM: Erasure.DELETE,
 }
 
-#: Orders in these statuses still need the customer (payment, delivery, a return under way):
-#: erasure waits until none is left (409 ``conflict``, naming them).
+#: Orders in these statuses still need the customer's address and email (payment, delivery, a
+#: return under way): erasure leaves them as they are until the move that closes them, which
+#: anonymises them in the same write (``closes_for_erasure``).
 OPEN_STATUSES: Final = frozenset(
     {
         OrderStatus.PENDING_PAYMENT,
@@ -120,9 +122,10 @@ OPEN_STATUSES: Final = frozenset(
 )
 
 
-def erasure_blockers(orders: Iterable[Order]) -> list[str]:
-    """Ids of the customer's orders that are still open; erasure proceeds only when empty."""
-    return [o.order_id for o in orders if o.status in OPEN_STATUSES]
+def closes_for_erasure(status: OrderStatus) -> bool:
+    """Whether an order waiting to be anonymised is anonymised on reaching ``status``:
+    delivered, cancelled, refunded or failed, it needs its customer no more."""
+    return status not in OPEN_STATUSES
 
 
 # --- Anonymising an order ---------------------------------------------------------------------
@@ -173,6 +176,21 @@ def anonymise_order_fields(order: Mapping[str, Any], drop: Collection[str] = ())
     for name in drop:
         result.pop(name, None)
     return result
+
+
+def anonymised(order: Order) -> Order:
+    """The domain order as ``anonymise_order_fields`` leaves its item: owner, email and the
+    address's personal fields replaced by the placeholders, all else as it was."""
+    address = order.shipping_address
+    if address is not None:
+        fields = anonymise_order_fields({"shipping_address": address.to_dict()})
+        address = ShippingAddress(**fields["shipping_address"])
+    return dataclasses.replace(
+        order,
+        owner=ERASED_OWNER if order.owner is not None else None,
+        email=ERASED_EMAIL,
+        shipping_address=address,
+    )
 
 
 def is_anonymised(order: Mapping[str, Any]) -> bool:

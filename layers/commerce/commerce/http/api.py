@@ -28,6 +28,8 @@ from commerce.errors import (
     ValidationFailed,
 )
 from commerce.http import json_guard
+from commerce.http.auth import erased_refusal
+from commerce.http.gate import edge_refusal
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
@@ -117,10 +119,17 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
 
 def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
     """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
-    ``json_only`` False lets bodies of any media type reach routes that verify them raw."""
+    Who may call is settled first (``gate.edge_refusal``: 401 or 403 by the route's declared
+    access), then the body's guard, then an erased subject's token is refused (401: one read,
+    so after the checks that need none); ``json_only`` False lets bodies of any media type
+    reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event, json_only=json_only)
+        refused = (
+            edge_refusal(event)
+            or request_guard_failure(event, json_only=json_only)
+            or erased_refusal(event)
+        )
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)

@@ -23,6 +23,7 @@ from typing import Any
 from commerce.clock import iso
 from commerce.customers.profiles import Preferences, preferences_for
 from commerce.domain.consent import Audience, EventType, NotificationError
+from commerce.domain.privacy import ERASED_EMAIL
 from commerce.notifications.messages import NotificationEvent, Recipient
 from commerce.settings import get_settings
 from commerce.store import customers as customer_store
@@ -143,7 +144,12 @@ def address(event: NotificationEvent) -> Addressed:
         ),
     }
     completed = NotificationEvent(event.event_id, event.type, event.occurred_at, data)
-    return Addressed(completed, _order_recipient(stored, locale), stored.order.owner)
+    if stored.order.email == ERASED_EMAIL:
+        return Addressed(completed, None)  # its customer was erased: nobody is left to tell
+    # An order whose customer is being erased still tells them how it goes, at its own email,
+    # but lists nothing under them: their erasure must not have records to come back to.
+    customer = None if stored.erase_on_close else stored.order.owner
+    return Addressed(completed, _order_recipient(stored, locale), customer)
 
 
 def _customer_of(event: NotificationEvent, field: str) -> str:

@@ -83,6 +83,9 @@ class Effects:
     return_receipt: ReturnReceipt | None = None
     #: The carrier events' trail as this move leaves it (a new event placed by its time).
     tracking: tuple[TrackingEvent, ...] | None = None
+    #: The move closes an order whose customer asked to be erased: its personal fields are
+    #: replaced and it leaves the customer's index and the search by email, in this write.
+    anonymise: bool = False
 
 
 NO_EFFECTS = Effects()
@@ -101,6 +104,8 @@ def as_written(before: StoredOrder, advance: Advance, effects: Effects) -> Store
         written = replace(written, carrier_event_id=effects.delivery.carrier_event_id)
     if effects.tracking is not None:
         written = replace(written, tracking=effects.tracking)
+    if effects.anonymise:
+        written = replace(written, payment_token=None, tracking_number=None, erase_on_close=False)
     return written
 
 
@@ -171,6 +176,8 @@ class DynamoOrderBook:
             extra += store.delivery_actions(effects.delivery.at, effects.delivery.carrier_event_id)
         if effects.tracking is not None:
             extra += store.tracking_actions(effects.tracking)
+        if effects.anonymise:
+            extra += store.anonymise_in_move(tx, before)
         store.order_transition_update(tx, before, advance, extra, at=at)
         store.deduct_stock(tx, effects.deduct_stock)
         store.release_stock(tx, effects.release_stock)

@@ -60,13 +60,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from commerce import clock
 from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
-from commerce.domain.cart import (
-    Access,
-    GuestToken,
-    cart_access,
-    hash_guest_token,
-    order_token_for,
-)
+from commerce.domain.access import Reach
+from commerce.domain.cart import GuestToken, cart_access, hash_guest_token, order_token_for
 from commerce.domain.locale import negotiate
 from commerce.domain.orders import (
     ACTION_METHODS,
@@ -219,12 +214,12 @@ def _load_cart(
     access = cart_access(
         cart.to_domain(clock.now()),
         caller_sub=caller.sub,
-        is_staff=caller.is_staff,
+        staff=caller.reach,
         cart_token=cart_token,
     )
-    if access is Access.NONE:
+    if access is Reach.NONE:
         raise NotFound("No such cart")
-    if access is Access.READ:
+    if access is Reach.SEE:
         raise Forbidden("Only the cart's owner may check it out")
     return cart
 

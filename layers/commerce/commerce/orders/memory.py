@@ -7,6 +7,11 @@ holds (``available >= d`` to take, ``reserved >= d`` to release or deduct). Serv
 checkout, settlement, cancellation and returns run on it (as the payment port's tests run on the
 sandbox's ``InMemoryLedger``); the DynamoDB books are tested against DynamoDB Local and moto.
 
+A move that closes an erased customer's order (``Effects.anonymise``) leaves it as the DynamoDB
+book does (``book.as_written``): owner, email and address replaced, payment token and tracking
+number gone, its ``erase_on_close`` mark cleared; ``mark_erase_on_close`` sets that mark as
+erasure does.
+
 It keeps no coupons or points: a checkout that would consume any is refused, so such rules are
 never "tested" here by accident (tests/integration/test_coupons_checkout.py has them).
 """
@@ -137,6 +142,15 @@ class InMemoryOrderBook:
         """A cart as the cart service leaves it (its live holds already held on the shelves)."""
         with self._lock:
             self.carts[cart.cart_id] = cart
+
+    def mark_erase_on_close(self, order_id: str) -> None:
+        """What erasure does to an open order (``store.orders.settle_for_erasure``): marked to
+        be anonymised by the move that closes it, its version moved on, so a move decided on
+        the order as read before is decided again."""
+        with self._lock:
+            current = self.orders[order_id]
+            order = replace(current.order, version=current.order.version + 1)
+            self.orders[order_id] = replace(current, order=order, erase_on_close=True)
 
     def _hook(self, target: StoredOrder | StoredCart) -> None:
         if self.before_write is not None:

@@ -7,6 +7,12 @@ was read at. If another writer moved the order first, the move is decided again 
 (``kit.retry_on_conflict``: a few attempts with jitter, then 429); an order that no longer
 allows the move raises ``IllegalTransition`` (409) from ``advance`` itself.
 
+An order whose customer asked to be erased while it was open (``erase_on_close``) is anonymised
+by the move that closes it (delivered, cancelled, refunded, failed), in that same write: the
+move is decided, and its effects planned, on the order as erasure leaves it, so nothing it
+writes names the customer again (no points restored or earned, no per-customer coupon use
+given back), and the event it publishes carries no personal data.
+
 ``prepare`` runs on every read before the move is decided. It records on the order what was
 done outside the transaction (a refund made through the provider, idempotent by key), so that
 survives a retry on a fresh read; returning None says the order as read needs no move at all
@@ -16,11 +22,12 @@ survives a retry on a fresh read; returning None says the order as read needs no
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from commerce import clock
 from commerce.domain.orders import Advance, OrderEvent, advance, amend
+from commerce.domain.privacy import anonymised, closes_for_erasure
 from commerce.errors import NotFound, TooManyRequests
 from commerce.orders.book import NO_EFFECTS, Effects, OrderBook, order_book
 from commerce.orders.events import publish_order_event
@@ -44,6 +51,11 @@ class Moved:
 
     stored: StoredOrder
     written: bool
+
+
+def _as_erased(stored: StoredOrder) -> StoredOrder:
+    """The order as the closing move of an erased customer's order sees it."""
+    return replace(stored, order=anonymised(stored.order), payment_token=None, tracking_number=None)
 
 
 def _no_effects(stored: StoredOrder, adv: Advance) -> Effects:
@@ -88,7 +100,13 @@ def move_if_needed(
             adv = amend(prepared.order)
         else:
             adv = advance(prepared.order, event, at if at is not None else clock.now())
-        written = books.write(prepared, adv, effects(prepared, adv), at=clock.now_iso())
+        anonymise = prepared.erase_on_close and closes_for_erasure(adv.order.status)
+        if anonymise:
+            prepared, adv = _as_erased(prepared), replace(adv, order=anonymised(adv.order))
+        plan = effects(prepared, adv)
+        if anonymise:
+            plan = replace(plan, anonymise=True)
+        written = books.write(prepared, adv, plan, at=clock.now_iso())
         if written is None:
             return kit.RETRY
         if adv.changed_status:

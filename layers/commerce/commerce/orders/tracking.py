@@ -3,7 +3,9 @@
 For the carriers webhook, after its signature and replay checks. The event must be about a
 shipment the order has: an unknown order, an order shipped with another carrier or under
 another tracking number is 404 and nothing changes; an order not shipped yet is 409 (the
-carrier may be faster than the ship call: its retry is judged afresh).
+carrier may be faster than the ship call: its retry is judged afresh). An event dated more than
+five minutes ahead of our clock, or before the order was shipped, is 400 and changes nothing
+(``domain.event_times``).
 
 - ``delivered`` moves SHIPPED -> DELIVERED (``fulfilment.mark_delivered``), the event on the
   trail; one arriving for an order delivered already (by another event) only joins the trail.
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from commerce import clock
 from commerce.clock import iso
+from commerce.domain.event_times import carrier_not_before, check_time
 from commerce.domain.orders import OrderEvent, OrderStatus
 from commerce.domain.tracking import TrackingEvent, TrackingStatus, recorded, with_event
 from commerce.errors import NotFound
@@ -41,6 +45,13 @@ def _check_shipment(stored: StoredOrder, carrier: str, tracking_number: str | No
         raise NotFound("No such shipment for this tracking number")
 
 
+def _check_time(stored: StoredOrder, event: TrackingEvent) -> None:
+    """400 for an event dated too far ahead, or before the order was shipped."""
+    check_time(
+        event.at, now=clock.now(), not_before=carrier_not_before(stored.order), step="SHIPPED"
+    )
+
+
 def _delivers(stored: StoredOrder, event: TrackingEvent) -> bool:
     """A delivery moves the order, unless another delivery already did (then it only joins the
     trail); the same delivery again is ``mark_delivered``'s replay."""
@@ -57,6 +68,7 @@ def record_carrier_event(
     if stored is None:
         raise NotFound("No such order")
     _check_shipment(stored, carrier, tracking_number)
+    _check_time(stored, event)
     if _delivers(stored, event):
         written = fulfilment.mark_delivered(order_id, event.at, event.event_id, event.location)
     else:

@@ -385,30 +385,41 @@ def unmark_reminded(cart: IdleCart, *, at: str) -> bool:
 
 def _customer_carts(sub: str) -> Iterator[tuple[CartModel, list[CartLineModel]]]:
     """Each of the customer's carts (found by the owner index) with its lines, read
-    consistently: what erasure checks and then deletes."""
+    consistently: what erasure releases and then deletes."""
     for header in CartModel.gsi2.query(keys.owner_gsi2pk(sub), attributes_to_get=["pk"]):
         lines = CartLineModel.query(
             header.pk,
             CartLineModel.sk.startswith(keys.LINE_SK_PREFIX),
             consistent_read=True,
-            attributes_to_get=["pk", "sk", "gsi1pk"],
         )
         yield header, list(lines)
 
 
-def customer_carts_hold_stock(sub: str) -> bool:
-    """True while a line of one of the customer's carts holds stock (it is in the holds index):
-    deleting it would lose the hold, and the sweeper would never give the units back."""
+def customer_holds(sub: str) -> Iterator[tuple[str, StoredLine]]:
+    """Each line of the customer's carts that holds stock (it is in the holds index), with its
+    cart's id: erasure gives the units back before it deletes the carts."""
     # Only a line's gsi1 keys are a hold's; a header's are its place in the idle index.
-    return any(line.gsi1pk is not None for _, lines in _customer_carts(sub) for line in lines)
-
-
-def delete_customer_carts(sub: str) -> int:
-    """Delete the customer's carts (header and lines). Called only once none holds stock."""
-    deleted = 0
-    for header, lines in list(_customer_carts(sub)):
+    for _, lines in _customer_carts(sub):
         for line in lines:
-            CartLineModel(line.pk, line.sk).delete()
+            if line.gsi1pk is not None:
+                yield line.cart_id, line_from_model(line)
+
+
+def delete_customer_carts(sub: str) -> bool:
+    """Delete the customer's carts (header and lines), once their holds are given back. A line
+    that holds stock again (a hold landed since) is left, with its cart: deleting it would lose
+    the units. True when nothing of the customer's carts is left."""
+    everything = True
+    for header, lines in list(_customer_carts(sub)):
+        kept = [line for line in lines if not _delete_unless_holding(line)]
+        if kept:
+            everything = False
+            continue
         CartModel(header.pk, keys.CART_SK).delete()
-        deleted += 1 + len(lines)
-    return deleted
+    return everything
+
+
+def _delete_unless_holding(line: CartLineModel) -> bool:
+    """Delete a cart line that holds no stock; False (and kept) if it holds some."""
+    row = CartLineModel(line.pk, line.sk)
+    return kit.applied(lambda: row.delete(condition=CartLineModel.gsi1pk.does_not_exist()))

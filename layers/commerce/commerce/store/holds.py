@@ -315,10 +315,25 @@ def release_expired(hold: ExpiredHold, now: int, at: str) -> bool:
     Exactly once: the line's condition (this version, this expiry, expired) can pass only once,
     and the customer's own change or a checkout moves the version first when it wins the race.
     """
+    return _release(hold, _release_condition(hold.line, now), at)
+
+
+def release_now(hold: ExpiredHold, at: str) -> bool:
+    """Give a hold's units back now, live or not (its customer's erasure); False if the line
+    moved on. Conditioned on the version and expiry read, so it passes at most once."""
+    line = hold.line
+    expires_at = line.expires_at if line.expires_at is not None else 0
+    condition: Condition = (CartLineModel.version == line.version) & (
+        CartLineModel.expires_at == expires_at
+    )
+    return _release(hold, condition, at)
+
+
+def _release(hold: ExpiredHold, condition: Condition, at: str) -> bool:
     line = hold.line
     tx = LabelledTransaction()
     row = CartLineModel(keys.cart_pk(hold.cart_id), keys.line_sk(line.sku))
-    tx.update(_LINE, row, _no_longer_holding(at), _release_condition(line, now))
+    tx.update(_LINE, row, _no_longer_holding(at), condition)
     for shard, units in sorted(line.takes.items()):
         if units:
             release(tx, line.sku, shard, units)

@@ -284,6 +284,24 @@ def points_entry_sk(at: str, entry_key: str) -> str:
     return f"{POINTS_ENTRY_SK_PREFIX}{at}#{digest}"
 
 
+# --- Customers table: erasure tombstones --------------------------------------------------
+
+TOMBSTONE_SK: Final = "TOMBSTONE"
+#: gsi2 of tombstones whose erasure is not finished yet (the sweeper's list). Erasures are
+#: rare and short-lived in the index, so one partition holds them all.
+ERASURES_GSI2PK: Final = "ERASURES"
+
+
+def subject_digest(sub: str) -> str:
+    """An erased subject's key: the sha256 of its sub, so the tombstone that refuses the
+    subject's tokens holds no id of theirs."""
+    return hashlib.sha256(f"subject\n{sub}".encode()).hexdigest()
+
+
+def tombstone_pk(sub: str) -> str:
+    return f"ERASED#{subject_digest(sub)}"
+
+
 # --- Customers table: address books and support tickets ---------------------------------
 
 ADDRESS_BOOK_SK: Final = "ADDRESSBOOK"

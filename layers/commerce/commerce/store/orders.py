@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -50,7 +51,12 @@ from commerce.domain.orders import (
     RefundStatus,
 )
 from commerce.domain.pricing import Totals
-from commerce.domain.privacy import anonymise_order_fields, is_anonymised
+from commerce.domain.privacy import (
+    ORDER_PLACEHOLDERS,
+    anonymise_order_fields,
+    closes_for_erasure,
+    is_anonymised,
+)
 from commerce.domain.returns import Return, ReturnLine
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
 from commerce.store import holds, keys, kit
@@ -105,6 +111,8 @@ class StoredOrder:
     locale: str | None = None
     #: The carrier's events for the shipment, in the order they happened.
     tracking: tuple[TrackingEvent, ...] = ()
+    #: Its customer asked to be erased while it was open: the move that closes it anonymises it.
+    erase_on_close: bool = False
 
     @property
     def order_id(self) -> str:
@@ -290,6 +298,7 @@ def from_model(model: OrderModel) -> StoredOrder:
         dispatch_pending=model.gsi2pk is not None,
         carrier_event_id=model.carrier_event_id,
         tracking=_tracking(model.tracking),
+        erase_on_close=bool(model.erase_on_close),
     )
 
 
@@ -844,6 +853,15 @@ def pending_reversals(received_before: str, page_size: int = 100) -> Iterator[St
 
 #: The customer index of the Orders table: erasure takes every anonymised order out of it.
 CUSTOMER_INDEX_KEYS: Final = ("gsi1pk", "gsi1sk")
+#: What an anonymised order no longer has: the customer's index, and the mark of an erasure
+#: waiting for it to close.
+ERASURE_DROPS: Final = (*CUSTOMER_INDEX_KEYS, "erase_on_close")
+#: The order's own attributes erasure removes rather than replaces (payment token, tracking).
+REMOVED_ON_ERASURE: Final = tuple(
+    path
+    for path, placeholder in ORDER_PLACEHOLDERS.items()
+    if placeholder is None and "." not in path
+)
 #: Reads an anonymisation may take while the order keeps moving under it.
 _ANONYMISE_ATTEMPTS: Final = 5
 _DESERIALIZER: Final = TypeDeserializer()
@@ -873,38 +891,82 @@ def _anonymising_actions(before: Mapping[str, Any], after: Mapping[str, Any]) ->
     return actions
 
 
-def anonymise_order(order_id: str, sub: str, *, updated_at: str) -> bool:
-    """Replace the order's personal fields and drop it from the customer's index and, with its
-    email's search entry, from support's search by email.
+class Settled(StrEnum):
+    """What erasure did to one of the customer's orders."""
 
-    Conditioned on the version read and on the order still being the customer's, so a move of
-    the order in between makes this retry on fresh data rather than overwrite it. True when the
-    order is anonymised now (or already was); False when it is not the customer's.
+    #: Closed: anonymised now (or it already was).
+    ANONYMISED = "anonymised"
+    #: Open: marked ``erase_on_close``, anonymised by the move that closes it.
+    DEFERRED = "deferred"
+    #: Not the customer's (any more): nothing done.
+    NOT_THEIRS = "not_theirs"
+
+
+def settle_for_erasure(order_id: str, sub: str, *, updated_at: str) -> Settled:
+    """Anonymise the customer's order if it is closed, else mark it to be anonymised by the
+    move that closes it (``erase_on_close``).
+
+    Anonymising replaces the order's personal fields and drops it from the customer's index
+    and, with its email's search entry, from support's search by email. Both writes are
+    conditioned on the version read and on the order still being the customer's, and both
+    bump the version: a move racing the mark either lands first (the mark then decides again,
+    and may find the order closed) or fails its own condition and decides again on an order
+    that carries the mark.
     """
 
-    def attempt(_: int) -> bool | kit.Retry:
+    def attempt(_: int) -> Settled | kit.Retry:
         try:
             row = OrderModel.get(keys.order_pk(order_id), keys.ORDER_SK, consistent_read=True)
         except OrderModel.DoesNotExist:
-            return False
+            return Settled.NOT_THEIRS
         item = _stored_attributes(row)
         if is_anonymised(item):
-            return True
+            return Settled.ANONYMISED
         if item.get("owner_sub") != sub:
-            return False
+            return Settled.NOT_THEIRS
+        version = int(item["version"])
+        condition = (OrderModel.version == version) & (OrderModel.owner_sub == sub)
+        if not closes_for_erasure(OrderStatus(str(item["status"]))):
+            if item.get("erase_on_close"):
+                return Settled.DEFERRED
+            marking: list[Action] = [
+                OrderModel.erase_on_close.set(True),
+                OrderModel.version.set(version + 1),
+                OrderModel.updated_at.set(updated_at),
+            ]
+            condition = condition & (OrderModel.status == str(item["status"]))
+            done = kit.applied(lambda: row.update(marking, condition=condition))
+            return Settled.DEFERRED if done else kit.RETRY
         # The email's search entry goes first: a retry after a failure here finds the order
         # still the customer's and deletes it again (a no-op), never leaves it behind.
         OrderEmailModel(keys.order_pk(order_id), keys.ORDER_EMAIL_SK).delete()
-        version = int(item["version"])
-        updated = anonymise_order_fields(item, drop=CUSTOMER_INDEX_KEYS)
+        updated = anonymise_order_fields(item, drop=ERASURE_DROPS)
         updated["version"] = version + 1
         updated["updated_at"] = updated_at
-        condition = (OrderModel.version == version) & (OrderModel.owner_sub == sub)
         actions = _anonymising_actions(item, updated)
-        return True if kit.applied(lambda: row.update(actions, condition=condition)) else kit.RETRY
+        done = kit.applied(lambda: row.update(actions, condition=condition))
+        return Settled.ANONYMISED if done else kit.RETRY
 
     return kit.retry_on_conflict(
         attempt,
-        give_up=lambda: RuntimeError(f"order {order_id} kept changing while being anonymised"),
+        give_up=lambda: RuntimeError(f"order {order_id} kept changing while being erased"),
         attempts=_ANONYMISE_ATTEMPTS,
     )
+
+
+def anonymise_in_move(tx: LabelledTransaction, stored: StoredOrder) -> list[Action]:
+    """The actions that anonymise ``stored`` within the move that closes it (to go with
+    :func:`order_transition_update`, whose condition guards them), and the deletion of its
+    email's search entry added to ``tx``: what :func:`settle_for_erasure` does to a closed
+    order. Every attribute erasure removes is removed whether the order has it or not."""
+    order = stored.order
+    tx.delete("order_email", OrderEmailModel(keys.order_pk(order.order_id), keys.ORDER_EMAIL_SK))
+    item: dict[str, Any] = {"owner_sub": order.owner, "email": order.email}
+    if order.shipping_address is not None:
+        item["shipping_address"] = order.shipping_address.to_dict()
+    attributes = OrderModel.get_attributes()
+    actions: list[Action] = [
+        attributes[name].set(value) for name, value in anonymise_order_fields(item).items()
+    ]
+    actions += [attributes[name].remove() for name in (*REMOVED_ON_ERASURE, *ERASURE_DROPS)]
+    return actions

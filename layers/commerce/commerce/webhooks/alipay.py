@@ -24,7 +24,7 @@ from commerce.domain.money import Money
 from commerce.errors import FieldError, ValidationFailed
 from commerce.payments.alipay_provider import AlipayProvider, epoch_of_beijing
 from commerce.payments.provider import fen
-from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund
+from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund, dated
 from commerce.webhooks.signatures import TOLERANCE_SECONDS, Rejection, SignatureInvalid
 
 #: What Alipay expects as the body of a notification it need not send again.
@@ -65,7 +65,24 @@ def verify(raw_body: bytes, provider: AlipayProvider, *, now: int) -> PaymentNot
     return read(fields)
 
 
+#: The fields that date a notification, most specific first (``notify_time`` is always there).
+_TIME_FIELDS: Final = ("gmt_refund", "gmt_payment", "gmt_close", "notify_time")
+
+
 def read(fields: Mapping[str, str]) -> PaymentNotice:
+    """The notice the fields carry, dated by the refund's, payment's or closing's time
+    (Beijing time), else by ``notify_time``."""
+    name = next((n for n in _TIME_FIELDS if fields.get(n)), None)
+    at = None
+    if name is not None:
+        try:
+            at = epoch_of_beijing(fields[name])
+        except ValueError as error:
+            raise ValidationFailed([FieldError(name, f"{name} is not a time")]) from error
+    return dated(_read(fields), at, name or "notify_time")
+
+
+def _read(fields: Mapping[str, str]) -> PaymentNotice:
     event_id = fields.get("notify_id", "")
     if not event_id:
         raise ValidationFailed([FieldError("notify_id", "notify_id is required")])

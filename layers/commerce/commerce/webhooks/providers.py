@@ -12,6 +12,10 @@ id is recorded (``service._once``):
 - **failed**: ``settlement.decline`` (a pending order fails and its stock is released).
 - **refunded**: each refund is listed on the order once (``orders.refunds``), whether we made
   it (the notification names our reference) or it was made in the provider's dashboard.
+
+A notice dated more than five minutes ahead of our clock, or before the order's previous step
+(a payment before the order was placed, a refund before it was paid), is 400 and changes
+nothing (``domain.event_times``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.payments import factory
 from commerce.payments.factory import ProviderConfigurationError
 from commerce.payments.provider import PermanentProviderError
-from commerce.webhooks.notices import NoticeKind, PaymentNotice
+from commerce.webhooks.notices import NoticeKind, PaymentNotice, check_notice_time
 
 _ORDER_ID_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 Action = Callable[[int], dict[str, Any]]
@@ -110,6 +114,7 @@ def _settle(name: str, order_id: str, notice: PaymentNotice, now: int) -> str:
     stored = load_order(order_id)
     if stored is None:
         raise NotFound("No such order")
+    check_notice_time(notice, stored.order, now)
     method = stored.order.payment.method
     if factory.sender_of(method) != name:
         raise Conflict(f"This order is not paid through {name}")
@@ -140,6 +145,7 @@ def _refunded(order_id: str, notice: PaymentNotice, now: int) -> str:
     stored = load_order(order_id)
     if stored is None:
         raise NotFound("No such order")
+    check_notice_time(notice, stored.order, now)
     results = []
     for refund in notice.refunds:
         amount = refund.amount

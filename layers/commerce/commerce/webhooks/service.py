@@ -42,6 +42,7 @@ from commerce.errors import Conflict, FieldError, NotFound, ValidationFailed
 from commerce.observability import logger, metrics
 from commerce.settings import get_settings
 from commerce.store import webhook_events
+from commerce.webhooks.notices import NoticeKind, PaymentNotice, check_notice_time
 from commerce.webhooks.signatures import event_id_of, verify
 
 #: How long fetched secrets are trusted before SSM is asked again (seconds).
@@ -275,13 +276,16 @@ _PAYMENT_TYPES: Final = ("charge.succeeded", "charge.failed", "refund.succeeded"
 
 
 def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at: int) -> Action:
-    del sent_at
     if event_type not in _PAYMENT_TYPES:
         return lambda now: {"result": "ignored"}
     order_id = _text(payload, "order_id", _ORDER_ID_RE)
     charge_id = _text(payload, "charge_id", _CHARGE_ID_RE)
     code = payload.get("decline_code")
     decline_code = code if isinstance(code, str) and code else "provider_reported"
+    kind = {"charge.succeeded": NoticeKind.PAID, "refund.succeeded": NoticeKind.REFUNDED}
+    notice = PaymentNotice(
+        event_id, kind.get(event_type, NoticeKind.FAILED), at=_epoch(payload.get("at"), sent_at)
+    )
 
     def apply(now: int) -> dict[str, Any]:
         from commerce.orders import settlement
@@ -292,6 +296,7 @@ def _payment(payload: Mapping[str, Any], event_type: str, event_id: str, sent_at
         stored = load_order(order_id)
         if stored is None:
             raise NotFound("No such order")
+        check_notice_time(notice, stored.order, now)
         if event_type == "refund.succeeded":
             from commerce.orders.refunds import record_provider_refund
 

@@ -25,7 +25,7 @@ import stripe as stripe_library
 from commerce.domain.money import Money
 from commerce.errors import FieldError, ValidationFailed
 from commerce.payments.credentials import CredentialsError, credentials
-from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund
+from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund, dated
 from commerce.webhooks.signatures import Rejection, SignatureInvalid
 
 SIGNATURE_HEADER = "Stripe-Signature"
@@ -73,7 +73,13 @@ def verify(raw_body: bytes, headers: Mapping[str, str], secret: str) -> PaymentN
 
 
 def read(event: Any) -> PaymentNotice:
-    """The notice an event (already verified) carries."""
+    """The notice an event (already verified) carries, dated by the event's ``created``."""
+    created = _get(event, "created")
+    at = created if isinstance(created, int) and not isinstance(created, bool) else None
+    return dated(_read(event), at, "created")
+
+
+def _read(event: Any) -> PaymentNotice:
     event_id = str(_get(event, "id") or "")
     if not event_id:
         raise ValidationFailed([FieldError("id", "id is required")])

@@ -16,12 +16,13 @@ id replays are refused by. WeChat Pay takes a 2xx as received.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Final
 
 from commerce.domain.money import Money
 from commerce.errors import FieldError, ValidationFailed
 from commerce.payments.wechat_pay_provider import WechatPayProvider
-from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund
+from commerce.webhooks.notices import NoticeKind, PaymentNotice, ReportedRefund, dated
 from commerce.webhooks.signatures import TOLERANCE_SECONDS, Rejection, SignatureInvalid
 from commerce.webhooks.stripe import header
 
@@ -63,7 +64,30 @@ def _amount(resource: Mapping[str, Any], field: str) -> Money | None:
     return Money(int(amount[field]), str(amount.get("currency") or "CNY"))
 
 
+def _rfc3339(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationFailed([FieldError(name, f"{name} is not an RFC 3339 time")])
+    return int(parsed.timestamp())
+
+
 def read(callback: Mapping[str, Any]) -> PaymentNotice:
+    """The notice a decrypted callback carries, dated by the resource's ``success_time``,
+    else by the callback's ``create_time``."""
+    notice = _read(callback)
+    resource = callback.get("resource")
+    success = resource.get("success_time") if isinstance(resource, dict) else None
+    if success:
+        return dated(notice, _rfc3339(success, "success_time"), "success_time")
+    return dated(notice, _rfc3339(callback.get("create_time"), "create_time"), "create_time")
+
+
+def _read(callback: Mapping[str, Any]) -> PaymentNotice:
     event_id = str(callback.get("id") or "")
     if not event_id:
         raise ValidationFailed([FieldError("id", "id is required")])

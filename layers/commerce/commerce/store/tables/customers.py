@@ -1,4 +1,5 @@
-"""The Customers table: profiles, consents, devices, addresses, points, sent-records, tickets.
+"""The Customers table: profiles, consents, devices, addresses, points, sent-records, tickets,
+and the tombstones of erased subjects.
 
 One partition per customer (``CUSTOMER#{sub}``) for profile, consents, devices, the address
 book and points, written by ``store/customers.py``, ``store/devices.py``,
@@ -14,6 +15,7 @@ from pynamodb.attributes import (
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.models import Model
 
@@ -167,6 +169,25 @@ class NotificationSentModel(CustomersTable):
     gsi1sk = UnicodeAttribute(null=True)
     # gsi1 of sent-records: a customer's own messages by time (MESSAGES#{sub}; sparse).
     gsi1: Gsi1Index[NotificationSentModel] = Gsi1Index()
+
+
+class TombstoneModel(CustomersTable):
+    """pk=ERASED#{sha256 of the sub}, sk=TOMBSTONE: a subject that asked to be erased
+    (layout: commerce/store/erasures.py). ``sub`` and ``username`` are held only until the
+    erasure is finished; gsi2 ERASURES / {requested_at} lists the unfinished ones."""
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute()
+    requested_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    sub = UnicodeAttribute(null=True)
+    username = UnicodeAttribute(null=True)
+    signed_out = BooleanAttribute(null=True)
+    pending_order_ids = UnicodeSetAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    gsi2: Gsi2Index[TombstoneModel] = Gsi2Index()
 
 
 class TicketModel(CustomersTable):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -116,6 +117,9 @@ class OrderModel(OrdersTable):
     # Every refund of the charge: [{refund_id, amount, status, at, reason, provider_refund_id?,
     # points_due}] (commerce/domain/refunds.py).
     refunds = ListAttribute[Any](null=True)
+    # The customer asked to be erased while the order was open: the move that closes it
+    # anonymises it in the same write (commerce/orders/moves.py).
+    erase_on_close = BooleanAttribute(null=True)
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
