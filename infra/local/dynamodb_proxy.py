@@ -14,15 +14,17 @@ defaults do nothing):
 - ``decide(call) -> Decision | None``: ``None`` has no opinion; a :class:`Decision` may add a
   ``delay`` (seconds, slept before answering), an ``error`` (an :class:`AwsError`, answered
   instead of forwarding; later hooks are not asked), ``params`` (the request to forward
-  instead of the caller's, e.g. a batch without its throttled keys) and ``unprocessed`` (keys
-  or write requests merged into the response's ``UnprocessedKeys`` / ``UnprocessedItems``).
-  Hooks are asked in order; delays add up. ``call.notes`` carries what a hook wants to
-  remember until ``settle``.
-- ``settle(call, response)``: once the call is answered. ``response`` is DynamoDB's decoded
-  JSON, or ``None`` when it answered with an error or when a hook refused the call (then
-  ``call.refused`` is that error: DynamoDB bills nothing for a throttled call). A hook whose
-  ``needs_capacity`` is true sees ``ConsumedCapacity`` there even when the caller did not ask
-  for it: the proxy asks DynamoDB for it and strips it again from what the caller gets.
+  instead of the caller's, e.g. a batch without its throttled keys), ``unprocessed`` (keys
+  or write requests merged into the response's ``UnprocessedKeys`` / ``UnprocessedItems``) and
+  ``measure`` (show me DynamoDB's answer, with its ``ConsumedCapacity``). Hooks are asked in
+  order; delays add up. ``call.notes`` carries what a hook wants to remember until ``settle``.
+- ``settle(call, response)``: once the call is answered, for every hook asked. ``response`` is
+  DynamoDB's decoded answer when a hook asked to ``measure`` the call and DynamoDB answered
+  200; it has ``ConsumedCapacity`` even when the caller did not ask for it (the proxy asks
+  DynamoDB for it and strips it again from what the caller gets). It is ``None`` otherwise: an
+  error from DynamoDB, nobody asked, or a hook refused the call (then ``call.refused`` is that
+  error: DynamoDB bills nothing for a throttled call). Answers nobody asked to see pass
+  through as DynamoDB wrote them, byte for byte.
 
 **Errors on the wire** are DynamoDB's JSON 1.0 errors, as botocore's JSON parser reads them
 (``botocore/parsers.py``: the code is the part of ``__type`` after ``#``) and as DynamoDB
@@ -190,13 +192,11 @@ class Decision:
     error: AwsError | None = None
     params: Mapping[str, Any] | None = None
     unprocessed: Mapping[str, Any] | None = None
+    measure: bool = False
 
 
 class Hook:
     """The hook interface, with defaults that change nothing."""
-
-    #: Whether ``settle`` needs ``ConsumedCapacity`` in the response.
-    needs_capacity = False
 
     def decide(self, call: Call) -> Decision | None:
         return None
@@ -212,6 +212,7 @@ class _Plan:
     delay: float = 0.0
     error: AwsError | None = None
     unprocessed: list[Mapping[str, Any]] = field(default_factory=list)
+    measure: bool = False
     asked: list[Hook] = field(default_factory=list)
 
 
@@ -307,27 +308,31 @@ class DynamoDBProxy:
             self._sleep(plan.delay)
         if plan.error is not None:
             call.refused = plan.error
-            for hook in plan.asked:
-                hook.settle(call, None)
-            return plan.error.status, _json_headers(plan.error.body()), plan.error.body()
-        measured = self._ask_for_capacity(call, plan.asked)
+            self._settle(plan, call, None)
+            refusal = plan.error.body()
+            return plan.error.status, _json_headers(refusal), refusal
+        stripped = plan.measure and self._ask_for_capacity(call)
         status, answer_headers, answer = self._forward(call.body, headers)
-        if status != 200 or not (measured or plan.unprocessed or _settles(plan.asked)):
-            if status != 200:
-                for hook in plan.asked:
-                    hook.settle(call, None)
+        if status != 200 or not (plan.measure or plan.unprocessed):
+            self._settle(plan, call, None)
             return status, answer_headers, answer
         try:
             response = json.loads(answer)
-        except ValueError:
+        except ValueError:  # not DynamoDB's JSON: nothing to measure or amend
+            self._settle(plan, call, None)
             return status, answer_headers, answer
-        for hook in plan.asked:
-            hook.settle(call, response)
-        if measured:
+        self._settle(plan, call, response if plan.measure else None)
+        if stripped:
             response.pop("ConsumedCapacity", None)
         _merge_unprocessed(call.operation, response, plan.unprocessed)
         rewritten = json.dumps(response).encode()
-        return status, {**answer_headers, **_json_headers(rewritten)}, rewritten
+        their_id = answer_headers.get("x-amzn-RequestId")
+        return status, {**answer_headers, **_json_headers(rewritten, their_id)}, rewritten
+
+    @staticmethod
+    def _settle(plan: _Plan, call: Call, response: dict[str, Any] | None) -> None:
+        for hook in plan.asked:
+            hook.settle(call, response)
 
     def _decide(self, call: Call) -> _Plan:
         plan = _Plan()
@@ -341,16 +346,17 @@ class DynamoDBProxy:
                 call.replace_params(decision.params)
             if decision.unprocessed:
                 plan.unprocessed.append(decision.unprocessed)
+            plan.measure = plan.measure or decision.measure
             if decision.error is not None:
                 plan.error = decision.error
                 break
         return plan
 
     @staticmethod
-    def _ask_for_capacity(call: Call, hooks: Sequence[Hook]) -> bool:
-        """Ask DynamoDB for ConsumedCapacity when a hook needs it and the caller did not;
-        True when the proxy must strip it from the answer again."""
-        if call.operation not in CAPACITY_OPERATIONS or not any(h.needs_capacity for h in hooks):
+    def _ask_for_capacity(call: Call) -> bool:
+        """Ask DynamoDB for ConsumedCapacity when the caller did not; True when the proxy must
+        strip it from the answer again."""
+        if call.operation not in CAPACITY_OPERATIONS:
             return False
         if call.params.get("ReturnConsumedCapacity") not in (None, "NONE"):
             return False
@@ -392,14 +398,11 @@ class DynamoDBProxy:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _settles(hooks: Sequence[Hook]) -> bool:
-    return any(type(hook).settle is not Hook.settle for hook in hooks)
-
-
-def _json_headers(body: bytes) -> dict[str, str]:
+def _json_headers(body: bytes, their_id: str | None = None) -> dict[str, str]:
+    """The headers of a JSON answer written (or rewritten) here."""
     return {
         "Content-Type": JSON_TYPE,
-        "x-amzn-RequestId": request_id(),
+        "x-amzn-RequestId": their_id or request_id(),
         "x-amz-crc32": str(zlib.crc32(body) & 0xFFFFFFFF),
         "Content-Length": str(len(body)),
     }

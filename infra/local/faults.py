@@ -38,8 +38,8 @@ endpoint) in new workers, as Lambda does after a configuration change; only the 
 whose policies grant the sandbox provider's ledger are restarted for its timeouts.
 
 What was injected is counted by kind (``injected``), except the provider's timeouts, which
-happen inside the functions: each is a log line ``sandbox provider timed out`` in the stack's
-output.
+happen inside the functions: each is a log line ``sandbox provider timed out`` in the log of
+the worker it happened in (``--log-dir``; ``StackProcess.log_lines()`` reads them all).
 """
 
 from __future__ import annotations

@@ -98,8 +98,6 @@ class _Touch:
 class PartitionCeilings(Hook):
     """The hook: token buckets per partition key (see the module docstring)."""
 
-    needs_capacity = True
-
     def __init__(
         self,
         partition_key: PartitionKeyOf,
@@ -151,7 +149,9 @@ class PartitionCeilings(Hook):
                     self._buckets[key].tokens -= units
                 call.notes[_NOTE] = taken
         if not refused:
-            return None
+            # A single item's estimate is corrected by what DynamoDB says it consumed.
+            measure = operation in SINGLE_ITEM and len(needed) == 1
+            return Decision(measure=True) if measure else None
         if self._on_throttle is not None:
             self._on_throttle(1)
         if partial:
