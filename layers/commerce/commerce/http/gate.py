@@ -58,18 +58,26 @@ def edge_refusal(event: dict[str, Any]) -> CommerceError | None:
         return _undeclared(method, path)
     if access.token in (Token.NONE, Token.SIGNATURE):
         return None
+    try:
+        caller = caller_from_claims(_claims(event))
+    except CommerceError as error:  # a bad token, or any refusal of who the caller is
+        return error
+    return _refusal(access, caller)
+
+
+def _claims(event: dict[str, Any]) -> dict[str, Any] | None:
+    """The authorizer's claims; else those of a bearer token sent to a route public at the
+    gateway, verified here and put where the authorizer puts them (401 for a bad one)."""
     context = event.setdefault("requestContext", {})
     authorizer = context.get("authorizer")
     claims = authorizer.get("claims") if isinstance(authorizer, dict) else None
-    if not isinstance(claims, dict):
-        try:
-            verified = bearer_claims(event.get("headers") or {})
-        except Unauthorized as error:
-            return error
-        claims = None if verified is None else claims_as_authorizer_strings(verified)
-        if claims is not None:
-            context["authorizer"] = {"claims": claims}
-    return _refusal(access, caller_from_claims(claims))
+    if isinstance(claims, dict):
+        return claims
+    verified = bearer_claims(event.get("headers") or {})
+    if verified is None:
+        return None
+    context["authorizer"] = {"claims": claims_as_authorizer_strings(verified)}
+    return dict(context["authorizer"]["claims"])
 
 
 def admit(method: str, path: str, caller: Caller) -> Caller:
