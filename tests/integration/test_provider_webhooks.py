@@ -4,7 +4,7 @@ Each is signed as its provider signs (the local provider edge holds Alipay's and
 generated keys; Stripe's scheme with a generated signing secret) and verified by the
 production code: stripe.Webhook.construct_event, python-alipay-sdk's RSA2 verify, wechatpayv3's
 callback verification and decryption. Unsigned, mis-signed, stale, replayed and unknown-order
-notifications change nothing; concurrent duplicates settle once.
+notifications change nothing; duplicates settle once.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from commerce.settings import get_settings
 from commerce.store import holds
 from commerce.store.orders import StoredOrder, load_order, put_new_order, stock_label
 from commerce.store.transactions import LabelledTransaction
-from concurrency import all_at_once
 from order_builders import pending_order
 from orders_world import Context
 from payment_edge import Edge, running_edge
@@ -188,17 +187,18 @@ def test_an_alipay_payment_notified_after_the_timeout_is_refunded(
 # --- WeChat Pay -------------------------------------------------------------------------------
 
 
-def test_wechat_pay_callback_pays_the_order_once_under_concurrent_duplicates(
+def test_wechat_pay_callback_pays_the_order_once_however_often_it_comes(
     world: Any, edge: Edge, post: Callable[..., tuple[int, Any]]
 ) -> None:
+    # Delivered one after another: moto's tables are not safe under concurrent conditional
+    # writes, so duplicates arriving at once are raced on DynamoDB Local in
+    # test_payment_races.py (the same de-duplication and settlement for every sender).
     stored = _place(PaymentMethod.WECHAT_PAY)
     trade = edge.edge.pay("wechat_pay", stored.order_id, 2000)
     body, headers = edge.edge.wechat_notification(trade, "paid")
-    answers = all_at_once(4, lambda: post("wechat_pay", body, headers))
-    assert not [a for a in answers if isinstance(a, Exception)]
-    statuses = sorted(a[1]["status"] for a in answers if not isinstance(a, Exception))
-    assert statuses.count("processed") == 1
-    assert set(statuses) <= {"processed", "duplicate"}
+    answers = [post("wechat_pay", body, headers) for _ in range(4)]
+    assert [code for code, _ in answers] == [200] * 4
+    assert [answer["status"] for _, answer in answers] == ["processed"] + ["duplicate"] * 3
     paid = _status(stored.order_id)
     assert paid.status is OrderStatus.PAID
     assert paid.version == stored.version + 1
