@@ -29,11 +29,29 @@ CATALOG_FILE = Path(__file__).with_name("demo_catalog.json")
 CARRIER = "sf-express"
 #: How long a demo order may take to be paid or delivered: the payments queue and the carrier
 #: events are real, and a busy machine slows them.
-_POLL_SECONDS = 120.0
+_POLL_SECONDS = 180.0
 
 
 class DemoError(RuntimeError):
     """A step of the demo was answered with something other than what it expects."""
+
+
+#: Answers that say the stack was too busy to do the work (throttled, or a function timed out):
+#: the steps that may be sent again are, after a pause.
+_BUSY = frozenset({429, 502, 503, 504})
+_TRIES = 4
+
+
+def _again(method: str, url: str, **kwargs: Any) -> requests.Response:
+    """Send until the stack is not too busy to answer, at most ``_TRIES`` times. Only for steps
+    that a repeat cannot double: reads, PUTs, a checkout under its Idempotency-Key, a carrier
+    event under its event id, a shipment (a repeat finds it shipped)."""
+    for attempt in range(1, _TRIES + 1):
+        response = requests.request(method, url, timeout=30, **kwargs)
+        if response.status_code not in _BUSY or attempt == _TRIES:
+            return response
+        time.sleep(2.0 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _check(response: requests.Response, *expected: int) -> Any:
@@ -64,19 +82,25 @@ def ship_and_deliver(base_url: str, order_id: str, ops: Mapping[str, str | bytes
     to the carriers' webhook, signed with the stack's development secret as carriers sign."""
     shipment = {"carrier": CARRIER, "tracking_number": f"SF{order_id[:10].upper()}"}
     path = f"{base_url}/admin/orders/{order_id}/shipments"
-    _check(requests.post(path, json=shipment, headers=dict(ops), timeout=30), 200)
+    shipped = _again("POST", path, json=shipment, headers=dict(ops))
+    if shipped.status_code == 409:  # a try that timed out shipped it after all
+        shipped = _again("GET", f"{base_url}/orders/{order_id}", headers=dict(ops))
+        if _check(shipped, 200)["status"] not in ("SHIPPED", "DELIVERED"):
+            raise DemoError(f"order {order_id} could not be shipped")
+    else:
+        _check(shipped, 200)
     now = int(time.time())
     raw = json.dumps(
         {"event_id": f"delivered-{order_id}", "type": "delivered", "order_id": order_id, "at": now}
     )
-    delivered = requests.post(
+    delivered = _again(
+        "POST",
         f"{base_url}/webhooks/carriers/{CARRIER}",
         data=raw.encode(),
         headers={
             "Content-Type": "application/json",
             "X-Signature": sign(DEV_WEBHOOK_SECRET, now, raw),
         },
-        timeout=30,
     )
     _check(delivered, 200)
 
@@ -94,7 +118,7 @@ class CatalogDemo:
 
     def token(self, sub: str, email: str) -> dict[str, str]:
         body = {"sub": sub, "email": email, "groups": ["customer"]}
-        issued = _check(requests.post(self.url("/_local/token"), json=body, timeout=30), 200)
+        issued = _check(_again("POST", self.url("/_local/token"), json=body), 200)
         return {"Authorization": f"Bearer {issued['token']}"}
 
     # --- the tree and the products ---------------------------------------------------------
@@ -151,7 +175,8 @@ class CatalogDemo:
         deadline = time.monotonic() + _POLL_SECONDS
         while True:
             order = _check(
-                requests.get(self.url(f"/orders/{order_id}"), headers=headers, timeout=30), 200
+                _again("GET", self.url(f"/orders/{order_id}"), headers=headers),
+                200,
             )
             if order["status"] == status:
                 return
@@ -166,11 +191,15 @@ class CatalogDemo:
         for sku, quantity in order["lines"].items():
             path = f"/carts/{cart['cart_id']}/items/{sku}"
             line = {"quantity": quantity}
-            _check(requests.put(self.url(path), json=line, headers=who, timeout=30), 200)
+            _check(
+                _again("PUT", self.url(path), json=line, headers=who),
+                200,
+            )
         body = {"cart_id": cart["cart_id"], "payment": {"method": "card", "token": "tok_ok"}}
         key = {"Idempotency-Key": f"demo-{uuid.uuid4().hex}"}
         placed = _check(
-            requests.post(self.url("/orders"), json=body, headers={**who, **key}, timeout=30), 202
+            _again("POST", self.url("/orders"), json=body, headers={**who, **key}),
+            202,
         )
         order_id = placed["order_id"]
         self._wait(order_id, who, "PAID")
