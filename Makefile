@@ -20,7 +20,7 @@ AWS_REGION ?= us-east-1
 PYTEST_ARGS ?=
 # Benchmarks print figures and never fail on a timing.
 BENCHES ?= tests/bench/cold_start.py tests/bench/flash_sale.py tests/bench/order_cost.py \
-	tests/bench/catalog.py tests/bench/order_stream.py
+	tests/bench/catalog.py tests/bench/order_stream.py tests/bench/faults.py
 
 export SAM_CLI_TELEMETRY := 0
 

@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
+
+# Properties, not timings, are under test (benchmarks measure time): no per-example deadline and
+# no "too slow" health check, which a shared or busy machine trips without any fault in the code.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 TESTS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS_DIR.parent))  # the repo root, for infra.local

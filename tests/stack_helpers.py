@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ import queue_helpers
 import requests
 from commerce.webhooks.signatures import sign
 
+from infra.local.demo_catalog import ship_and_deliver
 from infra.local.environment import DEV_WEBHOOK_SECRET
 from infra.local.harness import StackProcess
 
@@ -69,8 +70,9 @@ def create_skus(
     price: int,
     name: str = "E2E item",
     safety_stock: int | None = None,
-) -> None:
-    """POST /admin/products as ops: one product with these SKUs, each with ``stock`` units."""
+) -> dict[str, Any]:
+    """POST /admin/products as ops: one product with these SKUs, each with ``stock`` units;
+    the product."""
     entries: list[dict[str, Any]] = []
     for sku in skus:
         entry: dict[str, Any] = {
@@ -81,7 +83,7 @@ def create_skus(
         if safety_stock is not None:
             entry["safety_stock"] = safety_stock
         entries.append(entry)
-    _call(
+    product: dict[str, Any] = _call(
         stack,
         "POST",
         "/admin/products",
@@ -89,6 +91,7 @@ def create_skus(
         json={"name": name, "skus": entries},
         headers=ops(stack),
     )
+    return product
 
 
 def create_product(
@@ -226,6 +229,36 @@ def wait_for_order(
         time.sleep(0.3)
 
 
+def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Poll ``check`` until it returns something truthy, and return that; fails after
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.2)
+
+
+def ship(stack: StackProcess, order_id: str, carrier: str = "sf") -> dict[str, Any]:
+    """POST /admin/orders/{order_id}/shipments as ops, with a fresh tracking number; the order."""
+    shipment = {"carrier": carrier, "tracking_number": f"SF{uuid.uuid4().hex[:10].upper()}"}
+    path = f"/admin/orders/{order_id}/shipments"
+    shipped: dict[str, Any] = _call(stack, "POST", path, 200, json=shipment, headers=ops(stack))
+    return shipped
+
+
+def deliver(stack: StackProcess, order_id: str, headers: dict[str, str]) -> dict[str, Any]:
+    """Ship the order once it is PAID and have its carrier report the delivery (as the demo
+    does); the DELIVERED order as the caller of ``headers`` (its owner or token holder) reads
+    it."""
+    wait_for_order(stack, order_id, headers, "PAID")
+    ship_and_deliver(stack.base_url, order_id, ops(stack))
+    return wait_for_order(stack, order_id, headers, "DELIVERED")
+
+
 def local_payment(stack: StackProcess, order_id: str, outcome: str) -> dict[str, Any]:
     """POST /_local/payments/{order_id}: the order's provider (played locally) pays, fails or
     refunds, and sends its signed notification to the webhook; what the webhook answered."""
@@ -289,15 +322,30 @@ def order_item(stack: StackProcess, order_id: str) -> dict[str, Any]:
     return item
 
 
-def approved_charges(stack: StackProcess, order_id: str) -> int:
-    """How many approved charges the sandbox provider's ledger holds for the order."""
+def sandbox_records(stack: StackProcess, partition: str, prefix: str) -> list[dict[str, Any]]:
+    """The sandbox provider's ledger records under ``partition`` (an order id, a charge id)
+    whose key starts with ``prefix`` (``charge#``, ``movement#``), as stored."""
     items = stack.client("dynamodb").query(
         TableName=stack.info["tables"]["SandboxPaymentsTable"],
-        KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
-        ExpressionAttributeValues={":p": {"S": order_id}, ":c": {"S": "charge#"}},
+        KeyConditionExpression="pk = :p AND begins_with(sk, :k)",
+        ExpressionAttributeValues={":p": {"S": partition}, ":k": {"S": prefix}},
         ConsistentRead=True,
     )["Items"]
-    return sum(1 for item in items if item["record"]["M"]["status"]["S"] == "approved")
+    return [item["record"]["M"] for item in items]
+
+
+def approved_charges(stack: StackProcess, order_id: str) -> int:
+    """How many approved charges the sandbox provider's ledger holds for the order."""
+    records = sandbox_records(stack, order_id, "charge#")
+    return sum(1 for record in records if record["status"]["S"] == "approved")
+
+
+def refunded_at_provider(stack: StackProcess, order_id: str) -> int:
+    """Fen the sandbox provider has refunded (or voided) of the order's charge."""
+    charge_id = order_item(stack, order_id)["payment"]["M"]["charge_id"]["S"]
+    return sum(
+        int(record["amount"]["N"]) for record in sandbox_records(stack, charge_id, "movement#")
+    )
 
 
 _DEPTHS = (

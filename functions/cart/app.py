@@ -11,7 +11,7 @@ from commerce.carts.schemas import CartOut, SavedAddressIn, SetQuantityIn, Shipp
 from commerce.coupons.schemas import ApplyCouponIn
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.docs import responses
-from commerce.http.params import Anyone, CartToken
+from commerce.http.params import Authorized, CartToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -35,7 +35,7 @@ _ACCESS = (
     tags=_TAGS,
     responses=responses(201, CartOut, "The new cart", 401),
 )
-def create_cart(caller: Anyone) -> CartOut:
+def create_cart(caller: Authorized) -> CartOut:
     return service.create_cart(caller)
 
 
@@ -46,7 +46,7 @@ def create_cart(caller: Anyone) -> CartOut:
     tags=_TAGS,
     responses=responses(200, CartOut, "The cart", 401, 404),
 )
-def get_cart(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
+def get_cart(cart_id: CartId, caller: Authorized, cart_token: CartToken = None) -> CartOut:
     return service.get_cart(cart_id, caller, cart_token)
 
 
@@ -65,7 +65,7 @@ def set_item(
     cart_id: CartId,
     sku: Sku,
     body: SetQuantityIn,
-    caller: Anyone,
+    caller: Authorized,
     cart_token: CartToken = None,
 ) -> CartOut:
     return service.set_item(cart_id, sku, body.quantity, caller, cart_token)
@@ -81,7 +81,7 @@ def set_item(
 def remove_item(
     cart_id: CartId,
     sku: Sku,
-    caller: Anyone,
+    caller: Authorized,
     cart_token: CartToken = None,
 ) -> CartOut:
     return service.remove_item(cart_id, sku, caller, cart_token)
@@ -94,7 +94,7 @@ def remove_item(
     tags=_TAGS,
     responses=responses(200, CartOut, "The empty cart", 401, 403, 404, 429),
 )
-def clear_items(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
+def clear_items(cart_id: CartId, caller: Authorized, cart_token: CartToken = None) -> CartOut:
     return service.clear_items(cart_id, caller, cart_token)
 
 
@@ -113,7 +113,7 @@ def clear_items(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -
 def set_shipping_address(
     cart_id: CartId,
     body: ShippingAddressIn | SavedAddressIn,
-    caller: Anyone,
+    caller: Authorized,
     cart_token: CartToken = None,
 ) -> CartOut:
     return service.set_shipping_address(cart_id, body, caller, cart_token)
@@ -129,7 +129,7 @@ def set_shipping_address(
     tags=_TAGS,
     responses=responses(200, CartOut, "The cart, now the caller's", 401, 404),
 )
-def claim_cart(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) -> CartOut:
+def claim_cart(cart_id: CartId, caller: Authorized, cart_token: CartToken = None) -> CartOut:
     return service.claim_cart(cart_id, caller, cart_token)
 
 
@@ -149,7 +149,7 @@ def claim_cart(cart_id: CartId, caller: Anyone, cart_token: CartToken = None) ->
 def apply_coupon(
     cart_id: CartId,
     body: ApplyCouponIn,
-    caller: Anyone,
+    caller: Authorized,
     cart_token: CartToken = None,
 ) -> CartOut:
     return service.apply_coupon(cart_id, body.code, caller, cart_token)
@@ -165,7 +165,7 @@ def apply_coupon(
 def remove_coupon(
     cart_id: CartId,
     code: Annotated[str, Path(description="Coupon code (any case)")],
-    caller: Anyone,
+    caller: Authorized,
     cart_token: CartToken = None,
 ) -> CartOut:
     return service.remove_coupon(cart_id, code, caller, cart_token)

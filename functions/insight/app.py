@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from commerce.analytics import campaigns, figures, segments
 from commerce.analytics.schemas import (
@@ -25,16 +24,14 @@ from commerce.analytics.schemas import (
 )
 from commerce.domain.figures import MAX_PRODUCTS, MAX_RANGE_DAYS
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
-from commerce.http.params import PageLimit, PageToken
+from commerce.http.params import Authorized, PageLimit, PageToken
 
 app = APIGatewayRestResolver(enable_validation=True)
 
 _FIGURES = ["insight"]
 _SEGMENTS = ["insight", "segments"]
 _CAMPAIGNS = ["insight", "campaigns"]
-Ops = Annotated[Caller, Depends(require_roles("ops"))]
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 From = Annotated[str, Query(alias="from", pattern=_DATE, description="First UTC day, YYYY-MM-DD")]
 To = Annotated[str, Query(pattern=_DATE, description="Last UTC day, YYYY-MM-DD (included)")]
@@ -58,7 +55,7 @@ _RANGE = (
     tags=_FIGURES,
     responses=responses(200, SalesOut, "The range's figures", 400, 401, 403),
 )
-def sales(first: From, to: To, caller: Ops) -> SalesOut:
+def sales(first: From, to: To, caller: Authorized) -> SalesOut:
     return figures.sales(first, to)
 
 
@@ -75,7 +72,7 @@ def sales(first: From, to: To, caller: Ops) -> SalesOut:
 def products(
     first: From,
     to: To,
-    caller: Ops,
+    caller: Authorized,
     limit: Annotated[
         int | None, Query(ge=1, le=MAX_PRODUCTS, description="How many, default 20")
     ] = None,
@@ -95,7 +92,7 @@ def products(
     tags=_SEGMENTS,
     responses=responses(201, SegmentOut, "The new segment", 400, 401, 403),
 )
-def create_segment(body: SegmentIn, caller: Ops) -> SegmentOut:
+def create_segment(body: SegmentIn, caller: Authorized) -> SegmentOut:
     return segments.create_segment(body, caller)
 
 
@@ -107,7 +104,7 @@ def create_segment(body: SegmentIn, caller: Ops) -> SegmentOut:
     responses=responses(200, SegmentPageOut, "A page of segments", 400, 401, 403),
 )
 def list_segments(
-    caller: Ops, limit: PageLimit = None, next_token: PageToken = None
+    caller: Authorized, limit: PageLimit = None, next_token: PageToken = None
 ) -> SegmentPageOut:
     return segments.list_segments(limit, next_token)
 
@@ -119,7 +116,7 @@ def list_segments(
     tags=_SEGMENTS,
     responses=responses(200, SegmentOut, "The segment", 401, 403, 404),
 )
-def get_segment(segment_id: SegmentId, caller: Ops) -> SegmentOut:
+def get_segment(segment_id: SegmentId, caller: Authorized) -> SegmentOut:
     return segments.get_segment(segment_id)
 
 
@@ -135,7 +132,7 @@ def get_segment(segment_id: SegmentId, caller: Ops) -> SegmentOut:
     responses=responses(200, MemberPageOut, "A page of members", 400, 401, 403, 404),
 )
 def segment_members(
-    segment_id: SegmentId, caller: Ops, limit: PageLimit = None, next_token: PageToken = None
+    segment_id: SegmentId, caller: Authorized, limit: PageLimit = None, next_token: PageToken = None
 ) -> MemberPageOut:
     return segments.members(segment_id, limit, next_token)
 
@@ -159,7 +156,7 @@ def segment_members(
 )
 def create_campaign(
     body: CampaignIn,
-    caller: Ops,
+    caller: Authorized,
     idempotency_key: Annotated[
         str,
         Header(
@@ -181,7 +178,7 @@ def create_campaign(
     responses=responses(200, CampaignPageOut, "A page of campaigns", 400, 401, 403),
 )
 def list_campaigns(
-    caller: Ops, limit: PageLimit = None, next_token: PageToken = None
+    caller: Authorized, limit: PageLimit = None, next_token: PageToken = None
 ) -> CampaignPageOut:
     return campaigns.list_campaigns(limit, next_token)
 
@@ -196,7 +193,7 @@ def list_campaigns(
     tags=_CAMPAIGNS,
     responses=responses(200, CampaignOut, "The campaign", 401, 403, 404),
 )
-def get_campaign(campaign_id: CampaignId, caller: Ops) -> CampaignOut:
+def get_campaign(campaign_id: CampaignId, caller: Authorized) -> CampaignOut:
     return campaigns.get_campaign(campaign_id)
 
 

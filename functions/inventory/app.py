@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from commerce.catalog import inventory
 from commerce.catalog.schemas import AdjustmentIn, InventoryOut, SafetyStockIn, ShardCountIn
 from commerce.http.api import install, lambda_entrypoint
-from commerce.http.auth import Caller, require_roles
 from commerce.http.docs import responses
+from commerce.http.params import Authorized
 
 app = APIGatewayRestResolver(enable_validation=True)
 
@@ -28,7 +27,7 @@ _SKU = Path(description="SKU code; a code that cannot exist is 404")
 )
 def get_inventory(
     sku: Annotated[str, _SKU],
-    _caller: Annotated[Caller, Depends(require_roles("ops", "support"))],
+    _caller: Authorized,
 ) -> InventoryOut:
     return inventory.get_inventory(sku)
 
@@ -50,7 +49,7 @@ def get_inventory(
 def adjust_inventory(
     sku: Annotated[str, _SKU],
     body: AdjustmentIn,
-    caller: Annotated[Caller, Depends(require_roles("ops"))],
+    caller: Authorized,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -81,7 +80,7 @@ def adjust_inventory(
 def set_shards(
     sku: Annotated[str, _SKU],
     body: ShardCountIn,
-    caller: Annotated[Caller, Depends(require_roles("ops"))],
+    caller: Authorized,
 ) -> InventoryOut:
     return inventory.set_shards(sku, body, caller)
 
@@ -99,7 +98,7 @@ def set_shards(
 def set_safety_stock(
     sku: Annotated[str, _SKU],
     body: SafetyStockIn,
-    caller: Annotated[Caller, Depends(require_roles("ops"))],
+    caller: Authorized,
 ) -> InventoryOut:
     return inventory.set_safety_stock(sku, body, caller)
 

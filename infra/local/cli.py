@@ -17,6 +17,7 @@ from types import FrameType
 from infra.local import sam_local
 from infra.local.dynamodb_local import JavaMissingError, java_line, require_java
 from infra.local.emulators import REPO_ROOT
+from infra.local.faults import FaultPlan, FaultPlanInvalid
 from infra.local.gateway import DEFAULT_MAX_BODY
 from infra.local.runtimes import docker_engine
 from infra.local.stack import LocalStack, StackOptions
@@ -123,7 +124,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="access log and emulator output"
     )
+    _fault_flags(parser)
     return parser.parse_args(argv)
+
+
+#: Fault flags: (flag, FaultPlan field, metavar, help). All off by default.
+FAULT_FLAGS = (
+    ("--kill-workers", "kill_workers", "RATE", "kill this share of function workers mid-request"),
+    ("--dynamodb-latency", "dynamodb_latency_ms", "MS", "add this latency to DynamoDB calls"),
+    ("--dynamodb-jitter", "dynamodb_jitter_ms", "MS", "and up to this much more, at random"),
+    (
+        "--dynamodb-throttle",
+        "dynamodb_throttle",
+        "RATE",
+        "throttle this share of DynamoDB calls (ProvisionedThroughputExceededException)",
+    ),
+    (
+        "--dynamodb-errors",
+        "dynamodb_errors",
+        "RATE",
+        "fail this share of DynamoDB calls (InternalServerError, 500)",
+    ),
+    (
+        "--partition-scale",
+        "partition_scale",
+        "N",
+        "enforce DynamoDB's per-partition-key ceilings (1,000 WCU/s, 3,000 RCU/s) divided by N",
+    ),
+    (
+        "--sqs-duplicates",
+        "sqs_duplicates",
+        "RATE",
+        "deliver this share of SQS records twice, at once",
+    ),
+    (
+        "--provider-timeouts",
+        "provider_timeouts",
+        "RATE",
+        "time out this share of the sandbox payment provider's charges, refunds and voids",
+    ),
+)
+
+
+def _fault_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "faults",
+        "injected once the stack is ready; GET/PATCH/DELETE /_local/faults reads or changes "
+        "them while it runs (infra/local/faults.py)",
+    )
+    for flag, field, metavar, text in FAULT_FLAGS:
+        group.add_argument(flag, dest=field, type=float, default=None, metavar=metavar, help=text)
+
+
+def fault_plan(args: argparse.Namespace) -> FaultPlan:
+    """The faults the command line asks for; FaultPlanInvalid names any value out of range."""
+    changes = {
+        field: getattr(args, field)
+        for _, field, _, _ in FAULT_FLAGS
+        if getattr(args, field, None) is not None
+    }
+    return FaultPlan().changed(changes)
 
 
 def writes_sam_env(args: argparse.Namespace) -> bool:
@@ -160,6 +220,7 @@ def options_from(args: argparse.Namespace) -> StackOptions:
         metering_dir=args.metering_dir,
         log_dir=args.log_dir,
         moto_host="0.0.0.0" if writes_sam_env(args) else "127.0.0.1",
+        faults=fault_plan(args),
     )
 
 
@@ -184,7 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     except JavaMissingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    stack = LocalStack(options_from(args))
+    try:
+        options = options_from(args)
+    except FaultPlanInvalid as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stack = LocalStack(options)
     try:
         stack.start()
     except BaseException:
@@ -201,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  demo products loaded: {stack.demo_products}", flush=True)
         cards = f"localstripe {stack.localstripe.endpoint}" if stack.localstripe else "sandbox"
         print(f"  cards: {cards}; Alipay and WeChat Pay: the local provider edge", flush=True)
+        if stack.options.faults != FaultPlan():
+            armed = {k: v for k, v in stack.faults.plan.to_dict().items() if v}
+            print(f"  faults armed: {armed} (/_local/faults)", flush=True)
         if writes_sam_env(args):
             files = sam_local.write(stack.emulators, args.sam_env_dir)
             print(

@@ -29,6 +29,8 @@ class FunctionSpec:
     layer_dirs: list[Path]
     environment: dict[str, str]
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Logical ids of the resources the function's policies name: what it may touch on AWS.
+    policy_resources: frozenset[str] = frozenset()
 
     @property
     def arn(self) -> str:
@@ -69,6 +71,24 @@ def _layer_dirs(layers: list[Any], template: dict[str, Any], base_dir: Path) -> 
     return dirs
 
 
+def _referenced(value: Any) -> set[str]:
+    """Logical ids a template value refers to (``Ref``, ``Fn::GetAtt``, ``Fn::Sub``'s names)."""
+    if isinstance(value, list):
+        return set().union(*(_referenced(item) for item in value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    found: set[str] = set()
+    for key, inner in value.items():
+        if key == "Ref" and isinstance(inner, str):
+            found.add(inner)
+        elif key == "Fn::GetAtt":
+            target = inner[0] if isinstance(inner, list) else str(inner).split(".")[0]
+            found.add(str(target))
+        else:
+            found |= _referenced(inner)
+    return found
+
+
 def load_functions(
     template: dict[str, Any], resolver: Resolver, base_dir: Path
 ) -> list[FunctionSpec]:
@@ -95,6 +115,7 @@ def load_functions(
                 layer_dirs=_layer_dirs(list(props.get("Layers") or []), template, base_dir),
                 environment={key: _env_string(val) for key, val in resolved_env.items()},
                 events=dict(props.get("Events") or {}),
+                policy_resources=frozenset(_referenced(props.get("Policies"))),
             )
         )
     return specs

@@ -2,8 +2,8 @@
 
 It routes by the template's Api events, enforces the payload limit and the Cognito authorizer
 before any handler runs, builds the proxy event and hands it to the function's worker pool, and
-serves the local-only routes (/_local/token, /_local/outbox, /_local/carrier-events) and the
-API's docs.
+serves the local-only routes (/_local/token, /_local/outbox, /_local/carrier-events,
+/_local/faults) and the API's docs.
 """
 
 from __future__ import annotations
@@ -40,16 +40,18 @@ from infra.local.events import (
     build_event,
     to_response,
 )
+from infra.local.faults import WORKER_KILLED, FaultPlan, FaultPlanInvalid, Faults
 from infra.local.openapi import OpenApiDocument
 from infra.local.outbox import Outbox
 from infra.local.payment_sandbox import PREFIX as PAYMENTS_PREFIX
 from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.problems import PROBLEM_TYPE, problem, problem_body
 from infra.local.routes import NoRoute, Route, WrongMethod, find_route
-from infra.local.workers import FunctionPool, InvokeError, WorkerTimedOut
+from infra.local.workers import FunctionPool, InvokeError, WorkerKilled, WorkerTimedOut
 
 log = logging.getLogger("infra.local.gateway")
 
+FAULTS_PATH = "/_local/faults"
 DEFAULT_MAX_BODY = 64 * 1024  # the template's MaxRequestBodyBytes default, as the WAF enforces it
 SWAGGER_DIR = Path(str(aws_lambda_powertools.__file__)).parent / (
     "event_handler/openapi/swagger_ui"
@@ -71,6 +73,8 @@ class Gateway:
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     _carrier: SandboxCarrier | None = field(default=None, repr=False)
     payments: PaymentSandbox | None = None
+    #: The faults the stack injects (``/_local/faults``; workers killed mid-request here).
+    faults: Faults | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
@@ -127,16 +131,22 @@ class Gateway:
 
     def _invoke(self, route: Route, event: dict[str, Any], request_id: str) -> Response:
         pool = self.pools[route.function]
+        kill_after = self.faults.kill_after() if self.faults is not None else None
         try:
-            result = pool.invoke(event, request_id)
+            result = pool.invoke(event, request_id, kill_after=kill_after)
         except WorkerTimedOut:
-            return problem(504, "internal-error", "The function timed out.")
+            return _function_failed(504, "The function timed out.")
+        except WorkerKilled:
+            if self.faults is not None:
+                self.faults.record(WORKER_KILLED)
+            log.warning("function %s: worker killed mid-request (injected fault)", route.function)
+            return _function_failed(502, "The function failed to respond.")
         except InvokeError:
             log.exception("function %s failed", route.function)
-            return problem(502, "internal-error", "The function failed to respond.")
+            return _function_failed(502, "The function failed to respond.")
         if not result.ok:
             log.error("function %s raised: %s", route.function, result.payload)
-            return problem(502, "internal-error", "The function failed to respond.")
+            return _function_failed(502, "The function failed to respond.")
         try:
             return to_response(result.payload)
         except MalformedProxyResponse as exc:
@@ -157,6 +167,8 @@ class Gateway:
         }
         if request.path.startswith(PAYMENTS_PREFIX) and self.payments is not None:
             return self.payments.handle(request)
+        if request.path.rstrip("/") == FAULTS_PATH:
+            return self._faults(request)
         entry = handlers.get(request.path.rstrip("/") or "/")
         if entry is None:
             return None
@@ -232,6 +244,32 @@ class Gateway:
             return reply  # the webhook's own problem: what a real carrier would have been told
         return _json({**sent, "webhook": json.loads(reply.get_data())}, status=202)
 
+    def _faults(self, request: Request) -> Response:
+        """``/_local/faults``: GET what is on and what was injected; PATCH turns faults on or
+        off (a JSON object of plan fields); DELETE turns every fault off."""
+        if self.faults is None:
+            return problem(404, "not-found", "This stack injects no faults.")
+        if request.method == "PATCH":
+            body = self._local_body(request)
+            if isinstance(body, Response):
+                return body
+            try:
+                self.faults.apply(self.faults.plan.changed(body))
+            except FaultPlanInvalid as exc:
+                return problem(
+                    400, "validation-error", "The fault plan is invalid.", errors=exc.errors
+                )
+        elif request.method == "DELETE":
+            self.faults.apply(FaultPlan())
+        elif request.method != "GET":
+            return problem(
+                405,
+                "method-not-allowed",
+                f"{request.method} is not allowed on {request.path}.",
+                headers={"Allow": "GET, PATCH, DELETE"},
+            )
+        return _json(self.faults.snapshot())
+
     def _outbox(self, _request: Request) -> Response:
         items = self.outbox.items() if self.outbox is not None else []
         return _json({"items": items})
@@ -278,6 +316,17 @@ class Gateway:
 
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+def _function_failed(status: int, detail: str) -> Response:
+    """What API Gateway answers when the Lambda behind a route crashed, raised or timed out:
+    502 (504 for a timeout) naming the error type in ``x-amzn-ErrorType``, as a problem."""
+    return problem(
+        status,
+        "internal-error",
+        detail,
+        headers={"x-amzn-ErrorType": "InternalServerErrorException"},
+    )
 
 
 class QuietRequestHandler(WSGIRequestHandler):

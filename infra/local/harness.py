@@ -95,6 +95,20 @@ class StackProcess:
         endpoint = self.dynamodb_endpoint if service == "dynamodb" else self.moto_endpoint
         return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
+    def faults(self) -> dict[str, Any]:
+        """GET /_local/faults: the faults on (``faults``) and those injected so far
+        (``injected``, by kind)."""
+        response = requests.get(f"{self.base_url}/_local/faults", timeout=30)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def set_faults(self, **changes: Any) -> dict[str, Any]:
+        """PATCH /_local/faults: turn faults on or off while the stack runs (fields of
+        ``infra.local.faults.FaultPlan``); what GET answers afterwards."""
+        response = requests.patch(f"{self.base_url}/_local/faults", json=changes, timeout=60)
+        response.raise_for_status()
+        return dict(response.json())
+
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
@@ -128,9 +142,13 @@ def start_stack(
     args: list[str] | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120.0,
+    partition_scale: float | None = None,
 ) -> StackProcess:
     """Start the stack on a free port and wait for its ready file. Its output, and each of its
-    function workers', goes to a log directory of its own (``StackProcess.log_dir``)."""
+    function workers', goes to a log directory of its own (``StackProcess.log_dir``).
+    ``partition_scale`` N enforces DynamoDB's per-partition-key ceilings divided by N
+    (``--partition-scale``; other faults are flags in ``args``, see ``python -m infra.local
+    --help``)."""
     workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
     ready = workdir / "ready.json"
     log_dir = workdir / "logs"
@@ -141,6 +159,8 @@ def start_stack(
     if template is not None:
         command += ["--template", str(template)]
     command += args or []
+    if partition_scale is not None:
+        command += ["--partition-scale", str(partition_scale)]
     child_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

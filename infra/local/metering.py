@@ -38,6 +38,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -316,10 +317,7 @@ def transact_write_units(params: Mapping[str, Any], consumed: Any) -> float:
             index_part += total - float(table.get("CapacityUnits") or 0)
         else:
             table_part += total
-    per_item = 0.0
-    for item in params.get("TransactItems") or []:
-        put = item.get("Put")
-        per_item += 2.0 * (_write_units(put.get("Item")) if put else 1.0)
+    per_item = sum(units.write for units in item_units("TransactWriteItems", params))
     return max(table_part, per_item) + index_part
 
 
@@ -354,38 +352,70 @@ def _write_units(item: Mapping[str, Any] | None) -> float:
     return float(max(1, math.ceil(item_size(item) / 1024))) if item else 1.0
 
 
+@dataclass(frozen=True)
+class ItemUnits:
+    """What one item of a request is estimated to cost, before DynamoDB says: its table, its key
+    (a put's whole item; None for a Query or Scan, which read a range) and its units."""
+
+    table: str
+    key: Mapping[str, Any] | None
+    read: float
+    write: float
+
+
+def _read_unit(spec: Mapping[str, Any]) -> float:
+    """One item read: a 4 KB unit, halved for an eventually consistent read."""
+    return 1.0 if spec.get("ConsistentRead") else 0.5
+
+
+def _written(table: str, put: Mapping[str, Any] | None, key: Any, factor: float) -> ItemUnits:
+    """A write of ``put``'s item (its size known) or of the item at ``key`` (at least 1 KB)."""
+    if put is not None:
+        return ItemUnits(table, put.get("Item"), 0.0, factor * _write_units(put.get("Item")))
+    return ItemUnits(table, key, 0.0, factor * 1.0)
+
+
+def item_units(operation: str, params: Mapping[str, Any]) -> list[ItemUnits]:
+    """The items a call touches and the units each is billed, estimated from the request by
+    AWS's rules: reads in 4 KB units (an item is assumed to fit one), eventually consistent
+    reads half; writes in 1 KB units (a put's item is measured, an update or delete counts
+    one); transactional reads and writes twice. DynamoDB's own figure replaces the estimate
+    where it reports one (``consumed_units``)."""
+    table = str(params.get("TableName", ""))
+    if operation == "GetItem":
+        return [ItemUnits(table, params.get("Key"), _read_unit(params), 0.0)]
+    if operation in ("Query", "Scan"):
+        return [ItemUnits(table, None, _read_unit(params), 0.0)]
+    if operation == "PutItem":
+        return [_written(table, params, None, 1.0)]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [_written(table, None, params.get("Key"), 1.0)]
+    found: list[ItemUnits] = []
+    if operation == "BatchGetItem":
+        for name, spec in (params.get("RequestItems") or {}).items():
+            keys = spec.get("Keys") or []
+            found += [ItemUnits(str(name), key, _read_unit(spec), 0.0) for key in keys]
+    elif operation == "BatchWriteItem":
+        for name, requests in (params.get("RequestItems") or {}).items():
+            for request in requests:
+                delete = (request.get("DeleteRequest") or {}).get("Key")
+                found.append(_written(str(name), request.get("PutRequest"), delete, 1.0))
+    elif operation == "TransactGetItems":
+        for entry in params.get("TransactItems") or []:
+            get = entry.get("Get") or {}
+            found.append(ItemUnits(str(get.get("TableName", "")), get.get("Key"), 2.0, 0.0))
+    elif operation == "TransactWriteItems":
+        for entry in params.get("TransactItems") or []:
+            for kind, action in entry.items():
+                name, put = str(action.get("TableName", "")), action if kind == "Put" else None
+                found.append(_written(name, put, action.get("Key"), 2.0))
+    return found
+
+
 def estimate_units(operation: str, params: Mapping[str, Any]) -> tuple[float, float]:
     """(read, write) units a call is billed when no ConsumedCapacity came back."""
-    strong = bool(params.get("ConsistentRead"))
-    read_unit = 1.0 if strong else 0.5
-    if operation in ("GetItem", "Query", "Scan"):
-        return read_unit, 0.0
-    if operation == "BatchGetItem":
-        keys = sum(
-            len(spec.get("Keys") or []) * (1.0 if spec.get("ConsistentRead") else 0.5)
-            for spec in (params.get("RequestItems") or {}).values()
-        )
-        return keys, 0.0
-    if operation == "TransactGetItems":
-        return 2.0 * len(params.get("TransactItems") or []), 0.0
-    if operation == "PutItem":
-        return 0.0, _write_units(params.get("Item"))
-    if operation in ("UpdateItem", "DeleteItem"):
-        return 0.0, 1.0
-    if operation == "BatchWriteItem":
-        units = 0.0
-        for requests in (params.get("RequestItems") or {}).values():
-            for request in requests:
-                put = request.get("PutRequest")
-                units += _write_units(put.get("Item")) if put else 1.0
-        return 0.0, units
-    if operation == "TransactWriteItems":
-        units = 0.0
-        for entry in params.get("TransactItems") or []:
-            put = entry.get("Put")
-            units += 2.0 * (_write_units(put.get("Item")) if put else 1.0)
-        return 0.0, units
-    return 0.0, 0.0
+    units = item_units(operation, params)
+    return sum(u.read for u in units), sum(u.write for u in units)
 
 
 def tables_of(operation: str, params: Mapping[str, Any]) -> set[str]:

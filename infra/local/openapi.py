@@ -1,15 +1,15 @@
 """The OpenAPI document of the whole API, merged by Powertools from every function's resolver.
 
 The merge imports each handler module, so it runs in a short-lived worker with the functions'
-environment (as a handler would import), never in the stack's own process. The worker also
-records what only the code knows (which public routes read an optional bearer token).
+environment (as a handler would import), never in the stack's own process.
 
 :func:`finish_document` then makes the merged document tell the truth about the deployed API,
 in one place, for every function and route the template declares (new ones included):
 
-- the template decides which operations exist and which need a token: routes behind the
-  Cognito authorizer get ``security: [{CognitoIdToken: []}]``, public ones none, and public ones
-  that read an optional token ``[{}, {CognitoIdToken: []}]``;
+- the template decides which operations exist, and with the access table
+  (``commerce.http.access``) which need a token: routes behind the Cognito authorizer or that
+  require one in the function get ``security: [{CognitoIdToken: []}]``, public ones none, and
+  those open to guests that read an optional token ``[{}, {CognitoIdToken: []}]``;
 - Powertools' automatic ``422 HTTPValidationError`` goes (validation errors are 400 problems);
 - every error response is ``application/problem+json`` with the ``Problem`` schema, including
   the ones the gateway itself answers with (401 without a token, 413/415 for bodies, 429).
@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from commerce.http.access import Token, declared
 from commerce.http.docs import BEARER_SCHEME, OPTIONAL_BEARER, problem_schemas
 from commerce.http.problems import PROBLEM_CONTENT_TYPE
 
@@ -97,42 +98,7 @@ def build_document(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for file in event["files"]:
         merge.add_file(file, resolver_name="app")
     result: dict[str, Any] = json.loads(merge.get_openapi_json_schema())
-    for path, method in _optional_token_operations(event["files"]):
-        operation = (result.get("paths") or {}).get(path, {}).get(method)
-        if isinstance(operation, dict):
-            operation.setdefault("security", copy.deepcopy(OPTIONAL_BEARER))
     return result
-
-
-def _loaded_resolvers(files: list[str]) -> Iterator[Any]:
-    """The ``app`` of every handler module the merge imported (it keeps them in sys.modules)."""
-    wanted = {str(Path(file).resolve()) for file in files}
-    seen: set[int] = set()
-    for module in list(sys.modules.values()):
-        location = getattr(module, "__file__", None)
-        if not location or str(Path(location).resolve()) not in wanted:
-            continue
-        resolver = getattr(module, "app", None)
-        if resolver is not None and id(resolver) not in seen:
-            seen.add(id(resolver))
-            yield resolver
-
-
-def _optional_token_operations(files: list[str]) -> list[tuple[str, str]]:
-    """(path, method) of every route whose caller comes from ``optional_caller``."""
-    from commerce.http.docs import accepts_optional_token
-
-    found: list[tuple[str, str]] = []
-    for resolver in _loaded_resolvers(files):
-        # Powertools keeps registered routes in these two lists (no public accessor in 3.x).
-        routes = [
-            *getattr(resolver, "_static_routes", []),
-            *getattr(resolver, "_dynamic_routes", []),
-        ]
-        for route in routes:
-            if getattr(route, "include_in_schema", True) and accepts_optional_token(route.func):
-                found.append((route.openapi_path, str(route.method).lower()))
-    return found
 
 
 # -- in the stack -------------------------------------------------------------------------------
@@ -237,13 +203,17 @@ def _add_problems(operation: dict[str, Any], problems: dict[int, str]) -> None:
         responses.setdefault(str(status), _problem(description))
 
 
-def _apply_security(operation: dict[str, Any], route: Route) -> None:
-    """The template's authorizer decides; a public route may read an optional token."""
-    declared = operation.pop("security", None)
-    if route.authorizer_pool:
+def _apply_security(path: str, method: str, operation: dict[str, Any], route: Route) -> None:
+    """The template's authorizer and the route's declared access decide, not the handler: a
+    token is required behind the authorizer or where the function requires one itself, and
+    optional where guests may call too (``commerce.http.access``)."""
+    operation.pop("security", None)
+    access = declared(method, path)
+    token = access.token if access is not None else Token.NONE
+    if route.authorizer_pool or token is Token.REQUIRED:
         operation["security"] = [{SECURITY_SCHEME: []}]
         _add_problems(operation, {401: _UNAUTHORIZED})
-    elif isinstance(declared, list) and {} in declared:
+    elif token is Token.OPTIONAL:
         operation["security"] = copy.deepcopy(OPTIONAL_BEARER)
         _add_problems(operation, {401: _BAD_OPTIONAL_TOKEN})
 
@@ -315,7 +285,7 @@ def finish_document(document: dict[str, Any], routes: list[Route]) -> dict[str, 
             continue
         _truthful_problems(operation)
         _no_content_is_empty(operation)
-        _apply_security(operation, route)
+        _apply_security(path, method, operation, route)
         _edge_problems(operation)
         _complete_metadata(path, method, operation, route)
 

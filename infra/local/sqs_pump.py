@@ -6,7 +6,9 @@ at a time when the event sets it (else as many as the function has workers). Wit
 ReportBatchItemFailures only the reported items stay; a handler error leaves the whole batch.
 What stays becomes visible again after the queue's visibility timeout, and moto moves it to the
 dead-letter queue once its receive count passes the redrive policy's maxReceiveCount, as SQS
-does.
+does. With ``sqs_duplicates`` on (``infra/local/faults.py``), a record is also delivered a second
+time, in another invocation started at the same moment: SQS's at-least-once delivery, made
+likely. The duplicate deletes nothing: the first delivery's outcome decides what stays.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.local.faults import SQS_DUPLICATED, Faults
 from infra.local.functions import FunctionSpec
 from infra.local.resources import CreatedResources
 from infra.local.template import ACCOUNT_ID, REGION
@@ -137,10 +140,13 @@ def messages_to_delete(
 class SqsPump:
     """Pollers for one mapping: as many threads as the function may run workers."""
 
-    def __init__(self, mapping: Mapping, pool: FunctionPool, sqs: Any) -> None:
+    def __init__(
+        self, mapping: Mapping, pool: FunctionPool, sqs: Any, faults: Faults | None = None
+    ) -> None:
         self.mapping = mapping
         self.pool = pool
         self.sqs = sqs
+        self.faults = faults
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -192,12 +198,29 @@ class SqsPump:
                 log.exception("SQS poller for %s failed; retrying", self.mapping.function)
                 self._stop.wait(1.0)
 
+    def _deliver_again(self, records: list[dict[str, Any]]) -> None:
+        """Hand ``records`` to the function once more, now, from another thread."""
+        if not records or self.faults is None:
+            return
+        self.faults.record(SQS_DUPLICATED, len(records))
+
+        def deliver() -> None:
+            try:
+                self.pool.invoke({"Records": records})
+            except InvokeError:
+                log.info("%s: a duplicate delivery found no worker", self.mapping.function)
+
+        threading.Thread(
+            target=deliver, name=f"sqs-duplicate-{self.mapping.function}", daemon=True
+        ).start()
+
     def poll_once(self) -> int:
         """Receive one batch, invoke, delete what was consumed; returns the batch size."""
         messages = self._receive()
         if not messages:
             return 0
         records = [sqs_record(message, self.mapping) for message in messages]
+        self._deliver_again([r for r in records if self.faults and self.faults.duplicate()])
         try:
             result = self.pool.invoke({"Records": records})
         except InvokeError:

@@ -1,9 +1,10 @@
 """The local stack as one object: start everything in order, stop everything in reverse.
 
 Order matters: emulators first, then the resources the template declares (which give queues
-their urls and the pool its id), then functions whose environment refers to those, then the
-gateway, the pollers (queues and streams) and the schedules, and the demo data last, through
-the gateway itself.
+their urls and the pool its id), the DynamoDB proxy when a fault needs it (its endpoint goes
+into the functions' environment), then functions whose environment refers to those, then the
+gateway, the pollers (queues and streams) and the schedules, the demo data through the gateway
+itself, and the faults asked for on the command line last (``infra/local/faults.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ from infra.local.auth import CognitoIssuer, CognitoVerifier
 from infra.local.carrier import carrier_secrets
 from infra.local.demo import load_demo_data
 from infra.local.dynamodb_local import DynamoDBLocal
+from infra.local.dynamodb_proxy import DynamoDBProxy, TableKeys
 from infra.local.emulators import REPO_ROOT, Emulators
 from infra.local.environment import DEV_WEBHOOK_SECRET, payment_environment
+from infra.local.faults import (
+    PARTITION_THROTTLED,
+    PROVIDER_TIMEOUT_VAR,
+    DynamoDBFaults,
+    FaultPlan,
+    Faults,
+)
 from infra.local.functions import FunctionSpec
 from infra.local.gateway import DEFAULT_MAX_BODY, Gateway, serve
 from infra.local.lambda_worker import LOG_DIR_KEY, WorkerConfig
@@ -32,6 +41,7 @@ from infra.local.metering import CONFIG_KEY as metering_key
 from infra.local.moto_server import MotoServer
 from infra.local.openapi import OpenApiDocument, mark_secured, merge_job
 from infra.local.outbox import Outbox
+from infra.local.partition_ceilings import PartitionCeilings
 from infra.local.payment_sandbox import PaymentSandbox
 from infra.local.processes import descendants, free_port
 from infra.local.provider_edge import ALIPAY_PATH, WECHAT_PREFIX, ProviderEdge
@@ -61,6 +71,8 @@ class StackOptions:
     metering_dir: Path | None = None  # opt-in cost metering (infra/local/metering.py)
     log_dir: Path | None = None  # each function worker's output in a file of its own here
     moto_host: str = "127.0.0.1"  # "0.0.0.0" lets Docker containers reach moto (sam_local.py)
+    #: Faults armed once the stack is ready (infra/local/faults.py); none by default.
+    faults: FaultPlan = field(default_factory=FaultPlan)
 
 
 class LocalStack:
@@ -91,6 +103,10 @@ class LocalStack:
         self.edge_server: BaseWSGIServer | None = None
         self.localstripe: LocalStripe | None = None
         self.card_provider = os.environ.get("PAYMENT_PROVIDER", "sandbox").strip().lower()
+        # Faults on demand, and the DynamoDB proxy that injects DynamoDB's (only when asked).
+        self.faults = Faults()
+        self.dynamodb_proxy: DynamoDBProxy | None = None
+        self.ceilings: PartitionCeilings | None = None
 
     @property
     def base_url(self) -> str:
@@ -118,7 +134,10 @@ class LocalStack:
         template, resolver = self.emulators.template, self.emulators.resolver
         # The payment edge and localstripe are told the gateway's address, so it is chosen first.
         self.port = self.options.port or free_port()
-        configs = self.emulators.worker_configs(extra_environment=self._start_payments())
+        extra = self._start_payments()
+        if self.options.faults.needs_proxy:
+            extra.update(self._start_dynamodb_proxy())
+        configs = self.emulators.worker_configs(extra_environment=extra)
         if self.options.metering_dir is not None:
             metering = {metering_key: str(self.options.metering_dir.resolve())}
             configs = {k: replace(c, extra={**c.extra, **metering}) for k, c in configs.items()}
@@ -155,6 +174,49 @@ class LocalStack:
                 r.path == "/admin/products" and r.method in ("POST", "ANY") for r in self.routes
             )
             self.demo_products = load_demo_data(self.base_url, has_route)
+        self.faults.listen(self._faults_changed)
+        self.faults.apply(self.options.faults)
+
+    # -- faults -----------------------------------------------------------------------------
+    def _start_dynamodb_proxy(self) -> dict[str, str]:
+        """Start the DynamoDB proxy with the fault and ceiling hooks; the endpoint variable
+        that sends the functions through it."""
+        keys = TableKeys(self.dynamodb.client())
+        self.ceilings = PartitionCeilings(
+            keys.partition_key, on_throttle=lambda n: self.faults.record(PARTITION_THROTTLED, n)
+        )
+        self.dynamodb_proxy = DynamoDBProxy(
+            self.dynamodb.endpoint, [DynamoDBFaults(self.faults), self.ceilings]
+        )
+        self.dynamodb_proxy.start()
+        log.info("DynamoDB proxy for faults on %s", self.dynamodb_proxy.endpoint)
+        return {"AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_proxy.endpoint}
+
+    def _faults_changed(self, before: FaultPlan, after: FaultPlan) -> None:
+        """Bring the stack in line with a new plan: the proxy started (and the functions sent
+        through it) the first time a DynamoDB fault is asked for, the ceilings' scale, and the
+        sandbox provider's timeouts in the environment of the functions that pay."""
+        if after.needs_proxy and self.dynamodb_proxy is None:
+            endpoint = self._start_dynamodb_proxy()
+            for pool in self.pools.values():
+                pool.reconfigure(endpoint)
+        if self.ceilings is not None:
+            self.ceilings.scale = after.partition_scale
+        if after.provider_timeouts != before.provider_timeouts:
+            rate = {PROVIDER_TIMEOUT_VAR: str(after.provider_timeouts)}
+            for logical in self._sandbox_payers():
+                self.pools[logical].reconfigure(rate)
+
+    def _sandbox_payers(self) -> list[str]:
+        """The functions whose policies grant them the sandbox provider's ledger: the ones that
+        can charge or refund through it (every function is told where it is)."""
+        named = {spec.environment.get("SANDBOX_PAYMENTS_TABLE") for spec in self.functions}
+        ledgers = {logical for logical, name in self.created.tables.items() if name in named}
+        return [
+            spec.logical_id
+            for spec in self.functions
+            if spec.policy_resources & ledgers and spec.logical_id in self.pools
+        ]
 
     def _start_payments(self) -> dict[str, str]:
         """Serve the provider edge, start localstripe when cards go to Stripe, and say where
@@ -212,6 +274,7 @@ class LocalStack:
             max_body=self.options.max_body,
             carrier_secrets=self._carrier_secrets(configs),
             payments=self._payment_sandbox(),
+            faults=self.faults,
         )
 
     def _carrier_secrets(self, configs: dict[str, WorkerConfig]) -> dict[str, str]:
@@ -241,7 +304,7 @@ class LocalStack:
         sqs = self.moto.client("sqs")
         for mapping in load_mappings(self.functions, self.created):
             if mapping.function in self.pools:
-                pump = SqsPump(mapping, self.pools[mapping.function], sqs)
+                pump = SqsPump(mapping, self.pools[mapping.function], sqs, self.faults)
                 pump.start()
                 self.pumps.append(pump)
         streams = self.dynamodb.streams_client()
@@ -277,6 +340,8 @@ class LocalStack:
             ),
             "localstripe": self.localstripe.endpoint if self.localstripe else None,
             "metering_dir": str(self.options.metering_dir) if self.options.metering_dir else None,
+            "dynamodb_proxy": self.dynamodb_proxy.endpoint if self.dynamodb_proxy else None,
+            "faults": self.faults.plan.to_dict(),
             "log_dir": str(self.options.log_dir) if self.options.log_dir else None,
         }
 
@@ -297,6 +362,7 @@ class LocalStack:
             *(pool.close for pool in self.pools.values()),
             self.spawner.shutdown,
             self._stop_edge,
+            self.dynamodb_proxy.stop if self.dynamodb_proxy else None,
             self.localstripe.stop if self.localstripe else None,
             self.emulators.stop,
         ]

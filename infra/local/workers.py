@@ -15,8 +15,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -33,6 +34,10 @@ class InvokeError(Exception):
 
 class WorkerCrashed(InvokeError):
     """The worker process died while handling the event."""
+
+
+class WorkerKilled(WorkerCrashed):
+    """The worker was killed mid-request on purpose (``infra/local/faults.py``)."""
 
 
 class WorkerTimedOut(InvokeError):
@@ -71,6 +76,8 @@ class Worker:
         self.process = process
         self.conn = conn
         self.config = config
+        #: The pool's configuration generation this worker was started with.
+        self.generation = 0
 
     @property
     def pid(self) -> int | None:
@@ -101,9 +108,18 @@ class Worker:
             raise WorkerInitFailed(f"{config.function_name} failed to initialise: {detail}")
         return worker
 
-    def invoke(self, event: Any, request_id: str, timeout: float) -> InvokeResult:
+    def invoke(
+        self, event: Any, request_id: str, timeout: float, kill_after: float | None = None
+    ) -> InvokeResult:
+        """Run one event. With ``kill_after``, the worker is SIGKILLed that many seconds into
+        the event, or as its answer comes if it answers sooner (the work done, the answer lost):
+        a crash mid-request, on purpose."""
         try:
             self.conn.send((event, request_id))
+            if kill_after is not None:
+                self.conn.poll(min(kill_after, timeout))
+                self.kill()
+                raise WorkerKilled(f"{self.config.function_name} killed mid-request")
             if not self.conn.poll(timeout):
                 self.kill()
                 raise WorkerTimedOut(f"{self.config.function_name} timed out after {timeout}s")
@@ -144,6 +160,7 @@ class FunctionPool:
         self._all: set[Worker] = set()
         self._size = 0
         self._closed = False
+        self._generation = 0
         self._cond = threading.Condition()
         self._meter = metering.dispatch_meter(config.extra.get(metering.CONFIG_KEY))
 
@@ -169,10 +186,12 @@ class FunctionPool:
                     return self._idle.pop()
                 if self._size < self.max_size:
                     self._size += 1
+                    config, generation = self.config, self._generation
                     break
                 self._cond.wait()
         try:
-            worker = self.spawner.start(self.config, self.init_timeout)
+            worker = self.spawner.start(config, self.init_timeout)
+            worker.generation = generation
         except BaseException:
             with self._cond:
                 self._size -= 1
@@ -187,8 +206,27 @@ class FunctionPool:
             if self._closed:
                 worker.stop()
                 return
-            self._idle.append(worker)
-            self._cond.notify()
+            if worker.generation == self._generation:
+                self._idle.append(worker)
+                self._cond.notify()
+                return
+        self._discard(worker)  # started before a configuration change: its successor starts anew
+        _stop_in_background([worker])
+
+    def reconfigure(self, environment: Mapping[str, str]) -> None:
+        """Change the workers' environment, as a function's configuration is updated on AWS:
+        idle workers stop now, busy ones after their event, and new ones start with it."""
+        with self._cond:
+            self.config = replace(
+                self.config, environment={**self.config.environment, **environment}
+            )
+            self._generation += 1
+            stale, self._idle = self._idle, []
+            for worker in stale:
+                self._all.discard(worker)
+                self._size -= 1
+            self._cond.notify_all()
+        _stop_in_background(stale)
 
     def _discard(self, worker: Worker) -> None:
         with self._cond:
@@ -196,14 +234,16 @@ class FunctionPool:
             self._size -= 1
             self._cond.notify()
 
-    def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
+    def invoke(
+        self, event: Any, request_id: str | None = None, *, kill_after: float | None = None
+    ) -> InvokeResult:
         """Run the handler on one event in a free worker; raises InvokeError when there is no
-        handler result."""
+        handler result (``kill_after``: see ``Worker.invoke``)."""
         request_id = request_id or str(uuid.uuid4())
         started = time.perf_counter()
         worker = self._acquire()
         try:
-            result = worker.invoke(event, request_id, float(self.config.timeout_s))
+            result = worker.invoke(event, request_id, float(self.config.timeout_s), kill_after)
         except InvokeError as exc:
             self._discard(worker)
             self._metered(request_id, event, started, type(exc).__name__)
@@ -225,6 +265,14 @@ class FunctionPool:
             self._cond.notify_all()
         for worker in workers:
             worker.stop()
+
+
+def _stop_in_background(workers: list[Worker]) -> None:
+    """Stop workers without making the caller (a request, an event) wait for them to exit."""
+    if workers:
+        threading.Thread(
+            target=lambda: [worker.stop() for worker in workers], name="stop-workers", daemon=True
+        ).start()
 
 
 def run_once(config: WorkerConfig, event: Any, spawner: Spawner, timeout: float = 120.0) -> Any:

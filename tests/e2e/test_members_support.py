@@ -21,6 +21,7 @@ from stack_helpers import (
     outbox,
     place_order,
     put_item,
+    ship,
     wait_for_order,
 )
 
@@ -73,17 +74,6 @@ def paid_order(stack: StackProcess, member: Member, sku: str, address_id: str | 
     order_id = str(place_order(stack, cart_id, reach)["order_id"])
     assert wait_for_order(stack, order_id, member.headers)["status"] == "PAID"
     return order_id
-
-
-def ship(stack: StackProcess, order_id: str, carrier: str = "sf") -> None:
-    shipped = call(
-        stack,
-        "POST",
-        f"/admin/orders/{order_id}/shipments",
-        staff(stack, "ops"),
-        json={"carrier": carrier, "tracking_number": f"SF{uuid.uuid4().hex[:10].upper()}"},
-    )
-    assert shipped.status_code == 200, shipped.text
 
 
 def carrier_event(stack: StackProcess, order_id: str, status: str, **extra: Any) -> Any:

@@ -23,6 +23,7 @@ import requests
 from http_problems import assert_problem
 from joserfc import jwk, jwt
 from moto.utilities.utils import load_resource
+from stack_helpers import eventually
 
 from infra.local.harness import REPO_ROOT, StackProcess, start_stack
 
@@ -47,17 +48,6 @@ def echo(response: requests.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.2)
 
 
 # -- the proxy event -------------------------------------------------------------------------

@@ -305,3 +305,14 @@ def test_the_alarm_topic_gets_its_email_subscription_locally(
         )
         is False
     )
+
+
+def test_a_function_knows_the_resources_its_policies_name() -> None:
+    """What the stack reads to tell which functions may pay through the sandbox provider (and
+    so must hear of its injected timeouts): their least-privilege policies, not a list."""
+    template = load_template(REPO_ROOT / "template.yaml")
+    functions = load_functions(template, Resolver(template), REPO_ROOT)
+    payers = {f.logical_id for f in functions if "SandboxPaymentsTable" in f.policy_resources}
+    assert payers == {"PaymentsFunction", "OrdersFunction", "WebhooksFunction", "SweeperFunction"}
+    catalog = next(f for f in functions if f.logical_id == "CatalogFunction")
+    assert "CatalogTable" in catalog.policy_resources

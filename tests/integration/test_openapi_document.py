@@ -11,13 +11,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import pytest
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
-from aws_lambda_powertools.event_handler.depends import Depends
-from commerce.http.auth import Caller, optional_caller, require_roles
-from commerce.http.docs import OPTIONAL_BEARER, accepts_optional_token
+from commerce.http.access import ROUTES as DECLARED
+from commerce.http.access import Token, declared
+from commerce.http.docs import OPTIONAL_BEARER
 from openapi_spec_validator import validate
 
 from infra.local.functions import FunctionSpec, load_functions
@@ -153,11 +152,34 @@ def test_throttling_is_documented_everywhere(document: dict[str, Any]) -> None:
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)
 def test_each_api_event_is_documented_with_its_auth(document: dict[str, Any], route: Route) -> None:
     operation = _operation(document, route)
-    if route.authorizer_pool:
+    access = declared(route.method, route.path)
+    assert access is not None, f"{_route_id(route)}: no access declared in commerce.http.access"
+    if route.authorizer_pool or access.token is Token.REQUIRED:
         assert operation["security"] == REQUIRED
         assert operation["responses"]["401"]["content"] == PROBLEM_CONTENT
+    elif access.token is Token.OPTIONAL:
+        assert operation["security"] == OPTIONAL_BEARER
+        assert operation["responses"]["401"]["content"] == PROBLEM_CONTENT
     else:
-        assert operation.get("security") in (None, OPTIONAL_BEARER)
+        assert "security" not in operation
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=_route_id)
+def test_the_authorizer_guards_exactly_the_routes_that_read_no_guest_token(route: Route) -> None:
+    """Behind the authorizer a guest could never reach the function, so a route open to guests
+    (or to no one's token) must be public at the gateway; a route the function does not verify
+    tokens for must be behind it."""
+    access = declared(route.method, route.path)
+    assert access is not None
+    if access.token in (Token.NONE, Token.OPTIONAL, Token.SIGNATURE):
+        assert route.authorizer_pool is None, _route_id(route)
+    elif not access.owned:
+        assert route.authorizer_pool is not None, _route_id(route)
+
+
+def test_every_declared_access_names_a_routed_operation() -> None:
+    routed = {_route_id(route) for route in ROUTES}
+    assert set(DECLARED) == routed
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=_route_id)
@@ -241,7 +263,8 @@ def test_finish_follows_the_template_not_the_handler() -> None:
 
     assert set(finished["paths"]) == {"/carts", "/carts/{cart_id}", "/admin/things"}
     assert finished["paths"]["/carts"]["post"]["security"] == OPTIONAL_BEARER
-    assert "security" not in finished["paths"]["/carts/{cart_id}"]["get"]
+    # The handler said a token is required; the template and the access table say guests too.
+    assert finished["paths"]["/carts/{cart_id}"]["get"]["security"] == OPTIONAL_BEARER
     admin = finished["paths"]["/admin/things"]["post"]
     assert admin["security"] == REQUIRED
     assert {"400", "401", "413", "415", "429"} <= set(admin["responses"])
@@ -271,37 +294,6 @@ def test_finish_moves_problems_documented_as_json_to_problem_json() -> None:
     )
     finished = finish_document(merged, [_route("/carts", "POST", secured=False)])
     assert finished["paths"]["/carts"]["post"]["responses"]["409"]["content"] == PROBLEM_CONTENT
-
-
-# -- optional tokens are found in the code ---------------------------------------------------------
-def owner(caller: Annotated[Caller, Depends(optional_caller)]) -> Caller:
-    """A dependency built on optional_caller (annotations resolve at module level only)."""
-    return caller
-
-
-def test_optional_token_routes_are_recognised_through_their_dependencies() -> None:
-    app = APIGatewayRestResolver(enable_validation=True)
-
-    @app.get("/guest")
-    def guest(caller: Annotated[Caller, Depends(optional_caller)]) -> dict[str, str]:
-        return {}
-
-    @app.get("/nested")
-    def nested(caller: Annotated[Caller, Depends(owner)]) -> dict[str, str]:
-        return {}
-
-    @app.get("/staff")
-    def staff(caller: Annotated[Caller, Depends(require_roles("ops"))]) -> dict[str, str]:
-        return {}
-
-    @app.get("/open")
-    def open_route() -> dict[str, str]:
-        return {}
-
-    assert accepts_optional_token(guest)
-    assert accepts_optional_token(nested)
-    assert not accepts_optional_token(staff)
-    assert not accepts_optional_token(open_route)
 
 
 def test_the_command_line_writes_the_same_document(

@@ -7,13 +7,12 @@ progress (with Retry-After), never a second order and never a 5xx.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 import requests
+from races import burst, request
 from stack_helpers import create_product, inventory, new_cart, put_item
 
 pytestmark = pytest.mark.reliability
@@ -46,27 +45,14 @@ def test_concurrent_retries_make_one_order(stack: Any, guest: bool) -> None:
     body = {"cart_id": cart_id, "payment": {"method": "card", "token": "tok_ok"}}
     if guest:
         body["email"] = "rel-guest@example.com"
-    start = threading.Barrier(CONCURRENCY)
+    keyed = {**headers, "Idempotency-Key": key}
+    replies = burst(request("POST", f"{base}/orders", json=body, headers=keyed), CONCURRENCY)
 
-    def attempt(_: int) -> requests.Response:
-        start.wait(timeout=30)
-        return requests.post(
-            f"{base}/orders",
-            json=body,
-            headers={**headers, "Idempotency-Key": key},
-            timeout=60,
-        )
-
-    with ThreadPoolExecutor(CONCURRENCY) as pool:
-        replies = list(pool.map(attempt, range(CONCURRENCY)))
-
-    accepted = [r for r in replies if r.status_code == 202]
-    busy = [r for r in replies if r.status_code == 409]
-    assert len(accepted) + len(busy) == CONCURRENCY, [(r.status_code, r.text) for r in replies]
-    assert accepted, "no attempt got the order"
+    # One body for every 202; a 409 only while the first is still running, with Retry-After.
+    accepted = replies.answered_alike(202, refusals={409: "conflict"})
     assert len({r.text for r in accepted}) == 1, "retries must see the first response verbatim"
+    busy = [r for r in replies.answers if r.status_code == 409]
     for reply in busy:
-        assert reply.json()["type"] == "conflict"
         assert reply.headers.get("Retry-After") == "1"
     order_id = accepted[0].json()["order_id"]
     print(f"\n{len(accepted)} x 202 (one body), {len(busy)} x 409 in progress")
@@ -81,8 +67,6 @@ def test_concurrent_retries_make_one_order(stack: Any, guest: bool) -> None:
     assert level["reserved"] + (10 - level["on_hand"]) == 2  # held (or committed) once
 
     # A late retry still gets the same body.
-    late = requests.post(
-        f"{base}/orders", json=body, headers={**headers, "Idempotency-Key": key}, timeout=60
-    )
+    late = requests.post(f"{base}/orders", json=body, headers=keyed, timeout=60)
     assert late.status_code == 202
     assert late.text == accepted[0].text

@@ -6,12 +6,12 @@ import hashlib
 import secrets
 
 import pytest
+from commerce.domain.access import Reach
 from commerce.domain.cart import (
     COUNTRIES,
     GUEST_TOKEN_BYTES,
     MAX_LINES,
     MAX_QUANTITY_PER_LINE,
-    Access,
     Cart,
     CartError,
     CartLine,
@@ -27,6 +27,7 @@ from commerce.domain.cart import (
     issue_guest_token,
     new_cart,
     normalise_phone,
+    order_token_for,
     parse_shipping_address,
 )
 from commerce.domain.money import Money
@@ -223,6 +224,21 @@ def test_refuses_a_random_source_that_is_not_url_safe_32_bytes(bad: str) -> None
         issue_guest_token(lambda _: bad)
 
 
+@settings(max_examples=50)
+@given(cart_token=st.text(alphabet="ABCDEFabcdef0123456789_-", min_size=43, max_size=64))
+def test_an_order_token_is_derived_from_the_cart_token_and_the_order(cart_token: str) -> None:
+    """The same on every retry of one checkout, another for another order or cart, shaped like
+    an issued token (so it passes the same checks), and never the cart token itself."""
+    token = order_token_for(cart_token, "order-1")
+    assert token == order_token_for(cart_token, "order-1")
+    assert token.token != order_token_for(cart_token, "order-2").token
+    assert token.token != order_token_for(cart_token + "x", "order-1").token
+    assert len(token.token) == 43
+    assert token.token != cart_token
+    assert guest_token_matches(token.token_hash, token.token)
+    assert not guest_token_matches(token.token_hash, cart_token)
+
+
 @pytest.mark.parametrize(
     ("stored", "presented", "matches"),
     [
@@ -245,39 +261,39 @@ def test_token_matching(stored: str | None, presented: str | None, matches: bool
 @pytest.mark.parametrize(
     ("sub", "staff", "token", "expected"),
     [
-        ("alice", False, None, Access.WRITE),  # owner
-        ("alice", True, None, Access.WRITE),  # owner who is also staff
-        ("bob", False, None, Access.NONE),  # stranger
-        ("bob", False, TOKEN, Access.NONE),  # an owned cart's token no longer opens it
-        ("bob", True, None, Access.READ),  # staff read only
-        (None, False, None, Access.NONE),  # anonymous
-        (None, True, None, Access.READ),
+        ("alice", Reach.NONE, None, Reach.ACT),  # owner
+        ("alice", Reach.SEE, None, Reach.ACT),  # owner who is also staff
+        ("bob", Reach.NONE, None, Reach.NONE),  # stranger
+        ("bob", Reach.NONE, TOKEN, Reach.NONE),  # an owned cart's token no longer opens it
+        ("bob", Reach.SEE, None, Reach.SEE),  # staff who may only read here
+        (None, Reach.NONE, None, Reach.NONE),  # anonymous
+        (None, Reach.ACT, None, Reach.ACT),  # staff whose role the route lets act
     ],
 )
 def test_access_to_a_customers_cart(
-    sub: str | None, staff: bool, token: str | None, expected: Access
+    sub: str | None, staff: Reach, token: str | None, expected: Reach
 ) -> None:
     cart = Cart("c", owner="alice")
-    assert cart_access(cart, caller_sub=sub, is_staff=staff, cart_token=token) is expected
+    assert cart_access(cart, caller_sub=sub, staff=staff, cart_token=token) is expected
 
 
 @pytest.mark.parametrize(
     ("sub", "staff", "token", "expected"),
     [
-        (None, False, TOKEN, Access.WRITE),  # the guest
-        ("bob", False, TOKEN, Access.WRITE),  # a signed-in holder of the token
-        (None, False, None, Access.NONE),
-        (None, False, "wrong" * 10, Access.NONE),
-        ("bob", False, None, Access.NONE),  # owner None never matches a sub
-        (None, True, None, Access.READ),
-        ("ops", True, TOKEN, Access.WRITE),
+        (None, Reach.NONE, TOKEN, Reach.ACT),  # the guest
+        ("bob", Reach.NONE, TOKEN, Reach.ACT),  # a signed-in holder of the token
+        (None, Reach.NONE, None, Reach.NONE),
+        (None, Reach.NONE, "wrong" * 10, Reach.NONE),
+        ("bob", Reach.NONE, None, Reach.NONE),  # owner None never matches a sub
+        (None, Reach.SEE, None, Reach.SEE),
+        ("ops", Reach.SEE, TOKEN, Reach.ACT),
     ],
 )
 def test_access_to_a_guest_cart(
-    sub: str | None, staff: bool, token: str | None, expected: Access
+    sub: str | None, staff: Reach, token: str | None, expected: Reach
 ) -> None:
     cart = guest_cart()
-    assert cart_access(cart, caller_sub=sub, is_staff=staff, cart_token=token) is expected
+    assert cart_access(cart, caller_sub=sub, staff=staff, cart_token=token) is expected
 
 
 # --- Claims -----------------------------------------------------------------------------------
@@ -290,8 +306,8 @@ def test_a_signed_in_token_holder_claims_a_guest_cart() -> None:
     assert claimed.owner == "alice"
     assert claimed.guest_token_hash is None
     assert claimed.lines == cart.lines
-    assert cart_access(claimed, caller_sub="alice", is_staff=False, cart_token=None) is Access.WRITE
-    assert cart_access(claimed, caller_sub=None, is_staff=False, cart_token=TOKEN) is Access.NONE
+    assert cart_access(claimed, caller_sub="alice", staff=Reach.NONE, cart_token=None) is Reach.ACT
+    assert cart_access(claimed, caller_sub=None, staff=Reach.NONE, cart_token=TOKEN) is Reach.NONE
     again, same = claim(claimed, caller_sub="alice", cart_token=TOKEN)
     assert again is ClaimOutcome.ALREADY_YOURS
     assert same == claimed

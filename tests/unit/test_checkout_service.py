@@ -16,6 +16,7 @@ from commerce.domain.cart import hash_guest_token
 from commerce.domain.orders import OrderStatus
 from commerce.errors import Conflict, Forbidden, NotFound
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import checkout
 from commerce.orders.schemas import PlaceOrderIn
 from commerce.store.carts import StoredCart
@@ -140,7 +141,9 @@ def test_who_may_check_out_a_cart(fakes: World) -> None:
         checkout.place(_body(placed_cart.cart_id), Caller(), GUEST_TOKEN)
     with pytest.raises(Forbidden):
         checkout.place(
-            _body(placed_cart.cart_id), Caller(sub="agent", groups=frozenset({"support"})), None
+            _body(placed_cart.cart_id),
+            admit("POST", "/orders", Caller(sub="agent", groups=frozenset({"support"}))),
+            None,
         )
     with pytest.raises(NotFound):
         checkout.place(_body("0" * 32), CUSTOMER, None)
@@ -198,6 +201,43 @@ def test_a_payment_queue_that_refuses_leaves_the_order_marked_for_the_reconciler
     answer = checkout.place(_body(placed_cart.cart_id), CUSTOMER, None)
     assert fakes.order(answer["order_id"]).dispatch_pending is True
     assert fakes.queue.sent == []
+
+
+def test_a_checkout_retried_after_its_answer_was_lost_answers_the_same_202(
+    fakes: World,
+) -> None:
+    """The function died after the placement and before the answer (the client saw a 502):
+    the retry under the same key finds the cart checked out into its own order and answers the
+    first 202, guest token included; the hand-off the first attempt never made is finished;
+    nothing is placed twice, and another key on that cart is still 409."""
+    guest_cart = cart(
+        fakes, {"A": (2, LIVE)}, now=NOW, owner=None, token_hash=hash_guest_token(GUEST_TOKEN)
+    )
+    body = _body(guest_cart.cart_id, email="guest@example.com")
+    fakes.queue.refuse = True  # the first attempt dies before its hand-off to payments
+    first = checkout.place(body, Caller(), GUEST_TOKEN, scope="scope-of-key-1")
+    assert fakes.queue.sent == []
+    fakes.queue.refuse = False
+    again = checkout.place(body, Caller(), GUEST_TOKEN, scope="scope-of-key-1")
+    assert again == first
+    order = fakes.order(first["order_id"])
+    assert order.order.order_token_hash == hash_guest_token(first["order_token"])
+    assert list(fakes.book.orders) == [first["order_id"]]
+    assert fakes.queue.sent == [first["order_id"]]
+    assert order.dispatch_pending is False
+    assert _levels(fakes, "A") == (10, 2)
+    with pytest.raises(Conflict, match="already been checked out"):
+        checkout.place(body, Caller(), GUEST_TOKEN, scope="scope-of-key-2")
+
+
+def test_the_order_id_follows_the_key_and_the_cart(fakes: World) -> None:
+    one = checkout.placed_order_id("scope-a", "c" * 32)
+    assert one == checkout.placed_order_id("scope-a", "c" * 32)
+    assert len({one, checkout.placed_order_id("scope-b", "c" * 32)}) == 2
+    assert len({one, checkout.placed_order_id("scope-a", "d" * 32)}) == 2
+    placed_cart = cart(fakes, {"A": (1, LIVE)}, now=NOW)
+    answer = checkout.place(_body(placed_cart.cart_id), CUSTOMER, None, scope="scope-a")
+    assert answer["order_id"] == checkout.placed_order_id("scope-a", placed_cart.cart_id)
 
 
 def test_concurrent_checkouts_of_one_cart_place_one_order(fakes: World) -> None:

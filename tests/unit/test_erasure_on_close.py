@@ -19,6 +19,7 @@ from commerce.domain.orders import OrderEvent, OrderStatus, advance
 from commerce.domain.privacy import ERASED_EMAIL, ERASED_OWNER, ERASED_PHONE, ERASED_TEXT
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import cancel, charging, fulfilment, returns
 from commerce.orders.book import NO_EFFECTS
 from commerce.orders.schemas import ReturnIn, ShipmentIn
@@ -29,7 +30,11 @@ from order_fakes import World, world
 
 pytestmark = pytest.mark.unit
 
-OPS = Caller(sub="ops-1", groups=frozenset({"ops"}))
+_OPS = Caller(sub="ops-1", groups=frozenset({"ops"}))
+#: Ops as each route admits them (the reach their role gives on it).
+SHIPS = admit("POST", "/admin/orders/{order_id}/shipments", _OPS)
+CANCELS = admit("POST", "/orders/{order_id}/cancel", _OPS)
+RECEIVES = admit("POST", "/admin/orders/{order_id}/returns/{return_id}/receive", _OPS)
 CUSTOMER = Caller(sub=OWNER, groups=frozenset({"customer"}))
 AT = 1_893_456_100
 _now = [AT]
@@ -69,7 +74,7 @@ def _paid(fakes: World) -> str:
 
 def _shipped(fakes: World) -> str:
     order_id = _paid(fakes)
-    fulfilment.ship_order(order_id, ShipmentIn(carrier="sf", tracking_number="SF9876543210"), OPS)
+    fulfilment.ship_order(order_id, ShipmentIn(carrier="sf", tracking_number="SF9876543210"), SHIPS)
     return order_id
 
 
@@ -120,7 +125,7 @@ def test_the_moves_before_the_close_leave_the_order_to_its_customer(fakes: World
     fakes.book.mark_erase_on_close(placed.order_id)
     charging.pay(placed.order_id)
     assert_still_theirs(fakes.order(placed.order_id))
-    fulfilment.ship_order(placed.order_id, ShipmentIn(carrier="sf", tracking_number="SF1"), OPS)
+    fulfilment.ship_order(placed.order_id, ShipmentIn(carrier="sf", tracking_number="SF1"), SHIPS)
     shipped = fakes.order(placed.order_id)
     assert_still_theirs(shipped)
     assert shipped.tracking_number == "SF1"
@@ -131,7 +136,7 @@ def test_the_moves_before_the_close_leave_the_order_to_its_customer(fakes: World
 def test_cancelling_a_paid_order_anonymises_it_refunds_and_restocks(fakes: World) -> None:
     order_id = _paid(fakes)
     fakes.book.mark_erase_on_close(order_id)
-    out = cancel.cancel_order(order_id, OPS, ())
+    out = cancel.cancel_order(order_id, CANCELS, ())
     assert out.status == "CANCELLED"
     assert_anonymised(fakes.order(order_id))
     assert fakes.net_charged(order_id) == 0
@@ -157,7 +162,7 @@ def test_a_refunded_return_anonymises_the_order_and_reverses_no_points(fakes: Wo
     body = ReturnIn.model_validate({"lines": [{"sku": "A", "quantity": 1}], "reason": "quality"})
     return_id = returns.request_return(order_id, body, CUSTOMER, ()).return_id
     fakes.book.mark_erase_on_close(order_id)
-    out = returns.receive_return(order_id, return_id, OPS)
+    out = returns.receive_return(order_id, return_id, RECEIVES)
     assert out.status == "REFUNDED"
     stored = fakes.order(order_id)
     assert_anonymised(stored)
@@ -175,7 +180,7 @@ def test_an_erasure_landing_between_a_cancel_s_read_and_write_still_anonymises(
     order_id = _placed(fakes).order_id
     fakes.book.before_write = lambda target: fakes.book.mark_erase_on_close(order_id)
     writes = fakes.book.writes
-    cancel.cancel_order(order_id, OPS, ())
+    cancel.cancel_order(order_id, CANCELS, ())
     assert fakes.book.writes == writes + 1
     stored = fakes.order(order_id)
     assert stored.status is OrderStatus.CANCELLED
@@ -184,7 +189,7 @@ def test_an_erasure_landing_between_a_cancel_s_read_and_write_still_anonymises(
 
 def test_an_order_not_marked_is_closed_as_ever(fakes: World) -> None:
     order_id = _paid(fakes)
-    cancel.cancel_order(order_id, OPS, ())
+    cancel.cancel_order(order_id, CANCELS, ())
     stored = fakes.order(order_id)
     assert stored.order.owner == OWNER
     assert stored.order.email == "buyer@example.com"

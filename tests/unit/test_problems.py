@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from botocore.exceptions import ClientError
 from commerce.errors import (
     CommerceError,
     Conflict,
@@ -16,9 +20,12 @@ from commerce.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from commerce.http.api import install
 from commerce.http.problems import PROBLEM_CONTENT_TYPE, problem_response, validation_problem
+from pynamodb.exceptions import UpdateError
 
 pytestmark = pytest.mark.unit
+EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 @pytest.mark.parametrize(
@@ -79,3 +86,30 @@ def test_value_error_prefix_is_dropped() -> None:
         [{"loc": ("body", "skus"), "type": "value_error", "msg": "Value error, SKU listed twice"}]
     )
     assert problem.errors[0].message == "SKU listed twice"
+
+
+def _resolved(failure: BaseException) -> dict[str, Any]:
+    """What a route that raised ``failure`` answers, through the shared wiring of every API."""
+    app = install(APIGatewayRestResolver(enable_validation=True))
+
+    @app.get("/things/<thing_id>")
+    def get_thing(thing_id: str) -> dict[str, str]:
+        raise failure
+
+    event = json.loads((EVENTS / "catalog_get_product.json").read_text())
+    event.update(resource="/things/{thing_id}", path="/things/t-1")
+    event["pathParameters"] = {"thing_id": "t-1"}
+    answer: dict[str, Any] = app.resolve(event, None)  # type: ignore[arg-type]
+    return answer
+
+
+def test_dynamodb_throttling_that_outlasted_the_sdks_retries_is_a_429_to_retry() -> None:
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "hot key"}},
+        "UpdateItem",
+    )
+    answer = _resolved(UpdateError(cause=throttled))
+    assert answer["statusCode"] == 429
+    assert answer["multiValueHeaders"]["Retry-After"] == ["1"]
+    assert json.loads(answer["body"])["type"] == "too-many-requests"
+    assert _resolved(RuntimeError("a bug"))["statusCode"] == 500

@@ -13,6 +13,7 @@ import pytest
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderEvent, OrderStatus, PaymentStatus, advance
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import charging, returns
 from commerce.orders.book import NO_EFFECTS
 from commerce.orders.schemas import ReturnIn
@@ -22,7 +23,11 @@ from order_fakes import World, world
 
 pytestmark = pytest.mark.unit
 
-OPS = Caller(sub="ops-1", groups=frozenset({"ops"}))
+OPS = admit(
+    "POST",
+    "/admin/orders/{order_id}/returns/{return_id}/receive",
+    Caller(sub="ops-1", groups=frozenset({"ops"})),
+)
 GUEST = Caller()
 
 

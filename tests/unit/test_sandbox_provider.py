@@ -27,6 +27,7 @@ from commerce.payments.sandbox import (
     InMemoryLedger,
     Record,
     SandboxProvider,
+    charge_id_for,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -320,3 +321,62 @@ def test_any_refund_sequence_stays_within_the_charge(amounts: list[tuple[int, in
         assert by_key.setdefault(key, result.amount.amount) == result.amount.amount
         assert result.refunded_total.amount <= AMOUNT.amount
     assert provider.refunded_total(charge_id).amount == sum(by_key.values()) <= AMOUNT.amount
+
+
+# --- Injected timeouts (the local stack's --provider-timeouts) -------------------------------
+
+
+def _timing_out(rate: float = 0.5) -> SandboxProvider:
+    """A sandbox that times out ``rate`` of its calls, without the wait."""
+    return SandboxProvider(InMemoryLedger(), timeout_rate=rate, wait=lambda _: None)
+
+
+def test_timeouts_are_spread_evenly_first_before_then_after_the_money_moves() -> None:
+    provider = _timing_out(0.5)  # calls 1, 3, 5, ... time out
+    with pytest.raises(TransientProviderError, match="before"):
+        charge(provider, "ord-1")
+    assert provider.charge_count("ord-1") == 0  # timed out before anything moved
+    assert charge(provider, "ord-1").approved
+    with pytest.raises(TransientProviderError, match="after"):
+        charge(provider, "ord-2")
+    assert provider.charge_count("ord-2") == 1  # charged, though the caller heard nothing
+    retried = charge(provider, "ord-2")
+    assert retried.approved
+    assert provider.charge_count("ord-2") == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rate=st.floats(min_value=0.01, max_value=0.5),
+    calls=st.lists(st.sampled_from(["charge", "refund"]), min_size=1, max_size=30),
+)
+def test_retrying_every_timeout_charges_once_and_refunds_within_the_charge(
+    rate: float, calls: list[str]
+) -> None:
+    """A caller that retries every timeout (as the payments queue does) is answered on the next
+    try at most (a rate up to 1/2 never times out twice in a row), ends with one charge per
+    order, and refunds retried the same way never pass it."""
+    provider = _timing_out(rate)
+    charge_id = charge_id_for("ord-0", charge_key("ord-0"))
+    answered = {"refund": 0}
+
+    def once(call: str, n: int) -> None:
+        if call == "charge":
+            charge(provider, f"ord-{n % 3}")
+        else:
+            provider.refund(charge_id, Money(1_000), refund_key("ord-0", f"r{n}"))
+            answered["refund"] += 1
+
+    for n, call in enumerate(["charge", *calls]):
+        for attempt in range(2):
+            try:
+                once("charge" if n == 0 else call, n)
+                break
+            except TransientProviderError:
+                assert attempt == 0, "timed out twice in a row"
+            except PermanentProviderError:
+                break
+    assert all(provider.charge_count(f"ord-{n}") <= 1 for n in range(3))
+    assert provider.charge_count("ord-0") == 1
+    refunded = provider.refunded_total(charge_id).amount
+    assert refunded == 1_000 * answered["refund"] <= AMOUNT.amount

@@ -192,6 +192,33 @@ def test_a_redelivery_announces_the_settled_order_again_under_the_same_id(fakes:
     assert fakes.provider.charge_count(order.order_id) == 1
 
 
+def test_a_sold_count_lost_after_the_paid_write_is_made_by_the_redelivery(
+    fakes: World,
+) -> None:
+    """The PAID write landed, then counting the sale failed (DynamoDB throttled the product's
+    key past every retry, or the consumer died): the message comes back and finds the order
+    already PAID. The redelivery must still count the sale, once."""
+    order = fakes.place({"A": 2})
+    counted = fakes.sales.count
+    failures = iter([TooManyRequests(1, "the product's key is throttled")])
+
+    def count_failing_once(order_id: str, event: str, units: dict[str, int]) -> None:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        counted(order_id, event, units)
+
+    fakes.sales.count = count_failing_once  # type: ignore[method-assign]
+    with pytest.raises(TooManyRequests):
+        charging.pay(order.order_id)
+    assert fakes.order(order.order_id).status is OrderStatus.PAID
+    assert fakes.sales.sold.get("A", 0) == 0
+    assert charging.pay(order.order_id).result is Result.ALREADY_SETTLED
+    assert fakes.sales.sold == {"A": 2}
+    charging.pay(order.order_id)  # a third delivery counts nothing more
+    assert fakes.sales.sold == {"A": 2}
+
+
 def test_a_message_for_no_order_is_poison(fakes: World) -> None:
     with pytest.raises(PoisonMessage):
         charging.pay("0" * 32)

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from commerce.errors import TooManyRequests
 from commerce.store import kit
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, GetError, PutError, UpdateError
 from pynamodb.models import Model
 
 REGION = "us-east-1"
@@ -330,3 +331,40 @@ def test_racing_writers_never_lose_an_increment(table: None, atomic_writes: None
     assert successes > 0
     assert int(final.value) == successes  # every success counted once, none lost
     assert int(final.version) == successes
+
+
+# --- throttling -------------------------------------------------------------------------------
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "..."}}, "PutItem")
+
+
+@pytest.mark.parametrize(
+    ("error", "throttled"),
+    [
+        (PutError(cause=_client_error("ProvisionedThroughputExceededException")), True),
+        (UpdateError(cause=_client_error("ThrottlingException")), True),
+        (_client_error("RequestLimitExceeded"), True),
+        (PutError(cause=_client_error("ConditionalCheckFailedException")), False),
+        (_client_error("InternalServerError"), False),
+        (RuntimeError("nothing to do with DynamoDB"), False),
+    ],
+)
+def test_throttling_is_told_apart_from_every_other_failure(
+    error: BaseException, throttled: bool
+) -> None:
+    assert kit.throttled(error) is throttled
+
+
+def _read_that_fails() -> None:
+    try:
+        raise GetError(cause=_client_error("ProvisionedThroughputExceededException"))
+    except GetError as inner:
+        raise RuntimeError("the read failed") from inner
+
+
+def test_throttling_is_found_behind_the_error_it_caused() -> None:
+    with pytest.raises(RuntimeError) as caught:
+        _read_that_fails()
+    assert kit.throttled(caught.value)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from typing import Any
 
@@ -78,11 +80,13 @@ def test_rejections(token: str, reason: str) -> None:
     assert reason in raised.value.detail
 
 
+def _segment(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
 def test_an_unsigned_token_is_rejected() -> None:
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none"}).encode()).rstrip(b"=")
-    body = base64.urlsafe_b64encode(json.dumps(claims()).encode()).rstrip(b"=")
     with pytest.raises(Unauthorized):
-        verify(f"{header.decode()}.{body.decode()}.")
+        verify(f"{_segment({'alg': 'none'})}.{_segment(claims())}.")
 
 
 def test_leeway_admits_a_just_expired_token() -> None:
@@ -122,3 +126,20 @@ def test_the_issuer_is_the_pool_url() -> None:
     assert cognito_issuer("eu-west-1", "eu-west-1_abc") == (
         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"
     )
+
+
+def test_a_token_signed_hs256_with_the_public_key_is_rejected() -> None:
+    """Key confusion: HMAC keyed with the published RSA key must not pass for RS256."""
+    signing_input = f"{_segment({'alg': 'HS256', 'kid': 'k1'})}.{_segment(claims())}"
+    secret = KEY.as_pem(private=False)
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    forged = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify(forged)
+
+
+def test_claims_edited_under_a_genuine_signature_are_rejected() -> None:
+    header, _, signature = sign(claims()).split(".")
+    edited = f"{header}.{_segment(claims(**{'cognito:groups': ['admin'], 'sub': 'root'}))}"
+    with pytest.raises(Unauthorized, match="not valid"):
+        verify(f"{edited}.{signature}")

@@ -11,6 +11,7 @@ from commerce.domain.orders import IllegalTransition, OrderStatus
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
 from commerce.errors import NotFound, ValidationFailed
 from commerce.http.auth import Caller
+from commerce.http.gate import admit
 from commerce.orders import charging, fulfilment
 from commerce.orders.schemas import ShipmentIn
 from commerce.orders.tracking import OUT_FOR_DELIVERY_EVENT, record_carrier_event
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.unit
 
 T = TrackingStatus
 AT = 1_893_456_100
-OPS = Caller(sub="ops-1", groups=frozenset({"ops"}))
+OPS = admit(
+    "POST", "/admin/orders/{order_id}/shipments", Caller(sub="ops-1", groups=frozenset({"ops"}))
+)
 CARRIER = "sf"
 
 

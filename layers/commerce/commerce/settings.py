@@ -77,6 +77,9 @@ class Settings:
     #: Test-only fault injection: the share of approved charges after which the payments
     #: consumer raises before writing PAID. Ignored in prod (payments_crash_rate).
     payments_crash_after_charge_rate: float = 0.0
+    #: Test-only fault injection: the share of the sandbox provider's charges and refunds that
+    #: time out (the local stack's ``--provider-timeouts``). The sandbox never runs in prod.
+    sandbox_provider_timeout_rate: float = 0.0
     #: SSM SecureString holding {sender: [secrets]} for webhook signatures (on AWS).
     webhook_secrets_parameter: str = ""
     #: The same JSON straight from the environment (the local stack; never honoured in prod).
@@ -160,6 +163,7 @@ class Settings:
             or ("stripe" if stage == "prod" else "sandbox"),
             sandbox_payments_table=env.get("SANDBOX_PAYMENTS_TABLE", ""),
             payments_crash_after_charge_rate=_rate(env, "PAYMENTS_CRASH_AFTER_CHARGE_RATE"),
+            sandbox_provider_timeout_rate=_rate(env, "SANDBOX_PROVIDER_TIMEOUT_RATE"),
             webhook_secrets_parameter=env.get(
                 "WEBHOOK_SECRETS_PARAMETER", f"/commerce/{stage}/webhook-secrets"
             ),

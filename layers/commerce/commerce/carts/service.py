@@ -1,8 +1,9 @@
 """Cart use cases, one per route: who may do what (domain ``cart_access``), then the store.
 
-Access: the owner and the guest token's holder may change a cart, staff may read any cart, and
-anyone else gets 404 so a stranger never learns a cart exists. Staff trying to change a cart
-they can read get 403: they already know it exists.
+Access: the owner and the guest token's holder may change a cart; staff reach it as far as the
+route's declared access says (``commerce.http.access``: read any cart, change none), and anyone
+else gets 404 so a stranger never learns a cart exists. Staff trying to change a cart they can
+read get 403: they already know it exists.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from commerce.carts.views import cart_view
 from commerce.clock import now_iso
 from commerce.coupons import applying
 from commerce.customers.addresses import owned_address
+from commerce.domain.access import Reach
 from commerce.domain.cart import (
-    Access,
     CartError,
     ClaimOutcome,
     TooManyLines,
@@ -68,18 +69,18 @@ def _load(cart_id: str) -> StoredCart:
     return cart
 
 
-def _access(cart: StoredCart, caller: Caller, cart_token: str | None) -> Access:
+def _access(cart: StoredCart, caller: Caller, cart_token: str | None) -> Reach:
     return cart_access(
         cart.to_domain(clock.now()),
         caller_sub=caller.sub,
-        is_staff=caller.is_staff,
+        staff=caller.reach,
         cart_token=cart_token,
     )
 
 
 def _readable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
     cart = _load(cart_id)
-    if _access(cart, caller, cart_token) is Access.NONE:
+    if not _access(cart, caller, cart_token).sees:
         raise NotFound("No such cart")
     return cart
 
@@ -87,9 +88,9 @@ def _readable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCar
 def _writable(cart_id: str, caller: Caller, cart_token: str | None) -> StoredCart:
     cart = _load(cart_id)
     access = _access(cart, caller, cart_token)
-    if access is Access.READ:
+    if access is Reach.SEE:
         raise Forbidden("Staff may read this cart but only its owner may change it")
-    if access is Access.NONE:
+    if access is Reach.NONE:
         raise NotFound("No such cart")
     if cart.checked_out:
         raise Conflict("This cart has been checked out; it can no longer change")

@@ -6,11 +6,14 @@ store must take, positive, or give back, negative) so the line and its stock hol
 Guests are identified by a cart token: a random secret the client keeps and sends back as
 ``X-Cart-Token``. The cart stores only its SHA-256 hash and compares in constant time. The
 random source is the caller's (``issue_guest_token(secrets.token_urlsafe)``), keeping this
-module free of I/O and deterministic under test.
+module free of I/O and deterministic under test. The order token a guest's checkout answers
+with is derived from the cart token (``order_token_for``), so a retried checkout can answer with
+the same one.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -19,6 +22,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Final, NamedTuple
 
+from commerce.domain.access import Reach
 from commerce.domain.money import Money
 from commerce.domain.pricing import PriceLine
 from commerce.domain.product import is_valid_sku
@@ -74,6 +78,16 @@ def issue_guest_token(token_urlsafe: Callable[[int], str]) -> GuestToken:
     token = token_urlsafe(GUEST_TOKEN_BYTES)
     if not _TOKEN_RE.fullmatch(token):
         raise ValueError("the random source did not produce a url-safe token of 32 bytes")
+    return GuestToken(token, hash_guest_token(token))
+
+
+def order_token_for(cart_token: str, order_id: str) -> GuestToken:
+    """The order token of the guest order ``order_id`` placed from the cart of ``cart_token``:
+    an HMAC of the order id keyed by the cart token, as long as an issued token. Only the cart
+    token's holder can compute it, and that holder may read the order anyway; being derived, it
+    is the same on every retry of the checkout, which never stores it in the clear."""
+    digest = hmac.new(cart_token.encode(), f"order:{order_id}".encode(), hashlib.sha256).digest()
+    token = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     return GuestToken(token, hash_guest_token(token))
 
 
@@ -367,25 +381,16 @@ def new_cart(cart_id: str, *, owner: str | None, guest_token_hash: str | None) -
 # --- Who may see and change a cart --------------------------------------------------------------
 
 
-class Access(Enum):
-    """What a caller may do with a cart. NONE is answered 404, so strangers learn nothing."""
-
-    NONE = "none"
-    READ = "read"
-    WRITE = "write"
-
-
 def cart_access(
-    cart: Cart, *, caller_sub: str | None, is_staff: bool, cart_token: str | None
-) -> Access:
-    """The owner and the guest token's holder may change a cart; staff may read it; no one else."""
+    cart: Cart, *, caller_sub: str | None, staff: Reach, cart_token: str | None
+) -> Reach:
+    """The owner and the guest token's holder act on a cart; anyone else reaches it as far as
+    their staff role does on this route (``staff``): to read it, say, but not to change it."""
     if caller_sub is not None and cart.owner == caller_sub:
-        return Access.WRITE
+        return Reach.ACT
     if cart.is_guest and guest_token_matches(cart.guest_token_hash, cart_token):
-        return Access.WRITE
-    if is_staff:
-        return Access.READ
-    return Access.NONE
+        return Reach.ACT
+    return staff
 
 
 class ClaimOutcome(Enum):

@@ -367,10 +367,6 @@ class RefundRecord:
         }
 
 
-STAFF_READERS: Final = frozenset({"support", "ops", "admin"})
-STAFF_CANCELLERS: Final = frozenset({"ops", "admin"})
-
-
 @dataclass(frozen=True)
 class Order:
     """An order: its priced lines, who placed it, where it goes, how it is paid, what happened.
@@ -527,7 +523,7 @@ def advance(order: Order, event: OrderEvent, at: int) -> Advance:
     return Advance(after, move, order.status)
 
 
-# --- Who may see and cancel an order ------------------------------------------------------------
+# --- Whose order it is -------------------------------------------------------------------------
 
 
 def _holds_token(order: Order, token: str | None) -> bool:
@@ -537,26 +533,10 @@ def _holds_token(order: Order, token: str | None) -> bool:
     )
 
 
-def may_read(
-    order: Order, *, caller_sub: str | None, roles: Collection[str], token: str | None
-) -> bool:
-    """The owner, the holder of the cart or order token, support, ops and admin; else 404."""
+def owns(order: Order, *, caller_sub: str | None, tokens: Collection[str | None]) -> bool:
+    """The order is the caller's: they placed it signed in, or hold the guest's cart or order
+    token. Everyone else reaches it only as far as their staff role does
+    (``commerce.domain.access``)."""
     if caller_sub is not None and order.owner == caller_sub:
         return True
-    if _holds_token(order, token):
-        return True
-    return any(role in STAFF_READERS for role in roles)
-
-
-def may_cancel(
-    order: Order, *, caller_sub: str | None, roles: Collection[str], token: str | None
-) -> bool:
-    """The owner (for a guest order, the token's holder), ops and admin.
-
-    A reader who may not cancel (support) is answered 403; a caller who may not even read, 404.
-    """
-    if caller_sub is not None and order.owner == caller_sub:
-        return True
-    if _holds_token(order, token):
-        return True
-    return any(role in STAFF_CANCELLERS for role in roles)
+    return any(_holds_token(order, token) for token in tokens)

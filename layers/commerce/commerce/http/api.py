@@ -23,14 +23,17 @@ from commerce.errors import (
     FieldError,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     UnsupportedMediaType,
     ValidationFailed,
 )
 from commerce.http import json_guard
 from commerce.http.auth import erased_refusal
+from commerce.http.gate import edge_refusal
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
+from commerce.store import kit
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -96,7 +99,11 @@ def _route_not_found(_: NotFoundError) -> Response[str]:
     return problem_response(NotFound("No such resource"))
 
 
-def _unexpected(_: Exception) -> Response[str]:
+def _unexpected(error: Exception) -> Response[str]:
+    if kit.throttled(error):
+        # DynamoDB still refused after the SDK's retries (a hot key): the client may retry.
+        logger.warning("DynamoDB throttled the request", exc_info=True)
+        return problem_response(TooManyRequests(1, "The shop is busy; retry shortly"))
     logger.exception("unhandled error")
     return problem_response(CommerceError("The request could not be completed"))
 
@@ -111,13 +118,18 @@ def install(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
 
 
 def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) -> LambdaHandler:
-    """The Lambda handler for ``app``: the request guards, an erased subject's token refused
-    (401: one read, so after the guards that need none), then the routes; JSON logs keyed by
-    request id, traces and metrics. ``json_only`` False lets bodies of any media type reach
-    routes that verify them raw."""
+    """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
+    Who may call is settled first (``gate.edge_refusal``: 401 or 403 by the route's declared
+    access), then the body's guard, then an erased subject's token is refused (401: one read,
+    so after the checks that need none); ``json_only`` False lets bodies of any media type
+    reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        refused = request_guard_failure(event, json_only=json_only) or erased_refusal(event)
+        refused = (
+            edge_refusal(event)
+            or request_guard_failure(event, json_only=json_only)
+            or erased_refusal(event)
+        )
         if refused is not None:
             return proxy_result(problem_response(refused))
         return app.resolve(event, context)

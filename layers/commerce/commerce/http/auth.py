@@ -11,14 +11,15 @@ asks the erasure tombstones (``store/erasures.py``) before it believes one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Request
 
-from commerce.errors import Forbidden, Unauthorized
+from commerce.domain.access import Reach
+from commerce.errors import Unauthorized
 from commerce.http.tokens import CognitoTokenVerifier, bearer_token
 from commerce.settings import get_settings
 from commerce.store import erasures
@@ -45,12 +46,16 @@ def parse_groups(raw: Any) -> frozenset[str]:
 class Caller:
     """The authenticated principal of a request, or an anonymous one (``sub is None``).
 
+    ``reach`` is how far the caller's staff role reaches, on the route being served, into a
+    resource that is not theirs; the route's declared access sets it (``commerce.http.gate``).
+
     Logs know a caller, staff included, by ``sub`` alone (``actor``): the email stays out of
     its ``repr`` too, so a caller logged by mistake names no one."""
 
     sub: str | None = None
     email: str | None = field(default=None, repr=False)
     groups: frozenset[str] = field(default_factory=frozenset)
+    reach: Reach = Reach.NONE
 
     @property
     def is_authenticated(self) -> bool:
@@ -143,28 +148,16 @@ def optional_caller(request: Request) -> Caller:
     caller = current_caller(request)
     if caller.is_authenticated:
         return caller
-    headers = request.resolved_event.headers or {}
+    return refuse_erased(caller_from_claims(bearer_claims(request.resolved_event.headers or {})))
+
+
+def bearer_claims(headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """The claims of the request's bearer token, verified as the authorizer would; None without
+    an Authorization header, 401 for one that is malformed, invalid or expired."""
     authorization = next((v for k, v in headers.items() if k.lower() == "authorization"), None)
     if authorization is None or not authorization.strip():
-        return Caller()
+        return None
     token = bearer_token(authorization)
     if token is None:
         raise Unauthorized("The Authorization header must be 'Bearer <token>'")
-    return refuse_erased(caller_from_claims(_token_verifier().verify(token)))
-
-
-def require_roles(*roles: str) -> Callable[[Request], Caller]:
-    """Dependency factory: an authenticated caller holding one of ``roles`` (or admin)."""
-    unknown = set(roles) - ROLES
-    if unknown:
-        raise ValueError(f"unknown roles {sorted(unknown)}")
-
-    def dependency(request: Request) -> Caller:
-        caller = current_caller(request)
-        if not caller.is_authenticated:
-            raise Unauthorized("A valid bearer token is required")
-        if not caller.has_role(*roles):
-            raise Forbidden(f"Requires one of the roles: {', '.join(sorted(roles))}")
-        return caller
-
-    return dependency
+    return _token_verifier().verify(token)

@@ -8,7 +8,6 @@ passes ``responses``, which is why the success model is named here too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -27,8 +26,8 @@ BEARER_SCHEME = "CognitoIdToken"
 OPTIONAL_BEARER: list[dict[str, list[str]]] = [{}, {BEARER_SCHEME: []}]
 """``security`` of a route open to guests that also accepts a token (carts, checkout).
 
-The OpenAPI merge applies it by itself to every public route whose caller comes from
-:func:`commerce.http.auth.optional_caller`; a route may also pass it as ``security=``.
+The OpenAPI merge applies it to every route whose declared access takes an optional token
+(``commerce.http.access.Token.OPTIONAL``).
 """
 
 
@@ -90,22 +89,3 @@ def problem_schemas() -> dict[str, Any]:
         if prop.get("default", ...) is None:  # absent, not null: see the SkipJsonSchema note
             del prop["default"]
     return {**definitions, "Problem": schema}
-
-
-def accepts_optional_token(func: Callable[..., Any]) -> bool:
-    """True when a route handler resolves its caller, at any depth, via ``optional_caller``.
-
-    Such a route is public at the gateway but reads a bearer token when one is sent, which the
-    document shows as ``security: [{}, {CognitoIdToken: []}]`` (see :data:`OPTIONAL_BEARER`).
-    """
-    from aws_lambda_powertools.event_handler.depends import build_dependency_tree
-
-    from commerce.http.auth import optional_caller
-
-    pending = list(build_dependency_tree(func).dependencies)
-    while pending:
-        node = pending.pop()
-        if node.depends.dependency is optional_caller:
-            return True
-        pending.extend(node.dependant.dependencies)
-    return False

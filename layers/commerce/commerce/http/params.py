@@ -12,13 +12,14 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 
-from commerce.http.auth import Caller, current_caller, optional_caller
+from commerce.http.auth import Caller
+from commerce.http.gate import authorized
 from commerce.http.pagination import MAX_PAGE_TOKEN_CHARS
 
-#: Anyone: a guest (no token) or a signed-in caller whose bearer token the function verified.
-Anyone = Annotated[Caller, Depends(optional_caller)]
-#: A signed-in caller (401 without a valid token).
-SignedIn = Annotated[Caller, Depends(current_caller)]
+#: The caller, as the route's declared access admits them (``commerce.http.access``): a guest
+#: or a signed-in caller where guests may call, a signed-in one where a token is required, a
+#: holder of the route's roles on a staff route, with the reach the route gives their role.
+Authorized = Annotated[Caller, Depends(authorized)]
 
 #: ``?limit=``: a page's size (API.md: at most 100).
 PageLimit = Annotated[int | None, Query(ge=1, le=100, description="Page size, default 20")]

@@ -24,12 +24,11 @@ from commerce import clock
 from commerce.catalog.sales import count_cancellation
 from commerce.domain.orders import Advance, OrderEvent, OrderStatus
 from commerce.domain.refunds import record_made, refund_id_for
-from commerce.errors import Forbidden
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.book import Effects
-from commerce.orders.reading import cancellable_by, is_private_reader, load_readable
+from commerce.orders.reading import is_private_reader, load_within_reach
 from commerce.orders.schemas import OrderOut
 from commerce.orders.views import order_view
 from commerce.payments.factory import provider_for
@@ -67,9 +66,9 @@ def _refund_if_paid(stored: StoredOrder) -> StoredOrder:
 
 
 def cancel_order(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> OrderOut:
-    stored = load_readable(order_id, caller, tokens)
-    if not cancellable_by(stored, caller, tokens):
-        raise Forbidden("Support may read orders but not cancel them")
+    stored = load_within_reach(
+        order_id, caller, tokens, refused="Support may read orders but not cancel them"
+    )
     count_cancellation(stored)  # a retried cancel (409 below) still catches a lost count
     written = moves.move(
         order_id, OrderEvent.CANCEL, effects=_release, prepare=_refund_if_paid, first=stored

@@ -4,7 +4,8 @@ Per message ``{"order_id"}`` (docs/orders.md, "Payments"):
 
 1. Mark the charge attempt on the order, conditioned on PENDING_PAYMENT (the order book's
    ``begin_charge``). If that fails the order has moved on: PAID or PAYMENT_FAILED is a
-   redelivery (acknowledged; its event is announced again under the same id); CANCELLED is
+   redelivery (acknowledged; the sale is counted, once per order, and its event announced again
+   under the same id, in case the delivery that wrote it failed after the write); CANCELLED is
    never charged. If an earlier delivery marked an attempt, the provider is asked what became
    of ``charge_key(order_id)`` (``find_charge``, which never charges): an approved charge is
    refunded, no charge means nothing to undo. Asking ``charge`` again instead would make the
@@ -38,6 +39,7 @@ import re
 from typing import Final
 
 from commerce import clock
+from commerce.catalog.sales import count_payment
 from commerce.domain.orders import NextAction, OrderStatus, PaymentStatus
 from commerce.observability import logger
 from commerce.orders import settlement
@@ -160,7 +162,10 @@ def _not_pending(
     if status is OrderStatus.PENDING_PAYMENT:  # pragma: no cover - status never returns here
         raise RuntimeError(f"order {order_id} is pending but refused the charge mark")
     if status in (OrderStatus.PAID, OrderStatus.PAYMENT_FAILED):
-        # A redelivery: the result is written; make sure its event was sent (same id).
+        # A redelivery: the result is written; make sure what follows it was done too, the
+        # sale counted (once per order) and its event sent (same id), in case the delivery
+        # that wrote it died or failed after the write.
+        count_payment(stored)
         announce(stored)
     return Outcome(order_id, Result.ALREADY_SETTLED)
 

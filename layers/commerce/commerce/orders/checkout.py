@@ -8,6 +8,14 @@ arriving while the first is still running is 409 ``conflict`` with ``Retry-After
 duplicate after it finished gets the stored 202 body and creates nothing. A checkout that fails
 (409, 404, ...) leaves no record, so the client may retry with the same key.
 
+A checkout whose function died after its transaction and before Powertools stored the answer
+(the client got a 502) leaves an in-progress record that expires with the invocation; the
+retry then runs again and finds the cart checked out. The order id is derived from the
+idempotency scope and the cart (``placed_order_id``), and a guest's order token from the cart
+token (``domain.cart.order_token_for``), so the retry recognises the order as its own and
+answers the same 202 (finishing the hand-off to payments if the first attempt did not),
+where another key on that cart gets 409.
+
 The placement, written by the checkout book (``orders.placing``) all or nothing, as one
 TransactWriteItems call on DynamoDB:
 
@@ -32,7 +40,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 import uuid
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -53,7 +60,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from commerce import clock
 from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
-from commerce.domain.cart import Access, cart_access, hash_guest_token, issue_guest_token
+from commerce.domain.access import Reach
+from commerce.domain.cart import GuestToken, cart_access, hash_guest_token, order_token_for
 from commerce.domain.locale import negotiate
 from commerce.domain.orders import (
     ACTION_METHODS,
@@ -75,6 +83,7 @@ from commerce.http.auth import Caller
 from commerce.http.schemas import totals_out
 from commerce.observability import logger, metrics
 from commerce.orders import charging, dispatch
+from commerce.orders.book import order_book
 from commerce.orders.events import publish_order_event
 from commerce.orders.placing import CheckoutBook, Placement, checkout_book
 from commerce.orders.schemas import PlacedOrderOut, PlaceOrderIn
@@ -189,22 +198,41 @@ class _Plan:
     unavailable: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_writable(
+def placed_order_id(scope: str, cart_id: str) -> str:
+    """The id of the order a checkout under idempotency ``scope`` makes of ``cart_id``: the
+    same for every retry of that checkout, distinct for any other key or cart."""
+    return hashlib.sha256(f"order\n{scope}\n{cart_id}".encode()).hexdigest()[:32]
+
+
+def _load_cart(
     book: CheckoutBook, cart_id: str, caller: Caller, cart_token: str | None
 ) -> StoredCart:
+    """The cart the caller may check out (checked out or not): 404 or 403 otherwise."""
     cart = book.load_cart(cart_id) if _CART_ID_RE.fullmatch(cart_id) else None
     if cart is None:
         raise NotFound("No such cart")
     access = cart_access(
         cart.to_domain(clock.now()),
         caller_sub=caller.sub,
-        is_staff=caller.is_staff,
+        staff=caller.reach,
         cart_token=cart_token,
     )
-    if access is Access.NONE:
+    if access is Reach.NONE:
         raise NotFound("No such cart")
-    if access is Access.READ:
+    if access is Reach.SEE:
         raise Forbidden("Only the cart's owner may check it out")
+    return cart
+
+
+def _load_writable(
+    book: CheckoutBook, cart_id: str, caller: Caller, cart_token: str | None
+) -> StoredCart:
+    return _writable(_load_cart(book, cart_id, caller, cart_token))
+
+
+def _writable(cart: StoredCart) -> StoredCart:
+    """The cart, if it can be checked out: 409 when checked out, empty or selling a retired
+    SKU."""
     if cart.checked_out:
         raise Conflict("This cart has already been checked out")
     if not cart.lines:
@@ -270,19 +298,19 @@ def _order(
     cart: StoredCart,
     body: PlaceOrderIn,
     caller: Caller,
-    reservation: dict[str, dict[int, int]],
-    at: str,
-    now: int,
-    perks: CheckoutPerks,
+    cart_token: str | None,
+    order_id: str,
+    plan: tuple[dict[str, dict[int, int]], str, int, CheckoutPerks],
 ) -> tuple[StoredOrder, str | None]:
-    """The new order and, for a guest, its order token (shown once)."""
+    """The new order and, for a guest, its order token (shown in the 202)."""
+    reservation, at, now, perks = plan
     domain = cart.to_domain(now)
-    token = None if caller.is_authenticated else issue_guest_token(secrets.token_urlsafe)
+    token = _order_token(caller, cart_token, order_id)
     email = body.email or caller.email
     if not email:
         raise ValidationFailed([FieldError("email", "is required: the account has no email")])
     order = new_order(
-        uuid.uuid4().hex,
+        order_id,
         email=email,
         lines=tuple(OrderLine(line.sku, line.quantity, line.unit_price) for line in cart.lines),
         totals=perks.totals,
@@ -304,6 +332,12 @@ def _order(
     return stored, token.token if token else None
 
 
+def _order_token(caller: Caller, cart_token: str | None, order_id: str) -> GuestToken | None:
+    if caller.is_authenticated or not cart_token:
+        return None
+    return order_token_for(cart_token, order_id)
+
+
 def place(
     body: PlaceOrderIn,
     caller: Caller,
@@ -311,22 +345,30 @@ def place(
     *,
     locale: str | None = None,
     book: CheckoutBook | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """One checkout of ``body.cart_id``: the 202 body as a JSON-ready dict.
 
     Read the cart, decide, write one placement; if anything read changed before the write,
-    decide again on a fresh read (a few times, then 409).
+    decide again on a fresh read (a few times, then 409). With the idempotency ``scope`` the
+    order's id is ``placed_order_id(scope, cart)``, and a cart already checked out into that
+    very order is answered as its first checkout was.
     """
     books = book or checkout_book()
 
     def attempt(n: int) -> dict[str, Any] | kit.Retry:
-        cart = _load_writable(books, body.cart_id, caller, cart_token)
+        cart = _load_cart(books, body.cart_id, caller, cart_token)
+        order_id = placed_order_id(scope, cart.cart_id) if scope else uuid.uuid4().hex
+        if cart.checked_out and cart.order_id == order_id:
+            return _replayed(order_id, caller, cart_token)
+        cart = _writable(cart)
         now, at = clock.now(), now_iso()
         plan = _plan(books, cart, now)
         if plan.unavailable:
             raise _unavailable(plan.unavailable)
         perks = books.perks(cart, caller.sub, body.redeem_points, now)
-        stored, order_token = _order(cart, body, caller, plan.reservation, at, now, perks)
+        decided = (plan.reservation, at, now, perks)
+        stored, order_token = _order(cart, body, caller, cart_token, order_id, decided)
         stored = replace(stored, locale=locale)
         raced = books.place(
             Placement(stored, cart, plan.retakes, perks, caller.sub, now=now, at=at)
@@ -346,7 +388,9 @@ def place(
 def _place(request: dict[str, Any], caller: Caller, cart_token: str | None) -> dict[str, Any]:
     """One checkout under idempotency (the request as Powertools hashed it)."""
     body = PlaceOrderIn.model_validate(request["body"])
-    return place(body, caller, cart_token, locale=request.get("locale"))
+    return place(
+        body, caller, cart_token, locale=request.get("locale"), scope=str(request["scope"])
+    )
 
 
 def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
@@ -355,6 +399,27 @@ def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
     logger.info("order placed", extra={"order_id": order.order_id, "guest": order.is_guest})
     dispatch.send_payment_message(order.order_id)
     publish_order_event(stored)
+    return _answer(stored, order_token)
+
+
+def _replayed(order_id: str, caller: Caller, cart_token: str | None) -> dict[str, Any]:
+    """The 202 of a checkout that placed ``order_id`` and died before answering: the same body,
+    and the hand-off to payments finished if the first attempt did not finish it (both sends
+    are idempotent: the consumer charges once per order, the event id is stable)."""
+    stored = order_book().load(order_id)
+    if stored is None:  # pragma: no cover - a checked-out cart's order is never deleted
+        raise NotFound("No such order")
+    logger.info("checkout retried after its order was placed", extra={"order_id": order_id})
+    if stored.dispatch_pending:
+        dispatch.send_payment_message(order_id)
+        publish_order_event(stored)
+    token = _order_token(caller, cart_token, order_id)
+    return _answer(stored, token.token if token else None)
+
+
+def _answer(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
+    """The 202 body of a placed order."""
+    order = stored.order
     body: dict[str, Any] = {
         "order_id": order.order_id,
         "status": OrderStatus.PENDING_PAYMENT.value,
@@ -365,6 +430,8 @@ def _placed(stored: StoredOrder, order_token: str | None) -> dict[str, Any]:
     if order.payment.method in ACTION_METHODS:
         # The customer pays at the provider: begin now so the answer carries the redirect or
         # the QR code (a provider outage leaves it to the queue; the client polls the order).
-        payment = replace(order.payment, next_action=charging.begin_payment(order.order_id))
+        payment = order.payment
+        if payment.next_action is None:
+            payment = replace(payment, next_action=charging.begin_payment(order.order_id))
         body["payment"] = payment_view(payment).model_dump(mode="json")
     return body

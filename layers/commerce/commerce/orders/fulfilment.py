@@ -18,7 +18,7 @@ from commerce.loyalty.points import earn_on_delivery
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.book import Delivery, Effects, Shipment, order_book
-from commerce.orders.reading import load_readable
+from commerce.orders.reading import load_within_reach
 from commerce.orders.schemas import OrderOut, ShipmentIn
 from commerce.orders.views import order_view
 from commerce.store.orders import StoredOrder
@@ -26,7 +26,7 @@ from commerce.store.orders import StoredOrder
 
 def ship_order(order_id: str, body: ShipmentIn, caller: Caller) -> OrderOut:
     """PAID -> SHIPPED with the carrier and tracking number (ops, admin)."""
-    stored = load_readable(order_id, caller, ())
+    stored = load_within_reach(order_id, caller, ())
     written = moves.move(
         order_id,
         OrderEvent.SHIP,

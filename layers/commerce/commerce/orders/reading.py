@@ -1,8 +1,10 @@
-"""Reading orders: who may see one (``may_read``), and a customer's own list, newest first.
+"""Reading orders: who may act on one (``load_within_reach``), and a customer's own list,
+newest first.
 
-Access is decided by the pure rules of ``commerce.domain.orders``: the owner, the holder of the
-guest's cart token or order token, and staff (support, ops, admin) may read; anyone else is told
-404, so a stranger never learns an order exists.
+The owner and the holder of the guest's cart token or order token act on their order
+(``commerce.domain.orders.owns``); staff reach it as far as the route's declared access lets
+their role (``commerce.http.access``: support reads any order but cancels none, say); anyone
+else is told 404, so a stranger never learns an order exists.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from commerce.domain.orders import may_cancel, may_read
+from commerce.domain.access import Reach, owner_or
+from commerce.domain.orders import owns
 from commerce.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from commerce.http.auth import Caller
 from commerce.http.pagination import decode_page_token, encode_page_token, page_size
@@ -25,52 +28,33 @@ from commerce.store.orders import StoredOrder
 _ORDER_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _roles(caller: Caller) -> frozenset[str]:
-    return caller.groups if caller.is_authenticated else frozenset()
-
-
-def readable(order: StoredOrder, caller: Caller, tokens: Sequence[str | None]) -> bool:
-    """``may_read`` with any of the tokens the request carried (cart token, order token)."""
-    return any(
-        may_read(order.order, caller_sub=caller.sub, roles=_roles(caller), token=token)
-        for token in (*tokens, None)
-    )
-
-
-def cancellable_by(order: StoredOrder, caller: Caller, tokens: Sequence[str | None]) -> bool:
-    return any(
-        may_cancel(order.order, caller_sub=caller.sub, roles=_roles(caller), token=token)
-        for token in (*tokens, None)
-    )
-
-
 def is_private_reader(order: StoredOrder, caller: Caller) -> bool:
     """Staff and the signed-in owner also see ``created_at`` and ``email``."""
     return caller.is_staff or (caller.sub is not None and order.order.owner == caller.sub)
 
 
-def load_readable(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> StoredOrder:
-    """The order if the caller may read it; 404 otherwise (missing or not theirs alike)."""
+def load_within_reach(
+    order_id: str,
+    caller: Caller,
+    tokens: Sequence[str | None],
+    refused: str = "Only the customer who placed the order may do this",
+) -> StoredOrder:
+    """The order if the caller may act on it on this route: it is theirs (``owns``, with any of
+    the tokens the request carried), or the route lets their staff role act on anyone's. A staff
+    role the route lets only see it is answered 403 (``refused``); anyone else 404, missing or
+    not theirs alike."""
     stored = order_book().load(order_id) if _ORDER_ID_RE.fullmatch(order_id) else None
-    if stored is None or not readable(stored, caller, tokens):
+    mine = stored is not None and owns(stored.order, caller_sub=caller.sub, tokens=tokens)
+    reach = owner_or(mine, caller.reach)
+    if stored is None or reach is Reach.NONE:
         raise NotFound("No such order")
-    return stored
-
-
-def load_owned(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> StoredOrder:
-    """The order if the caller is its owner or holds its token; staff who may only read: 403."""
-    stored = load_readable(order_id, caller, tokens)
-    mine = any(
-        may_read(stored.order, caller_sub=caller.sub, roles=(), token=token)
-        for token in (*tokens, None)
-    )
-    if not mine:
-        raise Forbidden("Only the customer who placed the order may do this")
+    if reach is Reach.SEE:
+        raise Forbidden(refused)
     return stored
 
 
 def get_order(order_id: str, caller: Caller, tokens: Sequence[str | None]) -> OrderOut:
-    stored = load_readable(order_id, caller, tokens)
+    stored = load_within_reach(order_id, caller, tokens)
     return order_view(stored, private=is_private_reader(stored, caller))
 
 

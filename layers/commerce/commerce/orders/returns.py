@@ -44,7 +44,7 @@ from commerce.loyalty.points import reversal_owed, reverse_on_refund
 from commerce.observability import logger, metrics
 from commerce.orders import moves
 from commerce.orders.book import Effects, ReturnReceipt, order_book
-from commerce.orders.reading import load_owned, load_readable
+from commerce.orders.reading import load_within_reach
 from commerce.orders.schemas import OrderOut, ReturnIn, ReturnOut
 from commerce.orders.views import order_view, return_view
 from commerce.payments.factory import provider_for
@@ -62,7 +62,7 @@ from commerce.store.orders import (
 def request_return(
     order_id: str, body: ReturnIn, caller: Caller, tokens: Sequence[str | None]
 ) -> ReturnOut:
-    stored = load_owned(order_id, caller, tokens)
+    stored = load_within_reach(order_id, caller, tokens)
     now = clock.now()
     event = return_event(body.reason)
     advance(stored.order, event, now)  # 409 outside the window, first
@@ -95,7 +95,7 @@ def request_return(
 
 
 def receive_return(order_id: str, return_id: str, caller: Caller) -> OrderOut:
-    stored = load_readable(order_id, caller, ())
+    stored = load_within_reach(order_id, caller, ())
     found = order_book().load_return(order_id, return_id)
     if found is None:
         raise NotFound("No such return")

@@ -75,7 +75,7 @@ def build_provider(settings: Settings) -> PaymentProvider:
         from commerce.payments.sandbox import SandboxProvider
         from commerce.store.sandbox_ledger import DynamoLedger
 
-        return SandboxProvider(DynamoLedger())
+        return SandboxProvider(DynamoLedger(), timeout_rate=settings.sandbox_provider_timeout_rate)
     if name == STRIPE:
         return _guarded(STRIPE, lambda: _stripe(settings))
     raise ProviderConfigurationError(

@@ -14,6 +14,13 @@ DynamoDB table with conditional puts; ``InMemoryLedger`` serves the tests. Every
 put-if-absent, never a read-then-write, so concurrent calls with one key make one charge.
 ``find_charge`` reads a key's charge record and writes none: a key never charged stays so.
 
+A ``timeout_rate`` (``SANDBOX_PROVIDER_TIMEOUT_RATE``, set by the local stack's
+``--provider-timeouts``) makes that share of charges, refunds and voids time out as a
+provider's API can: after a short wait, ``TransientProviderError``, half of the time before
+the call did anything and half after it did (the money moved, the answer lost). Either way a
+retry with the same key gets the first call's result, so the caller's retries must never move
+money twice. The timeouts are spread evenly over the calls, so a test meets them in every run.
+
 Ledger layout (partition, key):
 
 - ``(order_id, "charge#<idempotency key>")``: a charge's result, approved or declined.
@@ -27,10 +34,12 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Mapping
-from typing import Final, Protocol
+import time
+from collections.abc import Callable, Mapping
+from typing import Final, Protocol, TypeVar
 
 from commerce.domain.money import Money
+from commerce.observability import logger
 from commerce.payments.provider import (
     ChargeResult,
     ChargeStatus,
@@ -52,7 +61,11 @@ MAX_SLOT_ATTEMPTS: Final = 50
 #: The first pause's ceiling between those attempts (the store kit's jittered backoff).
 SLOT_PAUSE_SECONDS: Final = 0.001
 
+#: How long an injected timeout waits before the caller hears of it.
+TIMEOUT_WAIT_SECONDS: Final = 0.2
+
 Record = Mapping[str, str | int]
+T = TypeVar("T")
 
 
 class LedgerStore(Protocol):
@@ -132,8 +145,51 @@ def _charge_result(record: Record) -> ChargeResult:
 class SandboxProvider:
     """A ``PaymentProvider`` that decides by token and keeps an idempotent ledger."""
 
-    def __init__(self, store: LedgerStore) -> None:
+    def __init__(
+        self,
+        store: LedgerStore,
+        *,
+        timeout_rate: float = 0.0,
+        wait: Callable[[float], object] = time.sleep,
+    ) -> None:
         self._store = store
+        self._timeout_rate = timeout_rate
+        self._wait = wait
+        # Timeouts are spread evenly over the calls, the first half a period in: the n-th
+        # comes at call ceil((n - 1/2) / rate), so a rate up to 1/2 never times out twice in a
+        # row, and a retry of a timed-out call is answered.
+        self._due = 0.5
+        self._timeouts = 0
+        self._lock = threading.Lock()
+
+    def _times_out(self) -> int:
+        """0 when this call is answered; else the number of this timeout (1, 2, ...)."""
+        if not self._timeout_rate:
+            return 0
+        with self._lock:
+            self._due += self._timeout_rate
+            if self._due < 1:
+                return 0
+            self._due -= 1
+            self._timeouts += 1
+            return self._timeouts
+
+    def _may_time_out(self, what: str, ref: str, call: Callable[[], T]) -> T:
+        """``call()``, unless this call is one of the ``timeout_rate`` share that time out:
+        then ``TransientProviderError`` after a wait, before ``call`` (odd timeouts) or after
+        it (even ones: the money moved, the answer lost)."""
+        timeout = self._times_out()
+        if not timeout:
+            return call()
+        before = timeout % 2 == 1
+        if not before:
+            call()
+        self._wait(TIMEOUT_WAIT_SECONDS)
+        when = "before" if before else "after"
+        logger.warning(
+            "sandbox provider timed out (injected)", extra={"call": what, "ref": ref, "when": when}
+        )
+        raise TransientProviderError(f"sandbox: the provider timed out ({what}, {when})")
 
     # --- charges ---------------------------------------------------------------------------
 
@@ -147,6 +203,13 @@ class SandboxProvider:
         expires_at: int | None = None,
     ) -> ChargeResult:
         del expires_at  # a sandbox charge is decided at once
+        return self._may_time_out(
+            "charge", order_id, lambda: self._charge_once(order_id, amount, token, idempotency_key)
+        )
+
+    def _charge_once(
+        self, order_id: str, amount: Money, token: str, idempotency_key: str
+    ) -> ChargeResult:
         if amount.amount <= 0:
             raise PermanentProviderError("a charge is for a positive amount")
         key = f"charge#{idempotency_key}"
@@ -224,6 +287,11 @@ class SandboxProvider:
     # --- refunds and voids -----------------------------------------------------------------
 
     def refund(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:
+        return self._may_time_out(
+            "refund", charge_id, lambda: self._refund_once(charge_id, amount, idempotency_key)
+        )
+
+    def _refund_once(self, charge_id: str, amount: Money, idempotency_key: str) -> RefundResult:
         charge = self._charge(charge_id)
         if amount.currency != _str(charge, "currency") or amount.amount <= 0:
             raise PermanentProviderError("a refund is a positive amount in the charge's currency")
@@ -236,6 +304,11 @@ class SandboxProvider:
         )
 
     def void(self, charge_id: str, idempotency_key: str) -> VoidResult:
+        return self._may_time_out(
+            "void", charge_id, lambda: self._void_once(charge_id, idempotency_key)
+        )
+
+    def _void_once(self, charge_id: str, idempotency_key: str) -> VoidResult:
         charge = self._charge(charge_id)
         self._claim_slot(charge_id, charge, "void", _int(charge, "amount"), idempotency_key)
         return VoidResult(charge_id)

@@ -26,6 +26,14 @@ CONDITION_FAILED_ERROR: Final = "ConditionalCheckFailedException"
 CONDITION_FAILED: Final = "ConditionalCheckFailed"
 #: The cancellation reason of an item another transaction was writing at the same moment.
 TRANSACTION_CONFLICT: Final = "TransactionConflict"
+#: Cancellation reasons of an item DynamoDB throttled (an on-demand table's hot partition key;
+#: a provisioned table's capacity): nothing was written, and the same call may pass shortly.
+THROTTLED: Final = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded"})
+#: Error codes of a call DynamoDB throttled; the SDK retries them with backoff before the error
+#: reaches the caller, so a caller that sees one meets a hot key or a table over its capacity.
+THROTTLING_ERRORS: Final = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
 
 #: Attempts a write that keeps losing its race gets before the caller is told to retry.
 DEFAULT_ATTEMPTS: Final = 5
@@ -66,6 +74,21 @@ def written(write: Callable[[], T]) -> T | None:
         if refused(error):
             return None
         raise
+
+
+def throttled(error: BaseException) -> bool:
+    """Whether ``error`` (PynamoDB's or botocore's, or one caused by either) says DynamoDB
+    throttled the call after the SDK's own retries."""
+    seen: BaseException | None = error
+    while seen is not None:
+        code = getattr(seen, "cause_response_code", None)
+        response = getattr(seen, "response", None)
+        if code is None and isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+        if code in THROTTLING_ERRORS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Retry:

@@ -108,16 +108,18 @@ class LabelledTransaction:
         """Commit; on a cancellation return the failing items (empty list means success).
 
         A cancellation caused only by other transactions touching the same items
-        (``TransactionConflict``) is retried with backoff: nothing was written, so retrying is
-        safe. If contention outlasts the retries the caller gets 429 with Retry-After. Errors
-        other than a cancellation propagate.
+        (``TransactionConflict``), or one where DynamoDB throttled an item (``ThrottlingError``
+        on an on-demand table's hot key: the SDK never retries a cancelled transaction) is
+        retried with backoff: nothing was written, so retrying is safe. If contention or
+        throttling outlasts the retries the caller gets 429 with Retry-After. Errors other than
+        a cancellation propagate.
         """
         if self.size > MAX_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_ITEMS} items, not {self.size}")
         return kit.retry_on_conflict(
             self._attempt,
             give_up=lambda: TooManyRequests(
-                1, "Too many concurrent changes to the same item; retry shortly"
+                1, "Too many concurrent changes to the same items; retry shortly"
             ),
             attempts=_ATTEMPTS,
             base_seconds=_BACKOFF_SECONDS,
@@ -125,13 +127,16 @@ class LabelledTransaction:
 
     def _attempt(self, _: int) -> list[Failure] | kit.Retry:
         """One send: no failures, the failures of a refusal, or RETRY when other transactions
-        only collided with this one (nothing was written, so sending again is safe)."""
+        only collided with this one or DynamoDB throttled an item (nothing was written, so
+        sending again is safe)."""
         try:
             self._send()
         except TransactWriteError as error:
             if error.cause_response_code != "TransactionCanceledException":
                 raise
             failures = self._failures(error.cancellation_reasons)
+            if any(f.code in kit.THROTTLED for f in failures):
+                return kit.RETRY
             if all(f.code == kit.TRANSACTION_CONFLICT for f in failures):
                 return kit.RETRY
             return failures

@@ -2,9 +2,10 @@
 
 - A signed-in customer opens a ticket, optionally about one of their own orders (any other
   order id is 404), and lists and reads their own.
-- Staff (support, ops, admin) read any ticket and list them by status; support (and admin)
-  reply and set the status. A customer who is neither the owner nor staff gets 404 for a
-  ticket; the admin routes answer customers 403 (``require_roles`` at the handler).
+- Staff read any ticket and list them by status; support (and admin) reply and set the status,
+  as far as each route's declared access lets their role reach (``commerce.http.access``: ops
+  read a ticket but may not write in it, 403). A customer who is neither the owner nor staff
+  gets 404 for a ticket; the admin routes answer customers 403 before the handler runs.
 - Every change reads the ticket and writes it conditioned on the version read
   (``store/tickets.py``), deciding again on a fresh read when another write came first.
 - A support reply sends ``ticket.replied`` to the customer (transactional: their channels,
@@ -22,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
 from commerce.clock import now_iso
+from commerce.domain.access import Reach
 from commerce.domain.tickets import (
     MAX_MESSAGES,
     Author,
@@ -61,8 +63,6 @@ from commerce.tickets.views import summary_view, ticket_view
 _TICKET_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
 _ORDER_ID_RE: Final = re.compile(r"^[0-9a-f]{32}$")
 _ATTEMPTS: Final = 5
-#: Staff who answer customers (admin holds every role).
-REPLIERS: Final = ("support",)
 
 
 def _signed_in(caller: Caller) -> str:
@@ -78,10 +78,11 @@ def _checked(errors: list[FieldError]) -> None:
 
 
 def _readable(ticket_id: str, caller: Caller) -> StoredTicket:
-    """The ticket if the caller owns it or is staff; 404 otherwise (missing or not theirs)."""
+    """The ticket if it is the caller's or their staff role sees it on this route; 404
+    otherwise (missing or not theirs)."""
     _signed_in(caller)
     found = store.load_ticket(ticket_id) if _TICKET_ID_RE.fullmatch(ticket_id) else None
-    if found is None or not (found.customer_id == caller.sub or caller.is_staff):
+    if found is None or not (found.customer_id == caller.sub or caller.reach.sees):
         raise NotFound("No such ticket")
     return found
 
@@ -168,7 +169,7 @@ def add_message(caller: Caller, ticket_id: str, body: MessageIn) -> TicketOut:
     first = _readable(ticket_id, caller)
     if first.customer_id == caller.sub:
         author = Author.CUSTOMER
-    elif caller.has_role(*REPLIERS):
+    elif caller.reach is Reach.ACT:
         author = Author.SUPPORT
     else:
         raise Forbidden("Only the customer and support write in a ticket")
