@@ -149,17 +149,31 @@ def create(
     header.save(condition=CartModel.pk.does_not_exist())
 
 
+def _partition(cart_id: str) -> tuple[CartModel | None, list[CartLineModel]]:
+    """The cart's header and lines: one consistent Query of its partition (they share it)."""
+    connection = CartModel._get_connection()
+    header: CartModel | None = None
+    lines: list[CartLineModel] = []
+    start: Any = None
+    while True:
+        page = connection.query(
+            keys.cart_pk(cart_id), consistent_read=True, exclusive_start_key=start
+        )
+        for item in page.get("Items", []):
+            if item.get("sk", {}).get("S") == keys.CART_SK:
+                header = CartModel.from_raw_data(item)
+            else:
+                lines.append(CartLineModel.from_raw_data(item))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return header, lines
+
+
 def load(cart_id: str) -> StoredCart | None:
-    """The cart and its lines, read consistently (two requests: header, then lines)."""
-    try:
-        header = CartModel.get(keys.cart_pk(cart_id), keys.CART_SK, consistent_read=True)
-    except CartModel.DoesNotExist:
+    """The cart and its lines, read consistently in one request."""
+    header, lines = _partition(cart_id)
+    if header is None:
         return None
-    lines = CartLineModel.query(
-        keys.cart_pk(cart_id),
-        CartLineModel.sk.startswith(keys.LINE_SK_PREFIX),
-        consistent_read=True,
-    )
     address = _plain(header.shipping_address)
     return StoredCart(
         cart_id=cart_id,

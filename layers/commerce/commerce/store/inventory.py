@@ -34,7 +34,7 @@ from commerce.domain.inventory import (
     total,
 )
 from commerce.errors import Conflict, IdempotencyKeyReuse, NotFound, TooManyRequests
-from commerce.store import keys, kit
+from commerce.store import batch_reads, keys, kit
 from commerce.store.tables.inventory import (
     AdjustmentMarkerModel,
     LedgerEntryModel,
@@ -190,19 +190,63 @@ def read_stock(skus: Sequence[str], *, consistent: bool = False) -> dict[str, Sk
     }
 
 
-def read_shards(sku: str, *, consistent: bool = True) -> SkuShards:
-    """The SKU's meta and per-shard levels; NotFound for a SKU with no inventory."""
-    meta = _metas([sku], consistent).get(sku)
+#: The shard count last seen per SKU, so that a SKU's meta and every shard are read in one
+#: batch (the count is in the meta). A count only grows (a SKU gains shards, never loses them);
+#: a read that finds more shards than it asked for reads the rest and remembers the new count.
+_shard_counts: dict[str, int] = {}
+_REMEMBERED: Final = 4096
+
+
+def _meta_key(sku: str) -> batch_reads.Key[SkuMetaModel]:
+    return batch_reads.Key(SkuMetaModel, keys.sku_pk(sku), keys.META_SK)
+
+
+def _shard_key(sku: str, shard: int) -> batch_reads.Key[StockShardModel]:
+    return batch_reads.Key(StockShardModel, keys.stock_pk(sku, shard), keys.STOCK_SK)
+
+
+def stock_keys(sku: str) -> list[batch_reads.Key[SkuMetaModel] | batch_reads.Key[StockShardModel]]:
+    """The keys of the SKU's meta and of each shard it had when last seen: what
+    :func:`shards_from` needs, for a caller that reads them in its own batch."""
+    count = _shard_counts.get(sku, DEFAULT_SHARD_COUNT)
+    return [_meta_key(sku), *(_shard_key(sku, shard) for shard in shard_ids(count))]
+
+
+def shards_from(sku: str, found: batch_reads.Found, *, consistent: bool = True) -> SkuShards | None:
+    """The SKU's stock from a batch that read :func:`stock_keys` (shards it did not know of yet
+    are read now); None for a SKU with no inventory."""
+    meta = found.get(_meta_key(sku))
     if meta is None:
-        raise NotFound(f"No inventory for SKU {sku}")
-    levels = _shards([meta], consistent)[sku]
+        return None
+    count = int(meta.shard_count)
+    asked = _shard_counts.get(sku, DEFAULT_SHARD_COUNT)
+    if len(_shard_counts) >= _REMEMBERED:
+        _shard_counts.clear()
+    _shard_counts[sku] = count
+    if count > asked:
+        more = [_shard_key(sku, shard) for shard in range(asked, count)]
+        found = found.merged(batch_reads.read(more, consistent=consistent))
+    levels = [StockLevel(0, 0)] * max(1, count)
+    for shard in shard_ids(count):
+        row = found.get(_shard_key(sku, shard))
+        if row is not None:
+            levels[shard] = StockLevel(int(row.on_hand), int(row.reserved))
     return SkuShards(
         sku=sku,
-        shard_count=int(meta.shard_count),
+        shard_count=count,
         safety_stock=int(meta.safety_stock),
         low_stock=bool(meta.low_stock),
         levels=tuple(levels),
     )
+
+
+def read_shards(sku: str, *, consistent: bool = True) -> SkuShards:
+    """The SKU's meta and per-shard levels (one batch read while the shard count is known);
+    NotFound for a SKU with no inventory."""
+    shards = shards_from(sku, batch_reads.read(stock_keys(sku), consistent=consistent))
+    if shards is None:
+        raise NotFound(f"No inventory for SKU {sku}")
+    return shards
 
 
 def read_levels(sku: str, *, consistent: bool = True) -> tuple[int, list[StockLevel]]:
