@@ -62,3 +62,12 @@ def http(stack: StackProcess) -> Iterator[requests.Session]:
     """A fresh HTTP session per test (no cookies or headers shared between tests)."""
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(autouse=True)
+def _no_sold_out_marks() -> None:
+    """Each case starts as a fresh function instance does: no SKU marked sold out (a mark from
+    an earlier case's tables would refuse a SKU of the same name in this one)."""
+    marks = sys.modules.get("commerce.carts.sold_out")
+    if marks is not None:
+        marks.forget()

@@ -1,11 +1,13 @@
 """Flash sale: one hot SKU with stock S, B buyers (B >> S) racing for it at concurrency C.
 
-Through the HTTP local stack (``python -m infra.local``, no demo data, holds of 600 s so none
-expires mid-run), twice: the SKU's stock on one inventory shard, then split over N shards
-(``PUT /admin/inventory/{sku}/shards``). Every buyer opens a guest cart (``POST /carts``; timed
-on its own), then, the moment the sale opens, all of them ``PUT /carts/{id}/items/{sku}``
-``{"quantity": 1}`` from a pool of C threads with one HTTP session each. Counted: 200s (a unit
-held), 409 out-of-stock, anything else.
+Part one, through the HTTP local stack (``python -m infra.local``, no demo data, metering on,
+holds of 600 s so none expires mid-run), twice: the SKU's stock on one inventory shard, then
+split over N shards (``PUT /admin/inventory/{sku}/shards``). Every buyer opens a guest cart
+(``POST /carts``; timed on its own), then, the moment the sale opens, all of them
+``PUT /carts/{id}/items/{sku}`` ``{"quantity": 1}`` from a pool of C threads with one HTTP
+session each. Counted: 200s (a unit held), 409 out-of-stock, anything else. From the metering
+(by each response's request id): the DynamoDB requests, read and write units of a hold and of a
+refusal.
 
 Afterwards the books are read back: ``GET /admin/inventory/{sku}`` for reserved, and the cart
 lines that hold the SKU straight from the Carts table; both must equal min(S, B), and oversold
@@ -16,16 +18,25 @@ concurrency: the same number of bare conditional ``UpdateItem`` calls from boto3
 (``SET available = available - :one`` if ``available >= :one``, starting from S, so as many
 succeed and fail as in the sale). Ratio = stack reservations/s / floor calls/s.
 
+Part two (``flash_sweep.py``), on a second stack whose DynamoDB enforces the per-partition
+ceilings divided by ``--partition-scale`` (default 100: 10 write and 30 read units a second per
+key): for each shard count of ``--sweep`` the holds a second that C buyers get in a fixed
+window, beside the ideal (one shard's rate times the shard count) and the same stack with the
+ceiling off; oversold 0 in every row.
+
 Prints figures; never fails on a timing. Exits 1 if anything was oversold.
 
     .venv/bin/python tests/bench/flash_sale.py [--stock 200] [--buyers 2000] [--concurrency 32]
-        [--shards 4] [--workers N]
+        [--shards 4] [--workers N] [--sweep 1,2,4,8,16] [--partition-scale 100] [--window 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -44,6 +55,10 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from infra.local.harness import StackProcess, start_stack  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import flash_sweep  # noqa: E402
+from request_costs import Cost, costs  # noqa: E402
 
 OPS = ("bench-ops", ["ops"])
 TTL_SECONDS = "600"
@@ -82,6 +97,7 @@ class Result:
     on_hand: int
     held: int
     floor_left: int
+    costs: dict[str, Cost] = field(default_factory=dict)
 
     def oversold(self, stock: int) -> int:
         return max(0, self.held - stock, self.reserved - stock, self.sale.outcomes["200"] - stock)
@@ -115,6 +131,8 @@ class Buyers:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self._local = threading.local()
+        #: Each reservation's request id and answer, for the metering.
+        self.answers: dict[str, str] = {}
 
     @property
     def session(self) -> requests.Session:
@@ -140,10 +158,12 @@ class Buyers:
             headers={"X-Cart-Token": token},
             timeout=60,
         )
+        answer = str(response.status_code)
         if response.status_code == 409:
             kind = response.json().get("type", "?")
-            return "409" if kind == "out-of-stock" else f"409 {kind}"
-        return str(response.status_code)
+            answer = "409" if kind == "out-of-stock" else f"409 {kind}"
+        self.answers[response.headers.get("x-amzn-RequestId", "")] = answer
+        return answer
 
 
 def _hot_sku(stack: StackProcess, stock: int, shards: int) -> str:
@@ -230,7 +250,13 @@ def _floor(stack: StackProcess, client: Any, stock: int, calls: int, concurrency
 
 
 def _scenario(
-    stack: StackProcess, name: str, stock: int, buyers: int, concurrency: int, shards: int
+    stack: StackProcess,
+    metering: Path,
+    name: str,
+    stock: int,
+    buyers: int,
+    concurrency: int,
+    shards: int,
 ) -> Result:
     sku = _hot_sku(stack, stock, shards)
     shop = Buyers(stack.base_url)
@@ -255,6 +281,7 @@ def _scenario(
         on_hand=int(stock_after["on_hand"]),
         held=held,
         floor_left=left,
+        costs=costs(metering, shop.answers),
     )
 
 
@@ -289,6 +316,10 @@ def _report(results: list[Result], args: argparse.Namespace, workers: str) -> No
             f"(p50 {r.carts.percentile(50):.1f} ms); floor took {r.floor.outcomes['200']}, "
             f"left {r.floor_left}" + (f"; other outcomes {others}" if others else "")
         )
+    for r in results:
+        for answer, label in (("200", "a held unit"), ("409", "a refusal")):
+            if answer in r.costs:
+                print(f"{r.name}: {label} costs {r.costs[answer].line()}")
     print(
         "res/s = reservation calls (PUT item, 200 or 409) per second of the sale; "
         "floor = bare conditional UpdateItem on one item, same DynamoDB Local, same concurrency; "
@@ -308,24 +339,40 @@ def main() -> int:
         default=None,
         help="function workers of the local stack (default: the stack's, LOCAL_MAX_CONCURRENCY)",
     )
+    parser.add_argument(
+        "--sweep", default="1,2,4,8,16", help="shard counts under the ceiling ('' skips it)"
+    )
+    parser.add_argument(
+        "--partition-scale", type=float, default=100.0, help="the ceilings' divisor (S)"
+    )
+    parser.add_argument("--window", type=float, default=10.0, help="seconds each sweep row runs")
     args = parser.parse_args()
 
     stack_args = ["--no-demo-data"]
     if args.workers is not None:
         stack_args += ["--max-concurrency", str(args.workers)]
-    stack = start_stack(args=stack_args, env={"RESERVATION_TTL_SECONDS": TTL_SECONDS}, timeout=180)
+    metering = Path(tempfile.mkdtemp(prefix="flash-sale-"))
+    env = {"RESERVATION_TTL_SECONDS": TTL_SECONDS}
+    stack = start_stack(args=[*stack_args, "--metering-dir", str(metering)], env=env, timeout=180)
     try:
-        results = [_scenario(stack, "unsharded", args.stock, args.buyers, args.concurrency, 1)]
+        sale = (args.stock, args.buyers, args.concurrency)
+        results = [_scenario(stack, metering, "unsharded", *sale, 1)]
         if args.shards > 1:
-            name = f"{args.shards} shards"
-            results.append(
-                _scenario(stack, name, args.stock, args.buyers, args.concurrency, args.shards)
-            )
+            results.append(_scenario(stack, metering, f"{args.shards} shards", *sale, args.shards))
     finally:
         stack.stop()
+        shutil.rmtree(metering, ignore_errors=True)
     workers = str(args.workers) if args.workers is not None else "stack default"
     _report(results, args, workers)
     oversold = sum(r.oversold(args.stock) for r in results)
+    counts = [int(n) for n in args.sweep.split(",") if n.strip()]
+    if counts:
+        rows = flash_sweep.sweep(
+            counts, args.partition_scale, args.concurrency, args.window, stack_args, env
+        )
+        flash_sweep.report(rows, args.partition_scale, args.concurrency, args.window)
+        oversold += sum(row.oversold for row in rows)
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if oversold:
         print(f"OVERSOLD: {oversold} unit(s)", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
-from commerce.carts import holding
+from commerce.carts import holding, sold_out
 from commerce.carts.schemas import CartOut, SavedAddressIn, ShippingAddressIn
 from commerce.carts.views import cart_view
 from commerce.clock import now_iso
@@ -41,6 +41,7 @@ from commerce.errors import (
     FieldError,
     Forbidden,
     NotFound,
+    OutOfStock,
     Unauthorized,
     ValidationFailed,
 )
@@ -124,19 +125,33 @@ def get_cart(cart_id: str, caller: Caller, cart_token: str | None) -> CartOut:
 def set_item(
     cart_id: str, sku: str, quantity: int, caller: Caller, cart_token: str | None
 ) -> CartOut:
-    """Set a line and hold exactly that much stock; 0 removes the line and releases it."""
-    cart = _writable(cart_id, caller, cart_token)
-    offer = carts.unit_price(sku) if is_valid_sku(sku) else None
+    """Set a line and hold exactly that much stock; 0 removes the line and releases it.
+
+    A SKU this instance found sold out in the last second is refused before anything is read;
+    otherwise one batch read answers whether the line can be set at all (a refusal costs that
+    read alone), then the cart is read and the hold written. Checked in that order, a refusal
+    for a sold-out SKU is the same 409 whoever asks about whichever cart.
+    """
+    if quantity > 0 and sold_out.marked(sku):
+        raise OutOfStock(sku, 0)
+    if not is_valid_sku(sku) or not _CART_ID_RE.fullmatch(cart_id):
+        raise NotFound(f"No such SKU: {sku[:64]}" if not is_valid_sku(sku) else "No such cart")
+    seen = holding.look(cart_id, sku)
+    offer = seen.offer
     if offer is None:
         raise NotFound(f"No such SKU: {sku[:64]}")
     if quantity > 0 and not offer.sellable:
         raise Conflict(f"{sku} is no longer sold; it cannot be added to a cart")
+    refused = holding.refusal(seen, cart_id, quantity)
+    if refused is not None:
+        raise refused
+    cart = _writable(cart_id, caller, cart_token)
     try:
-        holding.set_line(cart, sku, quantity, offer.price)
+        after = holding.set_line(cart, sku, quantity, offer.price, stock=seen.stock)
     except CartError as error:
         raise _problem(error) from error
     metrics.add_metric(name="CartLineSet", unit=MetricUnit.Count, value=1)
-    return _fresh(cart_id)
+    return cart_view(after, clock.now(), offers={sku: offer}, zones=seen.zones)
 
 
 def remove_item(cart_id: str, sku: str, caller: Caller, cart_token: str | None) -> CartOut:

@@ -84,16 +84,27 @@ def check_low_stock(sku: str) -> LowStockChange:
     """
     try:
         shards = inventory.read_shards(sku, consistent=True)
-        available = shards.level.available
-        change = low_stock_change(available, shards.safety_stock, shards.low_stock)
+    except Exception:  # a best-effort alert: see the docstring
+        logger.exception("low-stock check failed", extra={"sku": sku})
+        return LowStockChange.NONE
+    return settle_low_stock(sku, shards.level.available, shards.safety_stock, shards.low_stock)
+
+
+def settle_low_stock(sku: str, available: int, safety_stock: int, flagged: bool) -> LowStockChange:
+    """``check_low_stock`` from figures the caller already has: the SKU's read before its write
+    and what the write moved (a hold reads its stock anyway, so its check costs no read). A
+    write whose figures raced another's may miss a crossing; the next change of the SKU sees
+    it. Never raises, for the same reason as ``check_low_stock``."""
+    try:
+        change = low_stock_change(available, safety_stock, flagged)
         if change is LowStockChange.CROSSED_BELOW:
-            return _announce(sku, available, shards.safety_stock)
+            return _announce(sku, available, safety_stock)
         if change is LowStockChange.RECOVERED and inventory.clear_low_stock(sku):
             logger.info(
                 "stock replenished",
-                extra={"sku": sku, "available": available, "safety_stock": shards.safety_stock},
+                extra={"sku": sku, "available": available, "safety_stock": safety_stock},
             )
             return LowStockChange.RECOVERED
-    except Exception:  # a best-effort alert: see the docstring
+    except Exception:  # a best-effort alert: see check_low_stock
         logger.exception("low-stock check failed", extra={"sku": sku})
     return LowStockChange.NONE

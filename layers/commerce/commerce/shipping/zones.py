@@ -26,9 +26,9 @@ def zone_table() -> ZoneTable:
     return store.load()
 
 
-def rule_for(address: ShippingAddress | None) -> ShippingRule:
-    """The shipping rule ``address`` pays now."""
-    return store.load().rule_for(address)
+def rule_for(address: ShippingAddress | None, table: ZoneTable | None = None) -> ShippingRule:
+    """The shipping rule ``address`` pays now (``table``: the zone table if already read)."""
+    return (table if table is not None else store.load()).rule_for(address)
 
 
 def replace_table(caller: Caller, zones: list[dict[str, Any]], version: int | None) -> ZoneTable:

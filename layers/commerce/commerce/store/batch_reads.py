@@ -5,7 +5,8 @@ stock (inventory) and the shipping zones would pay one request per model. Dynamo
 takes up to 100 keys of any tables in one BatchGetItem, so this asks for them together and
 hands each item back as its own model. Keys the table answered "unprocessed" (throttled or
 over the response size) are asked again with a short backoff, as AWS advises; an item that is
-not there is simply absent from the result.
+not there is simply absent from the result. Keys still unprocessed after a few rounds are a
+429 for the client, as a throttled call is.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 
 from pynamodb.models import Model
+
+from commerce.errors import TooManyRequests
 
 _MAX_KEYS: Final = 100
 _ROUNDS: Final = 5
@@ -31,6 +34,9 @@ class Key(Generic[M]):
     model: type[M]
     hash_key: str
     range_key: str
+    #: Read strongly consistent (None: as the batch says). DynamoDB sets this per table, so a
+    #: table is read consistently when any of its keys asks for it.
+    consistent: bool | None = None
 
     @property
     def table(self) -> str:
@@ -79,7 +85,8 @@ def _identity(item: dict[str, Any], table: str, keys: Sequence[Key[Any]]) -> tup
 def read(keys: Sequence[Key[Any]], *, consistent: bool = True) -> Found:
     """Every item of ``keys`` that exists, in one BatchGetItem (more only for unprocessed keys).
 
-    At most 100 keys, DynamoDB's limit for one call; duplicates are asked once.
+    At most 100 keys, DynamoDB's limit for one call; duplicates are asked once. ``consistent``
+    is the default of keys that do not say.
     """
     unique = list({key.identity(): key for key in keys}.values())
     if len(unique) > _MAX_KEYS:
@@ -90,8 +97,9 @@ def read(keys: Sequence[Key[Any]], *, consistent: bool = True) -> Found:
     connection = unique[0].model._get_connection().connection
     pending: dict[str, Any] = {}
     for key in unique:
-        table = pending.setdefault(key.table, {"Keys": [], "ConsistentRead": consistent})
+        table = pending.setdefault(key.table, {"Keys": [], "ConsistentRead": False})
         table["Keys"].append(key.raw())
+        table["ConsistentRead"] |= consistent if key.consistent is None else key.consistent
     for attempt in range(_ROUNDS):
         answer = connection.dispatch("BatchGetItem", {"RequestItems": pending})
         for table, items in answer.get("Responses", {}).items():
@@ -101,4 +109,5 @@ def read(keys: Sequence[Key[Any]], *, consistent: bool = True) -> Found:
         if not pending:
             return Found(found)
         time.sleep(_BACKOFF_SECONDS * (2**attempt))
-    raise RuntimeError("BatchGetItem left keys unprocessed after retries")
+    # DynamoDB kept some keys back (a hot partition at its ceiling): the client may retry.
+    raise TooManyRequests(1, "The shop is busy; retry shortly")

@@ -25,7 +25,7 @@ from pynamodb.expressions.update import Action
 from commerce.domain.cart import Cart, CartLine, ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
-from commerce.store import keys, kit, products
+from commerce.store import batch_reads, keys, kit, products
 from commerce.store.products import SkuOffer
 from commerce.store.tables.carts import CartLineModel, CartModel
 from commerce.store.transactions import LabelledTransaction
@@ -113,6 +113,18 @@ def _plain(value: Any) -> dict[str, Any]:
     return dict(values)
 
 
+def line_key(cart_id: str, sku: str) -> batch_reads.Key[CartLineModel]:
+    """The key of the cart's line for ``sku``, for a caller that reads it in its own batch."""
+    return batch_reads.Key(CartLineModel, keys.cart_pk(cart_id), keys.line_sk(sku))
+
+
+def with_line(cart: StoredCart, sku: str, line: StoredLine | None) -> StoredCart:
+    """``cart`` with its line for ``sku`` now ``line`` (None: gone), lines in key order."""
+    others = [kept for kept in cart.lines if kept.sku != sku]
+    lines = sorted([*others, *([line] if line is not None else [])], key=lambda kept: kept.sku)
+    return replace(cart, lines=tuple(lines))
+
+
 def line_from_model(model: CartLineModel) -> StoredLine:
     """A line as read from the table or from the holds index."""
     takes = {int(k): int(v) for k, v in _plain(model.takes).items() if int(v)}
@@ -194,12 +206,18 @@ def unit_price(sku: str) -> SkuOffer | None:
     return products.offers([sku]).get(sku)
 
 
-def with_current_prices(cart: StoredCart) -> StoredCart:
+def with_current_prices(
+    cart: StoredCart, known: Mapping[str, SkuOffer] | None = None
+) -> StoredCart:
     """``cart`` with each line at its SKU's current price, and lines of archived products
-    marked unsellable: what the cart costs now, and what checkout charges (one batched read)."""
+    marked unsellable: what the cart costs now, and what checkout charges (one batched read of
+    the SKUs whose offer is not ``known`` already)."""
     if not cart.lines:
         return cart
-    offers = products.offers([line.sku for line in cart.lines])
+    offers = dict(known or {})
+    missing = [line.sku for line in cart.lines if line.sku not in offers]
+    if missing:
+        offers.update(products.offers(missing))
     lines = tuple(
         replace(line, unit_price=offers[line.sku].price, sellable=offers[line.sku].sellable)
         if line.sku in offers

@@ -34,7 +34,7 @@ from commerce.domain.money import Money
 from commerce.domain.reservations import Hold, Plan
 from commerce.store import carts, keys
 from commerce.store.carts import StoredCart, StoredLine
-from commerce.store.kit import CONDITION_FAILED
+from commerce.store.kit import CONDITION_FAILED, THROTTLED
 from commerce.store.tables.attributes import MoneyMap
 from commerce.store.tables.carts import CartLineModel
 from commerce.store.tables.inventory import StockShardModel
@@ -138,6 +138,16 @@ class LineOutcome(Enum):
     LINE_CHANGED = "line-changed"  # a concurrent change of the same line: re-read, re-plan
     CART_CHANGED = "cart-changed"  # the caller's write right is gone (the cart was claimed)
     SHORT = "short"  # a shard no longer had the units the plan took from it
+    THROTTLED = "throttled"  # DynamoDB throttled an item (a hot shard): nothing was written
+
+
+@dataclass(frozen=True)
+class LineWrite:
+    """A line write's outcome; for THROTTLED, the shards DynamoDB throttled (empty when it
+    was the line or the cart)."""
+
+    outcome: LineOutcome
+    throttled_shards: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -199,8 +209,10 @@ def _line_item(change: LineChange) -> CartLineModel:
     return item
 
 
-def write_line(change: LineChange) -> LineOutcome:
-    """Commit the line, its shard updates and the cart's touch as one transaction."""
+def write_line(change: LineChange) -> LineWrite:
+    """Commit the line, its shard updates and the cart's touch as one transaction. A
+    throttled item is reported at once (not retried here): the caller may take from another
+    shard."""
     expected = change.expected
     live = expected is not None and expected.reserved_until(change.now) is not None
     condition = _as_read(expected, change.now, extends_live_hold=live)
@@ -215,19 +227,25 @@ def write_line(change: LineChange) -> LineOutcome:
         tx.put(_LINE, _line_item(change), condition)
     apply_plan(tx, change.sku, change.plan)
     carts.touch(tx, change.cart, at=change.at, now=change.now)
-    return _outcome(tx.commit())
+    return _outcome(tx.commit(throttling_fails=True))
 
 
-def _outcome(failures: list[Failure]) -> LineOutcome:
+def _outcome(failures: list[Failure]) -> LineWrite:
     if not failures:
-        return LineOutcome.APPLIED
+        return LineWrite(LineOutcome.APPLIED)
     failed = {f.label for f in failures if f.code == CONDITION_FAILED}
     if _LINE in failed:
-        return LineOutcome.LINE_CHANGED
+        return LineWrite(LineOutcome.LINE_CHANGED)
     if "cart" in failed:
-        return LineOutcome.CART_CHANGED
+        return LineWrite(LineOutcome.CART_CHANGED)
     if any(label.startswith(_SHARD) for label in failed):
-        return LineOutcome.SHORT
+        return LineWrite(LineOutcome.SHORT)
+    throttled = {f.label for f in failures if f.code in THROTTLED}
+    if throttled:
+        shards = frozenset(
+            int(label[len(_SHARD) :]) for label in throttled if label.startswith(_SHARD)
+        )
+        return LineWrite(LineOutcome.THROTTLED, shards)
     raise RuntimeError(f"hold change cancelled: {[(f.label, f.code) for f in failures]}")
 
 

@@ -24,7 +24,7 @@ from commerce.domain.money import Money
 from commerce.domain.product import NewProduct, ProductStatus
 from commerce.domain.ratings import Rating
 from commerce.errors import Conflict
-from commerce.store import inventory, keys, kit
+from commerce.store import batch_reads, inventory, keys, kit
 from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables.attributes import MoneyMap
 from commerce.store.tables.catalog import (
@@ -330,6 +330,24 @@ def get_many(product_ids: Sequence[str]) -> dict[str, StoredProduct]:
     return found
 
 
+def offer_key(sku: str) -> batch_reads.Key[SkuRecordModel]:
+    """The key of the SKU's record, for a caller that reads it in its own batch."""
+    return batch_reads.Key(SkuRecordModel, keys.sku_pk(sku), keys.SKU_SK)
+
+
+def offer_from(record: SkuRecordModel | None) -> SkuOffer | None:
+    """The offer a SKU record makes (None when the catalog has no such SKU)."""
+    if record is None:
+        return None
+    return SkuOffer(
+        sku=record.sku,
+        product_id=record.product_id,
+        price=_money(record.price),
+        sellable=(record.status or ProductStatus.ACTIVE.value) == ProductStatus.ACTIVE.value,
+        lists=tuple(str(p) for p in record.lists or []),
+    )
+
+
 def offers(skus: Collection[str]) -> dict[str, SkuOffer]:
     """Each known SKU's product, current price and whether its product is sold now (one
     BatchGetItem per 100 SKUs). The one reader of "the current price of a SKU"."""
@@ -338,14 +356,9 @@ def offers(skus: Collection[str]) -> dict[str, SkuOffer]:
     for start in range(0, len(wanted), _BATCH):
         batch = [(keys.sku_pk(sku), keys.SKU_SK) for sku in wanted[start : start + _BATCH]]
         for record in SkuRecordModel.batch_get(batch):
-            found[record.sku] = SkuOffer(
-                sku=record.sku,
-                product_id=record.product_id,
-                price=_money(record.price),
-                sellable=(record.status or ProductStatus.ACTIVE.value)
-                == ProductStatus.ACTIVE.value,
-                lists=tuple(str(p) for p in record.lists or []),
-            )
+            offer = offer_from(record)
+            if offer is not None:
+                found[record.sku] = offer
     return found
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from commerce.domain.money import Money
 from commerce.domain.pricing import ShippingRule
 from commerce.domain.shipping import DEFAULT_ZONE_TABLE, Zone, ZoneTable
-from commerce.store import keys, kit
+from commerce.store import batch_reads, keys, kit
 from commerce.store.tables.attributes import plain
 from commerce.store.tables.catalog import ShippingZonesModel
 
@@ -31,6 +31,18 @@ def _zone(raw: dict[str, Any]) -> Zone:
     )
 
 
+def table_key() -> batch_reads.Key[ShippingZonesModel]:
+    """The zone table's key, for a caller that reads it in its own batch."""
+    return batch_reads.Key(ShippingZonesModel, keys.SHIPPING_ZONES_PK, keys.SHIPPING_ZONES_SK)
+
+
+def table_from(row: ShippingZonesModel | None) -> ZoneTable:
+    """The zone table a stored row says (the default table when ops never configured one)."""
+    if row is None:
+        return DEFAULT_ZONE_TABLE
+    return ZoneTable(tuple(_zone(z) for z in plain(row.zones)), int(row.version))
+
+
 def load(consistent: bool = False) -> ZoneTable:
     """The zone table in force (the default table before ops configured one)."""
     try:
@@ -39,7 +51,7 @@ def load(consistent: bool = False) -> ZoneTable:
         )
     except ShippingZonesModel.DoesNotExist:
         return DEFAULT_ZONE_TABLE
-    return ZoneTable(tuple(_zone(z) for z in plain(row.zones)), int(row.version))
+    return table_from(row)
 
 
 def replace(table: ZoneTable, read_version: int, *, at: str, by: str | None) -> bool:

@@ -9,7 +9,7 @@ to the labels, so repositories can say "the SKU record failed its condition" wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from pynamodb.connection import Connection
@@ -104,20 +104,21 @@ class LabelledTransaction:
             + [u[0] for u in self._updates]
         )
 
-    def commit(self) -> list[Failure]:
+    def commit(self, *, throttling_fails: bool = False) -> list[Failure]:
         """Commit; on a cancellation return the failing items (empty list means success).
 
         A cancellation caused only by other transactions touching the same items
         (``TransactionConflict``), or one where DynamoDB throttled an item (``ThrottlingError``
         on an on-demand table's hot key: the SDK never retries a cancelled transaction) is
         retried with backoff: nothing was written, so retrying is safe. If contention or
-        throttling outlasts the retries the caller gets 429 with Retry-After. Errors other than
-        a cancellation propagate.
+        throttling outlasts the retries the caller gets 429 with Retry-After; with
+        ``throttling_fails`` throttled items come back as failures at once instead. Errors
+        other than a cancellation propagate.
         """
         if self.size > MAX_ITEMS:
             raise ValueError(f"a transaction holds at most {MAX_ITEMS} items, not {self.size}")
         return kit.retry_on_conflict(
-            self._attempt,
+            partial(self._attempt, throttling_fails=throttling_fails),
             give_up=lambda: TooManyRequests(
                 1, "Too many concurrent changes to the same items; retry shortly"
             ),
@@ -125,10 +126,11 @@ class LabelledTransaction:
             base_seconds=_BACKOFF_SECONDS,
         )
 
-    def _attempt(self, _: int) -> list[Failure] | kit.Retry:
+    def _attempt(self, _: int, *, throttling_fails: bool) -> list[Failure] | kit.Retry:
         """One send: no failures, the failures of a refusal, or RETRY when other transactions
         only collided with this one or DynamoDB throttled an item (nothing was written, so
-        sending again is safe)."""
+        sending again is safe). With ``throttling_fails`` a throttled item is a failure the
+        caller sees (``ThrottlingError`` on its label): it may have somewhere else to go."""
         try:
             self._send()
         except TransactWriteError as error:
@@ -136,7 +138,7 @@ class LabelledTransaction:
                 raise
             failures = self._failures(error.cancellation_reasons)
             if any(f.code in kit.THROTTLED for f in failures):
-                return kit.RETRY
+                return failures if throttling_fails else kit.RETRY
             if all(f.code == kit.TRANSACTION_CONFLICT for f in failures):
                 return kit.RETRY
             return failures
