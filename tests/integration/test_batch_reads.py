@@ -41,9 +41,11 @@ def test_items_of_three_tables_come_back_as_their_models_in_one_call(
     found = batch_reads.read([offer_key, *inventory.stock_keys("BR-1"), missing_line])
     assert [operation for operation, _ in sent] == ["BatchGetItem"]
     offer = products.offer_from(found.get(offer_key))
-    assert offer is not None and offer.price.amount > 0
+    assert offer is not None
+    assert offer.price.amount > 0
     stock = inventory.shards_from("BR-1", found)
-    assert stock is not None and stock.levels == (StockLevel(7, 0),)
+    assert stock is not None
+    assert stock.levels == (StockLevel(7, 0),)
     assert found.get(missing_line) is None
     assert len(found) == 3  # the SKU record, the meta, shard 0
 
