@@ -12,8 +12,9 @@ to its own file in DIR (``<role>-<pid>.jsonl``, one line per fact, flushed at on
 - ``call`` (the function's worker, from a wrapper around botocore's
   ``BaseClient._make_api_call``, through which boto3 and PynamoDB both go): service, operation,
   the request id of the invocation it belongs to (None during init), error code if any, and
-  for DynamoDB the read and write request units it consumed; for SQS sends, the message count,
-  body bytes and queue name.
+  for DynamoDB the read and write request units it consumed, split by table (``by_table``)
+  and by item (``items``: table, key, units; what a hot key such as a stock shard takes);
+  for SQS sends, the message count, body bytes and queue name.
 
 Capacity: the wrapper asks DynamoDB for ``ReturnConsumedCapacity`` on every operation that
 accepts it when the caller did not (and hands the response back in the shape the caller asked
@@ -219,6 +220,7 @@ class WorkerMeter:
             if metered_capacity:
                 rcu, wcu = estimate_units(operation, params)
                 record.update({"rcu": rcu, "wcu": wcu, "capacity": "estimated"})
+                record.update(breakdown(operation, params, None, (rcu, wcu)))
             record["ms"] = round((time.perf_counter() - started) * 1000, 3)
             self._writer.write(record)
             raise
@@ -235,6 +237,8 @@ class WorkerMeter:
             else:
                 record.update({"rcu": units[0], "wcu": units[1], "capacity": "response"})
             record["tables"] = sorted(tables_of(operation, params))
+            figure = (float(record["rcu"]), float(record["wcu"]))
+            record.update(breakdown(operation, params, response.get("ConsumedCapacity"), figure))
         self._writer.write(record)
         if isinstance(response, dict) and "ConsumedCapacity" in response:
             if strip:
@@ -301,24 +305,72 @@ def transact_write_units(params: Mapping[str, Any], consumed: Any) -> float:
     """Write units of a TransactWriteItems, by AWS's rule: 2 per started KB of *each* item.
 
     DynamoDB Local (2.x) sums a transaction's items of one table before rounding up (two new
-    100-byte items: 2 units, where AWS bills 4). So the table part is the larger of its figure
-    and 2 x each item's units (a put's size is in the request; an update, delete or condition
-    check counts at least 1 KB, its stored size being unknown here); the index part is taken as
-    reported.
+    100-byte items: 2 units, where AWS bills 4). So each table's part is the larger of its figure
+    and 2 x each of its items' units (a put's size is in the request; an update, delete or
+    condition check counts at least 1 KB, its stored size being unknown here); the index part
+    is taken as reported (``units_by_table``).
     """
-    table_part = index_part = 0.0
+    return sum(wcu for _, wcu in units_by_table("TransactWriteItems", params, consumed).values())
+
+
+def units_by_table(
+    operation: str, params: Mapping[str, Any], consumed: Any
+) -> dict[str, tuple[float, float]]:
+    """(read, write) units per table from a response's ``ConsumedCapacity`` (one entry per
+    table, ``TableName`` in each), a TransactWriteItems' table part corrected per item."""
+    per_item: dict[str, float] = {}
+    if operation == "TransactWriteItems":
+        for units in item_units(operation, params):
+            per_item[units.table] = per_item.get(units.table, 0.0) + units.write
+    found: dict[str, tuple[float, float]] = {}
     for entry in consumed if isinstance(consumed, list) else [consumed]:
         if not isinstance(entry, dict):
             continue
-        total = float(entry.get("CapacityUnits") or 0)
-        table = entry.get("Table")
-        if isinstance(table, dict):
-            table_part += float(table.get("CapacityUnits") or 0)
-            index_part += total - float(table.get("CapacityUnits") or 0)
-        else:
-            table_part += total
-    per_item = sum(units.write for units in item_units("TransactWriteItems", params))
-    return max(table_part, per_item) + index_part
+        name = str(entry.get("TableName", ""))
+        rcu, wcu = consumed_units(operation, entry) or (0.0, 0.0)
+        if operation == "TransactWriteItems":
+            table = entry.get("Table")
+            table_part = float(table.get("CapacityUnits") or 0) if isinstance(table, dict) else wcu
+            wcu = max(table_part, per_item.get(name, 0.0)) + wcu - table_part
+        before = found.get(name, (0.0, 0.0))
+        found[name] = (before[0] + rcu, before[1] + wcu)
+    return found
+
+
+def breakdown(
+    operation: str, params: Mapping[str, Any], consumed: Any, figure: tuple[float, float]
+) -> dict[str, Any]:
+    """Where a call's units went, for a record: ``by_table`` ({table: [read, write]}) and
+    ``items`` ([table, key, read, write] per item touched, in request order).
+
+    A table's figure is DynamoDB's (``units_by_table``), or the request's estimate when the call
+    got none (a failed call); an item's is the estimate (``item_units``), except that a
+    single-item call's one item carries the call's ``figure`` (an update's real size). The key is
+    the item's key values joined by ``|`` in attribute-name order; None for a put (its key
+    attributes cannot be told from its other attributes here) and for a Query or Scan.
+    """
+    estimated = item_units(operation, params)
+    by_table = units_by_table(operation, params, consumed) if consumed is not None else {}
+    if not by_table:
+        for units in estimated:
+            before = by_table.get(units.table, (0.0, 0.0))
+            by_table[units.table] = (before[0] + units.read, before[1] + units.write)
+    items: list[list[Any]] = []
+    for units in estimated:
+        read, write = figure if len(estimated) == 1 else (units.read, units.write)
+        items.append([units.table, None if units.put else _key_text(units.key), read, write])
+    return {"by_table": {t: list(u) for t, u in sorted(by_table.items())}, "items": items}
+
+
+def _key_text(key: Mapping[str, Any] | None) -> str | None:
+    """An item key's values joined by ``|`` in attribute-name order (``STOCK#A-1#0|STOCK``)."""
+    if not key:
+        return None
+    values = (
+        next(iter(value.values())) if isinstance(value, dict) and value else value
+        for _, value in sorted(key.items())
+    )
+    return "|".join(str(value) for value in values)
 
 
 def _value_size(value: Any) -> int:
@@ -361,6 +413,8 @@ class ItemUnits:
     key: Mapping[str, Any] | None
     read: float
     write: float
+    #: ``key`` is a put's whole item, not its key.
+    put: bool = False
 
 
 def _read_unit(spec: Mapping[str, Any]) -> float:
@@ -371,7 +425,8 @@ def _read_unit(spec: Mapping[str, Any]) -> float:
 def _written(table: str, put: Mapping[str, Any] | None, key: Any, factor: float) -> ItemUnits:
     """A write of ``put``'s item (its size known) or of the item at ``key`` (at least 1 KB)."""
     if put is not None:
-        return ItemUnits(table, put.get("Item"), 0.0, factor * _write_units(put.get("Item")))
+        item = put.get("Item")
+        return ItemUnits(table, item, 0.0, factor * _write_units(item), put=True)
     return ItemUnits(table, key, 0.0, factor * 1.0)
 
 

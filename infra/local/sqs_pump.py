@@ -21,7 +21,7 @@ from typing import Any
 from infra.local.faults import SQS_DUPLICATED, Faults
 from infra.local.functions import FunctionSpec
 from infra.local.resources import CreatedResources
-from infra.local.template import ACCOUNT_ID, REGION
+from infra.local.template import ACCOUNT_ID, REGION, Resolver
 from infra.local.workers import FunctionPool, InvokeError
 
 log = logging.getLogger("infra.local.sqs")
@@ -54,8 +54,11 @@ def _queue_logical_id(queue: Any) -> str | None:
     return None
 
 
-def load_mappings(functions: list[FunctionSpec], created: CreatedResources) -> list[Mapping]:
-    """Every SQS event whose queue the template declares."""
+def load_mappings(
+    functions: list[FunctionSpec], created: CreatedResources, resolver: Resolver | None = None
+) -> list[Mapping]:
+    """Every SQS event whose queue the template declares; ``resolver`` resolves a
+    ``ScalingConfig`` given by parameters and conditions."""
     mappings: list[Mapping] = []
     for function in functions:
         for name, event in function.events.items():
@@ -78,14 +81,17 @@ def load_mappings(functions: list[FunctionSpec], created: CreatedResources) -> l
                     report_failures="ReportBatchItemFailures"
                     in (props.get("FunctionResponseTypes") or []),
                     enabled=props.get("Enabled", True) not in (False, "false", "False"),
-                    max_concurrency=_max_concurrency(props),
+                    max_concurrency=_max_concurrency(props, resolver),
                 )
             )
     return mappings
 
 
-def _max_concurrency(props: dict[str, Any]) -> int | None:
-    value = (props.get("ScalingConfig") or {}).get("MaximumConcurrency")
+def _max_concurrency(props: dict[str, Any], resolver: Resolver | None) -> int | None:
+    config = props.get("ScalingConfig")
+    if resolver is not None:
+        config = resolver.resolve(config)
+    value = (config if isinstance(config, dict) else {}).get("MaximumConcurrency")
     return int(value) if value is not None else None
 
 

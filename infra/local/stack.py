@@ -302,7 +302,7 @@ class LocalStack:
 
     def _start_pollers(self) -> None:
         sqs = self.moto.client("sqs")
-        for mapping in load_mappings(self.functions, self.created):
+        for mapping in load_mappings(self.functions, self.created, self.emulators.resolver):
             if mapping.function in self.pools:
                 pump = SqsPump(mapping, self.pools[mapping.function], sqs, self.faults)
                 pump.start()

@@ -37,6 +37,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,29 +55,15 @@ from infra.local.functions import load_functions  # noqa: E402
 from infra.local.harness import StackProcess, start_stack  # noqa: E402
 from infra.local.metering import read_records  # noqa: E402
 from infra.local.template import Resolver, load_template  # noqa: E402
+from infra.ops.capacity import PRICES, PRICES_BASIS  # noqa: E402
 
 OPS = ("bench-ops", ["ops"])
 SWEEP_INTERVAL = "3600"
 PAID_TIMEOUT = 60.0
 SETTLE_QUIET = 1.0  # seconds without a new record before an order counts as finished
 
-#: Where the prices come from. Not fetched live: re-check before quoting the dollars.
-PRICES_BASIS = (
-    "AWS us-east-1 on-demand list prices, recorded 2026-11-23 (DynamoDB on-demand after the "
-    "Nov 2024 cut; SQS standard, first 1 B requests/month tier; Lambda x86_64, no free tier; "
-    "API Gateway REST, first 333 M requests/month tier; SES outbound email, no free tier)"
-)
-#: USD per unit.
-PRICES: dict[str, float] = {
-    "dynamodb_rru": 0.125 / 1e6,
-    "dynamodb_wru": 0.625 / 1e6,
-    "sqs_request": 0.40 / 1e6,  # per 64 KB chunk of a request
-    "lambda_request": 0.20 / 1e6,
-    "lambda_gb_second": 0.0000166667,
-    "apigw_request": 3.50 / 1e6,
-    # Beyond the four services of the order's path: what notifying the buyer costs.
-    "ses_email": 0.10 / 1000,
-}
+# The list prices (PRICES, with their basis in PRICES_BASIS) are infra/ops/capacity.py's, which
+# the capacity plan prices its peaks with. Not fetched live: re-check before quoting dollars.
 SES_SENDS = {("ses", "SendEmail"), ("ses", "SendRawEmail"), ("ses", "SendTemplatedEmail")}
 SES_SENDS |= {("sesv2", "SendEmail")}
 SQS_CHUNK = 64 * 1024
@@ -91,6 +79,14 @@ class Figures:
     dynamodb_calls: Counter[tuple[str, str]] = field(default_factory=Counter)  # (fn, op)
     rru: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     wru: defaultdict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    # Where the units went: by table (physical name) and by item (table, key text).
+    table_calls: Counter[str] = field(default_factory=Counter)
+    table_units: defaultdict[str, list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0.0, 0.0])
+    )
+    key_units: defaultdict[tuple[str, str], list[float]] = field(
+        default_factory=lambda: defaultdict(lambda: [0.0, 0.0])
+    )
     estimated_calls: int = 0
     corrected_calls: int = 0
     correction_wru: float = 0.0  # added to DynamoDB Local's figure (multi-item transactions)
@@ -162,6 +158,7 @@ def add_up(records: list[dict[str, Any]], names: dict[str, str], memory: dict[st
                 if "reported_wcu" in record:
                     figures.corrected_calls += 1
                     figures.correction_wru += float(record["wcu"]) - float(record["reported_wcu"])
+                _add_breakdown(figures, record)
             elif "messages" in record:
                 figures.messages[(function, str(record["queue"]))] += int(record["messages"])
                 figures.sqs_send_requests += max(1, math.ceil(int(record["bytes"]) / SQS_CHUNK))
@@ -172,10 +169,23 @@ def add_up(records: list[dict[str, Any]], names: dict[str, str], memory: dict[st
     return figures
 
 
+def _add_breakdown(figures: Figures, record: dict[str, Any]) -> None:
+    """A DynamoDB call's units by table and by item key (the meter's ``by_table``/``items``)."""
+    for table, (rcu, wcu) in (record.get("by_table") or {}).items():
+        figures.table_calls[table] += 1
+        figures.table_units[table][0] += float(rcu)
+        figures.table_units[table][1] += float(wcu)
+    for table, key, rcu, wcu in record.get("items") or []:
+        if key is not None:
+            figures.key_units[(table, key)][0] += float(rcu)
+            figures.key_units[(table, key)][1] += float(wcu)
+
+
 @dataclass
 class OrderRun:
     """One measured order: its own figures, the polls' figures, what ran beside it."""
 
+    order_id: str
     order: Figures
     polls: Figures
     poll_count: int
@@ -259,15 +269,26 @@ def consumed_queues(stack: StackProcess) -> set[str]:
     return {str(queues[name]).rsplit("/", 1)[-1] for name in logical if name in queues}
 
 
+def paid_and_notified(payments: str, notifications_queue: str) -> Callable[[list[Any]], bool]:
+    """Whether the payments consumer has sent order.paid to the notifications queue."""
+
+    def sent(records: list[dict[str, Any]]) -> bool:
+        return any(
+            r.get("kind") == "call"
+            and r.get("function") == payments
+            and r.get("queue") == notifications_queue
+            for r in records
+        )
+
+    return sent
+
+
 def _settled(
-    records: list[dict[str, Any]], payments: str, notifications_queue: str, consumed: set[str]
+    records: list[dict[str, Any]], done: Callable[[list[Any]], bool], consumed: set[str]
 ) -> bool:
-    """order.paid is sent, every message sent to a consumed queue has been delivered to its
-    function, and no invocation is still running."""
+    """``done`` says the flow has gone far enough, every message sent to a consumed queue has
+    been delivered to its function, and no invocation is still running."""
     calls = [r for r in records if r.get("kind") == "call"]
-    sent_paid = any(
-        r.get("function") == payments and r.get("queue") == notifications_queue for r in calls
-    )
     to_consumers = sum(int(r["messages"]) for r in calls if r.get("queue") in consumed)
     delivered = sum(
         int(r["records"])
@@ -278,12 +299,13 @@ def _settled(
     running = {
         r["request_id"] for r in records if r.get("kind") in ("call", "invoke") and r["request_id"]
     }
-    return sent_paid and delivered >= to_consumers and running <= finished
+    return done(records) and delivered >= to_consumers and running <= finished
 
 
-def _wait_settled(
-    directory: Path, mark: float, payments: str, notifications_queue: str, consumed: set[str]
+def wait_settled(
+    directory: Path, mark: float, done: Callable[[list[Any]], bool], consumed: set[str]
 ) -> list[dict[str, Any]]:
+    """The records since ``mark`` once the flow has settled (``_settled``), quiet a moment."""
     deadline = time.monotonic() + PAID_TIMEOUT
     seen = -1
     quiet_since = time.monotonic()
@@ -292,10 +314,10 @@ def _wait_settled(
         if len(records) != seen:
             seen, quiet_since = len(records), time.monotonic()
         quiet = time.monotonic() - quiet_since >= SETTLE_QUIET
-        if quiet and _settled(records, payments, notifications_queue, consumed):
+        if quiet and _settled(records, done, consumed):
             return records
         if time.monotonic() > deadline:
-            raise RuntimeError("the order's consumers did not settle in time")
+            raise RuntimeError("the flow's consumers did not settle in time")
         time.sleep(0.2)
 
 
@@ -313,9 +335,8 @@ def measure(
     mark = time.time()
     order_id, headers = shopper.order(skus)
     poll_ids, to_paid = shopper.poll_until_paid(order_id, headers, poll_interval)
-    records = _wait_settled(
-        directory, mark, physical["PaymentsFunction"], notifications_queue, consumed_queues(stack)
-    )
+    done = paid_and_notified(physical["PaymentsFunction"], notifications_queue)
+    records = wait_settled(directory, mark, done, consumed_queues(stack))
     schedule_ids = {
         r["request_id"]
         for r in records
@@ -323,6 +344,7 @@ def measure(
     }
     own = [r for r in records if r["request_id"] not in poll_ids | schedule_ids]
     return OrderRun(
+        order_id=order_id,
         order=add_up([r for r in own if r["request_id"]], names, memory),
         polls=add_up([r for r in records if r["request_id"] in poll_ids], names, memory),
         poll_count=len(poll_ids),
@@ -332,13 +354,14 @@ def measure(
     )
 
 
-def _product(stack: StackProcess, lines: int) -> list[str]:
+def product(stack: StackProcess, lines: int, stock: int = 1000) -> list[str]:
+    """A new product of ``lines`` SKUs with ``stock`` units each, made by ops; its SKUs."""
     stem = f"COST-{uuid.uuid4().hex[:8].upper()}"
     skus = [f"{stem}-{n}" for n in range(1, lines + 1)]
     body = {
         "name": "Cost bench item",
         "skus": [
-            {"sku": sku, "price": {"amount": 4900 + 100 * n, "currency": "CNY"}, "stock": 1000}
+            {"sku": sku, "price": {"amount": 4900 + 100 * n, "currency": "CNY"}, "stock": stock}
             for n, sku in enumerate(skus)
         ],
     }
@@ -491,18 +514,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    template = load_template(ROOT / "template.yaml")
-    specs = load_functions(template, Resolver(template), ROOT)
-    memory = {spec.logical_id: spec.memory for spec in specs}
-    directory = Path(tempfile.mkdtemp(prefix="order-cost-"))
-    stack = start_stack(
-        args=["--no-demo-data", "--metering-dir", str(directory)],
-        env={"SWEEP_INTERVAL_SECONDS": SWEEP_INTERVAL},
-        timeout=180,
-    )
-    try:
-        names = {str(name): str(logical) for logical, name in stack.info["functions"].items()}
-        skus = _product(stack, args.lines)
+    with metered_stack("order-cost-") as (stack, directory, names, memory):
+        skus = product(stack, args.lines)
         # One unmeasured order first, so every function has run once (first-call set-up, lazily
         # created clients) and each measured order is a warm one, as most are in production.
         measure(stack, directory, skus, names, memory, args.poll_interval)
@@ -510,11 +523,31 @@ def main() -> int:
             measure(stack, directory, skus, names, memory, args.poll_interval)
             for _ in range(args.repeat)
         ]
+    report(runs, args, memory)
+    return 0
+
+
+@contextmanager
+def metered_stack(
+    prefix: str,
+) -> Iterator[tuple[StackProcess, Path, dict[str, str], dict[str, int]]]:
+    """The local stack with its metering on, no demo data and schedules out of the way; yields
+    it, the metering directory, physical-to-logical function names and each MemorySize."""
+    template = load_template(ROOT / "template.yaml")
+    specs = load_functions(template, Resolver(template), ROOT)
+    memory = {spec.logical_id: spec.memory for spec in specs}
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    stack = start_stack(
+        args=["--no-demo-data", "--metering-dir", str(directory)],
+        env={"SWEEP_INTERVAL_SECONDS": SWEEP_INTERVAL},
+        timeout=180,
+    )
+    try:
+        names = {str(name): str(logical) for logical, name in stack.info["functions"].items()}
+        yield stack, directory, names, memory
     finally:
         stack.stop()
         shutil.rmtree(directory, ignore_errors=True)
-    report(runs, args, memory)
-    return 0
 
 
 if __name__ == "__main__":

@@ -117,12 +117,59 @@ def test_dynamodb_units_come_from_the_response_and_the_caller_sees_what_it_asked
     assert (transaction["wcu"], transaction["reported_wcu"]) == (4.0, 2.0)
     failed = calls[("PutItem", "ConditionalCheckFailedException")]
     assert (failed["wcu"], failed["capacity"]) == (1.0, "estimated")
+    # Where the units went: per table, and per item key (a put's key is not told apart).
+    assert calls[("PutItem", None)]["by_table"] == {TABLE: [0.0, 3.0]}
+    assert calls[("PutItem", None)]["items"] == [[TABLE, None, 0.0, 3.0]]
+    assert calls[("GetItem", None)]["items"] == [[TABLE, "a", 0.5, 0.0]]
+    assert transaction["by_table"] == {TABLE: [0.0, 4.0]}
+    assert transaction["items"] == [[TABLE, None, 0.0, 2.0], [TABLE, None, 0.0, 2.0]]
+    assert failed["by_table"] == {TABLE: [0.0, 1.0]}
     assert "rcu" not in calls[("ListTables", None)]  # no capacity for table operations
     assert {c["request_id"] for c in calls.values()} == {"req-1"}
     assert {c["function"] for c in calls.values()} == {"probe-fn"}
     (invoke,) = metering.select(metering.read_records(tmp_path), "invoke")
     assert (invoke["request_id"], invoke["source"], invoke["records"]) == ("req-1", "sqs", 2)
     assert invoke["duration_ms"] == 12.5
+
+
+def test_a_transaction_over_two_tables_is_split_by_table_and_item() -> None:
+    """DynamoDB's INDEXES answer has one entry per table; each table's part is rounded per
+    item as AWS does, its index part kept, and each updated item named by its key."""
+    params = {
+        "TransactItems": [
+            {
+                "Update": {
+                    "TableName": "Inventory",
+                    "Key": {"pk": {"S": "STOCK#A#0"}, "sk": {"S": "S"}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": "Inventory",
+                    "Key": {"pk": {"S": "STOCK#A#1"}, "sk": {"S": "S"}},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": "Carts",
+                    "Item": {"pk": {"S": "CART#1"}, "n": {"S": "x" * 1500}},
+                }
+            },
+        ]
+    }
+    consumed = [
+        {"TableName": "Inventory", "CapacityUnits": 2.0, "Table": {"CapacityUnits": 2.0}},
+        {"TableName": "Carts", "CapacityUnits": 6.0, "Table": {"CapacityUnits": 4.0}},
+    ]
+    by_table = metering.units_by_table("TransactWriteItems", params, consumed)
+    assert by_table == {"Inventory": (0.0, 4.0), "Carts": (0.0, 6.0)}
+    assert metering.transact_write_units(params, consumed) == 10.0
+    split = metering.breakdown("TransactWriteItems", params, consumed, (0.0, 10.0))
+    assert split["items"] == [
+        ["Inventory", "STOCK#A#0|S", 0.0, 2.0],
+        ["Inventory", "STOCK#A#1|S", 0.0, 2.0],
+        ["Carts", None, 0.0, 4.0],
+    ]
 
 
 def test_pynamodb_goes_through_the_same_wrapper(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from infra.local.stack import REPO_ROOT
-from infra.local.template import Resolver, load_template
+from infra.local.template import NO_VALUE, Resolver, load_template
 
 pytestmark = pytest.mark.integration
 
@@ -258,3 +258,122 @@ def test_the_catalog_listing_indexes_can_be_added_one_per_deploy() -> None:
         assert len(after - before) == 1
     assert steps[-1] == steps[0] | {"listing_price", "listing_sold"}
     assert TEMPLATE["Parameters"]["CatalogListingIndexes"]["Default"] == "3"
+
+
+SALE_TABLES = ("InventoryTable", "CartsTable", "OrdersTable", "IdempotencyTable")
+SALE_LEVERS = {
+    "TableWarmWriteUnits": "30000",
+    "TableWarmReadUnits": "60000",
+    "PaymentsReservedConcurrency": "200",
+    "PaymentsMaxConcurrency": "150",
+    "NotificationsMaxConcurrency": "20",
+    "CampaignsMaxConcurrency": "5",
+    "ApiThrottlingRateLimit": "9000",
+    "ApiThrottlingBurstLimit": "5000",
+    "CartLineThrottlingRateLimit": "6000",
+    "CheckoutThrottlingRateLimit": "2000",
+    "CheckoutThrottlingBurstLimit": "1000",
+}
+
+
+def _sale_day(overrides: dict[str, str]) -> tuple[Resolver, dict[str, Any]]:
+    """A resolver with these parameter values and the resolved resources a sale touches."""
+    resolver = Resolver(TEMPLATE, parameter_overrides={"Stage": "prod", **overrides})
+    resolved = {
+        name: resolver.resolve(RESOURCES[name]["Properties"])
+        for name in (*SALE_TABLES, "CommerceApi")
+    }
+    for function in ("PaymentsFunction", "NotificationsFunction", "CampaignsFunction"):
+        props = RESOURCES[function]["Properties"]
+        resolved[function] = {
+            "ReservedConcurrentExecutions": resolver.resolve(
+                props.get("ReservedConcurrentExecutions")
+            ),
+            "ScalingConfig": [
+                resolver.resolve(event["Properties"].get("ScalingConfig"))
+                for event in props["Events"].values()
+                if event["Type"] == "SQS"
+            ],
+        }
+    return resolver, resolved
+
+
+def test_the_sale_day_levers_default_to_the_everyday_stack() -> None:
+    """Every capacity parameter exists with a description saying when to change it, and its
+    default changes nothing: no warm throughput, no reserved concurrency, no new cap, and the
+    stage's own throttle."""
+    for name in SALE_LEVERS:
+        spec = TEMPLATE["Parameters"][name]
+        assert spec["Type"] == "Number", name
+        assert len(spec["Description"]) > 40, name
+    _, props = _sale_day({})
+    for table in SALE_TABLES:
+        assert "WarmThroughput" not in props[table], table
+    assert props["PaymentsFunction"]["ReservedConcurrentExecutions"] is NO_VALUE
+    assert props["PaymentsFunction"]["ScalingConfig"] == [NO_VALUE]
+    assert props["NotificationsFunction"]["ScalingConfig"] == [NO_VALUE]
+    assert props["CampaignsFunction"]["ScalingConfig"] == [{"MaximumConcurrency": 2}]
+    (stage_wide,) = props["CommerceApi"]["MethodSettings"]
+    prod = TEMPLATE["Mappings"]["StageConfig"]["prod"]
+    assert stage_wide["ResourcePath"] == "/*"
+    assert stage_wide["ThrottlingRateLimit"] == prod["ThrottlingRateLimit"]
+    assert stage_wide["ThrottlingBurstLimit"] == prod["ThrottlingBurstLimit"]
+
+
+def test_the_sale_day_levers_reach_their_resources() -> None:
+    _, props = _sale_day(SALE_LEVERS)
+    for table in SALE_TABLES:
+        assert props[table]["WarmThroughput"] == {
+            "ReadUnitsPerSecond": "60000",
+            "WriteUnitsPerSecond": "30000",
+        }, table
+    assert props["PaymentsFunction"]["ReservedConcurrentExecutions"] == "200"
+    assert props["PaymentsFunction"]["ScalingConfig"] == [{"MaximumConcurrency": "150"}]
+    assert props["NotificationsFunction"]["ScalingConfig"] == [{"MaximumConcurrency": "20"}]
+    assert props["CampaignsFunction"]["ScalingConfig"] == [{"MaximumConcurrency": "5"}]
+    settings = {
+        (s["ResourcePath"], s["HttpMethod"]): s for s in props["CommerceApi"]["MethodSettings"]
+    }
+    assert set(settings) == {
+        ("/*", "*"),
+        ("/~1carts~1{cart_id}~1items~1{sku}", "PUT"),
+        ("/~1orders", "POST"),
+    }
+    rates = {
+        key: (s["ThrottlingRateLimit"], s["ThrottlingBurstLimit"]) for key, s in settings.items()
+    }
+    assert rates[("/*", "*")] == ("9000", "5000")
+    assert rates[("/~1carts~1{cart_id}~1items~1{sku}", "PUT")] == ("6000", "6000")  # burst = rate
+    assert rates[("/~1orders", "POST")] == ("2000", "1000")
+    assert all(s["MetricsEnabled"] is True for s in settings.values())
+    # The throttled routes are the routes the functions declare.
+    events = [
+        (e["Properties"]["Path"], e["Properties"]["Method"].upper())
+        for spec in FUNCTIONS.values()
+        for e in (spec["Properties"].get("Events") or {}).values()
+        if e["Type"] == "Api"
+    ]
+    for path, method in settings:
+        if path != "/*":
+            assert (path[1:].replace("~1", "/"), method) in events
+
+
+def test_the_local_stack_honours_the_queue_caps_the_parameters_set() -> None:
+    """The SQS pump takes MaximumConcurrency through parameters and conditions as Lambda does:
+    no cap where the parameter is 0, the parameter's value where set."""
+    from infra.local.functions import load_functions
+    from infra.local.resources import CreatedResources
+    from infra.local.sqs_pump import load_mappings
+
+    created = CreatedResources(queues={q: f"http://local/000000000000/{q}" for q in QUEUES})
+    for overrides, expected in (
+        ({}, {"PaymentsFunction": None, "NotificationsFunction": None, "CampaignsFunction": 2}),
+        (
+            SALE_LEVERS,
+            {"PaymentsFunction": 150, "NotificationsFunction": 20, "CampaignsFunction": 5},
+        ),
+    ):
+        resolver = Resolver(TEMPLATE, parameter_overrides=overrides)
+        functions = load_functions(TEMPLATE, resolver, REPO_ROOT)
+        caps = {m.function: m.max_concurrency for m in load_mappings(functions, created, resolver)}
+        assert {f: caps[f] for f in expected} == expected
