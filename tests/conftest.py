@@ -65,9 +65,12 @@ def http(stack: StackProcess) -> Iterator[requests.Session]:
 
 
 @pytest.fixture(autouse=True)
-def _no_sold_out_marks() -> None:
-    """Each case starts as a fresh function instance does: no SKU marked sold out (a mark from
-    an earlier case's tables would refuse a SKU of the same name in this one)."""
+def _nothing_seen_before() -> None:
+    """Each case starts as a fresh function instance does: no SKU marked sold out, no stock meta
+    remembered (what an earlier case's tables said of a SKU must not speak for this case's)."""
     marks = sys.modules.get("commerce.carts.sold_out")
     if marks is not None:
         marks.forget()
+    inventory = sys.modules.get("commerce.store.inventory")
+    if inventory is not None:
+        inventory.forget_seen()

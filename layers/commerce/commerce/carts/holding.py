@@ -1,9 +1,10 @@
 """Setting a cart line and its stock hold together: read, plan, one transaction, bounded retry.
 
-What a line change needs to know is read in ONE request (``look``: the SKU's offer, its stock
-meta and every shard, the cart's line, the shipping zones), so a refusal for a SKU that has
-nothing left costs that request alone, and nothing while a sold-out mark from the last second
-says so (``carts.sold_out``). The plan comes from the pure reservation rules (``plan_set``);
+What a line change needs to know is read in ONE request (``look``: the SKU's offer, the stock
+shard the cart prefers and the SKU's meta, the cart's line, the shipping zones), so a refusal
+for a SKU that has nothing left costs that request alone (a second one when the SKU has other
+shards to look at), and nothing while a sold-out mark from the last second says so
+(``carts.sold_out``). The plan comes from the pure reservation rules (``plan_set``);
 the store's transaction then states, as conditions, exactly the state the plan was made from.
 If another request changed the same line meanwhile, or a shard ran dry under the plan, nothing
 was written: read again and re-plan, a few times, with jitter so racing requests spread out.
@@ -25,7 +26,7 @@ from typing import Final
 
 from commerce import clock
 from commerce.carts import sold_out
-from commerce.catalog.low_stock import settle_low_stock
+from commerce.catalog.low_stock import check_low_stock, settle_low_stock
 from commerce.clock import now_iso
 from commerce.domain.inventory import StockLevel
 from commerce.domain.money import Money
@@ -64,45 +65,52 @@ class Seen:
 
 
 def look(cart_id: str, sku: str) -> Seen:
-    """The SKU's offer and stock, the cart's line for it and the zone table: one BatchGetItem.
+    """The SKU's offer, the shard the cart prefers (and the SKU's meta unless it was read in
+    the last second), the cart's line and the zone table: one BatchGetItem.
 
     The cart's line is read consistently; the rest eventually consistently, at half the read
-    units: the SKU's meta and shards are read by every buyer of a hot SKU, and DynamoDB caps
-    the reads of one key at 3,000 units a second. A stale read can only refuse a unit that came
-    back an instant ago or plan a take that its conditional write then refuses (and the next
-    plan reads consistently): it never oversells.
+    units: every buyer of a hot SKU reads its offer and a shard, and DynamoDB caps the reads of
+    one key at 3,000 units a second. A stale read can only refuse a unit that came back an
+    instant ago or plan a take that its conditional write then refuses (and the next plan
+    reads consistently): it never oversells.
     """
+    shard = preferred_shard(cart_id, inventory.known_shard_count(sku))
     line_key = replace(carts.line_key(cart_id, sku), consistent=True)
     offer_key = products.offer_key(sku)
     zones_key = zone_store.table_key()
     found = batch_reads.read(
-        [offer_key, *inventory.stock_keys(sku), zones_key, line_key], consistent=False
+        [offer_key, *inventory.hold_keys(sku, shard), zones_key, line_key], consistent=False
     )
     line = found.get(line_key)
     return Seen(
         sku=sku,
         offer=products.offer_from(found.get(offer_key)),
-        stock=inventory.shards_from(sku, found),
+        stock=inventory.hold_stock_from(sku, found, shard),
         zones=zone_store.table_from(found.get(zones_key)),
         line=carts.line_from_model(line) if line is not None else None,
     )
 
 
-def refusal(seen: Seen, cart_id: str, quantity: int) -> OutOfStock | None:
-    """The out-of-stock answer when ``seen`` already shows the line cannot be set to
-    ``quantity`` (None when it may be: the write decides). A SKU found with nothing available
-    is marked sold out for this instance (``carts.sold_out``)."""
+def _plan(stock: SkuShards, line: StoredLine | None, cart_id: str, quantity: int) -> Plan | Refusal:
+    count = stock.shard_count
+    hold = line.hold(count) if line is not None else None
+    return plan_set(stock.levels, hold, quantity, clock.now(), preferred_shard(cart_id, count))
+
+
+def stock_for(seen: Seen, cart_id: str, quantity: int) -> SkuShards | None:
+    """The stock to plan the change from: what ``look`` read, or every shard (a second read)
+    when the one shard read cannot cover it. Raises OutOfStock when the SKU cannot; a SKU found
+    with nothing available is marked sold out for this instance (``carts.sold_out``)."""
     stock = seen.stock
     if quantity == 0 or stock is None:
-        return None
-    count = stock.shard_count
-    hold = seen.line.hold(count) if seen.line is not None else None
-    plan = plan_set(stock.levels, hold, quantity, clock.now(), preferred_shard(cart_id, count))
-    if not isinstance(plan, Refusal):
-        return None
-    if stock.level.available <= 0:
-        sold_out.mark(seen.sku)
-    return OutOfStock(seen.sku, stock.level.available)
+        return stock
+    if isinstance(_plan(stock, seen.line, cart_id, quantity), Refusal) and not stock.complete:
+        stock = inventory.read_shards(seen.sku, consistent=False)
+    if isinstance(_plan(stock, seen.line, cart_id, quantity), Refusal):
+        if stock.level.available <= 0:
+            sold_out.mark(seen.sku)
+        raise OutOfStock(seen.sku, stock.level.available)
+    return stock
 
 
 def _out_of_stock(sku: str) -> OutOfStock:
@@ -118,9 +126,22 @@ def _without(levels: tuple[StockLevel, ...], busy: set[int]) -> tuple[StockLevel
 
 
 def _settle_low_stock(sku: str, stock: SkuShards, plan: Plan) -> None:
-    """The low-stock flag after ``plan`` was written over ``stock``: from the figures, no read."""
-    available = stock.level.available - plan.total
-    settle_low_stock(sku, available, stock.safety_stock, stock.low_stock)
+    """The low-stock flag after ``plan`` was written over ``stock``: from the figures when every
+    shard was read. From one shard's figures only when they say it matters: a shard taken down
+    to its share of the safety stock, or a release while the flag is up, asks for the whole
+    picture (``check_low_stock`` reads every shard); otherwise nothing is read."""
+    if stock.complete:
+        available = stock.level.available - plan.total
+        settle_low_stock(sku, available, stock.safety_stock, stock.low_stock)
+        return
+    share = -(-stock.safety_stock // max(1, stock.shard_count))
+    taken_low = any(
+        stock.levels[shard].available - plan.deltas[shard] <= share
+        for shard in plan.shards
+        if plan.deltas[shard] > 0
+    )
+    if taken_low or (stock.low_stock and plan.total < 0):
+        check_low_stock(sku)
 
 
 def _busy(sku: str) -> TooManyRequests:
@@ -171,6 +192,9 @@ def set_line(
         busy: set[int] = set()
         while True:
             plan = plan_set(_without(read.levels, busy), hold, quantity, now, preferred)
+            if isinstance(plan, Refusal) and not read.complete:
+                read = inventory.read_shards(sku)  # one shard was read: look at them all
+                continue
             if isinstance(plan, Refusal):
                 if busy:
                     raise _busy(sku)

@@ -142,12 +142,10 @@ def set_item(
         raise NotFound(f"No such SKU: {sku[:64]}")
     if quantity > 0 and not offer.sellable:
         raise Conflict(f"{sku} is no longer sold; it cannot be added to a cart")
-    refused = holding.refusal(seen, cart_id, quantity)
-    if refused is not None:
-        raise refused
+    stock = holding.stock_for(seen, cart_id, quantity)
     cart = _writable(cart_id, caller, cart_token)
     try:
-        after = holding.set_line(cart, sku, quantity, offer.price, stock=seen.stock)
+        after = holding.set_line(cart, sku, quantity, offer.price, stock=stock)
     except CartError as error:
         raise _problem(error) from error
     metrics.add_metric(name="CartLineSet", unit=MetricUnit.Count, value=1)

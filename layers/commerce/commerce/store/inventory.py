@@ -15,6 +15,7 @@ ledger rows pk=LEDGER#{sku}; Idempotency-Key markers pk=ADJUSTMENT#{sku}#{digest
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ class SkuShards:
     safety_stock: int
     low_stock: bool
     levels: tuple[StockLevel, ...]
+    #: False when only some shards were read (``hold_stock_from``): the levels of the others
+    #: show nothing, so a plan that finds too little must read them all before it refuses.
+    complete: bool = True
 
     @property
     def level(self) -> StockLevel:
@@ -197,6 +201,12 @@ _shard_counts: dict[str, int] = {}
 _REMEMBERED: Final = 4096
 
 
+def _remember(sku: str, count: int) -> None:
+    if len(_shard_counts) >= _REMEMBERED:
+        _shard_counts.clear()
+    _shard_counts[sku] = count
+
+
 def _meta_key(sku: str) -> batch_reads.Key[SkuMetaModel]:
     return batch_reads.Key(SkuMetaModel, keys.sku_pk(sku), keys.META_SK)
 
@@ -220,9 +230,7 @@ def shards_from(sku: str, found: batch_reads.Found, *, consistent: bool = True) 
         return None
     count = int(meta.shard_count)
     asked = _shard_counts.get(sku, DEFAULT_SHARD_COUNT)
-    if len(_shard_counts) >= _REMEMBERED:
-        _shard_counts.clear()
-    _shard_counts[sku] = count
+    _remember(sku, count)
     if count > asked:
         more = [_shard_key(sku, shard) for shard in range(asked, count)]
         found = found.merged(batch_reads.read(more, consistent=consistent))
@@ -238,6 +246,86 @@ def shards_from(sku: str, found: batch_reads.Found, *, consistent: bool = True) 
         low_stock=bool(meta.low_stock),
         levels=tuple(levels),
     )
+
+
+# --- The hot path's read: one shard, the meta from the last second ----------------------------
+
+#: How long a hot path believes a SKU's meta (shard count, safety stock, low-stock flag)
+#: without reading it again: every buyer of a hot SKU would otherwise read that one key, and
+#: DynamoDB caps the reads of a key at 3,000 units a second whatever the shard count.
+META_SECONDS: Final = 1.0
+
+
+@dataclass(frozen=True)
+class _Meta:
+    seen: float
+    shard_count: int
+    safety_stock: int
+    low_stock: bool
+
+
+_metas_seen: dict[str, _Meta] = {}
+
+
+def known_shard_count(sku: str) -> int:
+    """The SKU's shard count as last seen here (the default before any read)."""
+    return _shard_counts.get(sku, DEFAULT_SHARD_COUNT)
+
+
+def _fresh_meta(sku: str) -> _Meta | None:
+    meta = _metas_seen.get(sku)
+    if meta is None or time.monotonic() - meta.seen > META_SECONDS:
+        return None
+    return meta
+
+
+def hold_keys(
+    sku: str, shard: int
+) -> list[batch_reads.Key[SkuMetaModel] | batch_reads.Key[StockShardModel]]:
+    """What a hold reads of the SKU's stock: shard ``shard`` alone (the one its cart prefers),
+    and the meta unless it was read in the last second. So the reads of a hot SKU spread over
+    its shards as its writes do."""
+    wanted: list[batch_reads.Key[SkuMetaModel] | batch_reads.Key[StockShardModel]] = [
+        _shard_key(sku, shard)
+    ]
+    if _fresh_meta(sku) is None:
+        wanted.append(_meta_key(sku))
+    return wanted
+
+
+def hold_stock_from(sku: str, found: batch_reads.Found, shard: int) -> SkuShards | None:
+    """The SKU's stock as a batch that read :func:`hold_keys` shows it (``complete`` False
+    unless that shard is the only one); None for a SKU with no inventory."""
+    row = found.get(_meta_key(sku))
+    if row is not None:
+        _remember(sku, int(row.shard_count))
+        if len(_metas_seen) >= _REMEMBERED:
+            _metas_seen.clear()
+        _metas_seen[sku] = _Meta(
+            time.monotonic(), int(row.shard_count), int(row.safety_stock), bool(row.low_stock)
+        )
+    meta = _fresh_meta(sku) if row is None else _metas_seen[sku]
+    if meta is None:
+        return None
+    count = meta.shard_count
+    levels = [StockLevel(0, 0)] * max(1, count)
+    read = found.get(_shard_key(sku, shard))
+    if read is not None and shard < len(levels):
+        levels[shard] = StockLevel(int(read.on_hand), int(read.reserved))
+    return SkuShards(
+        sku=sku,
+        shard_count=count,
+        safety_stock=meta.safety_stock,
+        low_stock=meta.low_stock,
+        levels=tuple(levels),
+        complete=count <= 1 and shard == 0,
+    )
+
+
+def forget_seen() -> None:
+    """Forget every count and meta seen (a new instance knows none; tests start each case so)."""
+    _shard_counts.clear()
+    _metas_seen.clear()
 
 
 def read_shards(sku: str, *, consistent: bool = True) -> SkuShards:
@@ -411,7 +499,7 @@ def _reshard_transaction(sku: str, shards: SkuShards, plan: Reshard) -> Labelled
     tx = LabelledTransaction()
     tx.update(
         "meta",
-        SkuMetaModel(keys.sku_pk(sku), keys.META_SK),
+        _meta_row(sku),
         [SkuMetaModel.shard_count.set(plan.to_count)],
         SkuMetaModel.shard_count == plan.from_count,  # optimistic: nobody resharded meanwhile
     )
@@ -486,6 +574,8 @@ def set_shard_count(sku: str, count: int) -> Resharded:
 
 
 def _meta_row(sku: str) -> SkuMetaModel:
+    """The meta's row, to write: what this instance saw of it is forgotten first."""
+    _metas_seen.pop(sku, None)
     return SkuMetaModel(keys.sku_pk(sku), keys.META_SK)
 
 
