@@ -113,6 +113,8 @@ def sale_errors(new: NewSale, *, regular: Money, now: int) -> list[FieldError]:
         )
     if new.ends_at <= new.starts_at:
         errors.append(FieldError("ends_at", "must be after starts_at"))
+    elif new.ends_at <= now:
+        errors.append(FieldError("ends_at", "must be in the future"))
     elif new.ends_at - new.starts_at > MAX_WINDOW_SECONDS:
         errors.append(FieldError("ends_at", "must be at most 31 days after starts_at"))
     if not 1 <= new.per_customer_limit <= MAX_LIMIT:
@@ -137,6 +139,34 @@ def kept(schedule: Iterable[FlashSale], now: int) -> tuple[FlashSale, ...]:
             key=lambda s: (s.starts_at, s.sale_id),
         )
     )
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """A new sale refused: its window shares a second with ``other``'s."""
+
+    other: FlashSale
+
+
+@dataclass(frozen=True)
+class ScheduleFull:
+    """A new sale refused: the SKU already has ``MAX_SCHEDULED`` sales not yet ended."""
+
+    pending: int
+
+
+def schedule_with(
+    sale: FlashSale, schedule: Iterable[FlashSale], now: int
+) -> tuple[FlashSale, ...] | Overlap | ScheduleFull:
+    """The SKU's schedule with ``sale`` added (ended sales dropped), or why it cannot be."""
+    current = kept(schedule, now)
+    other = overlapping(sale, current)
+    if other is not None:
+        return Overlap(other)
+    pending = sum(1 for s in current if s.ends_at > now)
+    if pending >= MAX_SCHEDULED:
+        return ScheduleFull(pending)
+    return kept((*current, sale), now)
 
 
 def live_at(schedule: Iterable[FlashSale], now: int) -> FlashSale | None:

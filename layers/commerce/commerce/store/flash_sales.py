@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -42,7 +42,7 @@ SALE_LIMIT_LABEL: Final = "sale-limit"
 SALE_RELEASE_LABEL: Final = "sale-release"
 #: How long a count is kept after its sale's end, before TTL may tidy it away.
 COUNT_TTL_SECONDS: Final = 30 * 24 * 3600
-#: The most sales ``of_sku`` returns (a SKU's sales by start, newest first).
+#: The most sales one page of ``of_sku`` returns.
 LIST_LIMIT: Final = 100
 
 
@@ -194,12 +194,24 @@ def get(sale_id: str, *, consistent: bool = False) -> StoredSale | None:
     return _stored(model)
 
 
-def of_sku(sku: str, *, limit: int = LIST_LIMIT) -> list[StoredSale]:
-    """The SKU's sales, latest start first (at most ``limit``; one Query of gsi1)."""
+#: The attributes of a SKU's sales' page key (gsi1: the table's keys and the index's).
+PAGE_KEY_NAMES: Final = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
+def of_sku(
+    sku: str, *, limit: int = LIST_LIMIT, start: dict[str, Any] | None = None
+) -> tuple[list[StoredSale], dict[str, Any] | None]:
+    """A page of the SKU's sales, latest start first (one Query of gsi1), and the next page's
+    key (None after the last)."""
     rows = FlashSaleModel.by_sku.query(
-        keys.flash_sales_gsi1pk(sku), scan_index_forward=False, limit=limit
+        keys.flash_sales_gsi1pk(sku),
+        scan_index_forward=False,
+        limit=limit,
+        page_size=limit,
+        last_evaluated_key=start,
     )
-    return [_stored(row) for row in rows]
+    found = [_stored(row) for row in rows]
+    return found, rows.last_evaluated_key
 
 
 # --- The per-customer counts, for the hold path's transactions -------------------------------
