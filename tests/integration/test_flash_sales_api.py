@@ -53,9 +53,7 @@ def test_ops_schedule_a_sale_and_anyone_reads_it_with_the_stock(
     assert public.body == {**created, "available": 25}
 
 
-def test_a_time_with_another_zone_is_read_as_the_same_instant(
-    sales: FlashSales, sku: str
-) -> None:
+def test_a_time_with_another_zone_is_read_as_the_same_instant(sales: FlashSales, sku: str) -> None:
     body = sale_body(sku, 600, 0, 0)
     body["starts_at"] = "2031-11-11T00:00:00+08:00"
     body["ends_at"] = "2031-11-11T02:00:00+08:00"
@@ -78,9 +76,7 @@ def test_status_follows_the_clock(
     assert sales.get(sale_id).body["status"] == "ended"
 
 
-def test_ops_list_a_skus_sales_latest_first_a_page_at_a_time(
-    sales: FlashSales, sku: str
-) -> None:
+def test_ops_list_a_skus_sales_latest_first_a_page_at_a_time(sales: FlashSales, sku: str) -> None:
     now = clock.now()
     ids = [sales.schedule(sku, 600, now + n * HOUR, now + n * HOUR + 60) for n in range(3)]
     first = sales.of_sku(sku, limit="2")
@@ -175,9 +171,7 @@ def test_a_sale_of_an_archived_products_sku_is_a_409(catalog: Catalog, sales: Fl
 # --- the sale price everywhere ------------------------------------------------------------
 
 
-def test_a_live_sale_is_the_price_in_product_views(
-    catalog: Catalog, sales: FlashSales
-) -> None:
+def test_a_live_sale_is_the_price_in_product_views(catalog: Catalog, sales: FlashSales) -> None:
     code, other = new_sku("SALE"), new_sku("SALE")
     product = catalog.create(skus=[code, other], prices=(1000, 2000))
     now = clock.now()

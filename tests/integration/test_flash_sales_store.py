@@ -65,7 +65,8 @@ def test_two_creations_decided_on_the_same_schedule_cannot_both_commit(sku: str)
     now = clock.now()
     read_by_first = flash_sales.read_schedule(sku)
     read_by_second = flash_sales.read_schedule(sku)
-    assert read_by_first is not None and read_by_second is not None
+    assert read_by_first is not None
+    assert read_by_second is not None
     first = _sale(sku, "1" * 32, now, now + 600)
     second = _sale(sku, "2" * 32, now + 300, now + 900)
     assert _create(first, read_by_first)
@@ -77,11 +78,9 @@ def test_two_creations_decided_on_the_same_schedule_cannot_both_commit(sku: str)
     assert not isinstance(schedule_with(second, fresh.sales, now), tuple)
 
 
-def test_a_creation_decided_on_an_old_regular_price_is_refused(
-    sku: str, catalog_module: ModuleType
-) -> None:
-    from commerce.store.tables.catalog import SkuRecordModel
+def test_a_creation_decided_on_an_old_regular_price_is_refused(sku: str) -> None:
     from commerce.store.tables.attributes import money_map
+    from commerce.store.tables.catalog import SkuRecordModel
 
     schedule = flash_sales.read_schedule(sku)
     assert schedule is not None
@@ -185,7 +184,7 @@ def test_the_count_item_names_no_customer(dynamodb: Any, scan_all: Any) -> None:
 
 
 def test_counts_of_zero_or_fewer_units_are_a_programming_error(dynamodb: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive number"):
         flash_sales.count_hold(LabelledTransaction(), SALE, ALICE, 0, 3)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="positive number"):
         flash_sales.count_release(LabelledTransaction(), SALE, ALICE, -1)

@@ -55,11 +55,7 @@ def test_status_follows_the_half_open_window(window: tuple[int, int], now: int) 
     s = sale(*window)
     start, end = window
     expected = (
-        SaleStatus.SCHEDULED
-        if now < start
-        else SaleStatus.LIVE
-        if now < end
-        else SaleStatus.ENDED
+        SaleStatus.SCHEDULED if now < start else SaleStatus.LIVE if now < end else SaleStatus.ENDED
     )
     assert s.status(now) is expected
     assert s.is_live(now) == (start <= now < end)
@@ -185,7 +181,7 @@ def test_the_price_must_be_strictly_below_the_regular(price: int, regular: int) 
     assert ("price" in fields(errors)) == (price >= regular)
 
 
-@given(st.integers(-10**5, 10**5))
+@given(st.integers(-(10**5), 10**5))
 def test_the_window_must_end_after_it_starts(length: int) -> None:
     errors = sale_errors(new(ends_at=NOW + length), regular=Money(1000), now=NOW)
     assert ("ends_at" in fields(errors)) == (length <= 0)
