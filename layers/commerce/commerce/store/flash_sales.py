@@ -72,19 +72,21 @@ class StoredSale:
 # --- The schedule on the SKU record --------------------------------------------------------
 
 
+def _sale(sku: str, stored: FlashSaleEntry | FlashSaleModel) -> FlashSale:
+    """A sale from what both its item and its schedule entry hold."""
+    return FlashSale(
+        sale_id=stored.sale_id,
+        sku=sku,
+        price=money_of(stored.price),
+        starts_at=int(stored.starts_at),
+        ends_at=int(stored.ends_at),
+        per_customer_limit=int(stored.per_customer_limit),
+    )
+
+
 def schedule_of(record: SkuRecordModel) -> tuple[FlashSale, ...]:
     """The sales a SKU record's schedule holds (none for a record written before sales)."""
-    return tuple(
-        FlashSale(
-            sale_id=entry.sale_id,
-            sku=record.sku,
-            price=money_of(entry.price),
-            starts_at=int(entry.starts_at),
-            ends_at=int(entry.ends_at),
-            per_customer_limit=int(entry.per_customer_limit),
-        )
-        for entry in record.flash_sales or []
-    )
+    return tuple(_sale(record.sku, entry) for entry in record.flash_sales or [])
 
 
 def _entries(sales: Iterable[FlashSale]) -> list[FlashSaleEntry]:
@@ -169,14 +171,7 @@ def create(
 
 def _stored(model: FlashSaleModel) -> StoredSale:
     return StoredSale(
-        sale=FlashSale(
-            sale_id=model.sale_id,
-            sku=model.sku,
-            price=money_of(model.price),
-            starts_at=int(model.starts_at),
-            ends_at=int(model.ends_at),
-            per_customer_limit=int(model.per_customer_limit),
-        ),
+        sale=_sale(model.sku, model),
         product_id=model.product_id,
         created_at=model.created_at,
         created_by=model.created_by,
