@@ -335,7 +335,9 @@ def get_many(product_ids: Sequence[str]) -> dict[str, StoredProduct]:
     return found
 
 
-def _offer(record: SkuRecordModel, at: int) -> SkuOffer:
+def offer_of(record: SkuRecordModel, at: int) -> SkuOffer:
+    """The offer a SKU record makes at ``at`` (epoch seconds): for a reader that fetched the
+    record itself, in a batch with other items, and must price it as ``offers`` does."""
     regular = money_of(record.price)
     live = live_at(schedule_of(record), at)
     return SkuOffer(
@@ -362,7 +364,7 @@ def offers(
     for start in range(0, len(wanted), _BATCH):
         batch = [(keys.sku_pk(sku), keys.SKU_SK) for sku in wanted[start : start + _BATCH]]
         for record in SkuRecordModel.batch_get(batch, consistent_read=consistent):
-            found[record.sku] = _offer(record, when)
+            found[record.sku] = offer_of(record, when)
     return found
 
 
