@@ -335,11 +335,14 @@ def get_many(product_ids: Sequence[str]) -> dict[str, StoredProduct]:
     return found
 
 
-def offer_of(record: SkuRecordModel, at: int) -> SkuOffer:
-    """The offer a SKU record makes at ``at`` (epoch seconds): for a reader that fetched the
-    record itself, in a batch with other items, and must price it as ``offers`` does."""
+def offer_from(record: SkuRecordModel | None, at: int | None = None) -> SkuOffer | None:
+    """The offer a SKU record makes at ``at`` (epoch seconds; now by default), priced by the
+    flash sale live then if any; None when the catalog has no such SKU. For a reader that
+    fetched the record itself, in a batch with other items, as ``offers`` does."""
+    if record is None:
+        return None
     regular = money_of(record.price)
-    live = live_at(schedule_of(record), at)
+    live = live_at(schedule_of(record), clock.now() if at is None else at)
     return SkuOffer(
         sku=record.sku,
         product_id=record.product_id,
@@ -364,7 +367,9 @@ def offers(
     for start in range(0, len(wanted), _BATCH):
         batch = [(keys.sku_pk(sku), keys.SKU_SK) for sku in wanted[start : start + _BATCH]]
         for record in SkuRecordModel.batch_get(batch, consistent_read=consistent):
-            found[record.sku] = offer_of(record, when)
+            offer = offer_from(record, when)
+            if offer is not None:
+                found[record.sku] = offer
     return found
 
 
