@@ -7,7 +7,13 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from commerce.catalog import categories, editing, images, listing, products, reviews
+from commerce.catalog import categories, editing, flash_sales, images, listing, products, reviews
+from commerce.catalog.flash_sale_schemas import (
+    FlashSaleDetailOut,
+    FlashSaleIn,
+    FlashSaleOut,
+    FlashSalePageOut,
+)
 from commerce.catalog.review_schemas import ReviewIn, ReviewOut, ReviewPageOut, ReviewStatusIn
 from commerce.catalog.schemas import (
     CategoryIn,
@@ -24,6 +30,7 @@ from commerce.catalog.schemas import (
 )
 from commerce.domain.listing import Sort
 from commerce.domain.money import MAX_AMOUNT
+from commerce.domain.product import SKU_PATTERN
 from commerce.domain.search import QUERY_MAX
 from commerce.http.api import install, lambda_entrypoint
 from commerce.http.docs import responses
@@ -35,6 +42,7 @@ _TAGS = ["catalog"]
 _REVIEW_TAGS = ["catalog", "reviews"]
 ProductId = Annotated[str, Path(description="Product id")]
 SkuCode = Annotated[str, Path(description="SKU code")]
+_SALE_TAGS = ["catalog", "flash sales"]
 Amount = Annotated[int | None, Query(ge=0, le=MAX_AMOUNT, description="Minor units (fen)")]
 
 
@@ -277,6 +285,60 @@ def moderate_review(
     caller: Authorized,
 ) -> ReviewOut:
     return reviews.moderate(review_id, body, caller)
+
+
+@app.post(
+    "/admin/flash-sales",
+    status_code=201,
+    summary="Schedule a flash sale",
+    description=(
+        "A sale price for one SKU over `[starts_at, ends_at)`, with a per-customer limit (限购). "
+        "While it is live the SKU's price is the sale price everywhere (product views, carts, "
+        "checkout), and a customer may hold and buy at most `per_customer_limit` units across "
+        "all their carts and orders of the sale. 400 naming the field: an unknown SKU, "
+        "`ends_at` not after `starts_at` (or already past), `starts_at` more than 5 minutes "
+        "past, a price not below the SKU's current price, a limit below 1. 409: the window "
+        "overlaps another sale of the SKU (`flash_sale_id` names it), the SKU already has 20 "
+        "sales to come, or its product is archived. Role: ops (or admin)."
+    ),
+    tags=_SALE_TAGS,
+    responses=responses(201, FlashSaleOut, "The sale", 400, 401, 403, 409, 429),
+)
+def create_flash_sale(body: FlashSaleIn, caller: Authorized) -> FlashSaleOut:
+    return flash_sales.create_sale(body, caller)
+
+
+@app.get(
+    "/flash-sales/<flash_sale_id>",
+    summary="Get a flash sale",
+    description=(
+        "The sale, its status now (`scheduled`, `live`, `ended`) and the SKU's available "
+        "stock. Public."
+    ),
+    tags=_SALE_TAGS,
+    responses=responses(200, FlashSaleDetailOut, "The sale", 404),
+)
+def get_flash_sale(
+    flash_sale_id: Annotated[str, Path(description="Flash sale id")],
+) -> FlashSaleDetailOut:
+    return flash_sales.get_sale(flash_sale_id)
+
+
+@app.get(
+    "/admin/flash-sales",
+    summary="A SKU's flash sales",
+    description="Every sale of the SKU, ended ones too, latest start first. Role: ops (or admin).",
+    tags=_SALE_TAGS,
+    responses=responses(200, FlashSalePageOut, "A page of sales", 400, 401, 403),
+)
+def list_flash_sales(
+    sku: Annotated[str, Query(pattern=SKU_PATTERN, description="The SKU's code")],
+    caller: Authorized,
+    limit: PageLimit = None,
+    next_token: PageToken = None,
+) -> FlashSalePageOut:
+    del caller
+    return flash_sales.list_sales(sku, limit, next_token)
 
 
 install(app)

@@ -13,6 +13,7 @@ their own.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from commerce.clock import iso
 from commerce.http.access import Principal
 from stack_helpers import ADDRESS, checkout, create_skus, deliver, new_cart, ops, put_item
 
@@ -285,6 +287,18 @@ def build(stack: StackProcess) -> Shop:
     review_id = _post(stack, f"/products/{product_id}/reviews", owner, review, 201)["review_id"]
     image = {"content_type": "image/png", "alt": "The teapot"}
     added = _post(stack, f"/admin/products/{product_id}/images", staff, image, 201)
+    # A sale of a SKU of its own, a year ahead: it prices nothing the matrix buys.
+    sale_sku = f"MTX-SALE-{run}".upper()
+    create_skus(stack, [sale_sku], stock=5, price=5000, name="Matrix sale kettle")
+    start = int(time.time()) + 365 * 24 * 3600
+    sale = {
+        "sku": sale_sku,
+        "price": {"amount": 4000, "currency": "CNY"},
+        "starts_at": iso(start),
+        "ends_at": iso(start + 3600),
+        "per_customer_limit": 1,
+    }
+    flash_sale_id = _post(stack, "/admin/flash-sales", staff, sale, 201)["flash_sale_id"]
 
     common = {
         "sku": sku,
@@ -297,6 +311,7 @@ def build(stack: StackProcess) -> Shop:
         "ticket_id": ticket_id,
         "review_id": review_id,
         "image_id": added["image"]["image_id"],
+        "flash_sale_id": flash_sale_id,
         "address_id": addresses[0]["address_id"],
         "device_id": devices[0]["device_id"],
         "carrier": "sf",

@@ -189,6 +189,45 @@ class Catalog:
         )
 
 
+class FlashSales:
+    """The flash sale routes of the catalog handler."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def create(self, body: Any, who: str | None = "ops") -> Reply:
+        return self.catalog.call("catalog_create_flash_sale.json", who=who, body=body)
+
+    def schedule(self, sku: str, price: int, starts_at: int, ends_at: int, limit: int = 2) -> str:
+        """A sale of ``sku`` scheduled by ops (asserting 201); its id."""
+        reply = self.create(sale_body(sku, price, starts_at, ends_at, limit))
+        assert reply.status == 201, reply.body
+        return str(reply.body["flash_sale_id"])
+
+    def get(self, sale_id: str, who: str | None = None) -> Reply:
+        return self.catalog.call(
+            "catalog_get_flash_sale.json", who=who, params={"flash_sale_id": sale_id}
+        )
+
+    def of_sku(self, sku: str, who: str | None = "ops", **query: str) -> Reply:
+        return self.catalog.call(
+            "catalog_list_flash_sales.json", who=who, query={"sku": sku, **query}
+        )
+
+
+def sale_body(sku: str, price: int, starts_at: int, ends_at: int, limit: int = 2) -> dict[str, Any]:
+    """A ``POST /admin/flash-sales`` body (times as epoch seconds, sent as UTC ISO 8601)."""
+    from commerce.clock import iso
+
+    return {
+        "sku": sku,
+        "price": money(price),
+        "starts_at": iso(starts_at),
+        "ends_at": iso(ends_at),
+        "per_customer_limit": limit,
+    }
+
+
 def operations_during(action: Callable[[], Any]) -> list[str]:
     """The DynamoDB operations ``action`` made (every client goes through botocore's
     ``_make_api_call``, PynamoDB's too)."""

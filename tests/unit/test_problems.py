@@ -16,6 +16,7 @@ from commerce.errors import (
     Forbidden,
     NotFound,
     OutOfStock,
+    PurchaseLimit,
     TooManyRequests,
     Unauthorized,
     ValidationFailed,
@@ -37,6 +38,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
         (NotFound(), "not-found", 404),
         (Conflict("no"), "conflict", 409),
         (OutOfStock("A-1", 2), "out-of-stock", 409),
+        (PurchaseLimit("A-1", 2), "purchase-limit", 409),
         (CommerceError(), "internal-error", 500),
     ],
 )
@@ -55,6 +57,8 @@ def test_extensions_ride_alongside() -> None:
     assert body["available"] == 3
     body = json.loads(str(problem_response(OutOfStock("A-1", 2)).body))
     assert body["available"] == 2
+    body = json.loads(str(problem_response(PurchaseLimit("A-1", 3)).body))
+    assert body["limit"] == 3
 
 
 def test_retry_after_header() -> None:

@@ -99,6 +99,23 @@ class OutOfStock(CommerceError):
         self.available = available
 
 
+class PurchaseLimit(CommerceError):
+    """More units of a live flash sale's SKU than the customer's per-customer limit allows."""
+
+    type = "purchase-limit"
+    status = 409
+    title = "Over the purchase limit"
+
+    def __init__(self, sku: str, limit: int, detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"At most {limit} of {sku} per customer while the flash sale runs",
+            limit=limit,
+            sku=sku,
+        )
+        self.sku = sku
+        self.limit = limit
+
+
 class PayloadTooLarge(CommerceError):
     type = "payload-too-large"
     status = 413

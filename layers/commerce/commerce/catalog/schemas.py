@@ -120,11 +120,23 @@ class CreateProductIn(Schema):
         return skus
 
 
+class SkuFlashSaleOut(Schema):
+    """The flash sale live on a SKU, as a product shows it."""
+
+    flash_sale_id: str
+    price: MoneyOut = Field(description="The sale price (the SKU's `price` while it is live)")
+    regular_price: MoneyOut = Field(description="The SKU's price outside the sale")
+    ends_at: str = Field(description="UTC ISO 8601 (exclusive)")
+    per_customer_limit: int
+
+
 class SkuOut(Schema):
     sku: str
-    price: MoneyOut
+    price: MoneyOut = Field(description="What a unit costs now (the sale price during a sale)")
     available: int = Field(description="Units that can be bought now (on hand minus held)")
     attributes: dict[str, str]
+    # Extension of API.md's SKU: the flash sale live on it, absent when none is.
+    flash_sale: SkuFlashSaleOut | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ImageOut(Schema):

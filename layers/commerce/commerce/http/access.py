@@ -202,6 +202,10 @@ ROUTES: Final[Mapping[str, Access]] = {
     "PATCH /admin/inventory/{sku}": staff("ops"),
     "POST /admin/inventory/{sku}/adjustments": staff("ops"),
     "PUT /admin/inventory/{sku}/shards": staff("ops"),
+    # flash sales
+    "POST /admin/flash-sales": staff("ops"),
+    "GET /admin/flash-sales": staff("ops"),
+    "GET /flash-sales/{flash_sale_id}": PUBLIC,
     # carts
     "POST /carts": GUESTS_TOO,
     "GET /carts/{cart_id}": _CART_READ,

@@ -477,3 +477,27 @@ def values_bucket_of(gsi1pk: str) -> int | None:
         return None
     bucket = int(gsi1pk[len(prefix) :])
     return bucket if 0 <= bucket < VALUE_BUCKETS else None
+
+
+# --- Flash sales (issue 13): the sale items (Catalog) and the per-customer counts (Inventory) --
+
+FLASH_SALE_SK: Final = "FLASHSALE"
+SALE_COUNT_SK: Final = "SALECOUNT"
+
+
+def flash_sale_pk(sale_id: str) -> str:
+    return f"FLASHSALE#{sale_id}"
+
+
+def flash_sales_gsi1pk(sku: str) -> str:
+    """A SKU's sales, every one ever scheduled, by start (``GET /admin/flash-sales?sku=``)."""
+    return f"FLASHSALES#{sku}"
+
+
+def sale_count_pk(sale_id: str, sub: str) -> str:
+    """One customer's count of one sale: the sale and the customer both in the partition key, so
+    a sale's buyers spread over as many partitions as there are buyers. The customer appears as
+    a digest salted with the sale: the item names no one, and two sales' counts of one customer
+    cannot be linked by their keys."""
+    digest = hashlib.sha256(f"flash-sale\n{sale_id}\n{sub}".encode()).hexdigest()[:32]
+    return f"SALECOUNT#{sale_id}#{digest}"

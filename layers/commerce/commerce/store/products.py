@@ -19,14 +19,17 @@ from typing import Any, Final
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from commerce import clock
+from commerce.domain.flash_sales import FlashSale, live_at, price_now
 from commerce.domain.listing import Listed, newest_key, partitions, price_key
 from commerce.domain.money import Money
 from commerce.domain.product import NewProduct, ProductStatus
 from commerce.domain.ratings import Rating
 from commerce.errors import Conflict
 from commerce.store import batch_reads, inventory, keys, kit
+from commerce.store.flash_sales import schedule_of
 from commerce.store.kit import CONDITION_FAILED
-from commerce.store.tables.attributes import MoneyMap
+from commerce.store.tables.attributes import money_map, money_of
 from commerce.store.tables.catalog import (
     ImageEntry,
     ListingEntryModel,
@@ -118,7 +121,13 @@ class PriceChange:
 
 @dataclass(frozen=True)
 class SkuOffer:
-    """What a cart needs of a SKU: its product, its current price, whether it is sold now."""
+    """What a cart needs of a SKU: its product, its current price, whether it is sold now.
+
+    ``price`` is what a unit costs now: the live flash sale's price while one is live (never
+    above ``regular_price``), so carts and checkout charge it without knowing about sales;
+    ``flash_sale`` is that sale's terms (id, price, per-customer limit, end), which the hold
+    path counts units against.
+    """
 
     sku: str
     product_id: str
@@ -126,6 +135,10 @@ class SkuOffer:
     sellable: bool
     #: The lists the product is in (its partitions), as of the record's last write.
     lists: tuple[str, ...] = ()
+    #: The flash sale live at the offer's time, if any.
+    flash_sale: FlashSale | None = None
+    #: The SKU's own price, sale or not (None: the same as ``price``).
+    regular_price: Money | None = None
 
 
 @dataclass(frozen=True)
@@ -137,18 +150,10 @@ class PriceHistoryEntry:
     at: str
 
 
-def _money_map(price: Money) -> MoneyMap:
-    return MoneyMap(amount=price.amount, currency=price.currency)  # type: ignore[no-untyped-call]
-
-
-def _money(raw: Any) -> Money:
-    return Money(int(raw.amount), raw.currency)
-
-
 def _sku_entries(skus: Iterable[StoredSku]) -> list[SkuEntry]:
     return [
         SkuEntry(  # type: ignore[no-untyped-call]
-            sku=s.sku, price=_money_map(s.price), attributes=dict(s.attributes)
+            sku=s.sku, price=money_map(s.price), attributes=dict(s.attributes)
         )
         for s in skus
     ]
@@ -244,7 +249,7 @@ def create(
             keys.SKU_SK,
             sku=spec.sku,
             product_id=product_id,
-            price=_money_map(spec.price),
+            price=money_map(spec.price),
             attributes=dict(spec.attributes),
             status=ProductStatus.ACTIVE.value,
             lists=list(stored.partitions),
@@ -287,7 +292,7 @@ def from_model(model: ProductModel) -> StoredProduct:
         skus=tuple(
             StoredSku(
                 sku=entry.sku,
-                price=_money(entry.price),
+                price=money_of(entry.price),
                 attributes={str(k): str(v) for k, v in entry.attributes.attribute_values.items()},
             )
             for entry in model.skus
@@ -335,28 +340,39 @@ def offer_key(sku: str) -> batch_reads.Key[SkuRecordModel]:
     return batch_reads.Key(SkuRecordModel, keys.sku_pk(sku), keys.SKU_SK)
 
 
-def offer_from(record: SkuRecordModel | None) -> SkuOffer | None:
-    """The offer a SKU record makes (None when the catalog has no such SKU)."""
+def offer_from(record: SkuRecordModel | None, at: int | None = None) -> SkuOffer | None:
+    """The offer a SKU record makes at ``at`` (epoch seconds; now by default), priced by the
+    flash sale live then if any; None when the catalog has no such SKU. For a reader that
+    fetched the record itself, in a batch with other items, as ``offers`` does."""
     if record is None:
         return None
+    regular = money_of(record.price)
+    live = live_at(schedule_of(record), clock.now() if at is None else at)
     return SkuOffer(
         sku=record.sku,
         product_id=record.product_id,
-        price=_money(record.price),
+        price=price_now(regular, live),
         sellable=(record.status or ProductStatus.ACTIVE.value) == ProductStatus.ACTIVE.value,
         lists=tuple(str(p) for p in record.lists or []),
+        flash_sale=live,
+        regular_price=regular,
     )
 
 
-def offers(skus: Collection[str]) -> dict[str, SkuOffer]:
-    """Each known SKU's product, current price and whether its product is sold now (one
-    BatchGetItem per 100 SKUs). The one reader of "the current price of a SKU"."""
+def offers(
+    skus: Collection[str], *, at: int | None = None, consistent: bool = False
+) -> dict[str, SkuOffer]:
+    """Each known SKU's product, price at ``at`` (epoch seconds; now by default) and whether
+    its product is sold now (one BatchGetItem per 100 SKUs). The one reader of "the current
+    price of a SKU": the SKU record carries its flash sale schedule, so a live sale's price and
+    terms come with the same read."""
+    when = clock.now() if at is None else at
     wanted = list(dict.fromkeys(skus))
     found: dict[str, SkuOffer] = {}
     for start in range(0, len(wanted), _BATCH):
         batch = [(keys.sku_pk(sku), keys.SKU_SK) for sku in wanted[start : start + _BATCH]]
-        for record in SkuRecordModel.batch_get(batch):
-            offer = offer_from(record)
+        for record in SkuRecordModel.batch_get(batch, consistent_read=consistent):
+            offer = offer_from(record, when)
             if offer is not None:
                 found[record.sku] = offer
     return found
@@ -434,7 +450,7 @@ def _sku_record_changes(
             continue
         record = SkuRecordModel(keys.sku_pk(sku.sku), keys.SKU_SK)
         actions: list[Action] = [
-            SkuRecordModel.price.set(_money_map(sku.price)),
+            SkuRecordModel.price.set(money_map(sku.price)),
             SkuRecordModel.attributes.set(dict(sku.attributes)),
             SkuRecordModel.status.set(after.status.value),
             SkuRecordModel.lists.set(list(after.partitions)),
@@ -487,8 +503,8 @@ def save(
             keys.price_change_sk(at, f"{change_id}{n}"),
             sku=change.sku,
             product_id=before.product_id,
-            old=_money_map(change.old),
-            new=_money_map(change.new),
+            old=money_map(change.old),
+            new=money_map(change.new),
             actor=actor,
             at=at,
         )
@@ -527,6 +543,6 @@ def price_history(sku: str, *, limit: int = 100) -> list[PriceHistoryEntry]:
         limit=limit,
     )
     return [
-        PriceHistoryEntry(row.sku, _money(row.old), _money(row.new), row.actor, row.at)
+        PriceHistoryEntry(row.sku, money_of(row.old), money_of(row.new), row.actor, row.at)
         for row in rows
     ]

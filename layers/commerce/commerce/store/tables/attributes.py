@@ -8,6 +8,8 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from commerce.domain.money import Money
+
 _M = TypeVar("_M", bound=Model)
 
 
@@ -65,3 +67,13 @@ class MoneyMap(MapAttribute[str, Any]):
 
     amount = NumberAttribute()
     currency = UnicodeAttribute()
+
+
+def money_map(price: Money) -> MoneyMap:
+    """``price`` as stored."""
+    return MoneyMap(amount=price.amount, currency=price.currency)  # type: ignore[no-untyped-call]
+
+
+def money_of(raw: Any) -> Money:
+    """Money as read from a ``MoneyMap`` (DynamoDB numbers come back as decimals)."""
+    return Money(int(raw.amount), raw.currency)

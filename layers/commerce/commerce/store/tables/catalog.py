@@ -1,12 +1,13 @@
 """The Catalog table: products, SKU records, coupons and their use counters, shipping zones, and
 the catalog's derived items: listing entries, search postings, categories, price history, reviews,
-buyers and sale markers.
+buyers and sale markers, and flash sales.
 
 Products, SKU records, listing entries and price history are written by ``store/products.py``;
 categories by ``store/categories.py``; search postings by ``store/postings.py``; reviews and
 buyer records by ``store/reviews.py``; sale markers and the sold counters by
 ``store/sales.py``; coupons and their per-customer counters by ``store/coupons.py``; the shipping
-zones by ``store/shipping_zones.py``. Key
+zones by ``store/shipping_zones.py``; flash sales and the SKU records' schedules by
+``store/flash_sales.py``. Key
 layouts are in ``store/keys.py``; the access pattern of each index is in docs/catalog.md.
 """
 
@@ -88,8 +89,23 @@ class ProductModel(CatalogTable):
     updated_by = UnicodeAttribute(null=True)
 
 
+class FlashSaleEntry(MapAttribute[str, Any]):
+    """One sale in a SKU's schedule, as the SKU record carries it: what pricing needs."""
+
+    sale_id = UnicodeAttribute()
+    price = MoneyMap()  # type: ignore[no-untyped-call]
+    starts_at = NumberAttribute()
+    ends_at = NumberAttribute()
+    per_customer_limit = NumberAttribute()
+
+
 class SkuRecordModel(CatalogTable):
-    """pk=SKU#{sku}, sk=SKU: makes a SKU code unique across products; carts look SKUs up here."""
+    """pk=SKU#{sku}, sk=SKU: makes a SKU code unique across products; carts look SKUs up here.
+
+    ``flash_sales`` is the SKU's schedule (the sales not long ended, ``store/flash_sales.py``),
+    kept here so the one read that prices a SKU sees its live sale; ``flash_sales_version`` grows
+    with every change of it, and each change is conditioned on the version it was decided from.
+    """
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -102,6 +118,8 @@ class SkuRecordModel(CatalogTable):
     #: The lists the product is in, copied likewise: a sale moves their ``lsold`` without
     #: reading the product first (``store/sales.py``).
     lists = ListAttribute[str](default=list)
+    flash_sales = ListAttribute(of=FlashSaleEntry, null=True)
+    flash_sales_version = NumberAttribute(null=True)
 
 
 class CouponModel(CatalogTable):
@@ -316,3 +334,26 @@ class ReviewModel(CatalogTable):
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
     published: Gsi1Index[ReviewModel] = Gsi1Index()
+
+
+class FlashSaleModel(CatalogTable):
+    """pk=FLASHSALE#{id}, sk=FLASHSALE: a flash sale as ops scheduled it (``store/flash_sales.py``).
+
+    Written in one transaction with the SKU record's schedule; in gsi1 ``FLASHSALES#{sku}`` by
+    start, so a SKU's sales (ended ones too) are one Query.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sale_id = UnicodeAttribute()
+    sku = UnicodeAttribute()
+    product_id = UnicodeAttribute()
+    price = MoneyMap()  # type: ignore[no-untyped-call]
+    starts_at = NumberAttribute()
+    ends_at = NumberAttribute()
+    per_customer_limit = NumberAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+    gsi1pk = UnicodeAttribute()
+    gsi1sk = UnicodeAttribute()
+    by_sku: Gsi1Index[FlashSaleModel] = Gsi1Index()

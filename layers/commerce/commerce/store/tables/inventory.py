@@ -81,3 +81,18 @@ class AdjustmentMarkerModel(InventoryTable):
     entry_id = UnicodeAttribute()
     fingerprint = UnicodeAttribute()
     ttl = NumberAttribute()
+
+
+class SaleCountModel(InventoryTable):
+    """pk=SALECOUNT#{sale_id}#{digest of the customer}, sk=SALECOUNT: how many units of one flash
+    sale one customer holds in live holds or has in orders (``store/flash_sales.py``).
+
+    Moved only inside the hold path's transactions, each change conditioned so the count stays
+    within ``[0, limit]``; ``ttl`` (30 days after the sale's end) only tidies the table.
+    """
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    sale_id = UnicodeAttribute(null=True)
+    units = NumberAttribute(null=True)
+    ttl = NumberAttribute(null=True)
