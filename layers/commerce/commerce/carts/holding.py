@@ -28,6 +28,7 @@ from commerce import clock
 from commerce.carts import sold_out
 from commerce.catalog.low_stock import check_low_stock, settle_low_stock
 from commerce.clock import now_iso
+from commerce.domain.flash_sales import FlashSale, count_moves
 from commerce.domain.inventory import StockLevel
 from commerce.domain.money import Money
 from commerce.domain.reservations import (
@@ -39,7 +40,7 @@ from commerce.domain.reservations import (
     preferred_shard,
 )
 from commerce.domain.shipping import ZoneTable
-from commerce.errors import Conflict, NotFound, OutOfStock, TooManyRequests
+from commerce.errors import Conflict, NotFound, OutOfStock, PurchaseLimit, TooManyRequests
 from commerce.settings import get_settings
 from commerce.store import batch_reads, carts, holds, inventory, kit, products
 from commerce.store import shipping_zones as zone_store
@@ -155,21 +156,26 @@ def set_line(
     unit_price: Money | None,
     *,
     stock: SkuShards | None = None,
+    sale: FlashSale | None = None,
 ) -> StoredCart:
     """Make ``cart``'s line for ``sku`` exactly ``quantity`` units, held from now for the TTL.
 
     ``quantity`` 0 removes the line and releases what it holds; ``unit_price`` (the catalog's
     price now) is required otherwise. ``stock`` is the SKU's stock as the caller just read it
-    (the first plan is made from it; later ones read again). Returns the cart as written.
-    Raises OutOfStock, NotFound (the cart changed hands or vanished), the domain's CartError,
-    or TooManyRequests when the line stays contended, or every shard with units is throttled.
+    (the first plan is made from it; later ones read again). ``sale`` is the flash sale live
+    on the SKU: the line then counts its units against the cart owner's limit in the same
+    transaction (``domain.flash_sales.count_moves``). Returns the cart as written.
+    Raises OutOfStock, PurchaseLimit, NotFound (the cart changed hands or vanished), the
+    domain's CartError, or TooManyRequests when the line stays contended, or every shard with
+    units is throttled.
     """
     ttl = get_settings().reservation_ttl_seconds
     short = False
     unread = [stock] if stock is not None else []
+    give_back_count = True  # False once a give-back found its count tidied away
 
     def attempt(n: int) -> StoredCart | kit.Retry:
-        nonlocal cart, short
+        nonlocal cart, short, give_back_count
         if n:
             reread = carts.load(cart.cart_id)
             if reread is None:
@@ -189,6 +195,8 @@ def set_line(
         count = read.shard_count
         hold = old.hold(count) if old else None
         preferred = preferred_shard(cart.cart_id, count)
+        counted = old.counted if old is not None and give_back_count else None
+        counted_after, moves = count_moves(counted, sale, cart.owner_sub, quantity)
         busy: set[int] = set()
         while True:
             plan = plan_set(_without(read.levels, busy), hold, quantity, now, preferred)
@@ -212,6 +220,8 @@ def set_line(
                 hold_after=after,
                 now=now,
                 at=now_iso(),
+                counted_after=counted_after,
+                count_moves=moves,
             )
             written = holds.write_line(change)
             if written.outcome is not LineOutcome.THROTTLED:
@@ -226,6 +236,11 @@ def set_line(
                 if plan.total < 0:
                     sold_out.unmark(sku)
             return carts.with_line(cart, sku, _line_after(change))
+        if outcome is LineOutcome.OVER_LIMIT and sale is not None:
+            raise PurchaseLimit(sku, sale.per_customer_limit)
+        if outcome is LineOutcome.COUNT_GONE:
+            give_back_count = False
+            return kit.RETRY
         if outcome is LineOutcome.CART_CHANGED:
             current = carts.load(cart.cart_id)
             if current is not None and current.checked_out:
@@ -256,4 +271,5 @@ def _line_after(change: LineChange) -> StoredLine | None:
         version=(change.expected.version + 1) if change.expected else 1,
         takes={shard: units for shard, units in enumerate(hold.takes) if units} if hold else {},
         expires_at=hold.expires_at if hold else None,
+        counted=change.counted_after,
     )

@@ -33,6 +33,7 @@ from commerce.domain.cart import (
     parse_shipping_address,
 )
 from commerce.domain.coupons import normalise_code
+from commerce.domain.flash_sales import FlashSale
 from commerce.domain.pricing import price
 from commerce.domain.product import is_valid_sku
 from commerce.errors import (
@@ -42,6 +43,7 @@ from commerce.errors import (
     Forbidden,
     NotFound,
     OutOfStock,
+    PurchaseLimit,
     Unauthorized,
     ValidationFailed,
 )
@@ -142,14 +144,29 @@ def set_item(
         raise NotFound(f"No such SKU: {sku[:64]}")
     if quantity > 0 and not offer.sellable:
         raise Conflict(f"{sku} is no longer sold; it cannot be added to a cart")
+    sale = offer.flash_sale
+    if sale is not None and quantity > 0:
+        _may_buy_on_sale(caller.sub, sku, quantity, sale)
     stock = holding.stock_for(seen, cart_id, quantity)
     cart = _writable(cart_id, caller, cart_token)
+    if sale is not None and quantity > 0:
+        _may_buy_on_sale(cart.owner_sub, sku, quantity, sale)
     try:
-        after = holding.set_line(cart, sku, quantity, offer.price, stock=stock)
+        after = holding.set_line(cart, sku, quantity, offer.price, stock=stock, sale=sale)
     except CartError as error:
         raise _problem(error) from error
     metrics.add_metric(name="CartLineSet", unit=MetricUnit.Count, value=1)
     return cart_view(after, clock.now(), offers={sku: offer}, zones=seen.zones)
+
+
+def _may_buy_on_sale(sub: str | None, sku: str, quantity: int, sale: FlashSale) -> None:
+    """A live flash sale's units go to signed-in customers in their own carts (401 for a guest
+    or a guest's cart), never more than the limit in one line (409 before anything is
+    written; the count in the hold's transaction holds it across carts and orders)."""
+    if sub is None:
+        raise Unauthorized(f"Sign in to buy {sku} during its flash sale")
+    if quantity > sale.per_customer_limit:
+        raise PurchaseLimit(sku, sale.per_customer_limit)
 
 
 def remove_item(cart_id: str, sku: str, caller: Caller, cart_token: str | None) -> CartOut:

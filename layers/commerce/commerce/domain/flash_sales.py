@@ -179,3 +179,68 @@ def price_now(regular: Money, live: FlashSale | None) -> Money:
     if live is None or live.price.currency != regular.currency:
         return regular
     return live.price if live.price.amount < regular.amount else regular
+
+
+# --- What a cart line counts against a customer's limit ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Counted:
+    """The units of sale ``sale_id`` one cart line counts to ``customer`` (their subject)."""
+
+    sale_id: str
+    customer: str
+    units: int
+
+
+@dataclass(frozen=True)
+class CountMove:
+    """One change of a customer's count: ``units`` more (``limit`` bounds the result) or, when
+    negative, given back. ``ends_at`` is the sale's end (None for a give-back)."""
+
+    sale_id: str
+    customer: str
+    units: int
+    limit: int | None = None
+    ends_at: int | None = None
+
+
+def count_moves(
+    before: Counted | None, sale: FlashSale | None, customer: str | None, quantity: int
+) -> tuple[Counted | None, tuple[CountMove, ...]]:
+    """A line that counted ``before`` set to ``quantity`` while ``sale`` is live (None: no
+    sale): what it counts afterwards and the count changes that takes.
+
+    The count of a sale is the units its customer holds in live holds or bought in orders of
+    it: a line of a live sale counts all its units to its owner; a line changed after its sale
+    ended, or removed, gives back what it counted. Only signed-in customers (``customer``) can
+    count; the caller refuses guests before asking.
+    """
+    after = None
+    if sale is not None and customer is not None and quantity > 0:
+        after = Counted(sale.sale_id, customer, quantity)
+    if (
+        before is not None
+        and after is not None
+        and (before.sale_id, before.customer)
+        == (
+            after.sale_id,
+            after.customer,
+        )
+    ):
+        delta = after.units - before.units
+        if delta == 0:
+            return after, ()
+        limit = sale.per_customer_limit if sale is not None and delta > 0 else None
+        ends_at = sale.ends_at if sale is not None and delta > 0 else None
+        return after, (CountMove(after.sale_id, after.customer, delta, limit, ends_at),)
+    moves: list[CountMove] = []
+    if before is not None and before.units > 0:
+        moves.append(CountMove(before.sale_id, before.customer, -before.units))
+    if after is not None and sale is not None:
+        moves.append(
+            CountMove(
+                after.sale_id, after.customer, after.units, sale.per_customer_limit, sale.ends_at
+            )
+        )
+    return after, tuple(moves)

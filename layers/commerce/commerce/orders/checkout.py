@@ -62,6 +62,7 @@ from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.access import Reach
 from commerce.domain.cart import GuestToken, cart_access, hash_guest_token, order_token_for
+from commerce.domain.flash_sales import CountMove, count_moves
 from commerce.domain.locale import negotiate
 from commerce.domain.orders import (
     ACTION_METHODS,
@@ -77,6 +78,7 @@ from commerce.errors import (
     Forbidden,
     IdempotencyKeyReuse,
     NotFound,
+    Unauthorized,
     ValidationFailed,
 )
 from commerce.http.auth import Caller
@@ -285,6 +287,24 @@ def _plan(book: CheckoutBook, cart: StoredCart, now: int) -> _Plan:
     return plan
 
 
+def _sale_counts(cart: StoredCart, sub: str | None) -> dict[str, tuple[CountMove, ...]]:
+    """Per line of a SKU on a live flash sale, the units the order adds to its customer's count
+    (what a lapsed line takes afresh; a live hold counted its units already). A guest cannot
+    buy during a sale (401). Counts a line kept for a sale that has ended stay as they are: the
+    order is not of that sale, and its count no longer limits anything."""
+    counts: dict[str, tuple[CountMove, ...]] = {}
+    for line in cart.lines:
+        if line.sale_now is None:
+            continue
+        if sub is None:
+            raise Unauthorized(f"Sign in to buy {line.sku} during its flash sale")
+        _, moves = count_moves(line.counted, line.sale_now, sub, line.quantity)
+        growing = tuple(move for move in moves if move.units > 0)
+        if growing:
+            counts[line.sku] = growing
+    return counts
+
+
 def _unavailable(lines: list[dict[str, Any]]) -> Conflict:
     skus = ", ".join(str(line["sku"]) for line in lines)
     return Conflict(
@@ -366,13 +386,13 @@ def place(
         plan = _plan(books, cart, now)
         if plan.unavailable:
             raise _unavailable(plan.unavailable)
+        counts = _sale_counts(cart, caller.sub)
         perks = books.perks(cart, caller.sub, body.redeem_points, now)
         decided = (plan.reservation, at, now, perks)
         stored, order_token = _order(cart, body, caller, cart_token, order_id, decided)
         stored = replace(stored, locale=locale)
-        raced = books.place(
-            Placement(stored, cart, plan.retakes, perks, caller.sub, now=now, at=at)
-        )
+        placement = Placement(stored, cart, plan.retakes, perks, caller.sub, now=now, at=at)
+        raced = books.place(replace(placement, counts=counts))
         if raced is None:
             return _placed(stored, order_token)
         logger.info("checkout raced; retrying", extra={"attempt": n, "failed": raced.labels})

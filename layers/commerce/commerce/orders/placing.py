@@ -14,17 +14,18 @@ again and decides afresh.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from commerce.coupons import consumption
 from commerce.coupons.consumption import CheckoutPerks
+from commerce.domain.flash_sales import CountMove
 from commerce.domain.inventory import StockLevel
 from commerce.domain.pricing import price
-from commerce.errors import Conflict
+from commerce.errors import Conflict, PurchaseLimit
 from commerce.ports import Adapter
 from commerce.shipping.zones import rule_for
-from commerce.store import carts, holds, inventory
+from commerce.store import carts, flash_sales, holds, inventory
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart
 from commerce.store.kit import CONDITION_FAILED
@@ -47,6 +48,9 @@ class Placement:
     sub: str | None
     now: int
     at: str
+    #: Per SKU, the flash-sale units the order counts to its customer beyond what the cart's
+    #: holds already counted (a lapsed line taken afresh): each bounded by the sale's limit.
+    counts: Mapping[str, tuple[CountMove, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class DynamoCheckoutBook:
                     holds.take(tx, sku, shard, delta, label=label)
                 elif delta < 0:
                     holds.release(tx, sku, shard, -delta, label=label)
+        for sku, moves in placement.counts.items():
+            flash_sales.apply_count_moves(tx, moves, sku)
         store.put_new_order(tx, placement.order, updated_at=placement.at)
         carts.check_out(tx, placement.cart, order_id, at=placement.at, now=placement.now)
         consumption.add_to_checkout(tx, placement.perks, order_id, placement.sub, placement.now)
@@ -121,6 +127,10 @@ class DynamoCheckoutBook:
         )
         if refused is not None:
             raise refused
+        over = flash_sales.refused_limit(failures)
+        if over is not None:
+            limits = [m.limit for m in placement.counts.get(over, ()) if m.limit is not None]
+            raise PurchaseLimit(over, min(limits, default=0))
         failed = tuple(sorted(f.label for f in failures if f.code == CONDITION_FAILED))
         if not failed:
             raise RuntimeError(f"checkout cancelled: {[(f.label, f.code) for f in failures]}")

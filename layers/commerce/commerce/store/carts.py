@@ -23,6 +23,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce.domain.cart import Cart, CartLine, ShippingAddress
+from commerce.domain.flash_sales import Counted, FlashSale
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
 from commerce.store import batch_reads, keys, kit, products
@@ -46,6 +47,10 @@ class StoredLine:
     expires_at: int | None = None
     #: False once the SKU's product is archived (``with_current_prices``): checkout refuses it.
     sellable: bool = True
+    #: What the line counts against its owner's flash-sale limit, as stored.
+    counted: Counted | None = None
+    #: The flash sale live on the SKU now (``with_current_prices``), whose price the line shows.
+    sale_now: FlashSale | None = None
 
     @property
     def holds_stock(self) -> bool:
@@ -128,6 +133,9 @@ def with_line(cart: StoredCart, sku: str, line: StoredLine | None) -> StoredCart
 def line_from_model(model: CartLineModel) -> StoredLine:
     """A line as read from the table or from the holds index."""
     takes = {int(k): int(v) for k, v in _plain(model.takes).items() if int(v)}
+    counted = None
+    if model.sale_id is not None and model.sale_customer is not None and model.sale_units:
+        counted = Counted(model.sale_id, model.sale_customer, int(model.sale_units))
     return StoredLine(
         sku=model.sku,
         quantity=int(model.quantity),
@@ -135,6 +143,7 @@ def line_from_model(model: CartLineModel) -> StoredLine:
         version=int(model.version),
         takes=takes,
         expires_at=int(model.expires_at) if model.expires_at is not None else None,
+        counted=counted,
     )
 
 
@@ -219,7 +228,12 @@ def with_current_prices(
     if missing:
         offers.update(products.offers(missing))
     lines = tuple(
-        replace(line, unit_price=offers[line.sku].price, sellable=offers[line.sku].sellable)
+        replace(
+            line,
+            unit_price=offers[line.sku].price,
+            sellable=offers[line.sku].sellable,
+            sale_now=offers[line.sku].flash_sale,
+        )
         if line.sku in offers
         else line
         for line in cart.lines

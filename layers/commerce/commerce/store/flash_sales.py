@@ -26,7 +26,7 @@ from typing import Any, Final
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from commerce.domain.flash_sales import FlashSale
+from commerce.domain.flash_sales import CountMove, FlashSale
 from commerce.domain.money import Money
 from commerce.domain.product import ProductStatus
 from commerce.store import keys
@@ -34,7 +34,7 @@ from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables.attributes import money_map, money_of
 from commerce.store.tables.catalog import FlashSaleEntry, FlashSaleModel, SkuRecordModel
 from commerce.store.tables.inventory import SaleCountModel
-from commerce.store.transactions import LabelledTransaction
+from commerce.store.transactions import Failure, LabelledTransaction
 
 #: The label of a hold's count in its transaction: its failure means "over the limit".
 SALE_LIMIT_LABEL: Final = "sale-limit"
@@ -224,6 +224,7 @@ def count_hold(
     limit: int,
     *,
     ends_at: int | None = None,
+    label: str = SALE_LIMIT_LABEL,
 ) -> None:
     """Add to ``tx``: ``units`` (> 0) more of sale ``sale_id`` counted to the customer, on the
     condition that the count stays within ``limit`` (an absent count is 0). Labelled
@@ -241,21 +242,70 @@ def count_hold(
     ]
     if ends_at is not None:
         actions.append(SaleCountModel.ttl.set(ends_at + COUNT_TTL_SECONDS))
-    tx.update(SALE_LIMIT_LABEL, _count_item(sale_id, customer_sub), actions, within)
+    tx.update(label, _count_item(sale_id, customer_sub), actions, within)
 
 
-def count_release(tx: LabelledTransaction, sale_id: str, customer_sub: str, units: int) -> None:
+def count_release(
+    tx: LabelledTransaction,
+    sale_id: str,
+    customer_sub: str,
+    units: int,
+    *,
+    label: str = SALE_RELEASE_LABEL,
+) -> None:
     """Add to ``tx``: ``units`` (> 0) of sale ``sale_id`` given back by the customer (a hold
     removed, lowered or expired), on the condition that the count holds at least that many.
     Labelled ``sale-release``."""
     if units <= 0:
         raise ValueError(f"a release gives back a positive number of units, not {units}")
     tx.update(
-        SALE_RELEASE_LABEL,
+        label,
         _count_item(sale_id, customer_sub),
         [SaleCountModel.units.add(-units)],
         SaleCountModel.units >= units,
     )
+
+
+def apply_count_moves(tx: LabelledTransaction, moves: Iterable[CountMove], tag: str) -> None:
+    """Add each of ``moves`` to ``tx``, labelled ``sale-limit:{tag}`` (more units) and
+    ``sale-release:{tag}`` (given back): ``tag`` names the line (its SKU), so a refusal says
+    whose limit it was."""
+    for move in moves:
+        if move.units > 0:
+            if move.limit is None:
+                raise ValueError("a count that grows needs its limit")
+            count_hold(
+                tx,
+                move.sale_id,
+                move.customer,
+                move.units,
+                move.limit,
+                ends_at=move.ends_at,
+                label=f"{SALE_LIMIT_LABEL}:{tag}",
+            )
+        elif move.units < 0:
+            count_release(
+                tx, move.sale_id, move.customer, -move.units, label=f"{SALE_RELEASE_LABEL}:{tag}"
+            )
+
+
+def refused_limit(failures: Iterable[Failure]) -> str | None:
+    """The tag of the line whose count would pass its limit, if that refused a commit."""
+    prefix = f"{SALE_LIMIT_LABEL}:"
+    return next(
+        (
+            f.label[len(prefix) :]
+            for f in failures
+            if f.label.startswith(prefix) and f.code == CONDITION_FAILED
+        ),
+        None,
+    )
+
+
+def refused_release(failures: Iterable[Failure]) -> bool:
+    """Whether a give-back found less counted than it gives back (a count tidied away)."""
+    prefix = f"{SALE_RELEASE_LABEL}:"
+    return any(f.label.startswith(prefix) and f.code == CONDITION_FAILED for f in failures)
 
 
 def count_of(sale_id: str, customer_sub: str) -> int:

@@ -30,9 +30,10 @@ from typing import Final
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from commerce.domain.flash_sales import Counted, CountMove
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold, Plan
-from commerce.store import carts, keys
+from commerce.store import carts, flash_sales, keys
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.kit import CONDITION_FAILED, THROTTLED
 from commerce.store.tables.attributes import MoneyMap
@@ -139,6 +140,8 @@ class LineOutcome(Enum):
     CART_CHANGED = "cart-changed"  # the caller's write right is gone (the cart was claimed)
     SHORT = "short"  # a shard no longer had the units the plan took from it
     THROTTLED = "throttled"  # DynamoDB throttled an item (a hot shard): nothing was written
+    OVER_LIMIT = "over-limit"  # the owner's flash-sale count would pass the sale's limit
+    COUNT_GONE = "count-gone"  # a give-back found less counted than the line says it counted
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,10 @@ class LineChange:
     hold_after: Hold | None
     now: int
     at: str
+    #: What the line counts against its owner's flash-sale limit afterwards, and the count
+    #: changes that takes (``domain.flash_sales.count_moves``).
+    counted_after: Counted | None = None
+    count_moves: tuple[CountMove, ...] = ()
 
 
 def _as_read(expected: StoredLine | None, now: int, extends_live_hold: bool) -> Condition:
@@ -201,6 +208,11 @@ def _line_item(change: LineChange) -> CartLineModel:
         version=(change.expected.version + 1) if change.expected else 1,
         updated_at=change.at,
     )
+    counted = change.counted_after
+    if counted is not None:
+        item.sale_id = counted.sale_id
+        item.sale_customer = counted.customer
+        item.sale_units = counted.units
     if hold is not None:
         item.takes = {str(shard): units for shard, units in enumerate(hold.takes) if units}
         item.expires_at = hold.expires_at
@@ -226,6 +238,7 @@ def write_line(change: LineChange) -> LineWrite:
     else:
         tx.put(_LINE, _line_item(change), condition)
     apply_plan(tx, change.sku, change.plan)
+    flash_sales.apply_count_moves(tx, change.count_moves, change.sku)
     carts.touch(tx, change.cart, at=change.at, now=change.now)
     return _outcome(tx.commit(throttling_fails=True))
 
@@ -238,6 +251,10 @@ def _outcome(failures: list[Failure]) -> LineWrite:
         return LineWrite(LineOutcome.LINE_CHANGED)
     if "cart" in failed:
         return LineWrite(LineOutcome.CART_CHANGED)
+    if flash_sales.refused_limit(failures) is not None:
+        return LineWrite(LineOutcome.OVER_LIMIT)
+    if flash_sales.refused_release(failures):
+        return LineWrite(LineOutcome.COUNT_GONE)
     if any(label.startswith(_SHARD) for label in failed):
         return LineWrite(LineOutcome.SHORT)
     throttled = {f.label for f in failures if f.code in THROTTLED}
@@ -274,9 +291,11 @@ def expired_holds(bucket: int, now: int, page_size: int = 100) -> Iterator[Expir
         yield ExpiredHold(row.cart_id, carts.line_from_model(row))
 
 
-def _no_longer_holding(at: str) -> list[Action]:
-    """A line's hold attributes gone (and out of the expiry index), its version moved on."""
-    return [
+def _no_longer_holding(at: str, *, uncounted: bool = False) -> list[Action]:
+    """A line's hold attributes gone (and out of the expiry index), its version moved on; with
+    ``uncounted``, what it counted against a flash-sale limit too (given back in the same
+    transaction)."""
+    actions: list[Action] = [
         CartLineModel.takes.remove(),
         CartLineModel.expires_at.remove(),
         CartLineModel.gsi1pk.remove(),
@@ -284,6 +303,13 @@ def _no_longer_holding(at: str) -> list[Action]:
         CartLineModel.version.set(CartLineModel.version + 1),
         CartLineModel.updated_at.set(at),
     ]
+    if uncounted:
+        actions += [
+            CartLineModel.sale_id.remove(),
+            CartLineModel.sale_customer.remove(),
+            CartLineModel.sale_units.remove(),
+        ]
+    return actions
 
 
 #: The transaction label of a cart line handed over to an order (``hand_over_line``).
@@ -347,17 +373,26 @@ def release_now(hold: ExpiredHold, at: str) -> bool:
     return _release(hold, condition, at)
 
 
-def _release(hold: ExpiredHold, condition: Condition, at: str) -> bool:
+def _release(hold: ExpiredHold, condition: Condition, at: str, *, give_count: bool = True) -> bool:
+    """The hold's units back to their shards and, in the same transaction, what it counted
+    against a flash-sale limit back to its customer (``give_count``: once that count is found
+    tidied away, the hold is released without it rather than never)."""
     line = hold.line
     tx = LabelledTransaction()
     row = CartLineModel(keys.cart_pk(hold.cart_id), keys.line_sk(line.sku))
-    tx.update(_LINE, row, _no_longer_holding(at), condition)
+    tx.update(_LINE, row, _no_longer_holding(at, uncounted=True), condition)
     for shard, units in sorted(line.takes.items()):
         if units:
             release(tx, line.sku, shard, units)
+    counted = line.counted
+    if give_count and counted is not None:
+        move = CountMove(counted.sale_id, counted.customer, -counted.units)
+        flash_sales.apply_count_moves(tx, (move,), line.sku)
     failures = tx.commit()
     if not failures:
         return True
     if any(f.label == _LINE and f.code == CONDITION_FAILED for f in failures):
         return False
+    if give_count and flash_sales.refused_release(failures):
+        return _release(hold, condition, at, give_count=False)
     raise RuntimeError(f"hold release cancelled: {[(f.label, f.code) for f in failures]}")

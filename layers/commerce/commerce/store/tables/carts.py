@@ -94,5 +94,10 @@ class CartLineModel(CartsTable):
     updated_at = UnicodeAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)
+    # What the line counts against its owner's flash-sale limit (store/flash_sales.py): the
+    # sale, the customer's subject and the units, given back with the hold.
+    sale_id = UnicodeAttribute(null=True)
+    sale_customer = UnicodeAttribute(null=True)
+    sale_units = NumberAttribute(null=True)
     # gsi1 as the sweeper uses it: live holds by expiry, one key per bucket (sparse).
     gsi1: Gsi1Index[CartLineModel] = Gsi1Index()
