@@ -442,3 +442,23 @@ def test_a_guest_token_stops_working_mid_change_once_claimed(
     with pytest.raises(NotFound):
         holding.set_line(read_as_guest, SKU, 1, Money(1000))
     assert stock()["reserved"] == 0
+
+
+CUSTOMER_SUB = "c0000000-0000-4000-8000-000000000001"  # the "customer" role's token subject
+
+
+def test_an_erased_customer_is_401_at_the_hold_and_nothing_is_held(
+    carts: Carts, stock: Callable[..., dict[str, int]]
+) -> None:
+    """The line route reads the erasure tombstone in its one batch read, not at the entrypoint
+    (``Access.reads_tombstone``): an erased subject is refused all the same, before any write."""
+    from commerce import clock
+    from commerce.store import erasures
+
+    cart_id = carts.create(role="customer").body["cart_id"]
+    assert carts.set(cart_id, SKU, 1, role="customer").status == 200
+    erasures.begin(CUSTOMER_SUB, "customer", at=clock.now_iso())
+    _problem(carts.set(cart_id, SKU, 2, role="customer"), 401, "unauthorized")
+    assert stock()["reserved"] == 1
+    assert carts.set(cart_id, SKU, 0, role="customer").status == 401
+    assert stock()["reserved"] == 1

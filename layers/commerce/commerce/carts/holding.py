@@ -22,7 +22,7 @@ never undoes a hold).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Any, Final
 
 from commerce import clock
 from commerce.carts import sold_out
@@ -42,7 +42,7 @@ from commerce.domain.reservations import (
 from commerce.domain.shipping import ZoneTable
 from commerce.errors import Conflict, NotFound, OutOfStock, PurchaseLimit, TooManyRequests
 from commerce.settings import get_settings
-from commerce.store import batch_reads, carts, holds, inventory, kit, products
+from commerce.store import batch_reads, carts, erasures, holds, inventory, kit, products
 from commerce.store import shipping_zones as zone_store
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.holds import LineChange, LineOutcome
@@ -63,9 +63,11 @@ class Seen:
     stock: SkuShards | None
     zones: ZoneTable
     line: StoredLine | None
+    #: The caller's subject asked to be erased (their tombstone was in the batch).
+    erased: bool = False
 
 
-def look(cart_id: str, sku: str) -> Seen:
+def look(cart_id: str, sku: str, subject: str | None = None) -> Seen:
     """The SKU's offer, the shard the cart prefers (and the SKU's meta unless it was read in
     the last second), the cart's line and the zone table: one BatchGetItem.
 
@@ -73,15 +75,23 @@ def look(cart_id: str, sku: str) -> Seen:
     units: every buyer of a hot SKU reads its offer and a shard, and DynamoDB caps the reads of
     one key at 3,000 units a second. A stale read can only refuse a unit that came back an
     instant ago or plan a take that its conditional write then refuses (and the next plan
-    reads consistently): it never oversells.
+    reads consistently): it never oversells. With ``subject`` (a signed-in caller) their
+    erasure tombstone is read in the same batch (the route's entrypoint leaves it to this).
     """
     shard = preferred_shard(cart_id, inventory.known_shard_count(sku))
     line_key = replace(carts.line_key(cart_id, sku), consistent=True)
     offer_key = products.offer_key(sku)
     zones_key = zone_store.table_key()
-    found = batch_reads.read(
-        [offer_key, *inventory.hold_keys(sku, shard), zones_key, line_key], consistent=False
-    )
+    wanted: list[batch_reads.Key[Any]] = [
+        offer_key,
+        *inventory.hold_keys(sku, shard),
+        zones_key,
+        line_key,
+    ]
+    tombstone = erasures.tombstone_key(subject) if subject is not None else None
+    if tombstone is not None:
+        wanted.append(tombstone)
+    found = batch_reads.read(wanted, consistent=False)
     line = found.get(line_key)
     return Seen(
         sku=sku,
@@ -89,6 +99,7 @@ def look(cart_id: str, sku: str) -> Seen:
         stock=inventory.hold_stock_from(sku, found, shard),
         zones=zone_store.table_from(found.get(zones_key)),
         line=carts.line_from_model(line) if line is not None else None,
+        erased=tombstone is not None and found.get(tombstone) is not None,
     )
 
 

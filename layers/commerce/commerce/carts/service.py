@@ -138,7 +138,9 @@ def set_item(
         raise OutOfStock(sku, 0)
     if not is_valid_sku(sku) or not _CART_ID_RE.fullmatch(cart_id):
         raise NotFound(f"No such SKU: {sku[:64]}" if not is_valid_sku(sku) else "No such cart")
-    seen = holding.look(cart_id, sku)
+    seen = holding.look(cart_id, sku, caller.sub)
+    if seen.erased:  # the route reads the tombstone in its batch (``Access.reads_tombstone``)
+        raise Unauthorized("This account has been erased")
     offer = seen.offer
     if offer is None:
         raise NotFound(f"No such SKU: {sku[:64]}")

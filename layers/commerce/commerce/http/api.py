@@ -29,7 +29,7 @@ from commerce.errors import (
 )
 from commerce.http import json_guard
 from commerce.http.auth import erased_refusal
-from commerce.http.gate import edge_refusal
+from commerce.http.gate import edge_refusal, reads_tombstone
 from commerce.http.problems import problem_response, proxy_result, validation_problem
 from commerce.observability import logger, metrics, tracer
 from commerce.settings import get_settings
@@ -121,14 +121,15 @@ def lambda_entrypoint(app: APIGatewayRestResolver, *, json_only: bool = True) ->
     """The Lambda handler for ``app``: JSON logs keyed by request id, traces and metrics.
     Who may call is settled first (``gate.edge_refusal``: 401 or 403 by the route's declared
     access), then the body's guard, then an erased subject's token is refused (401: one read,
-    so after the checks that need none); ``json_only`` False lets bodies of any media type
+    so after the checks that need none; a route that reads the tombstone in its own batch
+    refuses it there); ``json_only`` False lets bodies of any media type
     reach routes that verify them raw."""
 
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         refused = (
             edge_refusal(event)
             or request_guard_failure(event, json_only=json_only)
-            or erased_refusal(event)
+            or (None if reads_tombstone(event) else erased_refusal(event))
         )
         if refused is not None:
             return proxy_result(problem_response(refused))

@@ -80,6 +80,13 @@ def _claims(event: dict[str, Any]) -> dict[str, Any] | None:
     return dict(context["authorizer"]["claims"])
 
 
+def reads_tombstone(event: dict[str, Any]) -> bool:
+    """Whether the event's route reads the erasure tombstone itself (``Access.reads_tombstone``),
+    so the entrypoint leaves that read to it."""
+    access = declared(str(event.get("httpMethod") or ""), str(event.get("resource") or ""))
+    return access is not None and access.reads_tombstone
+
+
 def admit(method: str, path: str, caller: Caller) -> Caller:
     """``caller`` as the route (``method`` on the path template ``path``) admits them, with the
     reach it gives their staff role; 401 or 403 when it does not admit them."""

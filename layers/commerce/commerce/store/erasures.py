@@ -25,7 +25,7 @@ from typing import Final
 
 from pynamodb.expressions.update import Action
 
-from commerce.store import keys, kit
+from commerce.store import batch_reads, keys, kit
 from commerce.store.tables.customers import TombstoneModel
 
 ERASING: Final = "erasing"
@@ -71,6 +71,14 @@ def load(sub: str) -> Tombstone | None:
     except TombstoneModel.DoesNotExist:
         return None
     return _from_model(model)
+
+
+def tombstone_key(sub: str) -> batch_reads.Key[TombstoneModel]:
+    """The subject's tombstone key, read consistently, for a caller that reads it in its own
+    batch: the subject is erased when the item is there."""
+    return batch_reads.Key(
+        TombstoneModel, keys.tombstone_pk(sub), keys.TOMBSTONE_SK, consistent=True
+    )
 
 
 def is_erased(sub: str) -> bool:
