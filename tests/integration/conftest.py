@@ -108,6 +108,25 @@ def dynamodb() -> Iterator[Any]:
 
 
 @pytest.fixture
+def sent(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every DynamoDB call made during the test, in order: (operation, params), as DynamoDB
+    would bill them. Every client is counted (PynamoDB makes one per table), the test's own
+    too: clear the list before the request under test and read nothing until it is counted."""
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    make_api_call = BaseClient._make_api_call
+
+    def recorded(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append((operation, params))
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
+    return calls
+
+
+@pytest.fixture
 def push_apps(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """SNS platform applications for push in moto, made as the local stack makes them from the
     template's ExternalResources, and settings naming them; parameter name -> application ARN."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -11,25 +11,8 @@ import pytest
 from commerce.domain.inventory import StockLevel
 from commerce.store import batch_reads, carts, inventory, products
 from commerce.store import shipping_zones as zone_store
-from commerce.store.tables.catalog import SkuRecordModel
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def sent(dynamodb: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every DynamoDB call PynamoDB's client makes during the test: (operation, params)."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append((model.name, params))
-
-    client = SkuRecordModel._get_connection().connection.client
-    client.meta.events.register("provide-client-params.dynamodb", record)
-    try:
-        yield calls
-    finally:
-        client.meta.events.unregister("provide-client-params.dynamodb", record)
 
 
 def test_items_of_three_tables_come_back_as_their_models_in_one_call(
