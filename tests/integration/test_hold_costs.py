@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,12 +30,12 @@ import pytest
 from commerce.carts import sold_out
 from commerce.domain.reservations import preferred_shard
 from commerce.store import inventory
+from dynamodb_calls import Sent, inventory_keys, operations
 from http_problems import assert_problem
 from orders_world import EVENTS, Shop, event, guest_headers, invoke
 
 pytestmark = pytest.mark.integration
 
-Sent = list[tuple[str, dict[str, Any]]]
 
 ONE = "COST-1"  # one shard, 5 units
 NONE_LEFT = "COST-0"  # one shard, nothing on hand
@@ -61,22 +61,12 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The clock of the sold-out marks and of the remembered metas (nothing else's)."""
     fake = Clock()
     monkeypatch.setattr(sold_out, "time", SimpleNamespace(monotonic=fake.monotonic))
     monkeypatch.setattr(inventory, "time", SimpleNamespace(monotonic=fake.monotonic))
-    yield fake
-
-
-def _operations(sent: Sent) -> list[str]:
-    return [operation for operation, _ in sent]
-
-
-def _stock_keys(params: dict[str, Any]) -> list[str]:
-    """The inventory keys a BatchGetItem asked for (``STOCK#…`` shards, ``SKU#…`` metas)."""
-    asked = params["RequestItems"].get(os.environ["INVENTORY_TABLE"], {"Keys": []})
-    return sorted(key["pk"]["S"] for key in asked["Keys"])
+    return fake
 
 
 def _shard_row(sku: str, shard: int) -> dict[str, Any]:
@@ -124,19 +114,17 @@ def test_a_guest_hold_is_a_batch_read_the_cart_query_and_one_transaction(
     sent.clear()
     reply = shop.set_line(cart_id, ONE, 2, token=token)
     assert reply.status == 200, reply.body
-    assert _operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
+    assert operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
     assert shop.stock(ONE) == {"on_hand": 5, "reserved": 2, "available": 3}
 
 
-def test_a_customer_hold_adds_the_tombstone_read_and_the_tier_query(
-    shop: Shop, sent: Sent
-) -> None:
+def test_a_customer_hold_adds_the_tombstone_read_and_the_tier_query(shop: Shop, sent: Sent) -> None:
     cart_id, _ = shop.new_cart("customer")
     sent.clear()
     reply = shop.set_line(cart_id, ONE, 1, who="customer")
     assert reply.status == 200, reply.body
     tables = [params.get("TableName") for _, params in sent]
-    assert _operations(sent) == [
+    assert operations(sent) == [
         "GetItem",  # the erasure tombstone: every signed-in request asks it
         "BatchGetItem",
         "Query",  # the cart
@@ -183,7 +171,7 @@ def test_a_refusal_reads_once_then_nothing_while_the_mark_stands(
     cart_id, token = shop.new_cart()
     sent.clear()
     assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, token=token), 409, "out-of-stock")
-    assert _operations(sent) == ["BatchGetItem"]
+    assert operations(sent) == ["BatchGetItem"]
     sent.clear()
     clock.now += sold_out.MARK_SECONDS  # a mark read exactly a second ago still stands
     assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, token=token), 409, "out-of-stock")
@@ -193,7 +181,7 @@ def test_a_refusal_reads_once_then_nothing_while_the_mark_stands(
     assert sent == []
     clock.now += 0.001  # older than the mark's second: read again
     assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, token=token), 409, "out-of-stock")
-    assert _operations(sent) == ["BatchGetItem"]
+    assert operations(sent) == ["BatchGetItem"]
 
 
 def test_a_mark_lifts_when_stock_comes_back_after_its_second(
@@ -259,18 +247,18 @@ def test_a_hold_reads_one_shard_and_the_meta_at_most_once_a_second(
     (first_id, first_token), (second_id, second_token), (third_id, third_token) = carts
     assert shop.set_line(first_id, WIDE, 1, token=first_token).status == 200
     # The shard count is not known yet: shard 0, which every SKU has, and the meta.
-    assert _operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
-    assert _stock_keys(sent[0][1]) == [meta, f"STOCK#{WIDE}#00"]
+    assert operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
+    assert inventory_keys(sent[0][1]) == [meta, f"STOCK#{WIDE}#00"]
     sent.clear()
     assert shop.set_line(second_id, WIDE, 1, token=second_token).status == 200
     preferred = preferred_shard(second_id, 4)
-    assert _operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
-    assert _stock_keys(sent[0][1]) == [f"STOCK#{WIDE}#{preferred:02d}"]  # the meta is fresh
+    assert operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems"]
+    assert inventory_keys(sent[0][1]) == [f"STOCK#{WIDE}#{preferred:02d}"]  # the meta is fresh
     clock.now += inventory.META_SECONDS + 0.001
     sent.clear()
     assert shop.set_line(third_id, WIDE, 1, token=third_token).status == 200
     preferred = preferred_shard(third_id, 4)
-    assert _stock_keys(sent[0][1]) == [meta, f"STOCK#{WIDE}#{preferred:02d}"]
+    assert inventory_keys(sent[0][1]) == [meta, f"STOCK#{WIDE}#{preferred:02d}"]
     assert shop.stock(WIDE)["reserved"] == 3
 
 
@@ -284,9 +272,9 @@ def test_a_dry_preferred_shard_costs_one_more_read_and_the_hold_takes_elsewhere(
     sent.clear()
     reply = shop.set_line(cart_id, WIDE, 2, token=token)
     assert reply.status == 200, reply.body
-    assert _operations(sent) == ["BatchGetItem", "BatchGetItem", "Query", "TransactWriteItems"]
-    assert _stock_keys(sent[0][1]) == sorted([f"SKU#{WIDE}", f"STOCK#{WIDE}#{preferred:02d}"])
-    assert len(_stock_keys(sent[1][1])) == 5  # the meta and every shard
+    assert operations(sent) == ["BatchGetItem", "BatchGetItem", "Query", "TransactWriteItems"]
+    assert inventory_keys(sent[0][1]) == sorted([f"SKU#{WIDE}", f"STOCK#{WIDE}#{preferred:02d}"])
+    assert len(inventory_keys(sent[1][1])) == 5  # the meta and every shard
     levels = _levels(shop, WIDE, 4)
     assert levels[preferred] == (0, 0)
     assert sum(reserved for _, reserved in levels) == 2
@@ -302,7 +290,7 @@ def test_a_sold_out_sharded_sku_is_refused_after_reading_every_shard_once(
     sent.clear()
     assert_problem(shop.set_line(cart_id, WIDE, 1, token=token), 409, "out-of-stock")
     # One shard and the meta, then the rest: two requests the first time ...
-    assert _operations(sent) == ["BatchGetItem", "BatchGetItem"]
+    assert operations(sent) == ["BatchGetItem", "BatchGetItem"]
     sent.clear()
     # ... and none while the mark stands.
     assert_problem(shop.set_line(cart_id, WIDE, 1, token=token), 409, "out-of-stock")
