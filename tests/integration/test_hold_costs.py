@@ -5,7 +5,8 @@ Issue #13's promises, counted call by call as DynamoDB would bill them (the ``se
 - a guest's hold of a one-shard SKU is three requests: one BatchGetItem (offer, shard, meta,
   line, zones), the cart's Query, one TransactWriteItems; a signed-in customer's adds the
   erasure tombstone's GetItem (every signed-in request) and the member tier's Query (the
-  reply's totals): five;
+  reply's totals): five; a cart with other lines adds one BatchGetItem of their current
+  prices (the reply shows every line at today's price);
 - a refusal of a sold-out SKU is that one BatchGetItem, and nothing at all while this
   instance's sold-out mark from the last second stands; once the mark is older than
   ``sold_out.MARK_SECONDS`` the next refusal reads again (time moved by a fake clock);
@@ -134,6 +135,16 @@ def test_a_customer_hold_adds_the_tombstone_read_and_the_tier_query(shop: Shop, 
     assert tables[0] == os.environ["CUSTOMERS_TABLE"]
     assert tables[2] == os.environ["CARTS_TABLE"]
     assert tables[4] == os.environ["ORDERS_TABLE"]
+
+
+def test_a_cart_with_other_lines_adds_one_read_of_their_current_prices(
+    shop: Shop, sent: Sent
+) -> None:
+    cart_id, token = shop.cart_with({WIDE: 1})
+    sent.clear()
+    assert shop.set_line(cart_id, ONE, 1, token=token).status == 200
+    assert operations(sent) == ["BatchGetItem", "Query", "TransactWriteItems", "BatchGetItem"]
+    assert list(sent[3][1]["RequestItems"]) == [os.environ["CATALOG_TABLE"]]
 
 
 @pytest.mark.parametrize("who", [None, "customer"])
