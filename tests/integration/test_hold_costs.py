@@ -9,7 +9,8 @@ Issue #13's promises, counted call by call as DynamoDB would bill them (the ``se
   prices (the reply shows every line at today's price);
 - a refusal of a sold-out SKU is that one BatchGetItem, and nothing at all while this
   instance's sold-out mark from the last second stands; once the mark is older than
-  ``sold_out.MARK_SECONDS`` the next refusal reads again (time moved by a fake clock);
+  ``sold_out.MARK_SECONDS`` the next refusal reads again (time moved by a fake clock); a
+  signed-in customer's refusal adds the tombstone's GetItem, mark or not;
 - a mark never refuses a removal; it does refuse a decrease (any quantity above 0), which
   this file states as today's behaviour;
 - on a four-shard SKU a hold reads the one shard its cart prefers and the SKU's meta at most
@@ -193,6 +194,16 @@ def test_a_refusal_reads_once_then_nothing_while_the_mark_stands(
     clock.now += 0.001  # older than the mark's second: read again
     assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, token=token), 409, "out-of-stock")
     assert operations(sent) == ["BatchGetItem"]
+
+
+def test_a_customers_refusal_adds_the_tombstone_read_mark_or_not(shop: Shop, sent: Sent) -> None:
+    cart_id, _ = shop.new_cart("customer")
+    sent.clear()
+    assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, who="customer"), 409, "out-of-stock")
+    assert operations(sent) == ["GetItem", "BatchGetItem"]
+    sent.clear()
+    assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, who="customer"), 409, "out-of-stock")
+    assert operations(sent) == ["GetItem"]  # checked before routing, for every signed-in call
 
 
 def test_a_mark_lifts_when_stock_comes_back_after_its_second(
