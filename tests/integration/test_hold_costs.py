@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -34,6 +33,7 @@ from commerce.domain.reservations import preferred_shard
 from commerce.store import inventory
 from dynamodb_calls import Sent, inventory_keys, operations
 from http_problems import assert_problem
+from monotonic_clock import MonotonicClock, drive
 from orders_world import EVENTS, Shop, event, guest_headers, invoke
 
 pytestmark = pytest.mark.integration
@@ -52,23 +52,10 @@ def shop(shop: Shop, create_product: Callable[..., Any]) -> Shop:
     return shop
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+def clock(monkeypatch: pytest.MonkeyPatch) -> MonotonicClock:
     """The clock of the sold-out marks and of the remembered metas (nothing else's)."""
-    fake = Clock()
-    monkeypatch.setattr(sold_out, "time", SimpleNamespace(monotonic=fake.monotonic))
-    monkeypatch.setattr(inventory, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    return drive(monkeypatch, sold_out, inventory)
 
 
 def _shard_row(sku: str, shard: int) -> dict[str, Any]:
@@ -178,7 +165,7 @@ def test_the_reply_equals_a_fresh_read_of_the_cart(shop: Shop, who: str | None) 
 
 
 def test_a_refusal_reads_once_then_nothing_while_the_mark_stands(
-    shop: Shop, sent: Sent, clock: Clock
+    shop: Shop, sent: Sent, clock: MonotonicClock
 ) -> None:
     cart_id, token = shop.new_cart()
     sent.clear()
@@ -207,7 +194,11 @@ def test_a_customers_refusal_adds_the_tombstone_read_mark_or_not(shop: Shop, sen
 
 
 def test_a_mark_lifts_when_stock_comes_back_after_its_second(
-    shop: Shop, sent: Sent, clock: Clock, call_inventory: Callable[..., Any], make_event: Any
+    shop: Shop,
+    sent: Sent,
+    clock: MonotonicClock,
+    call_inventory: Callable[..., Any],
+    make_event: Any,
 ) -> None:
     cart_id, token = shop.new_cart()
     assert_problem(shop.set_line(cart_id, NONE_LEFT, 1, token=token), 409, "out-of-stock")
@@ -226,7 +217,9 @@ def test_a_mark_lifts_when_stock_comes_back_after_its_second(
     assert shop.stock(NONE_LEFT)["reserved"] == 1
 
 
-def test_a_removal_is_never_refused_by_a_mark_and_a_decrease_is(shop: Shop, clock: Clock) -> None:
+def test_a_removal_is_never_refused_by_a_mark_and_a_decrease_is(
+    shop: Shop, clock: MonotonicClock
+) -> None:
     holder_id, holder_token = shop.cart_with({ONE: 5})  # every unit held: sold out
     buyer_id, buyer_token = shop.new_cart()
     assert_problem(shop.set_line(buyer_id, ONE, 1, token=buyer_token), 409, "out-of-stock")
@@ -261,7 +254,7 @@ def test_a_delete_is_never_refused_by_a_mark(shop: Shop) -> None:
 
 
 def test_a_hold_reads_one_shard_and_the_meta_at_most_once_a_second(
-    shop: Shop, sent: Sent, clock: Clock
+    shop: Shop, sent: Sent, clock: MonotonicClock
 ) -> None:
     carts = [shop.new_cart() for _ in range(3)]
     meta = f"SKU#{WIDE}"
@@ -285,7 +278,7 @@ def test_a_hold_reads_one_shard_and_the_meta_at_most_once_a_second(
 
 
 def test_a_dry_preferred_shard_costs_one_more_read_and_the_hold_takes_elsewhere(
-    shop: Shop, sent: Sent, clock: Clock
+    shop: Shop, sent: Sent, clock: MonotonicClock
 ) -> None:
     cart_id, token = shop.new_cart()
     preferred = preferred_shard(cart_id, 4)
@@ -304,7 +297,7 @@ def test_a_dry_preferred_shard_costs_one_more_read_and_the_hold_takes_elsewhere(
 
 
 def test_a_sold_out_sharded_sku_is_refused_after_reading_every_shard_once(
-    shop: Shop, sent: Sent, clock: Clock
+    shop: Shop, sent: Sent, clock: MonotonicClock
 ) -> None:
     for shard in range(4):
         _empty(shop, WIDE, shard)

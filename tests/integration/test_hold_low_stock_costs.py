@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from commerce.domain.reservations import preferred_shard
 from commerce.events import MemoryEventPublisher
 from commerce.store import inventory
 from dynamodb_calls import Sent, inventory_keys, operations
+from monotonic_clock import drive
 from orders_world import Shop
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ def test_holds_after_the_crossing_cost_the_hold_alone(
 ) -> None:
     # Time stands still: without the flag's write, every hold would believe the meta the
     # crossing's hold read (flag down) and try to raise the flag again.
-    monkeypatch.setattr(inventory, "time", SimpleNamespace(monotonic=lambda: 1000.0))
+    drive(monkeypatch, inventory)
     shop.cart_with({ONE: 6})  # the crossing: the flag is up
     assert len(_low_stock(events)) == 1
     metas = []

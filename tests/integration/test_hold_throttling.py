@@ -173,15 +173,19 @@ class _World:
             "type": (reply.body or {}).get("type", ""),
         }
 
-    def books(self, cart_id: str, sku: str) -> dict[str, Any]:
+    def outcome(self, cart_id: str, sku: str) -> dict[str, Any]:
+        """What the hook saw of the change just made (then it lets everything pass), the line
+        and the SKU's shards as they are now, and the backoff pauses the change took."""
         from commerce.store import carts, inventory
 
+        seen = {"sends": self.hook.sends, "refused": self.hook.refused, "pauses": self.pauses[:]}
         self.hook.reset(set())
         stored = carts.load(cart_id)
         assert stored is not None
         line = stored.line(sku)
         stock = inventory.read_shards(sku, consistent=True)
         return {
+            **seen,
             "line": None if line is None else line.quantity,
             "takes": None if line is None else {str(k): v for k, v in line.takes.items()},
             "reserved": [level.reserved for level in stock.levels],
@@ -203,14 +207,7 @@ def _one_shard(world: _World) -> dict[str, Any]:
     preferred = preferred_shard(cart_id, 2)
     world.hook.reset({_shard_key(sku, preferred)})
     reply = world.put(cart_id, token, sku, 2)
-    sends, refused = world.hook.sends, world.hook.refused
-    return {
-        **reply,
-        **world.books(cart_id, sku),
-        "preferred": preferred,
-        "sends": sends,
-        "refused": refused,
-    }
+    return {**reply, **world.outcome(cart_id, sku), "preferred": preferred}
 
 
 def _every_shard(world: _World) -> dict[str, Any]:
@@ -230,14 +227,7 @@ def _every_shard(world: _World) -> dict[str, Any]:
     except TooManyRequests as error:
         raised = type(error).__name__
     reply = world.put(cart_id, token, sku, 2)
-    sends, refused = world.hook.sends, world.hook.refused
-    return {
-        **reply,
-        **world.books(cart_id, sku),
-        "raised": raised,
-        "sends": sends,
-        "refused": refused,
-    }
+    return {**reply, **world.outcome(cart_id, sku), "raised": raised}
 
 
 def _cart_item(world: _World, item: str) -> dict[str, Any]:
@@ -249,15 +239,7 @@ def _cart_item(world: _World, item: str) -> dict[str, Any]:
     sk = keys.line_sk(sku) if item == "line" else keys.CART_SK
     world.hook.reset({(keys.cart_pk(cart_id), sk)})
     reply = world.put(cart_id, token, sku, 1)
-    sends, refused, pauses = world.hook.sends, world.hook.refused, list(world.pauses)
-    return {
-        **reply,
-        **world.books(cart_id, sku),
-        "sends": sends,
-        "refused": refused,
-        "pauses": pauses,
-        "attempts": holding.ATTEMPTS,
-    }
+    return {**reply, **world.outcome(cart_id, sku), "attempts": holding.ATTEMPTS}
 
 
 def _child() -> dict[str, Any]:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,30 +17,18 @@ from commerce.carts import sold_out
 from commerce.domain.inventory import DEFAULT_SHARD_COUNT, StockLevel
 from commerce.store import batch_reads, inventory, keys
 from commerce.store.tables.inventory import SkuMetaModel, StockShardModel
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def monotonic(self) -> float:
-        return self.now
+from monotonic_clock import MonotonicClock, drive
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(sold_out, "time", SimpleNamespace(monotonic=fake.monotonic))
-    monkeypatch.setattr(inventory, "time", SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+def clock(monkeypatch: pytest.MonkeyPatch) -> MonotonicClock:
+    return drive(monkeypatch, sold_out, inventory)
 
 
 # --- sold-out marks --------------------------------------------------------------------------
 
 
-def test_a_mark_stands_for_exactly_its_second(clock: Clock) -> None:
+def test_a_mark_stands_for_exactly_its_second(clock: MonotonicClock) -> None:
     assert not sold_out.marked("SO-1")
     sold_out.mark("SO-1")
     assert sold_out.marked("SO-1")
@@ -53,7 +40,7 @@ def test_a_mark_stands_for_exactly_its_second(clock: Clock) -> None:
     assert not sold_out.marked("SO-1")
 
 
-def test_a_new_mark_restarts_the_second(clock: Clock) -> None:
+def test_a_new_mark_restarts_the_second(clock: MonotonicClock) -> None:
     sold_out.mark("SO-2")
     clock.now += 0.75
     sold_out.mark("SO-2")
@@ -61,7 +48,7 @@ def test_a_new_mark_restarts_the_second(clock: Clock) -> None:
     assert sold_out.marked("SO-2")
 
 
-def test_unmark_forgets_at_once_and_only_that_sku(clock: Clock) -> None:
+def test_unmark_forgets_at_once_and_only_that_sku(clock: MonotonicClock) -> None:
     sold_out.mark("SO-3")
     sold_out.mark("SO-4")
     sold_out.unmark("SO-3")
@@ -70,7 +57,7 @@ def test_unmark_forgets_at_once_and_only_that_sku(clock: Clock) -> None:
     assert sold_out.marked("SO-4")
 
 
-def test_marks_are_bounded(clock: Clock) -> None:
+def test_marks_are_bounded(clock: MonotonicClock) -> None:
     bound = sold_out._MAX_MARKS
     for n in range(bound):
         sold_out.mark(f"SO-MANY-{n}")
@@ -80,7 +67,7 @@ def test_marks_are_bounded(clock: Clock) -> None:
     assert sold_out.marked("SO-ONE-MORE")
 
 
-def test_forget_drops_every_mark(clock: Clock) -> None:
+def test_forget_drops_every_mark(clock: MonotonicClock) -> None:
     sold_out.mark("SO-5")
     sold_out.forget()
     assert not sold_out.marked("SO-5")
@@ -123,12 +110,12 @@ def _pks(wanted: list[Any]) -> list[str]:
     return [key.hash_key for key in wanted]
 
 
-def test_before_any_read_a_hold_asks_for_shard_zero_and_the_meta(clock: Clock) -> None:
+def test_before_any_read_a_hold_asks_for_shard_zero_and_the_meta(clock: MonotonicClock) -> None:
     assert inventory.known_shard_count("MM-1") == DEFAULT_SHARD_COUNT
     assert _pks(inventory.hold_keys("MM-1", 0)) == [keys.stock_pk("MM-1", 0), keys.sku_pk("MM-1")]
 
 
-def test_the_meta_is_believed_for_exactly_its_second(clock: Clock) -> None:
+def test_the_meta_is_believed_for_exactly_its_second(clock: MonotonicClock) -> None:
     found = _found(_meta("MM-2", 4), _shard("MM-2", 2, 9, 4))
     stock = inventory.hold_stock_from("MM-2", found, 2)
     assert stock is not None
@@ -141,7 +128,9 @@ def test_the_meta_is_believed_for_exactly_its_second(clock: Clock) -> None:
     assert inventory.known_shard_count("MM-2") == 4  # the count outlives the meta's second
 
 
-def test_a_hold_sees_the_shard_it_read_and_knows_it_is_not_the_whole_sku(clock: Clock) -> None:
+def test_a_hold_sees_the_shard_it_read_and_knows_it_is_not_the_whole_sku(
+    clock: MonotonicClock,
+) -> None:
     found = _found(_meta("MM-3", 4, safety_stock=6, low=True), _shard("MM-3", 2, 9, 4))
     stock = inventory.hold_stock_from("MM-3", found, 2)
     assert stock is not None
@@ -151,14 +140,14 @@ def test_a_hold_sees_the_shard_it_read_and_knows_it_is_not_the_whole_sku(clock: 
     assert stock.complete is False
 
 
-def test_a_one_shard_sku_read_whole_is_complete(clock: Clock) -> None:
+def test_a_one_shard_sku_read_whole_is_complete(clock: MonotonicClock) -> None:
     stock = inventory.hold_stock_from("MM-4", _found(_meta("MM-4", 1), _shard("MM-4", 0, 5, 1)), 0)
     assert stock is not None
     assert stock.levels == (StockLevel(5, 1),)
     assert stock.complete is True
 
 
-def test_a_remembered_meta_stands_in_for_one_not_read(clock: Clock) -> None:
+def test_a_remembered_meta_stands_in_for_one_not_read(clock: MonotonicClock) -> None:
     inventory.hold_stock_from("MM-5", _found(_meta("MM-5", 2, safety_stock=4)), 0)
     clock.now += 0.5
     stock = inventory.hold_stock_from("MM-5", _found(_shard("MM-5", 1, 7, 0)), 1)
@@ -167,14 +156,14 @@ def test_a_remembered_meta_stands_in_for_one_not_read(clock: Clock) -> None:
     assert stock.levels == (StockLevel(0, 0), StockLevel(7, 0))
 
 
-def test_without_a_meta_read_or_remembered_the_sku_has_no_inventory(clock: Clock) -> None:
+def test_without_a_meta_read_or_remembered_the_sku_has_no_inventory(clock: MonotonicClock) -> None:
     assert inventory.hold_stock_from("MM-6", _found(_shard("MM-6", 0, 5, 0)), 0) is None
     inventory.hold_stock_from("MM-6", _found(_meta("MM-6", 1)), 0)
     clock.now += inventory.META_SECONDS + 0.001
     assert inventory.hold_stock_from("MM-6", _found(_shard("MM-6", 0, 5, 0)), 0) is None
 
 
-def test_the_meta_memory_is_bounded_and_forgotten_on_demand(clock: Clock) -> None:
+def test_the_meta_memory_is_bounded_and_forgotten_on_demand(clock: MonotonicClock) -> None:
     bound = inventory._REMEMBERED
     for n in range(bound + 1):
         inventory.hold_stock_from(f"MM-MANY-{n}", _found(_meta(f"MM-MANY-{n}", 2)), 0)
