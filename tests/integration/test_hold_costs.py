@@ -223,7 +223,7 @@ def test_a_removal_is_never_refused_by_a_mark_and_a_decrease_is(
     holder_id, holder_token = shop.cart_with({ONE: 5})  # every unit held: sold out
     buyer_id, buyer_token = shop.new_cart()
     assert_problem(shop.set_line(buyer_id, ONE, 1, token=buyer_token), 409, "out-of-stock")
-    assert sold_out.marked(ONE)
+    assert sold_out.marked(ONE)  # the clock stands still: the mark stands throughout
     # A decrease needs no stock, but the mark refuses any quantity above 0 before reading.
     refused = shop.set_line(holder_id, ONE, 4, token=holder_token)
     assert_problem(refused, 409, "out-of-stock")
@@ -237,10 +237,11 @@ def test_a_removal_is_never_refused_by_a_mark_and_a_decrease_is(
     assert shop.stock(ONE) == {"on_hand": 5, "reserved": 1, "available": 4}
 
 
-def test_a_delete_is_never_refused_by_a_mark(shop: Shop) -> None:
+def test_a_delete_is_never_refused_by_a_mark(shop: Shop, clock: MonotonicClock) -> None:
     holder_id, holder_token = shop.cart_with({ONE: 5})
     buyer_id, buyer_token = shop.new_cart()
     assert_problem(shop.set_line(buyer_id, ONE, 1, token=buyer_token), 409, "out-of-stock")
+    assert sold_out.marked(ONE)  # the clock stands still: the mark stands throughout
     params = {"cart_id": holder_id, "sku": ONE}
     reply = invoke(
         shop.cart,
