@@ -95,6 +95,7 @@ def _memoised_client(*args: Any, **kwargs: Any) -> Any:
 
 
 boto3.client = _memoised_client  # type: ignore[assignment]
+from dynamodb_calls import Sent  # noqa: E402
 from orders_world import Reply, Shop, invoke, load_function, make_queues  # noqa: E402
 
 
@@ -105,6 +106,26 @@ def dynamodb() -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_tables(Resolver(TEMPLATE), client, CreatedResources())
         yield client
+
+
+@pytest.fixture
+def sent(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Sent:
+    """Every DynamoDB call made during the test, in order: (operation, params), as DynamoDB
+    would bill them (``dynamodb_calls``). Every client is counted (PynamoDB makes one per
+    table), the test's own too: clear the list before the request under test and read nothing
+    until it is counted."""
+    from botocore.client import BaseClient
+
+    calls: Sent = []
+    make_api_call = BaseClient._make_api_call
+
+    def recorded(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append((operation, params))
+        return make_api_call(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recorded)
+    return calls
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -11,35 +11,19 @@ import pytest
 from commerce.domain.inventory import StockLevel
 from commerce.store import batch_reads, carts, inventory, products
 from commerce.store import shipping_zones as zone_store
-from commerce.store.tables.catalog import SkuRecordModel
+from dynamodb_calls import Sent, operations
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sent(dynamodb: Any) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-    """Every DynamoDB call PynamoDB's client makes during the test: (operation, params)."""
-    calls: list[tuple[str, dict[str, Any]]] = []
-
-    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
-        calls.append((model.name, params))
-
-    client = SkuRecordModel._get_connection().connection.client
-    client.meta.events.register("provide-client-params.dynamodb", record)
-    try:
-        yield calls
-    finally:
-        client.meta.events.unregister("provide-client-params.dynamodb", record)
-
-
 def test_items_of_three_tables_come_back_as_their_models_in_one_call(
-    create_product: Callable[..., Any], sent: list[tuple[str, dict[str, Any]]]
+    create_product: Callable[..., Any], sent: Sent
 ) -> None:
     create_product(("BR-1", 7))
     offer_key, missing_line = products.offer_key("BR-1"), carts.line_key("0" * 32, "BR-1")
     sent.clear()
     found = batch_reads.read([offer_key, *inventory.stock_keys("BR-1"), missing_line])
-    assert [operation for operation, _ in sent] == ["BatchGetItem"]
+    assert operations(sent) == ["BatchGetItem"]
     offer = products.offer_from(found.get(offer_key))
     assert offer is not None
     assert offer.price.amount > 0
@@ -50,9 +34,7 @@ def test_items_of_three_tables_come_back_as_their_models_in_one_call(
     assert len(found) == 3  # the SKU record, the meta, shard 0
 
 
-def test_consistency_is_asked_per_table(
-    create_product: Callable[..., Any], sent: list[tuple[str, dict[str, Any]]]
-) -> None:
+def test_consistency_is_asked_per_table(create_product: Callable[..., Any], sent: Sent) -> None:
     create_product(("BR-2", 1))
     line = replace(carts.line_key("0" * 32, "BR-2"), consistent=True)
     sent.clear()
