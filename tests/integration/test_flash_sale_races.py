@@ -35,6 +35,21 @@ def test_racing_holds_of_one_customer_count_exactly_the_limit(dynamodb_local: st
     assert result["count"] == result["limit"], result
 
 
+def test_one_customer_from_twenty_threads_and_two_carts_gets_exactly_the_limit(
+    dynamodb_local: str,
+) -> None:
+    result = run_child(__file__, dynamodb_local, "carts")
+    assert result["unexpected"] == [], result
+    for round_ in result["rounds"]:
+        # Every request wanted the whole limit: one cart holds it, the other nothing.
+        assert sorted(round_["lines"]) == [0, result["limit"]], round_
+        assert round_["count"] == result["limit"], round_
+        assert round_["reserved"] == result["limit"], round_
+        assert round_["ok"] >= 1, round_
+    mixed = result["mixed"]  # then any quantities: the books still agree, never over
+    assert sum(mixed["lines"]) == mixed["count"] == mixed["reserved"] <= result["limit"], mixed
+
+
 # --- the child: races against the endpoint in AWS_ENDPOINT_URL_DYNAMODB -------------------------
 
 
@@ -111,7 +126,83 @@ def _counts_child() -> dict[str, Any]:
     }
 
 
+def _carts_child() -> dict[str, Any]:
+    """Twenty threads of one signed-in customer, half on each of two carts, each asking for the
+    whole limit of a live sale's SKU (stock to spare), through the cart service; then a round of
+    mixed quantities. Refusals allowed: the limit, a busy shard, a cart that kept changing."""
+    from commerce import clock
+    from commerce.carts import service
+    from commerce.catalog import flash_sales, products
+    from commerce.catalog.flash_sale_schemas import FlashSaleIn
+    from commerce.catalog.schemas import CreateProductIn
+    from commerce.errors import Conflict, PurchaseLimit, TooManyRequests
+    from commerce.http.auth import Caller
+    from commerce.store import flash_sales as store
+    from concurrency import all_at_once
+    from payment_orders import level
+
+    limit, sku = 3, "HOT-LIMIT"
+    ops = Caller(sub="ops-race", groups=frozenset({"ops"}))
+    body = CreateProductIn.model_validate(
+        {
+            "name": "Hot",
+            "skus": [{"sku": sku, "price": {"amount": 1000, "currency": "CNY"}, "stock": 500}],
+        }
+    )
+    products.create_product(body, ops)
+    start = clock.now() + 2
+    sale = FlashSaleIn.model_validate(
+        {
+            "sku": sku,
+            "price": {"amount": 600, "currency": "CNY"},
+            "starts_at": clock.iso(start),
+            "ends_at": clock.iso(start + 3600),
+            "per_customer_limit": limit,
+        }
+    )
+    sale_id = flash_sales.create_sale(sale, ops).flash_sale_id
+    real_now = clock.now
+    clock.now = lambda: real_now() + 3  # type: ignore[assignment]
+    buyer = Caller(sub="c0000000-0000-4000-8000-0000000000b1", email="buyer@example.com")
+    unexpected: list[str] = []
+
+    def race(carts: list[str], quantities: list[int]) -> dict[str, Any]:
+        calls = iter(range(len(quantities)))
+
+        def put() -> int:
+            n = next(calls)
+            service.set_item(carts[n % 2], sku, quantities[n], buyer, None)
+            return quantities[n]
+
+        results = all_at_once(len(quantities), put)
+        allowed = (PurchaseLimit, TooManyRequests, Conflict)
+        unexpected.extend(
+            repr(r) for r in results if isinstance(r, Exception) and not isinstance(r, allowed)
+        )
+        lines = []
+        for cart_id in carts:
+            shown = service.get_cart(cart_id, buyer, None).lines
+            lines.append(sum(line.quantity for line in shown))
+        return {
+            "ok": sum(1 for r in results if isinstance(r, int)),
+            "lines": lines,
+            "count": store.count_of(sale_id, buyer.sub or ""),
+            "reserved": level(sku).reserved,
+        }
+
+    rounds = []
+    for _ in range(3):
+        carts = [service.create_cart(buyer).cart_id for _ in range(2)]
+        rounds.append(race(carts, [limit] * 20))
+        for cart_id in carts:  # give the round back before the next
+            service.clear_items(cart_id, buyer, None)
+    carts = [service.create_cart(buyer).cart_id for _ in range(2)]
+    mixed = race(carts, [n % (limit + 2) for n in range(20)])
+    return {"limit": limit, "rounds": rounds, "mixed": mixed, "unexpected": unexpected}
+
+
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    CHILDREN = {"schedule": _schedule_child, "counts": _counts_child}
+    here = Path(__file__).resolve()
+    sys.path[:0] = [str(here.parents[1]), str(here.parent)]
+    CHILDREN = {"schedule": _schedule_child, "counts": _counts_child, "carts": _carts_child}
     print(json.dumps(CHILDREN[sys.argv[1]]()))
