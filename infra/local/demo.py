@@ -15,6 +15,7 @@ import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def load_demo_data(base_url: str, has_route: bool, path: Path = DEMO_FILE) -> in
     with ThreadPoolExecutor(max_workers=4) as pool:
         created = sum(pool.map(lambda product: _create(base_url, admin, product), products))
     _load_zones(session, base_url, path)
+    _load_flash_sales(session, base_url, path)
     # The catalog's part waits on payments and the carrier; the customers' part is
     # independent of it, so the two load side by side.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -86,6 +88,26 @@ def _load_zones(session: requests.Session, base_url: str, path: Path) -> None:
     response = session.put(f"{base_url}/admin/shipping-zones", json={"zones": zones}, timeout=60)
     if response.status_code != 200:
         log.warning("demo shipping zones not loaded: %s %s", response.status_code, response.text)
+
+
+def _load_flash_sales(session: requests.Session, base_url: str, path: Path) -> None:
+    """Each demo sale, live from now for its ``hours``: a shopper sees the sale price and the
+    limit at once (a guest's hold of it is 401, a customer's over the limit 409)."""
+    sales = json.loads(path.read_text(encoding="utf-8")).get("flash_sales") or []
+    now = datetime.now(UTC).replace(microsecond=0)
+    for sale in sales:
+        body = {
+            "sku": sale["sku"],
+            "price": sale["price"],
+            "starts_at": now.isoformat().replace("+00:00", "Z"),
+            "ends_at": (now + timedelta(hours=sale["hours"])).isoformat().replace("+00:00", "Z"),
+            "per_customer_limit": sale["per_customer_limit"],
+        }
+        response = session.post(f"{base_url}/admin/flash-sales", json=body, timeout=60)
+        if response.status_code == 201:
+            log.info("demo flash sale of %s: %s", sale["sku"], response.json()["flash_sale_id"])
+        else:
+            log.warning("demo flash sale not loaded: %s %s", response.status_code, response.text)
 
 
 def _load_customer(base_url: str, path: Path) -> None:

@@ -317,9 +317,11 @@ def _report(results: list[Result], args: argparse.Namespace, workers: str) -> No
             f"left {r.floor_left}" + (f"; other outcomes {others}" if others else "")
         )
     for r in results:
-        for answer, label in (("200", "a held unit"), ("409", "a refusal")):
+        # The bounds are issue #13's: a hold at most 4 requests, a refusal at most 1 (0 under
+        # the sold-out mark); a refusal above 1 saw units at its read and lost them at the write.
+        for answer, label, bound in (("200", "a held unit", 4), ("409", "a refusal", 1)):
             if answer in r.costs:
-                print(f"{r.name}: {label} costs {r.costs[answer].line()}")
+                print(f"{r.name}: {label} costs {r.costs[answer].line(bound)}")
     print(
         "res/s = reservation calls (PUT item, 200 or 409) per second of the sale; "
         "floor = bare conditional UpdateItem on one item, same DynamoDB Local, same concurrency; "

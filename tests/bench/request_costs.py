@@ -31,11 +31,21 @@ class Cost:
     max_calls: int
     mean_rru: float
     mean_wru: float
+    calls: tuple[int, ...] = ()  # each request's DynamoDB calls, sorted
 
-    def line(self) -> str:
+    def within(self, bound: int) -> int:
+        """How many requests made at most ``bound`` DynamoDB calls."""
+        return sum(1 for n in self.calls if n <= bound)
+
+    def line(self, bound: int | None = None) -> str:
+        """The figures in words; with ``bound``, how many requests stayed within it."""
+        share = ""
+        if bound is not None and self.requests:
+            share = f"; {self.within(bound)} of {self.requests} made <= {bound}"
         return (
             f"{self.median_calls:.0f} DynamoDB requests (max {self.max_calls}), "
             f"{self.mean_rru:.1f} RRU, {self.mean_wru:.1f} WRU on average over {self.requests}"
+            + share
         )
 
 
@@ -69,6 +79,7 @@ def _cost(ids: Iterable[str], calls: Mapping[str, list[dict[str, object]]]) -> C
         max_calls=max(counts, default=0),
         mean_rru=statistics.fmean(rru) if rru else 0.0,
         mean_wru=statistics.fmean(wru) if wru else 0.0,
+        calls=tuple(sorted(counts)),
     )
 
 

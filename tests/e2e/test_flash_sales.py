@@ -5,6 +5,7 @@ price; bad input is a problem that changes nothing."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from typing import Any
@@ -135,3 +136,58 @@ def test_bad_sales_are_problems_and_change_nothing(stack: StackProcess) -> None:
         f"{stack.base_url}/admin/flash-sales", params={"sku": sku}, headers=ops(stack), timeout=30
     )
     assert len(listed.json()["items"]) == 1
+
+
+@pytest.mark.skipif(
+    os.environ.get("E2E_DEMO_DATA", "1") == "0", reason="the stack has no demo data"
+)
+def test_the_demo_sale_is_live_and_holds_its_limit_over_http(stack: StackProcess) -> None:
+    """``make run``'s demo schedules a sale of the mooncake box (limit 2): a shopper sees the
+    sale price, a guest cannot hold it, a customer holds at most 2 across carts."""
+    sku = "DEMO-MOONCAKE-FLASH"
+    listed = requests.get(f"{stack.base_url}/products", params={"limit": 100}, timeout=30)
+    assert listed.status_code == 200, listed.text
+    product = next(p for p in listed.json()["items"] if any(s["sku"] == sku for s in p["skus"]))
+    view = _sku_view(stack, product, sku)
+    assert view["price"] == {"amount": 12800, "currency": "CNY"}
+    assert view["flash_sale"]["regular_price"]["amount"] == 19800
+    public = requests.get(
+        f"{stack.base_url}/flash-sales/{view['flash_sale']['flash_sale_id']}", timeout=30
+    )
+    assert public.status_code == 200, public.text
+    assert public.json()["status"] == "live"
+    assert public.json()["per_customer_limit"] == 2
+
+    guest_cart, guest = new_cart(stack)
+    refused = requests.put(
+        f"{stack.base_url}/carts/{guest_cart}/items/{sku}",
+        json={"quantity": 1},
+        headers=guest,
+        timeout=30,
+    )
+    assert_problem(refused, 401, "unauthorized")
+
+    buyer = _customer(stack)
+    first, reach = new_cart(stack, buyer)
+    second, _ = new_cart(stack, buyer)
+    over = requests.put(
+        f"{stack.base_url}/carts/{first}/items/{sku}",
+        json={"quantity": 3},
+        headers=reach,
+        timeout=30,
+    )
+    assert assert_problem(over, 409, "purchase-limit")["limit"] == 2
+    assert put_item(stack, first, sku, 2, reach)["lines"][0]["unit_price"]["amount"] == 12800
+    across = requests.put(
+        f"{stack.base_url}/carts/{second}/items/{sku}",
+        json={"quantity": 1},
+        headers=reach,
+        timeout=30,
+    )
+    assert_problem(across, 409, "purchase-limit")
+    removed = requests.delete(
+        f"{stack.base_url}/carts/{first}/items/{sku}", headers=reach, timeout=30
+    )
+    assert removed.status_code == 200, removed.text
+    assert put_item(stack, second, sku, 1, reach)["lines"][0]["quantity"] == 1
+    requests.delete(f"{stack.base_url}/carts/{second}/items/{sku}", headers=reach, timeout=30)
