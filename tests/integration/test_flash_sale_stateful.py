@@ -280,7 +280,7 @@ class FlashSaleMachine(RuleBasedStateMachine):
         else:
             assert self._snapshot() == before, f"a refused change ({outcome}) wrote something"
             if quantity > self.limit:
-                # Over the limit is refused before anything is read; only a sold-out mark
+                # Over the limit is refused before anything is written; only a sold-out mark
                 # (set by an earlier refusal in the last second) answers first.
                 assert outcome in ("PurchaseLimit", "OutOfStock"), outcome
 
