@@ -6,6 +6,9 @@ builds a sampling client of its own at import, which Lambda never pays.
 Each figure is timed inside the child around the import (interpreter start-up excluded), taken
 several times, and the median printed next to the floor measured the same way in the same run:
 a fresh interpreter that only does ``import boto3``, which every Python Lambda pays anyway.
+Two more reference rows, timed the same way in the same run, show what the libraries this
+design is built on cost before any code of ours (``cold_floors/``): a consumer's Logger,
+Metrics, Tracer and batch utility, and an API function's REST resolver with validation on top.
 Prints figures; never fails on a timing.
 
     .venv/bin/python tests/bench/cold_start.py [--repeat 7]
@@ -80,6 +83,19 @@ def _median(
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
+_FLOORS = Path(__file__).with_name("cold_floors")
+_REFERENCES = (
+    ("powertools_consumer", "ref: Powertools consumer"),
+    ("powertools_api", "ref: Powertools REST API"),
+)
+#: What a deployed function's environment gives Powertools (tracing on, as in Lambda).
+_REFERENCE_ENV = {
+    "POWERTOOLS_SERVICE_NAME": "reference",
+    "AWS_LAMBDA_FUNCTION_NAME": "reference",
+    "LAMBDA_TASK_ROOT": str(_FLOORS),
+}
+
+
 def _functions() -> list[FunctionSpec]:
     template = load_template(ROOT / "template.yaml")
     return load_functions(template, Resolver(template), ROOT)
@@ -94,6 +110,9 @@ def main() -> int:
     rows: list[tuple[str, str]] = [
         ("floor: import boto3", f"{floor:8.1f}  {1:8.2f}  {floor_cpu:8.1f}  {1:8.2f}")
     ]
+    for module, label in _REFERENCES:
+        ms, cpu = _median(module, "", _REFERENCE_ENV, [_FLOORS], args.repeat)
+        rows.append((label, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}"))
     for spec in _functions():
         module, _, attr = spec.handler.rpartition(".")
         try:

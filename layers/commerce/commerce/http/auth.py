@@ -14,15 +14,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Request
+from typing import TYPE_CHECKING, Any
 
 from commerce.domain.access import Reach
 from commerce.errors import Unauthorized
 from commerce.http.tokens import CognitoTokenVerifier, bearer_token
 from commerce.settings import get_settings
 from commerce.store import erasures
+
+if TYPE_CHECKING:  # the resolver's request type only: consumers that parse groups skip it
+    from aws_lambda_powertools.event_handler import Request
 
 ROLES = frozenset({"customer", "support", "ops", "admin"})
 
