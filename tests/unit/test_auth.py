@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from commerce.http.auth import ROLES, Caller, caller_from_claims, parse_groups
+from commerce.http.auth import Caller, caller_from_claims
+from commerce.http.claims import ROLES, parse_groups
 from hypothesis import given
 from hypothesis import strategies as st
 

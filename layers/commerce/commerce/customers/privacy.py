@@ -56,7 +56,7 @@ from commerce.store import reviews as review_store
 from commerce.store.erasures import Tombstone
 from commerce.store.holds import ExpiredHold
 from commerce.store.orders import Settled
-from commerce.tickets import service as tickets
+from commerce.tickets import records as tickets
 
 _PAGE = 100
 

@@ -21,7 +21,7 @@ from commerce.domain import consent as rules
 from commerce.domain.consent import MARKETING, Audience, Channel, ConsentAction, ConsentRecord
 from commerce.domain.locale import negotiate
 from commerce.errors import Conflict, Unauthorized
-from commerce.http.auth import parse_groups
+from commerce.http.claims import parse_groups
 from commerce.store import customers as store
 from commerce.store import devices as device_store
 from commerce.store import kit

@@ -14,33 +14,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+# At run time: the resolver's dependency injection reads ``request: Request`` to pass it in.
+from aws_lambda_powertools.event_handler import Request
 
 from commerce.domain.access import Reach
 from commerce.errors import Unauthorized
+from commerce.http.claims import parse_groups
 from commerce.http.tokens import CognitoTokenVerifier, bearer_token
 from commerce.settings import get_settings
 from commerce.store import erasures
-
-if TYPE_CHECKING:  # the resolver's request type only: consumers that parse groups skip it
-    from aws_lambda_powertools.event_handler import Request
-
-ROLES = frozenset({"customer", "support", "ops", "admin"})
-
-
-def parse_groups(raw: Any) -> frozenset[str]:
-    """Read ``cognito:groups`` whichever way the authorizer serialised it.
-
-    REST API authorizers pass a comma-separated string; other integrations pass a list or a
-    bracketed, space-separated string. Unknown group names are ignored.
-    """
-    if raw is None:
-        return frozenset()
-    if isinstance(raw, list | tuple | set | frozenset):
-        names = [str(item) for item in raw]
-    else:
-        names = str(raw).strip().strip("[]").replace(",", " ").split()
-    return frozenset(name for name in names if name in ROLES)
 
 
 @dataclass(frozen=True)
