@@ -2,7 +2,7 @@
 
 A dedicated local stack runs with PAYMENTS_CRASH_AFTER_CHARGE_RATE=0.1: one approved charge in
 ten is followed by a crash before the PAID write, so its message comes back (after the
-consumer's backoff) and is charged again with the same idempotency key. 200 orders go through
+consumer's backoff) and is charged again with the same idempotency key. 100 orders go through
 the real checkout over HTTP; every one must end PAID, and the sandbox provider's ledger (read
 straight from the stack's DynamoDB) must hold exactly one approved charge per order. The test
 prints the charges-per-order histogram and the number of injected crashes.
@@ -22,7 +22,7 @@ from infra.local.harness import StackProcess, start_stack
 
 pytestmark = pytest.mark.reliability
 
-ORDERS = 200
+ORDERS = 100
 CRASH_RATE = "0.1"
 SKUS = 4
 DEADLINE_SECONDS = 120
