@@ -15,11 +15,11 @@ import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import requests
+from commerce import clock
 
 from infra.local.demo_catalog import DemoError, load_catalog_demo
 
@@ -94,13 +94,13 @@ def _load_flash_sales(session: requests.Session, base_url: str, path: Path) -> N
     """Each demo sale, live from now for its ``hours``: a shopper sees the sale price and the
     limit at once (a guest's hold of it is 401, a customer's over the limit 409)."""
     sales = json.loads(path.read_text(encoding="utf-8")).get("flash_sales") or []
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now()
     for sale in sales:
         body = {
             "sku": sale["sku"],
             "price": sale["price"],
-            "starts_at": now.isoformat().replace("+00:00", "Z"),
-            "ends_at": (now + timedelta(hours=sale["hours"])).isoformat().replace("+00:00", "Z"),
+            "starts_at": clock.iso(now),
+            "ends_at": clock.iso(now + sale["hours"] * 3600),
             "per_customer_limit": sale["per_customer_limit"],
         }
         response = session.post(f"{base_url}/admin/flash-sales", json=body, timeout=60)

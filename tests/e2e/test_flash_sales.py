@@ -51,6 +51,18 @@ def _customer(stack: StackProcess) -> dict[str, str]:
     return stack.auth(f"e2e-buyer-{uuid.uuid4().hex[:8]}", ["customer"])
 
 
+def _put_line(
+    stack: StackProcess, cart_id: str, sku: str, quantity: int, headers: dict[str, str]
+) -> requests.Response:
+    """``PUT`` a cart line and hand back the answer, refusals included (``put_item`` wants 200)."""
+    return requests.put(
+        f"{stack.base_url}/carts/{cart_id}/items/{sku}",
+        json={"quantity": quantity},
+        headers=headers,
+        timeout=30,
+    )
+
+
 def _sku_view(stack: StackProcess, product: dict[str, Any], sku: str) -> dict[str, Any]:
     shown = requests.get(f"{stack.base_url}/products/{product['product_id']}", timeout=30)
     assert shown.status_code == 200, shown.text
@@ -159,32 +171,15 @@ def test_the_demo_sale_is_live_and_holds_its_limit_over_http(stack: StackProcess
     assert public.json()["per_customer_limit"] == 2
 
     guest_cart, guest = new_cart(stack)
-    refused = requests.put(
-        f"{stack.base_url}/carts/{guest_cart}/items/{sku}",
-        json={"quantity": 1},
-        headers=guest,
-        timeout=30,
-    )
-    assert_problem(refused, 401, "unauthorized")
+    assert_problem(_put_line(stack, guest_cart, sku, 1, guest), 401, "unauthorized")
 
     buyer = _customer(stack)
     first, reach = new_cart(stack, buyer)
     second, _ = new_cart(stack, buyer)
-    over = requests.put(
-        f"{stack.base_url}/carts/{first}/items/{sku}",
-        json={"quantity": 3},
-        headers=reach,
-        timeout=30,
-    )
+    over = _put_line(stack, first, sku, 3, reach)
     assert assert_problem(over, 409, "purchase-limit")["limit"] == 2
     assert put_item(stack, first, sku, 2, reach)["lines"][0]["unit_price"]["amount"] == 12800
-    across = requests.put(
-        f"{stack.base_url}/carts/{second}/items/{sku}",
-        json={"quantity": 1},
-        headers=reach,
-        timeout=30,
-    )
-    assert_problem(across, 409, "purchase-limit")
+    assert_problem(_put_line(stack, second, sku, 1, reach), 409, "purchase-limit")
     removed = requests.delete(
         f"{stack.base_url}/carts/{first}/items/{sku}", headers=reach, timeout=30
     )
