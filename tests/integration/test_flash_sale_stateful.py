@@ -41,6 +41,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from local_engine import run_child
+from raw_books import RawTables, quiet, takes
 
 pytestmark = pytest.mark.integration
 
@@ -77,63 +78,11 @@ ALLOWED_REFUSALS = ("OutOfStock", "PurchaseLimit", "TooManyRequests", "Conflict"
 
 
 def _quiet(action: Callable[[], object]) -> str:
-    """Run ``action``; the name of an expected refusal, or "ok". Anything else propagates."""
-    try:
-        action()
-    except Exception as error:
-        name = type(error).__name__
-        if name in ALLOWED_REFUSALS:
-            return name
-        raise
-    return "ok"
-
-
-class Tables:
-    """Raw reads of the SKU's shards, the carts and their lines (no store code in between)."""
-
-    def __init__(self) -> None:
-        import boto3
-        from commerce.settings import get_settings
-
-        settings_ = get_settings()
-        self.client = boto3.client("dynamodb", region_name=settings_.region)
-        self.inventory = settings_.inventory_table
-        self.carts = settings_.carts_table
-
-    def _get(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.client.get_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
-        return item
-
-    def shards(self, sku: str) -> list[tuple[int, int, int]]:
-        from commerce.store import keys
-
-        meta = self._get(self.inventory, keys.sku_pk(sku), keys.META_SK)
-        assert meta is not None, f"no meta for {sku}"
-        count = int(meta.get("shard_count", {"N": "1"})["N"])
-        levels = []
-        for shard in range(count):
-            row = self._get(self.inventory, keys.stock_pk(sku, shard), keys.STOCK_SK)
-            assert row is not None, f"shard {shard} of {sku} is missing"
-            levels.append(tuple(int(row[n]["N"]) for n in ("on_hand", "reserved", "available")))
-        return levels  # type: ignore[return-value]
-
-    def checked_out(self, cart_id: str) -> bool:
-        from commerce.store import keys
-
-        header = self._get(self.carts, keys.cart_pk(cart_id), keys.CART_SK)
-        assert header is not None, f"cart {cart_id} is missing"
-        return "order_id" in header
-
-    def line(self, cart_id: str, sku: str) -> dict[str, Any] | None:
-        from commerce.store import keys
-
-        return self._get(self.carts, keys.cart_pk(cart_id), keys.line_sk(sku))
+    return quiet(action, ALLOWED_REFUSALS)
 
 
 def _takes(line: dict[str, Any]) -> int:
-    return sum(int(units["N"]) for units in line.get("takes", {}).get("M", {}).values())
+    return sum(takes(line).values())
 
 
 def _counted(line: dict[str, Any], sale_id: str) -> int:
@@ -390,7 +339,7 @@ class FlashSaleMachine(RuleBasedStateMachine):
         )
 
 
-TABLES: Tables
+TABLES: RawTables
 
 
 def _child() -> dict[str, int]:
@@ -400,7 +349,7 @@ def _child() -> dict[str, int]:
 
     events.use_publisher(events.MemoryEventPublisher())  # no queue here
     dispatch.use_payment_queue(dispatch.MemoryPaymentQueue())
-    TABLES = Tables()
+    TABLES = RawTables()
     run_state_machine_as_test(
         FlashSaleMachine,
         settings=settings(

@@ -40,6 +40,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from local_engine import run_child
+from raw_books import RawTables, quiet, takes
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -70,65 +71,11 @@ ALLOWED_REFUSALS = ("OutOfStock", "TooManyRequests", "Conflict")
 
 
 def _quiet(action: Callable[[], object]) -> str:
-    """Run ``action``; the name of an expected refusal, or "ok". Anything else propagates."""
-    try:
-        action()
-    except Exception as error:
-        name = type(error).__name__
-        if name in ALLOWED_REFUSALS:
-            return name
-        raise
-    return "ok"
-
-
-class Tables:
-    """Raw reads of the SKU's shards and the carts' lines (no store code in between)."""
-
-    def __init__(self) -> None:
-        import boto3
-        from commerce.settings import get_settings
-
-        settings_ = get_settings()
-        self.client = boto3.client("dynamodb", region_name=settings_.region)
-        self.inventory = settings_.inventory_table
-        self.carts = settings_.carts_table
-
-    def _get(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self.client.get_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
-        ).get("Item")
-        return item
-
-    def shards(self, sku: str) -> list[tuple[int, int, int]]:
-        """(on_hand, reserved, available) per shard, as many as the SKU's meta says."""
-        from commerce.store import keys
-
-        meta = self._get(self.inventory, keys.sku_pk(sku), keys.META_SK)
-        assert meta is not None, f"no meta for {sku}"
-        count = int(meta.get("shard_count", {"N": "1"})["N"])
-        levels = []
-        for shard in range(count):
-            row = self._get(self.inventory, keys.stock_pk(sku, shard), keys.STOCK_SK)
-            assert row is not None, f"shard {shard} of {sku} is missing"
-            on_hand, reserved, available = (
-                int(row[name]["N"]) for name in ("on_hand", "reserved", "available")
-            )
-            levels.append((on_hand, reserved, available))
-        return levels
-
-    def line(self, cart_id: str, sku: str) -> dict[str, Any] | None:
-        from commerce.store import keys
-
-        return self._get(self.carts, keys.cart_pk(cart_id), keys.line_sk(sku))
-
-
-def _takes(line: dict[str, Any]) -> dict[int, int]:
-    raw = line.get("takes", {}).get("M", {})
-    return {int(shard): int(units["N"]) for shard, units in raw.items() if int(units["N"])}
+    return quiet(action, ALLOWED_REFUSALS)
 
 
 def _holds_stock(line: dict[str, Any] | None) -> bool:
-    return line is not None and "expires_at" in line and bool(_takes(line))
+    return line is not None and "expires_at" in line and bool(takes(line))
 
 
 class ReservationMachine(RuleBasedStateMachine):
@@ -212,7 +159,7 @@ class ReservationMachine(RuleBasedStateMachine):
             if line is not None and _holds_stock(line):
                 expires_at = int(line["expires_at"]["N"])
                 if expires_at > self.now:
-                    found[cart_id] = (expires_at, _takes(line))
+                    found[cart_id] = (expires_at, takes(line))
         return found
 
     def _snapshot(self) -> tuple[object, ...]:
@@ -237,7 +184,7 @@ class ReservationMachine(RuleBasedStateMachine):
                 STATS["held"] += 1
                 assert line is not None
                 assert int(line["quantity"]["N"]) == quantity
-                assert sum(_takes(line).values()) == quantity
+                assert sum(takes(line).values()) == quantity
                 assert int(line["expires_at"]["N"]) == self.now + TTL_SECONDS
         else:
             assert self._snapshot() == before, f"a refused change ({outcome}) wrote something"
@@ -329,10 +276,10 @@ class ReservationMachine(RuleBasedStateMachine):
             assert indexed == holds, f"line of {cart_id}: indexed {indexed}, holds {holds}"
             if not holds:
                 continue
-            takes = _takes(line)
-            assert sum(takes.values()) == int(line["quantity"]["N"]), line
-            held_units += sum(takes.values())
-            for shard, units in takes.items():
+            taken = takes(line)
+            assert sum(taken.values()) == int(line["quantity"]["N"]), line
+            held_units += sum(taken.values())
+            for shard, units in taken.items():
                 assert shard < len(shards), f"{cart_id} holds units on missing shard {shard}"
                 held_per_shard[shard] += units
             if self.swept_at is not None and self.now == self.swept_at:
@@ -346,7 +293,7 @@ class ReservationMachine(RuleBasedStateMachine):
         assert sum(r for _, r, _ in shards) == held_units
 
 
-TABLES: Tables
+TABLES: RawTables
 
 
 def _child() -> dict[str, int]:
@@ -354,7 +301,7 @@ def _child() -> dict[str, int]:
     from commerce import events
 
     events.use_publisher(events.MemoryEventPublisher())  # no queue here; safety stock is 0
-    TABLES = Tables()
+    TABLES = RawTables()
     run_state_machine_as_test(
         ReservationMachine,
         settings=settings(
