@@ -142,7 +142,11 @@ def worker_main(conn: Connection, config: WorkerConfig, parent_pid: int) -> None
         except (EOFError, OSError):
             return
         if message is None:
-            return
+            # Told to stop: everything is flushed line by line already, so the process ends
+            # here, as Lambda ends an environment, without the seconds a full interpreter
+            # shutdown takes (module teardown, exit handlers of libraries that never ran).
+            _flush()
+            os._exit(0)
         event, request_id = message
         context = LambdaContext(config, request_id, time.monotonic() + config.timeout_s)
         if meter is not None:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -356,10 +357,8 @@ class LocalStack:
         steps = [
             self._stop_server,
             self.outbox.stop,
-            *(pump.stop for pump in self.pumps),
-            *(poller.stop for poller in self.stream_pumps),
-            self.ticker.stop if self.ticker else None,
-            *(pool.close for pool in self.pools.values()),
+            self._stop_pumps,
+            self._close_pools,
             self.spawner.shutdown,
             self._stop_edge,
             self.dynamodb_proxy.stop if self.dynamodb_proxy else None,
@@ -374,6 +373,19 @@ class LocalStack:
             except Exception:
                 log.exception("error while stopping")
 
+    def _stop_pumps(self) -> None:
+        """Queue pumps, stream pollers and the schedule ticker stop side by side: each waits
+        out a long poll or an interval, and one after the other those waits add up."""
+        stops = [pump.stop for pump in self.pumps]
+        stops += [poller.stop for poller in self.stream_pumps]
+        if self.ticker:
+            stops.append(self.ticker.stop)
+        _side_by_side(stops)
+
+    def _close_pools(self) -> None:
+        """Every function's workers wind down at once (each exit takes a few hundred ms)."""
+        _side_by_side([pool.close for pool in self.pools.values()])
+
     def _stop_edge(self) -> None:
         if self.edge_server is not None:
             self.edge_server.shutdown()
@@ -383,3 +395,20 @@ class LocalStack:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+
+def _side_by_side(steps: list[Callable[[], None]]) -> None:
+    """Run the steps in threads of their own and wait for all; a failure is logged, the rest
+    still run."""
+
+    def run(step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception:
+            log.exception("error while stopping")
+
+    threads = [threading.Thread(target=run, args=(step,), daemon=True) for step in steps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()

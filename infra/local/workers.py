@@ -129,10 +129,14 @@ class Worker:
             raise WorkerCrashed(f"{self.config.function_name} worker exited") from exc
         return InvokeResult(ok=kind == "ok", payload=payload)
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Ask politely (None over the pipe), then terminate, then kill."""
+    def ask_to_stop(self) -> None:
+        """None over the pipe: the worker finishes its request, if any, and exits."""
         with contextlib.suppress(OSError, BrokenPipeError):
             self.conn.send(None)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Ask politely, then terminate, then kill."""
+        self.ask_to_stop()
         self.process.join(timeout)
         if self.process.is_alive():
             self.process.terminate()
@@ -263,16 +267,22 @@ class FunctionPool:
             workers = list(self._all)
             self._idle.clear()
             self._cond.notify_all()
-        for worker in workers:
-            worker.stop()
+        stop_all(workers)
+
+
+def stop_all(workers: list[Worker]) -> None:
+    """Every worker asked first, then each waited for: they wind down side by side, so a pool
+    of N stops in about the time of one."""
+    for worker in workers:
+        worker.ask_to_stop()
+    for worker in workers:
+        worker.stop()
 
 
 def _stop_in_background(workers: list[Worker]) -> None:
     """Stop workers without making the caller (a request, an event) wait for them to exit."""
     if workers:
-        threading.Thread(
-            target=lambda: [worker.stop() for worker in workers], name="stop-workers", daemon=True
-        ).start()
+        threading.Thread(target=stop_all, args=(workers,), name="stop-workers", daemon=True).start()
 
 
 def run_once(config: WorkerConfig, event: Any, spawner: Spawner, timeout: float = 120.0) -> Any:
