@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,14 @@ from infra.local.template import ACCOUNT_ID, REGION, Resolver
 from infra.local.workers import FunctionPool, InvokeError
 
 log = logging.getLogger("infra.local.sqs")
+
+#: Seconds a poller's first receive waits for a message, as Lambda's own pollers long-poll: a
+#: message is answered the moment it arrives, and an idle queue costs one request per poller
+#: every 20 s instead of every second (the stack's idle CPU went mostly to those requests).
+LONG_POLL_SECONDS = 20
+#: How long ``stop`` waits for the pollers, all together: one busy with a batch finishes it; one
+#: in a long poll is left to end with the emulator (the threads are daemons).
+STOP_GRACE_SECONDS = 0.5
 
 
 @dataclass
@@ -173,12 +182,13 @@ class SqsPump:
 
     def stop(self) -> None:
         self._stop.set()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
-        wait = 1
+        wait = LONG_POLL_SECONDS
         while len(messages) < self.mapping.batch_size and not self._stop.is_set():
             response = self.sqs.receive_message(
                 QueueUrl=self.mapping.queue_url,
