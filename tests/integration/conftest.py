@@ -152,12 +152,10 @@ def push_apps(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return dict(apps)
 
 
-@pytest.fixture(scope="module")
-def dynamodb_local() -> Iterator[str]:
-    """DynamoDB Local (AWS's own engine) with every table of template.yaml; its endpoint.
-
-    One engine per test module, so each race starts from empty tables.
-    """
+@pytest.fixture(scope="session")
+def _dynamodb_engine() -> Iterator[Any]:
+    """One DynamoDB Local per test process: starting the engine costs seconds of CPU, far more
+    than the tables do (``dynamodb_local`` gives each module its own)."""
     from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
     from infra.local.runtimes import java
 
@@ -170,10 +168,24 @@ def dynamodb_local() -> Iterator[str]:
     engine = DynamoDBLocal(ROOT)
     engine.start()
     try:
-        create_tables(Resolver(TEMPLATE), engine.client(), CreatedResources())
-        yield engine.endpoint
+        yield engine
     finally:
         engine.stop()
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local(_dynamodb_engine: Any) -> str:
+    """DynamoDB Local (AWS's own engine) with every table of template.yaml; its endpoint.
+
+    Each test module starts from empty tables, so each race starts from nothing: what the
+    previous module left is dropped and the template's tables are made afresh.
+    """
+    client = _dynamodb_engine.client()
+    for page in client.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            client.delete_table(TableName=name)
+    create_tables(Resolver(TEMPLATE), client, CreatedResources())
+    return str(_dynamodb_engine.endpoint)
 
 
 @pytest.fixture
