@@ -73,8 +73,11 @@ def _absolute(template: dict[str, Any], base: Path) -> None:
 
 
 def _resolves_to_local_layer(value: Any) -> Any:
-    """Every ``{{resolve:ssm:...}}`` layer ARN (the managed Powertools layer) replaced by the
-    local layer; a ``PowertoolsLayerArn`` passed with --parameter-overrides still wins."""
+    """Every ``{{resolve:ssm:...}}`` layer ARN (the managed Powertools layer, named per
+    architecture through ``!Sub``) replaced by the local layer; a ``PowertoolsLayerArn`` passed
+    with --parameter-overrides still wins."""
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        value = value["Fn::Sub"]
     if isinstance(value, str) and value.startswith("{{resolve:"):
         return {"Ref": LOCAL_LAYER}
     if isinstance(value, list):

@@ -240,7 +240,9 @@ def test_the_powertools_layer_is_the_pinned_version() -> None:
     """The managed layer is found by version (public SSM parameter): it must be the version the
     layer code is tested with."""
     text = (REPO_ROOT / "template.yaml").read_text(encoding="utf-8")
-    found = re.findall(r"/aws/service/powertools/python/x86_64/python3\.11/([0-9.]+)\}\}", text)
+    found = re.findall(
+        r"/aws/service/powertools/python/\$\{Architecture\}/python3\.11/([0-9.]+)\}\}", text
+    )
     assert found == [version("aws-lambda-powertools")]
 
 

@@ -377,3 +377,19 @@ def test_the_local_stack_honours_the_queue_caps_the_parameters_set() -> None:
         functions = load_functions(TEMPLATE, resolver, REPO_ROOT)
         caps = {m.function: m.max_concurrency for m in load_mappings(functions, created, resolver)}
         assert {f: caps[f] for f in expected} == expected
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_one_parameter_sets_every_architecture(architecture: str) -> None:
+    """Functions, the shared layer's build and the managed Powertools layer all follow the
+    Architecture parameter: an arm64 function never loads an x86_64 wheel."""
+    resolver = Resolver(TEMPLATE, parameter_overrides={"Architecture": architecture})
+    function_globals = TEMPLATE["Globals"]["Function"]
+    assert resolver.resolve(function_globals["Architectures"]) == [architecture]
+    layer = RESOURCES["CommerceLayer"]
+    assert resolver.resolve(layer["Properties"]["CompatibleArchitectures"]) == [architecture]
+    assert resolver.resolve(layer["Metadata"]["BuildArchitecture"]) == architecture
+    managed = resolver.resolve(function_globals["Layers"][0]["Fn::If"][2])
+    assert f"/aws/service/powertools/python/{architecture}/python3.11/" in managed
+    for name, spec in FUNCTIONS.items():
+        assert "Architectures" not in spec["Properties"], f"{name} overrides the parameter"
