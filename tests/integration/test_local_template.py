@@ -39,14 +39,11 @@ FIXTURE = REPO_ROOT / "tests" / "fixtures" / "local_stack" / "template.yaml"
 
 
 @pytest.fixture(scope="module")
-def emulators() -> Iterator[tuple[DynamoDBLocal, MotoServer]]:
-    dynamodb = DynamoDBLocal(REPO_ROOT)
+def emulators(empty_dynamodb_local: DynamoDBLocal) -> Iterator[tuple[DynamoDBLocal, MotoServer]]:
     moto = MotoServer()
-    dynamodb.start()
     moto.start()
-    yield dynamodb, moto
+    yield empty_dynamodb_local, moto
     moto.stop()
-    dynamodb.stop()
 
 
 @pytest.fixture(scope="module")

