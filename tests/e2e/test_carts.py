@@ -125,7 +125,7 @@ def long_holds() -> Iterator[StackProcess]:
     """A stack whose holds outlast the race: with the session stack's 5-second holds, the
     sweeper would rightly hand expired units to later buyers mid-race."""
     running = start_stack(
-        args=["--no-demo-data"],
+        args=["--no-demo-data", "--no-warm"],
         env={"RESERVATION_TTL_SECONDS": "600", "SWEEP_INTERVAL_SECONDS": "60"},
         timeout=120,
     )
@@ -135,6 +135,7 @@ def long_holds() -> Iterator[StackProcess]:
         running.stop()
 
 
+@pytest.mark.own_stack
 def test_sixty_guests_racing_for_twenty_units_hold_exactly_twenty(
     long_holds: StackProcess,
 ) -> None:

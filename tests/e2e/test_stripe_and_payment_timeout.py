@@ -30,7 +30,7 @@ from stack_helpers import (
 
 from infra.local.harness import StackProcess, start_stack
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
 
 TIMEOUT_SECONDS = 8
 
@@ -38,7 +38,7 @@ TIMEOUT_SECONDS = 8
 @pytest.fixture(scope="module")
 def stripe_stack() -> Iterator[StackProcess]:
     running = start_stack(
-        args=["--no-demo-data", "--payment-provider", "stripe"],
+        args=["--no-demo-data", "--no-warm", "--payment-provider", "stripe"],
         env={
             "PAYMENT_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
             "SWEEP_INTERVAL_SECONDS": "1",

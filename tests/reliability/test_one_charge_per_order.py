@@ -20,7 +20,7 @@ from stack_helpers import checkout, create_skus, new_sku, scan
 
 from infra.local.harness import StackProcess, start_stack
 
-pytestmark = pytest.mark.reliability
+pytestmark = [pytest.mark.reliability, pytest.mark.own_stack]
 
 ORDERS = 100
 CRASH_RATE = "0.1"
@@ -31,7 +31,7 @@ DEADLINE_SECONDS = 120
 @pytest.fixture(scope="module")
 def crashing_stack() -> Iterator[StackProcess]:
     running = start_stack(
-        args=["--no-demo-data"],
+        args=["--no-demo-data", "--no-warm"],
         env={"PAYMENTS_CRASH_AFTER_CHARGE_RATE": CRASH_RATE},
         timeout=120,
     )
