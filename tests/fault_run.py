@@ -74,7 +74,7 @@ class RunShape:
 @contextmanager
 def faulty_stack(extra_args: list[str] | None = None) -> Iterator[StackProcess]:
     """A stack of its own, no demo data, every fault armed once it is ready."""
-    args = ["--no-demo-data", *[part for flag in FAULT_FLAGS.items() for part in flag]]
+    args = ["--no-demo-data", "--no-warm", *[part for flag in FAULT_FLAGS.items() for part in flag]]
     running = start_stack(
         args=args + (extra_args or []),
         env={"SWEEP_INTERVAL_SECONDS": "30", "RESERVATION_TTL_SECONDS": "600"},
