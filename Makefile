@@ -104,8 +104,8 @@ invoke: deps ## Run one function on one event: FUNCTION=CatalogFunction EVENT=ev
 	@$(VENV)/bin/python -m infra.local.invoke "$(FUNCTION)" "$(EVENT)"
 
 # The whole suite; benchmarks and load tests are run by `make bench` and Locust, not here.
-# Three parts run side by side: unit + integration, the shared-stack layers, and the tests with
-# a stack of their own (tests/run_suite.py says why); TEST_SERIAL=1 runs them one after another. The SAM CLI's venv is built first because a test
+# The stack-backed layers and the others run side by side (tests/run_suite.py says why);
+# TEST_SERIAL=1 runs them one after the other. The SAM CLI's venv is built first because a test
 # checks events/ against the events `sam local generate-event` makes.
 test: deps $(SAM_STAMP) ## Run the whole test suite
 	$(VENV)/bin/python tests/run_suite.py -- $(PYTEST_ARGS)

@@ -36,10 +36,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(str(item.fspath)).resolve().relative_to(TESTS_DIR).parts
         if parts and parts[0] in LAYERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
-        if item.get_closest_marker("own_stack") and "stack" in getattr(item, "fixturenames", ()):
-            # tests/run_suite.py runs own_stack tests apart from the shared stack's process:
-            # one that asked for the shared stack too would start a second one there.
-            raise pytest.UsageError(f"{item.nodeid} is marked own_stack but uses the shared stack")
 
 
 @pytest.fixture(scope="session")

@@ -135,7 +135,6 @@ def long_holds() -> Iterator[StackProcess]:
         running.stop()
 
 
-@pytest.mark.own_stack
 def test_sixty_guests_racing_for_twenty_units_hold_exactly_twenty(
     long_holds: StackProcess,
 ) -> None:

@@ -30,7 +30,7 @@ from stack_helpers import (
 
 from infra.local.harness import StackProcess, start_stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.own_stack]
+pytestmark = pytest.mark.e2e
 
 TIMEOUT_SECONDS = 8
 

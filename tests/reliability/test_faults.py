@@ -19,7 +19,7 @@ from fault_run import RunShape, faulty_stack, run
 
 from infra.local.harness import StackProcess
 
-pytestmark = [pytest.mark.reliability, pytest.mark.own_stack]
+pytestmark = pytest.mark.reliability
 
 SHAPE = RunShape(buyers=8, orders_per_buyer=2, skus=2, stock=5, concurrency=4)
 KINDS = (

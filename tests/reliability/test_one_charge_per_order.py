@@ -20,7 +20,7 @@ from stack_helpers import checkout, create_skus, new_sku, scan
 
 from infra.local.harness import StackProcess, start_stack
 
-pytestmark = [pytest.mark.reliability, pytest.mark.own_stack]
+pytestmark = pytest.mark.reliability
 
 ORDERS = 100
 CRASH_RATE = "0.1"
