@@ -46,9 +46,9 @@ def stack() -> Iterator[StackProcess]:
     args = [] if os.environ.get("E2E_DEMO_DATA", "1") != "0" else ["--no-demo-data"]
     env = {
         "RESERVATION_TTL_SECONDS": os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"),
-        # Every 2 s, not 1: an idle sweep is some 40 sharded Queries, and at 1 s the session
+        # Every 3 s, not 1: an idle sweep is some 40 sharded Queries, and at 1 s the session
         # stack's sweeps alone took a tenth of the suite's CPU.
-        "SWEEP_INTERVAL_SECONDS": os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "2"),
+        "SWEEP_INTERVAL_SECONDS": os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "3"),
     }
     # Start-up includes the demo data (orders paid and delivered through the queues): on a
     # busy two-core machine that takes minutes, not seconds.

@@ -1,7 +1,7 @@
 """Hold expiry over HTTP: the stack's sweeper gives an expired hold back within two sweeps.
 
-The session stack runs with RESERVATION_TTL_SECONDS=5 and SWEEP_INTERVAL_SECONDS=2 (see
-conftest), so a hold taken now must be released no later than about 5 + 2 x 2 seconds from now.
+The session stack runs with RESERVATION_TTL_SECONDS=5 and SWEEP_INTERVAL_SECONDS=3 (see
+conftest), so a hold taken now must be released no later than about 5 + 2 x 3 seconds from now.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from infra.local.harness import StackProcess
 pytestmark = pytest.mark.e2e
 
 TTL = int(os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"))
-SWEEP = float(os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "2"))
+SWEEP = float(os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "3"))
 #: Slack for one request round trip and the scheduler's own start-up, on a busy machine.
 SLACK = 1.5
 

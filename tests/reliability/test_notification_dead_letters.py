@@ -22,6 +22,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -227,10 +228,15 @@ def run(stack: StackProcess) -> Iterator[Run]:
             ses.delete_identity(Identity=identity)
         assert ses.list_identities()["Identities"] == []
 
+        # Both orders are placed and paid at once: each waits on the payments queue.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            refused_order, other_order = pool.map(
+                lambda headers: _paid_order(stack, sku, headers), (refused, other)
+            )
         result = Run(
-            refused_order=_paid_order(stack, sku, refused),
+            refused_order=refused_order,
             refused_phone=refused_phone,
-            other_order=_paid_order(stack, sku, other),
+            other_order=other_order,
             other_phone=other_phone,
         )
         deadline = time.monotonic() + DEADLINE_SECONDS
