@@ -186,9 +186,16 @@ class SqsPump:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
+    def _visibility_timeout(self) -> int:
+        answer = self.sqs.get_queue_attributes(
+            QueueUrl=self.mapping.queue_url, AttributeNames=["VisibilityTimeout"]
+        )
+        return int(answer["Attributes"]["VisibilityTimeout"])
+
     def _receive(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
         wait = LONG_POLL_SECONDS
+        applied = self._visibility_timeout()
         while len(messages) < self.mapping.batch_size and not self._stop.is_set():
             response = self.sqs.receive_message(
                 QueueUrl=self.mapping.queue_url,
@@ -202,7 +209,26 @@ class SqsPump:
                 break
             messages.extend(batch)
             wait = 0
+        if messages:
+            self._apply_current_visibility(messages, applied)
         return messages
+
+    def _apply_current_visibility(self, messages: list[dict[str, Any]], applied: int) -> None:
+        """SQS hides a received message for the queue's VisibilityTimeout as it is when the
+        message is received; moto takes it as it was when the receive began. A long poll spans
+        a change (a test lowers a queue's timeout to see retries sooner), so messages received
+        across one get the timeout the queue has now."""
+        current = self._visibility_timeout()
+        if current == applied:
+            return
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": current}
+            for i, m in enumerate(messages)
+        ]
+        for start in range(0, len(entries), 10):  # at most 10 entries per call
+            self.sqs.change_message_visibility_batch(
+                QueueUrl=self.mapping.queue_url, Entries=entries[start : start + 10]
+            )
 
     def _run(self) -> None:
         while not self._stop.is_set():
