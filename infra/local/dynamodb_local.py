@@ -76,10 +76,10 @@ class DynamoDBLocal:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def command(self, java_path: str | Path | None, port: int) -> list[str]:
+    def command(self, java: str, port: int) -> list[str]:
         """The engine's command line: in memory, one database for every client, on ``port``."""
         return [
-            str(java_path),
+            java,
             *os.environ.get(JAVA_OPTS_VAR, "").split(),
             f"-Djava.library.path={self.jar_dir / 'DynamoDBLocal_lib'}",
             "-jar",
@@ -95,7 +95,7 @@ class DynamoDBLocal:
         runtime = require_java()
         self.port = free_port()
         self.proc = spawn(
-            self.command(runtime.path, self.port),
+            self.command(str(runtime.path), self.port),
             quiet=self.quiet,
             cwd=self._workdir.name,  # it writes a metadata file into its working directory
         )

@@ -366,12 +366,8 @@ class LocalStack:
             self.emulators.stop,
         ]
         for step in steps:
-            if step is None:
-                continue
-            try:
-                step()
-            except Exception:
-                log.exception("error while stopping")
+            if step is not None:
+                _stop_step(step)
 
     def _stop_pumps(self) -> None:
         """Queue pumps, stream pollers and the schedule ticker stop side by side: each waits
@@ -397,17 +393,17 @@ class LocalStack:
             self.server.server_close()
 
 
+def _stop_step(step: Callable[[], None]) -> None:
+    """One step of stopping: a failure is logged, and the steps after it still run."""
+    try:
+        step()
+    except Exception:
+        log.exception("error while stopping")
+
+
 def _side_by_side(steps: list[Callable[[], None]]) -> None:
-    """Run the steps in threads of their own and wait for all; a failure is logged, the rest
-    still run."""
-
-    def run(step: Callable[[], None]) -> None:
-        try:
-            step()
-        except Exception:
-            log.exception("error while stopping")
-
-    threads = [threading.Thread(target=run, args=(step,), daemon=True) for step in steps]
+    """Run the stop steps in threads of their own and wait for all."""
+    threads = [threading.Thread(target=_stop_step, args=(step,), daemon=True) for step in steps]
     for thread in threads:
         thread.start()
     for thread in threads:
