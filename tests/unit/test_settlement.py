@@ -11,13 +11,18 @@ from collections.abc import Iterator
 
 import pytest
 from commerce.domain.money import Money
-from commerce.domain.orders import OrderStatus, PaymentStatus
+from commerce.domain.orders import NextAction, NextActionType, OrderStatus, PaymentStatus
 from commerce.errors import TooManyRequests
 from commerce.http.auth import Caller
 from commerce.orders import charging, settlement
 from commerce.orders.cancel import cancel_order
 from commerce.orders.settlement import Result
-from commerce.payments.provider import TransientProviderError, charge_key
+from commerce.payments.provider import (
+    ChargeResult,
+    ChargeStatus,
+    TransientProviderError,
+    charge_key,
+)
 from commerce.queue_policy import PoisonMessage
 from concurrency import all_at_once
 from hypothesis import HealthCheck, given, settings
@@ -109,6 +114,25 @@ def test_a_late_decline_changes_nothing(fakes: World) -> None:
     assert outcome.result is Result.ALREADY_SETTLED
     assert fakes.order(order.order_id).status is OrderStatus.PAID
     assert fakes.book.perks_returned == []
+
+
+def test_an_order_keeps_the_first_action_it_was_given(fakes: World) -> None:
+    order = fakes.place({"A": 1})
+
+    def awaiting(url: str) -> ChargeResult:
+        action = NextAction(NextActionType.REDIRECT, url=url)
+        return ChargeResult(
+            ChargeStatus.ACTION_REQUIRED, order.order_id, Money(1000), next_action=action
+        )
+
+    first = settlement.await_customer(order, awaiting("https://pay.example/?timestamp=1"))
+    writes = fakes.book.writes
+    again = settlement.await_customer(order, awaiting("https://pay.example/?timestamp=2"))
+    assert (first.result, again.result) == (Result.AWAITING_CUSTOMER, Result.AWAITING_CUSTOMER)
+    assert fakes.book.writes == writes
+    kept = fakes.order(order.order_id).order.payment.next_action
+    assert kept is not None
+    assert kept.url == "https://pay.example/?timestamp=1"
 
 
 # --- cancels and late answers -----------------------------------------------------------------

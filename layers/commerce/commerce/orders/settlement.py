@@ -165,16 +165,18 @@ def await_customer(
     stored: StoredOrder, charge: ChargeResult, *, book: OrderBook | None = None
 ) -> Outcome:
     """The provider waits for the customer (a redirect, a QR code): the order keeps the
-    ``next_action`` (written once; a retry that gets the same action writes nothing) and
-    stays PENDING_PAYMENT until the provider's notification, the reconciler or the payment
-    timeout settles it."""
+    first ``next_action`` it was given and stays PENDING_PAYMENT until the provider's
+    notification, the reconciler or the payment timeout settles it. The action is written once:
+    a retry, or the payments queue after checkout began the payment, may get the same trade
+    signed anew (Alipay's URL carries the second it was signed), and the action the client
+    already holds must stay the one a GET of the order shows."""
     action = charge.next_action
     if action is None:
         raise TransientProviderError("the provider began the payment without an action")
 
     def prepare(current: StoredOrder) -> StoredOrder | None:
         payment = current.order.payment
-        if current.status is not OrderStatus.PENDING_PAYMENT or payment.next_action == action:
+        if current.status is not OrderStatus.PENDING_PAYMENT or payment.next_action is not None:
             return None
         return _with_payment(current, replace(payment, next_action=action))
 
