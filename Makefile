@@ -18,6 +18,8 @@ UV_VERSION ?= 0.13.9
 # sam validate needs some region to translate the template; nothing is deployed.
 AWS_REGION ?= us-east-1
 PYTEST_ARGS ?=
+# The functions' architecture for `make build` (the template's Architecture parameter).
+ARCHITECTURE ?= x86_64
 # Benchmarks print figures and never fail on a timing.
 BENCHES ?= tests/bench/cold_start.py tests/bench/flash_sale.py tests/bench/order_cost.py \
 	tests/bench/catalog.py tests/bench/order_stream.py tests/bench/faults.py
@@ -31,7 +33,7 @@ TOOLS_STAMP := $(TOOLS_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 .PHONY: help doctor deps runtimes run invoke test test-unit test-integration test-e2e \
-	test-reliability test-contract bench load lint format validate redrive lock clean distclean
+	test-reliability test-contract bench load lint format validate build redrive lock clean distclean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[-a-zA-Z0-9_ ]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' \
@@ -147,12 +149,17 @@ format: $(VENV_STAMP) ## Apply ruff's fixes and formatting
 
 # Every finding is fixed or skipped in the template next to the resource, with its reason
 # (Metadata: checkov.skip and cfn-lint.config.ignore_checks).
-validate: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint (+ serverless rules), checkov, sam validate --lint, sam build
+validate: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) ## cfn-lint (+ serverless rules), checkov, sam validate --lint, make build
 	$(VENV)/bin/cfn-lint template.yaml --append-rules cfn_lint_serverless.rules
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --skip-download \
 		--compact --quiet
 	$(SAM_VENV)/bin/sam validate --lint --region $(AWS_REGION)
-	$(SAM_VENV)/bin/sam build
+	$(MAKE) --no-print-directory build
+
+# What `sam deploy` ships: sam build, then the bytecode it leaves out (infra/build/bytecode.py).
+build: $(VENV_STAMP) $(SAM_STAMP) ## sam build, then compile it to bytecode Lambda uses as shipped [ARCHITECTURE=arm64]
+	$(SAM_VENV)/bin/sam build --parameter-overrides Architecture=$(ARCHITECTURE)
+	$(VENV)/bin/python -m infra.build.bytecode .aws-sam/build
 
 # --- operations ----------------------------------------------------------------------------------
 # After the fix for a DLQ's failures is deployed (docs/runbook.md#redrive). Uses the environment's

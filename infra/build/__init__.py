@@ -1,0 +1,1 @@
+"""Steps of the deployable build that ``sam build`` does not take itself (``make build``)."""
