@@ -143,3 +143,18 @@ def test_dynamodb_local_takes_its_java_options_from_the_environment(
     monkeypatch.setenv(JAVA_OPTS_VAR, " -XX:TieredStopAtLevel=1  -XX:+UseSerialGC ")
     tuned = engine.command("/opt/java/bin/java", 8123)
     assert tuned == [plain[0], "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", *plain[1:]]
+
+
+def test_the_suite_runs_with_bytecode_written_and_its_java_options() -> None:
+    """``make test`` starts every function worker of every stack fresh: with bytecode on disk
+    they stop compiling the layer again, even where the shell turns bytecode off."""
+    from run_suite import NO_BYTECODE_VAR, SUITE_JAVA_OPTS, prepare_environment
+
+    from infra.local.dynamodb_local import JAVA_OPTS_VAR
+
+    environ = {NO_BYTECODE_VAR: "1", "PATH": "/bin"}
+    prepare_environment(environ)
+    assert environ == {"PATH": "/bin", JAVA_OPTS_VAR: SUITE_JAVA_OPTS}
+    chosen = {JAVA_OPTS_VAR: "-Xmx1g"}
+    prepare_environment(chosen)
+    assert chosen == {JAVA_OPTS_VAR: "-Xmx1g"}
