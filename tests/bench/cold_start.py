@@ -9,9 +9,13 @@ a fresh interpreter that only does ``import boto3``, which every Python Lambda p
 Two more reference rows, timed the same way in the same run, show what the libraries this
 design is built on cost before any code of ours (``cold_floors/``): a consumer's Logger,
 Metrics, Tracer and batch utility, and an API function's REST resolver with validation on top.
+With ``--built`` the same figures come from what ``sam deploy`` ships (``.aws-sam/build``,
+after ``make build``): each function's built code and the built layer, imported read-only as
+Lambda does (no bytecode written), the floor being the layer's own boto3, which shadows the
+runtime's. Run it on a plain ``sam build`` to see what the missing bytecode costs.
 Prints figures; never fails on a timing.
 
-    .venv/bin/python tests/bench/cold_start.py [--repeat 7]
+    .venv/bin/python tests/bench/cold_start.py [--repeat 7] [--built [.aws-sam/build]]
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from infra.local.environment import runtime_variables  # noqa: E402
-from infra.local.functions import FunctionSpec, load_functions  # noqa: E402
-from infra.local.template import Resolver, load_template  # noqa: E402
+from infra.local.functions import LAYER_TYPES, FunctionSpec, load_functions  # noqa: E402
+from infra.local.template import Resolver, load_template, resources_of_type  # noqa: E402
 
 _CHILD = """
 import importlib, json, sys, time
@@ -101,23 +105,51 @@ def _functions() -> list[FunctionSpec]:
     return load_functions(template, Resolver(template), ROOT)
 
 
+def _built_layers(build: Path) -> list[Path]:
+    """The template's own layers as built: what Lambda mounts under /opt/python."""
+    template = load_template(ROOT / "template.yaml")
+    return [build / layer / "python" for layer in resources_of_type(template, *LAYER_TYPES)]
+
+
+def _paths(spec: FunctionSpec, build: Path | None) -> list[Path]:
+    if build is None:
+        return [spec.code_dir, *spec.layer_dirs]
+    return [build / spec.logical_id, *_built_layers(build)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--built",
+        nargs="?",
+        type=Path,
+        const=ROOT / ".aws-sam" / "build",
+        default=None,
+        help="time the built artifacts (default .aws-sam/build) instead of the source tree",
+    )
     args = parser.parse_args()
+    build: Path | None = args.built
+    if build is not None and not (build / "template.yaml").is_file():
+        parser.error(f"{build} holds no build: run make build first")
+    # As deployed the files are read-only: bytecode is what the build shipped, or none.
+    read_only = {"PYTHONDONTWRITEBYTECODE": "1"} if build is not None else {}
+    floor_path = _built_layers(build) if build is not None else []
 
-    floor, floor_cpu = _median("boto3", "", {}, [], args.repeat)
+    floor, floor_cpu = _median("boto3", "", read_only, floor_path, args.repeat)
     rows: list[tuple[str, str]] = [
         ("floor: import boto3", f"{floor:8.1f}  {1:8.2f}  {floor_cpu:8.1f}  {1:8.2f}")
     ]
     for module, label in _REFERENCES:
-        ms, cpu = _median(module, "", _REFERENCE_ENV, [_FLOORS], args.repeat)
+        ms, cpu = _median(
+            module, "", {**_REFERENCE_ENV, **read_only}, [_FLOORS, *floor_path], args.repeat
+        )
         rows.append((label, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}"))
     for spec in _functions():
         module, _, attr = spec.handler.rpartition(".")
         try:
-            env = {**spec.environment, **runtime_variables(spec)}
-            ms, cpu = _median(module, attr, env, [spec.code_dir, *spec.layer_dirs], args.repeat)
+            env = {**spec.environment, **runtime_variables(spec), **read_only}
+            ms, cpu = _median(module, attr, env, _paths(spec, build), args.repeat)
         except RuntimeError as error:
             rows.append((spec.logical_id, f"   error  {error}"))
             continue
@@ -127,9 +159,10 @@ def main() -> int:
 
     width = max(len(name) for name, _ in rows)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    source = f"built, read-only: {build}" if build is not None else "source tree"
     print(
         f"cold start: median of {args.repeat} fresh interpreters, import + init inside the child"
-        f" (load average {load:.1f})"
+        f" ({source}; load average {load:.1f})"
     )
     print(
         f"{'function'.ljust(width)}  {'wall ms':>8}  {'x floor':>8}  {'cpu ms':>8}  {'x floor':>8}"
