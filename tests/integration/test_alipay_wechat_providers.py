@@ -8,6 +8,7 @@ idempotent by their reference, and a provider that cannot be reached.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from commerce.domain.money import Money
 from commerce.domain.orders import NextActionType
-from commerce.payments.alipay_provider import AlipayKeys, AlipayProvider
+from commerce.payments.alipay_provider import AlipayKeys, AlipayProvider, epoch_of_beijing
 from commerce.payments.provider import (
     ChargeStatus,
     PermanentProviderError,
@@ -61,6 +62,24 @@ def test_alipay_begins_with_a_signed_cashier_redirect(edge: Edge) -> None:
     assert '"out_trade_no":"ali-1"' in query["biz_content"][0]
     assert '"total_amount":"12.50"' in query["biz_content"][0]
     assert '"time_expire":"2033-05-18 11:33:20"' in query["biz_content"][0]
+
+
+def test_alipay_requests_are_stamped_in_beijing_time_whatever_the_hosts_zone(
+    edge: Edge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "UTC")  # as on Lambda
+    time.tzset()
+    try:
+        before = int(time.time())
+        begun = edge.alipay().charge("ali-ts", Money(100), "", _key("ali-ts"))
+        after = int(time.time())
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert begun.next_action is not None
+    assert begun.next_action.url is not None
+    (stamp,) = parse_qs(urlsplit(begun.next_action.url).query)["timestamp"]
+    assert before <= epoch_of_beijing(stamp) <= after
 
 
 def test_alipay_trade_query_tells_waiting_paid_and_closed(edge: Edge) -> None:

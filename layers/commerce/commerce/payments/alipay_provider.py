@@ -13,6 +13,9 @@
   (``domain.refunds.refund_id_for(key)``), which Alipay itself treats as the refund's
   idempotency key.
 
+Every request's ``timestamp`` is Beijing time from the one clock (``_BeijingTimedAliPay``): the
+SDK would write the host's local time, which on Lambda is UTC.
+
 ``ALIPAY_GATEWAY_URL`` (empty: Alipay's production gateway) points the SDK elsewhere: the local
 stack's provider edge, which answers in Alipay's documented shapes and signs like Alipay.
 """
@@ -28,6 +31,7 @@ from typing import Any, Final
 from alipay import AliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
+from commerce import clock
 from commerce.domain.money import Money
 from commerce.domain.orders import NextAction, NextActionType
 from commerce.domain.refunds import refund_id_for
@@ -77,6 +81,19 @@ class AlipayKeys:
         )
 
 
+class _BeijingTimedAliPay(AliPay):  # type: ignore[misc]  # the SDK ships no types
+    """The SDK stamps each request's ``timestamp`` with the host's local time, but Alipay reads
+    it as Beijing time, and Lambda's clock is UTC: every request would claim to be eight hours
+    old. The stamp is the one clock's now, written in Beijing time like ``time_expire``."""
+
+    def build_body(
+        self, method: str, biz_content: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = super().build_body(method, biz_content, **kwargs)
+        body["timestamp"] = beijing_time(clock.now())
+        return body
+
+
 class AlipayProvider:
     """A ``PaymentProvider`` for Alipay's computer-website payments."""
 
@@ -84,7 +101,7 @@ class AlipayProvider:
 
     def __init__(self, keys: AlipayKeys, settings: Settings) -> None:
         self.app_id = keys.app_id
-        self._client = AliPay(
+        self._client = _BeijingTimedAliPay(
             appid=keys.app_id,
             app_notify_url=None,
             app_private_key_string=keys.app_private_key,
