@@ -212,27 +212,6 @@ def test_first_call_creates_the_profile_from_the_claims(api: Api, scan_all: Any)
     assert len(profiles) == 1
 
 
-CUSTOMER_SUB = "c0000000-0000-4000-8000-000000000001"  # the "customer" role's token subject
-
-
-def test_concurrent_first_calls_leave_one_profile(api: Api, scan_all: Any) -> None:
-    """Four first calls at once, as four function instances would make them: each races to
-    create the profile (``ensure_profile``, what ``GET /me`` calls first). The threads call the
-    service, not the shared resolver: one resolver serves one request at a time, as Lambda
-    invokes an instance, and its per-request state is not for threads to share."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from commerce.customers.profiles import Identity, ensure_profile
-
-    identity = Identity(sub=CUSTOMER_SUB, email="customer@example.com")
-    with ThreadPoolExecutor(4) as pool:
-        created = {p.created_at for p in pool.map(lambda _: ensure_profile(identity), range(4))}
-    assert len(created) == 1
-    reply = api.me()
-    assert reply.status == 200, reply.body
-    assert {reply.body["created_at"]} == created
-
-
 def test_me_shows_the_tier_and_the_points(api: Api, shop: Shop) -> None:
     first = api.me()
     assert first.status == 200, first.body
