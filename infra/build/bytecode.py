@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.local.template import load_template
+from infra.local.functions import FUNCTION_TYPES
+from infra.local.template import load_template, resources_of_type
 
 ROOT = Path(__file__).resolve().parents[2]
 _RUNTIME = re.compile(r"^python(\d+)\.(\d+)$")
@@ -39,10 +40,9 @@ class BytecodeError(Exception):
 def runtime_version(template: dict[str, Any]) -> tuple[int, int]:
     """The Python version every function runs on (``Globals.Function.Runtime``); a function
     that declares another one is refused, as one build serves them all."""
-    declared = {template.get("Globals", {}).get("Function", {}).get("Runtime")}
-    for resource in template.get("Resources", {}).values():
-        if resource.get("Type") == "AWS::Serverless::Function":
-            declared.add(resource.get("Properties", {}).get("Runtime"))
+    declared = {((template.get("Globals") or {}).get("Function") or {}).get("Runtime")}
+    for function in resources_of_type(template, *FUNCTION_TYPES).values():
+        declared.add((function.get("Properties") or {}).get("Runtime"))
     runtimes = {r for r in declared if r is not None}
     if len(runtimes) != 1:
         raise BytecodeError(f"the functions declare {sorted(runtimes)}, not one Python runtime")

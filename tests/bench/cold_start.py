@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -100,21 +101,15 @@ _REFERENCE_ENV = {
 }
 
 
-def _functions() -> list[FunctionSpec]:
-    template = load_template(ROOT / "template.yaml")
-    return load_functions(template, Resolver(template), ROOT)
-
-
-def _built_layers(build: Path) -> list[Path]:
+def _built_layers(template: dict[str, Any], build: Path) -> list[Path]:
     """The template's own layers as built: what Lambda mounts under /opt/python."""
-    template = load_template(ROOT / "template.yaml")
     return [build / layer / "python" for layer in resources_of_type(template, *LAYER_TYPES)]
 
 
-def _paths(spec: FunctionSpec, build: Path | None) -> list[Path]:
+def _paths(spec: FunctionSpec, build: Path | None, built_layers: list[Path]) -> list[Path]:
     if build is None:
         return [spec.code_dir, *spec.layer_dirs]
-    return [build / spec.logical_id, *_built_layers(build)]
+    return [build / spec.logical_id, *built_layers]
 
 
 def main() -> int:
@@ -134,22 +129,23 @@ def main() -> int:
         parser.error(f"{build} holds no build: run make build first")
     # As deployed the files are read-only: bytecode is what the build shipped, or none.
     read_only = {"PYTHONDONTWRITEBYTECODE": "1"} if build is not None else {}
-    floor_path = _built_layers(build) if build is not None else []
+    template = load_template(ROOT / "template.yaml")
+    built_layers = _built_layers(template, build) if build is not None else []
 
-    floor, floor_cpu = _median("boto3", "", read_only, floor_path, args.repeat)
+    floor, floor_cpu = _median("boto3", "", read_only, built_layers, args.repeat)
     rows: list[tuple[str, str]] = [
         ("floor: import boto3", f"{floor:8.1f}  {1:8.2f}  {floor_cpu:8.1f}  {1:8.2f}")
     ]
     for module, label in _REFERENCES:
         ms, cpu = _median(
-            module, "", {**_REFERENCE_ENV, **read_only}, [_FLOORS, *floor_path], args.repeat
+            module, "", {**_REFERENCE_ENV, **read_only}, [_FLOORS, *built_layers], args.repeat
         )
         rows.append((label, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}"))
-    for spec in _functions():
+    for spec in load_functions(template, Resolver(template), ROOT):
         module, _, attr = spec.handler.rpartition(".")
         try:
             env = {**spec.environment, **runtime_variables(spec), **read_only}
-            ms, cpu = _median(module, attr, env, _paths(spec, build), args.repeat)
+            ms, cpu = _median(module, attr, env, _paths(spec, build, built_layers), args.repeat)
         except RuntimeError as error:
             rows.append((spec.logical_id, f"   error  {error}"))
             continue
