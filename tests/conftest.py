@@ -39,17 +39,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def stack() -> Iterator[StackProcess]:
+def session_timings() -> tuple[int, float]:
+    """The session stack's hold lifetime and sweep interval, in seconds: ``(ttl, sweep)``."""
+    ttl = int(os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"))
+    # Every 3 s, not 1: an idle sweep is some 40 sharded Queries, and at 1 s the session
+    # stack's sweeps alone took a tenth of the suite's CPU.
+    sweep = float(os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "3"))
+    return ttl, sweep
+
+
+@pytest.fixture(scope="session")
+def stack(session_timings: tuple[int, float]) -> Iterator[StackProcess]:
     """The running stack: .base_url, .dynamodb_endpoint, .moto_endpoint, .info (ready file),
     .token(sub, groups, email), .auth(sub, groups, email) -> Authorization header and
     .client(service) -> a boto3 client of its emulators. Flows over it: tests/stack_helpers.py."""
     args = [] if os.environ.get("E2E_DEMO_DATA", "1") != "0" else ["--no-demo-data"]
-    env = {
-        "RESERVATION_TTL_SECONDS": os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"),
-        # Every 3 s, not 1: an idle sweep is some 40 sharded Queries, and at 1 s the session
-        # stack's sweeps alone took a tenth of the suite's CPU.
-        "SWEEP_INTERVAL_SECONDS": os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "3"),
-    }
+    ttl, sweep = session_timings
+    env = {"RESERVATION_TTL_SECONDS": str(ttl), "SWEEP_INTERVAL_SECONDS": str(sweep)}
     # Start-up includes the demo data (orders paid and delivered through the queues): on a
     # busy two-core machine that takes minutes, not seconds.
     running = start_stack(args=args, env=env, timeout=300)

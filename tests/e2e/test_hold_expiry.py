@@ -1,12 +1,12 @@
 """Hold expiry over HTTP: the stack's sweeper gives an expired hold back within two sweeps.
 
-The session stack runs with RESERVATION_TTL_SECONDS=5 and SWEEP_INTERVAL_SECONDS=3 (see
-conftest), so a hold taken now must be released no later than about 5 + 2 x 3 seconds from now.
+The session stack's hold lifetime and sweep interval come from conftest (``session_timings``:
+5 s and 3 s unless overridden), so a hold taken now must be released no later than about
+5 + 2 x 3 seconds from now.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -18,8 +18,6 @@ from infra.local.harness import StackProcess
 
 pytestmark = pytest.mark.e2e
 
-TTL = int(os.environ.get("E2E_RESERVATION_TTL_SECONDS", "5"))
-SWEEP = float(os.environ.get("E2E_SWEEP_INTERVAL_SECONDS", "3"))
 #: Slack for one request round trip and the scheduler's own start-up, on a busy machine.
 SLACK = 1.5
 
@@ -28,7 +26,10 @@ def _reserved(stack: StackProcess, sku: str) -> int:
     return int(inventory(stack, sku)["reserved"])
 
 
-def test_an_expired_hold_is_released_within_two_sweeps(stack: Any, http: requests.Session) -> None:
+def test_an_expired_hold_is_released_within_two_sweeps(
+    stack: Any, http: requests.Session, session_timings: tuple[int, float]
+) -> None:
+    ttl, sweep = session_timings
     base = stack.base_url
     sku = create_product(stack, "E2E-EXPIRY", stock=4, price=100, name="E2E expiring hold")
     cart_id, token = new_cart(stack)
@@ -42,12 +43,12 @@ def test_an_expired_hold_is_released_within_two_sweeps(stack: Any, http: request
     assert put.status_code == 200, put.text
     assert _reserved(stack, sku) == 3
 
-    deadline = held_at + TTL + 2 * SWEEP + SLACK
+    deadline = held_at + ttl + 2 * sweep + SLACK
     while _reserved(stack, sku) != 0:
         assert time.monotonic() < deadline, "the expired hold was not released in time"
         time.sleep(0.2)
     released_after = time.monotonic() - held_at
-    assert released_after >= TTL - 1  # not before it expired (whole-second expiry)
+    assert released_after >= ttl - 1  # not before it expired (whole-second expiry)
 
     line = http.get(f"{base}/carts/{cart_id}", headers=token, timeout=30).json()["lines"][0]
     assert line["quantity"] == 3
