@@ -108,7 +108,7 @@ def _stream() -> dict[str, Any]:
 
 def _campaign() -> dict[str, Any]:
     from commerce import clock
-    from commerce.analytics import campaign_queue, campaigns
+    from commerce.analytics import campaign_work, campaigns
     from commerce.analytics.schemas import CampaignIn
     from commerce.domain.segments import Rules
     from commerce.errors import CommerceError
@@ -120,8 +120,8 @@ def _campaign() -> dict[str, Any]:
         "9d2f4c1a7b3e4d5f8a6c0b1e2d3f4a5b", "All", Rules(), clock.now_iso(), "ops"
     )
     store.create_segment(segment)
-    queue = campaign_queue.MemoryWorkQueue()
-    campaign_queue.work_queue.use(queue)
+    queue = campaign_work.MemoryWorkQueue()
+    campaign_work.work_queue.use(queue)
     body = CampaignIn(
         name="Race",
         segment_id=segment.segment_id,

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from commerce import clock
-from commerce.analytics import campaign_queue
+from commerce.analytics import campaign_queue, campaign_work
 from commerce.customers.profiles import Identity, Patch, ensure_profile, update_me
 from commerce.settings import get_settings
 from notifications_world import Notifier
@@ -57,7 +57,8 @@ def queues(notifier: Notifier, monkeypatch: pytest.MonkeyPatch) -> dict[str, str
         campaigns_dlq_url=urls["CampaignsDLQ"],
     )
     monkeypatch.setattr(campaign_queue, "get_settings", lambda: named)
-    campaign_queue._sqs.cache_clear()
+    monkeypatch.setattr(campaign_work, "get_settings", lambda: named)
+    campaign_work._sqs.cache_clear()
     return urls
 
 
@@ -165,8 +166,8 @@ def test_a_campaign_reaches_each_consenting_member_once_and_reports_their_orders
     assert (result["recipients"], result["sent"], result["skipped"]) == (4, 3, 5)
 
     # Redelivered work changes nothing: no second message, no count twice.
-    again = [campaign_queue.deliver_message(campaign_id, "c-both")]
-    again.append(campaign_queue.expand_message(campaign_id, 0, None))
+    again = [campaign_work.deliver_message(campaign_id, "c-both")]
+    again.append(campaign_work.expand_message(campaign_id, 0, None))
     assert campaigns_module.lambda_handler(sqs_event(*again), Context()) == {
         "batchItemFailures": []
     }
@@ -190,8 +191,8 @@ def test_work_naming_no_campaign_goes_to_the_dead_letter_queue_at_once(
     dynamodb: Any, queues: dict[str, str], campaigns_module: ModuleType
 ) -> None:
     bodies = [
-        campaign_queue.deliver_message("0" * 32, "c-1"),
-        campaign_queue.expand_message("0" * 32, 0, None),
+        campaign_work.deliver_message("0" * 32, "c-1"),
+        campaign_work.expand_message("0" * 32, 0, None),
         "not json",
         json.dumps({"kind": "teleport"}),
     ]

@@ -13,7 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from commerce import clock
-from commerce.analytics import campaign_queue
+from commerce.analytics import campaign_work
 from commerce.http.pagination import encode_page_token
 from commerce.settings import get_settings
 from http_problems import assert_problem
@@ -51,8 +51,8 @@ def work_queue(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     create_queues(Resolver(TEMPLATE), boto3.client("sqs", region_name="us-east-1"), created)
     url = created.queues["CampaignsQueue"]
     named = replace(get_settings(), campaigns_queue_url=url)
-    monkeypatch.setattr(campaign_queue, "get_settings", lambda: named)
-    campaign_queue._sqs.cache_clear()
+    monkeypatch.setattr(campaign_work, "get_settings", lambda: named)
+    campaign_work._sqs.cache_clear()
     return url
 
 

@@ -8,7 +8,7 @@ rate and an order's messages, on their own queue and function, never wait behind
 Messages (JSON):
 
 - ``{"kind": "expand", "campaign_id", "page": n, "start": token | null}``: page ``n`` of the
-  segment's members (``segments.member_page``) become recipients (counted once each), each gets
+  segment's members (``membership.member_page``) become recipients (counted once each), each gets
   a ``deliver`` message, and page ``n + 1`` is queued while members remain. The campaign's
   ``pages`` count moves from n to n + 1 only once, so a redelivered page is recognised and
   dropped; a page redelivered before that is expanded again harmlessly (recipients are
@@ -25,22 +25,19 @@ and, after the queue's receive limit, dead-lettered (alarmed).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce import clock
-from commerce.analytics.segments import member_page
+from commerce.analytics.campaign_work import deliver_message, expand_message, work_queue
+from commerce.analytics.membership import member_page
 from commerce.domain.consent import Channel
 from commerce.errors import ValidationFailed
 from commerce.http.pagination import decode_page_token, encode_page_token
 from commerce.notifications.campaigns import CampaignMessage, send_to_member
 from commerce.observability import logger, metrics
-from commerce.ports import Adapter
 from commerce.queue_policy import PoisonMessage, QueuePolicy
 from commerce.settings import get_settings
 from commerce.store import analytics as values_store
@@ -48,12 +45,10 @@ from commerce.store import campaigns as store
 from commerce.store.campaigns import StoredCampaign
 
 if TYPE_CHECKING:
-    from mypy_boto3_sqs.client import SQSClient
+    pass
 
 #: Members made recipients by one expansion message.
 EXPANSION_PAGE: Final = 100
-#: SendMessageBatch takes at most this many entries.
-_SQS_BATCH: Final = 10
 DELIVERED_METRIC: Final = "CampaignMembersDone"
 
 
@@ -62,64 +57,6 @@ class Result(StrEnum):
     DELIVERED = "delivered"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
-
-
-def expand_message(campaign_id: str, page: int, start: str | None) -> str:
-    return json.dumps(
-        {"kind": "expand", "campaign_id": campaign_id, "page": page, "start": start},
-        separators=(",", ":"),
-    )
-
-
-def deliver_message(campaign_id: str, customer_id: str) -> str:
-    return json.dumps(
-        {"kind": "deliver", "campaign_id": campaign_id, "customer_id": customer_id},
-        separators=(",", ":"),
-    )
-
-
-# --- The queue, a port ---------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _sqs() -> SQSClient:
-    import boto3  # deferred: only a send needs it
-
-    return boto3.client("sqs", region_name=get_settings().region)
-
-
-class WorkQueue(Protocol):
-    """Where campaign work waits; ``send`` raises unless every message was accepted."""
-
-    def send(self, bodies: Sequence[str]) -> None: ...
-
-
-class SqsWorkQueue:
-    """The campaigns queue named by settings (``CAMPAIGNS_QUEUE_URL``)."""
-
-    def send(self, bodies: Sequence[str]) -> None:
-        url = get_settings().campaigns_queue_url
-        for start in range(0, len(bodies), _SQS_BATCH):
-            chunk = bodies[start : start + _SQS_BATCH]
-            answer = _sqs().send_message_batch(
-                QueueUrl=url,
-                Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(chunk)],
-            )
-            if answer.get("Failed"):
-                raise ConnectionError(f"the campaigns queue refused {len(answer['Failed'])}")
-
-
-@dataclass
-class MemoryWorkQueue:
-    """Keeps the bodies sent, in order (service tests)."""
-
-    sent: list[str] = field(default_factory=list)
-
-    def send(self, bodies: Sequence[str]) -> None:
-        self.sent.extend(bodies)
-
-
-work_queue: Final = Adapter[WorkQueue](SqsWorkQueue)
 
 
 # --- The consumer --------------------------------------------------------------------------------

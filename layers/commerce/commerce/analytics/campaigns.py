@@ -4,7 +4,7 @@ A request needs an ``Idempotency-Key``. The campaign's id is derived from the ca
 (``domain.campaigns.campaign_id_for``) and the campaign is created by a conditional put, so a
 retried request finds the campaign it made instead of making another: the same body is answered
 as the first time, another body is 422 ``idempotency-key-reuse``. The first page of the segment
-is queued after the campaign is stored (``campaign_queue``); a retry after a failed send queues
+is queued after the campaign is stored (``campaign_work``); a retry after a failed send queues
 it again (``queued`` says whether that is still owed), and the consumer drops a page it has
 expanded already.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from commerce import clock
-from commerce.analytics import campaign_queue
+from commerce.analytics import campaign_work
 from commerce.analytics.schemas import (
     CampaignAcceptedOut,
     CampaignIn,
@@ -85,8 +85,8 @@ def create_campaign(body: CampaignIn, caller: Caller, idempotency_key: str) -> C
     if campaign.request_digest != wanted.request_digest:
         raise IdempotencyKeyReuse("This Idempotency-Key was used with a different request body")
     if not campaign.queued:
-        campaign_queue.work_queue().send(
-            [campaign_queue.expand_message(campaign.campaign_id, 0, None)]
+        campaign_work.work_queue().send(
+            [campaign_work.expand_message(campaign.campaign_id, 0, None)]
         )
         store.mark_queued(campaign.campaign_id)
         logger.info(
