@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import CancellationReason, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
@@ -22,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 from commerce.errors import TooManyRequests
 from commerce.settings import get_settings
 from commerce.store import kit
+from commerce.store.tables.connection import SharedSessionConnection
 
 _ATTEMPTS = 5
 #: The first pause's ceiling between sends that collided (each later one may double).
@@ -31,9 +31,9 @@ MAX_ITEMS = 100
 
 
 @lru_cache(maxsize=1)
-def _connection() -> Connection:
-    """One connection (and botocore client) per process: creating a client costs milliseconds."""
-    return Connection(region=get_settings().region)
+def _connection() -> SharedSessionConnection:
+    """One connection (and botocore client) per process, on the tables' shared session."""
+    return SharedSessionConnection(region=get_settings().region)
 
 
 @dataclass(frozen=True)

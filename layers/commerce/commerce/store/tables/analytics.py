@@ -19,15 +19,15 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
 from commerce.store.tables.attributes import Gsi1Index
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class AnalyticsTable(Model):
+class AnalyticsTable(TableModel):
     """Items of the Analytics table."""
 
     class Meta:

@@ -15,15 +15,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
 from commerce.store.tables.attributes import Gsi1Index, MoneyMap
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class CartsTable(Model):
+class CartsTable(TableModel):
     """Items of the Carts table: cart headers and their lines."""
 
     class Meta:

@@ -23,15 +23,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
 from commerce.store.tables.attributes import Gsi1Index, MoneyMap
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class CatalogTable(Model):
+class CatalogTable(TableModel):
     """Items of the Catalog table: products, SKU records, coupons and their use counters."""
 
     class Meta:

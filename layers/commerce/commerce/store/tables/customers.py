@@ -17,15 +17,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
 from commerce.store.tables.attributes import Gsi1Index, Gsi2Index
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class CustomersTable(Model):
+class CustomersTable(TableModel):
     """Items of the Customers table: profiles, consents, devices, points and sent-records."""
 
     class Meta:

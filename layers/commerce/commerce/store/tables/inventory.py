@@ -11,14 +11,14 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class InventoryTable(Model):
+class InventoryTable(TableModel):
     """Items of the Inventory table: stock shards, SKU meta, the ledger and adjustment marks."""
 
     class Meta:

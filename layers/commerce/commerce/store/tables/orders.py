@@ -17,15 +17,15 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
 from commerce.store.tables.attributes import Gsi1Index, MoneyMap
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class OrdersTable(Model):
+class OrdersTable(TableModel):
     """Items of the Orders table: orders, returns, perks and webhook replay guards."""
 
     class Meta:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.models import Model
 
 from commerce.settings import get_settings
+from commerce.store.tables.connection import TableModel
 
 _settings = get_settings()
 
 
-class SandboxLedgerModel(Model):
+class SandboxLedgerModel(TableModel):
     """pk = partition, sk = key, ``record`` = the sandbox's record (strings and integers)."""
 
     class Meta:
