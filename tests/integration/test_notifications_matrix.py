@@ -20,7 +20,8 @@ Per combination: the channel choice (never chose, none, each of the 7 non-empty 
 email, SMS and push), marketing consent (given, withdrawn, never expressed), and reachability
 (a phone or not, no device or two, a profile email or not). The choice and consent are test
 parameters (27 cases, each one moto); the 8 reachability combinations run inside each case,
-each with its own customer, addresses and orders: 216 customers, 864 events.
+each with its own customer, addresses and orders: 216 customers, each sent their three events.
+The ops alert, which no customer's choices touch, is sent once per case: 675 events.
 """
 
 from __future__ import annotations
@@ -273,6 +274,8 @@ def test_each_combination_sends_exactly_what_the_rules_allow(
             has_email=has_email,
         )
         for kind, body in bodies(identity, case, crossing=n).items():
+            if kind is Kind.LOW_STOCK and n > 1:
+                continue  # the ops alert owes nothing to the customer: once per case is enough
             consumer.deliver(body)
             items = consumer.new_items()
             got = Counter((item["channel"], item["to"]) for item in items)
