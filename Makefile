@@ -21,8 +21,8 @@ PYTEST_ARGS ?=
 # The functions' architecture for `make build` (the template's Architecture parameter).
 ARCHITECTURE ?= x86_64
 # Benchmarks print figures and never fail on a timing.
-BENCHES ?= tests/bench/cold_start.py tests/bench/flash_sale.py tests/bench/order_cost.py \
-	tests/bench/catalog.py tests/bench/order_stream.py tests/bench/faults.py
+BENCHES ?= tests/bench/cold_start.py tests/bench/store_connections.py tests/bench/flash_sale.py \
+	tests/bench/order_cost.py tests/bench/catalog.py tests/bench/order_stream.py tests/bench/faults.py
 
 export SAM_CLI_TELEMETRY := 0
 

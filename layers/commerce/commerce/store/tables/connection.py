@@ -2,12 +2,13 @@
 
 PynamoDB gives each model class a connection of its own, and each connection a botocore session
 of its own. A new session loads DynamoDB's service model and endpoint rules before its first
-client: about 50 ms of CPU, paid again for nearly every item shape a request touches for the
-first time in a process (the store's 52 shapes, touched once each: 4.3 s of CPU with a session
-apiece, 0.25 s sharing one). On Lambda that lands on a cold start's first request. Sharing the
-session makes each further client a few milliseconds; the connections, their schemas and their
-clients stay as PynamoDB keeps them. The session is per thread because botocore's client
-creation is not thread-safe, which is why PynamoDB keeps its sessions per thread too.
+client, paid again for nearly every item shape a request touches for the first time in a
+process; on Lambda that lands on a cold start's first request. The bench
+``tests/bench/store_connections.py`` times it: about 110 ms of CPU per shape with a session
+apiece, 6 ms sharing one, on the development machine. Sharing the session leaves each further
+client only its own set-up; the connections, their schemas and their clients stay as PynamoDB
+keeps them. The session is per thread because botocore's client creation is not thread-safe,
+which is why PynamoDB keeps its sessions per thread too.
 """
 
 from __future__ import annotations
