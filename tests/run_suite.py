@@ -50,7 +50,7 @@ NO_BYTECODE_VAR = "PYTHONDONTWRITEBYTECODE"
 
 def _pytest(paths: Sequence[str], extra: Sequence[str], workers: int = 0) -> list[str]:
     existing = [p for p in paths if (ROOT / p).is_dir()]
-    spread = ["-n", str(workers)] if workers > 1 else []
+    spread = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
     return [sys.executable, "-m", "pytest", *existing, *spread, *extra]
 
 
@@ -59,7 +59,10 @@ def _standalone_workers() -> int:
 
     Most integration tests wait on DynamoDB Local and moto rather than compute, so two workers
     finish that half in well under the time of one even beside the stack-backed half; each
-    worker starts its own emulators, so nothing is shared between them."""
+    worker starts its own emulators, so nothing is shared between them. A test file goes to
+    one worker whole (``--dist loadfile``): a module's local stack or engine is then started
+    once, not once in each worker that ran one of its tests, and the CPU that saves goes to
+    the stack-backed half, which finishes last."""
     return int(os.environ.get("TEST_WORKERS", "2") or "1")
 
 
