@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -43,9 +43,6 @@ from commerce.settings import get_settings
 from commerce.store import analytics as values_store
 from commerce.store import campaigns as store
 from commerce.store.campaigns import StoredCampaign
-
-if TYPE_CHECKING:
-    pass
 
 #: Members made recipients by one expansion message.
 EXPANSION_PAGE: Final = 100
