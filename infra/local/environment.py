@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from infra.local.functions import FunctionSpec
 from infra.local.lambda_worker import WorkerConfig
@@ -51,6 +52,30 @@ LOCAL_DEFAULTS = {
 
 # Never let a developer's real AWS identity or profile reach a handler.
 _SCRUBBED_PREFIXES = ("AWS_", "POWERTOOLS_")
+#: What stands in for an AWS identity where handler code is only imported, never calling out.
+_OFFLINE_AWS = {
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_ACCESS_KEY_ID": "offline",
+    "AWS_SECRET_ACCESS_KEY": "offline",
+}
+
+
+def scrubbed_environment(parent_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The parent's environment (this process's by default) without its AWS and Powertools
+    settings."""
+    parent = os.environ if parent_env is None else parent_env
+    return {k: v for k, v in parent.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+
+
+def offline_environment(path: Iterable[Path]) -> dict[str, str]:
+    """The environment of a fresh interpreter that imports code from ``path`` and reaches no
+    AWS: a region and dummy credentials instead of the developer's own (the cold-start bench,
+    the import checks)."""
+    env = scrubbed_environment()
+    env.update(_OFFLINE_AWS)
+    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
+    return env
 
 
 def endpoint_environment(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:
@@ -98,7 +123,7 @@ def function_environment(
 ) -> dict[str, str]:
     """The full process environment of one function's workers."""
     parent = dict(os.environ if parent_env is None else parent_env)
-    env = {k: v for k, v in parent.items() if not k.startswith(_SCRUBBED_PREFIXES)}
+    env = scrubbed_environment(parent)
     env.update(spec.environment)
     for name, value in LOCAL_DEFAULTS.items():
         if name in spec.environment and not spec.environment[name]:

@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from infra.local.environment import runtime_variables  # noqa: E402
+from infra.local.environment import offline_environment, runtime_variables  # noqa: E402
 from infra.local.functions import LAYER_TYPES, FunctionSpec, load_functions  # noqa: E402
 from infra.local.template import Resolver, load_template, resources_of_type  # noqa: E402
 
@@ -53,10 +53,6 @@ print(json.dumps({"ms": (time.perf_counter() - start) * 1000,
 """
 
 _BASE_ENV = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
     "POWERTOOLS_METRICS_NAMESPACE": "Commerce",
     "PYTHONDONTWRITEBYTECODE": "0",
 }
@@ -65,10 +61,9 @@ _BASE_ENV = {
 def _once(
     module: str, attr: str, env: dict[str, str], path: list[Path], bare: bool
 ) -> tuple[float, float]:
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
+    child_env = offline_environment(path)
     child_env.update(_BASE_ENV)
     child_env.update(env)
-    child_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, module, attr, "bare" if bare else "as-is"],
         env=child_env,

@@ -21,23 +21,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # the repo root, for infra.local
+
+from infra.local.environment import offline_environment  # noqa: E402
 
 _CHILD = """
-import importlib, json, pkgutil, sys, time
-import commerce.store, commerce.store.tables
+import json, sys, time
 from commerce.store.tables.connection import SharedSessionConnection, TableModel
 from pynamodb.connection import Connection
+from store_shapes import item_shapes
 
-for package in (commerce.store, commerce.store.tables):
-    for module in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-        importlib.import_module(module.name)
-
-def subclasses(cls):
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from subclasses(sub)
-
-shapes = {m for m in subclasses(TableModel) if m._hash_keyname is not None}
+shapes = item_shapes(TableModel)
 kind = Connection if sys.argv[1] == "apart" else SharedSessionConnection
 start = time.process_time()
 for shape in shapes:
@@ -47,13 +41,7 @@ print(json.dumps({"shapes": len(shapes), "cpu_ms": (time.process_time() - start)
 
 
 def _once(mode: str) -> tuple[int, float]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        PYTHONPATH=str(ROOT / "layers" / "commerce"),
-    )
+    env = offline_environment([ROOT / "layers" / "commerce", ROOT / "tests"])
     done = subprocess.run(
         [sys.executable, "-c", _CHILD, mode],
         env=env,

@@ -9,14 +9,13 @@ consumer loads pydantic or Powertools' REST resolver, which only the API functio
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from infra.local.environment import runtime_variables
+from infra.local.environment import offline_environment, runtime_variables
 from infra.local.functions import FunctionSpec, load_functions
 from infra.local.template import Resolver, load_template
 
@@ -41,13 +40,7 @@ def _is_api(spec: FunctionSpec) -> bool:
 
 
 def _loaded(spec: FunctionSpec) -> set[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_"))}
-    env.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="cold",
-        AWS_SECRET_ACCESS_KEY="cold",
-        PYTHONPATH=os.pathsep.join(str(p) for p in (spec.code_dir, *spec.layer_dirs)),
-    )
+    env = offline_environment([spec.code_dir, *spec.layer_dirs])
     env.update(spec.environment)
     env.update(runtime_variables(spec))
     module = spec.handler.rpartition(".")[0]

@@ -5,7 +5,7 @@ of its own. A new session loads DynamoDB's service model and endpoint rules befo
 client, paid again for nearly every item shape a request touches for the first time in a
 process; on Lambda that lands on a cold start's first request. The bench
 ``tests/bench/store_connections.py`` times it: about 110 ms of CPU per shape with a session
-apiece, 6 ms sharing one, on the development machine. Sharing the session leaves each further
+apiece, 5 ms sharing one, on the development machine. Sharing the session leaves each further
 client only its own set-up; the connections, their schemas and their clients stay as PynamoDB
 keeps them. The session is per thread because botocore's client creation is not thread-safe,
 which is why PynamoDB keeps its sessions per thread too.
