@@ -10,6 +10,8 @@ shard goes on (``stream.StreamEdge``). The decisions live in ``commerce.analytic
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -33,3 +35,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+init_done()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -173,3 +175,6 @@ def remove_coupon(
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

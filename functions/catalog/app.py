@@ -3,6 +3,8 @@ images and review moderation for staff (API.md, catalog)."""
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -343,3 +345,6 @@ def list_flash_sales(
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

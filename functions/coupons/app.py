@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -119,3 +121,6 @@ def put_shipping_zones(body: ZoneTableIn, caller: Authorized) -> ZoneTableOut:
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

@@ -4,6 +4,8 @@ privacy", "Members, support and delivery")."""
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Request, Response
@@ -286,3 +288,6 @@ def get_customer(
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

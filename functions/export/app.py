@@ -6,6 +6,8 @@ object per UTC day, for Athena through the Glue table (issue 14). An event namin
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,3 +24,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             {"date": e.day, "rows": e.rows, "key": e.key, "written": e.written} for e in written
         ]
     }
+
+
+init_done()

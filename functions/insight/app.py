@@ -5,6 +5,8 @@ Every route needs the ops role (or admin): customers and support get 403.
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -199,3 +201,6 @@ def get_campaign(campaign_id: CampaignId, caller: Authorized) -> CampaignOut:
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

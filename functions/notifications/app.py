@@ -10,6 +10,8 @@ event no retry can help is dead-lettered at once (``queue.POLICY``). The decisio
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -34,3 +36,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+init_done()

@@ -8,6 +8,8 @@ that succeeded beside it; failed records get their backoff before the response r
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import process_partial_response
@@ -32,3 +34,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+init_done()

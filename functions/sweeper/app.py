@@ -6,6 +6,8 @@ left or whose last open order has closed."""
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -40,3 +42,6 @@ def lambda_handler(event: EventBridgeEvent, context: LambdaContext) -> dict[str,
     # Erasures left unfinished: a request that failed midway, or open orders all closed now.
     privacy.resume_erasures(clock.now())
     return report.as_dict()
+
+
+init_done()

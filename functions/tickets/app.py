@@ -3,6 +3,8 @@ delivery")."""
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -122,3 +124,6 @@ def set_status(ticket_id: TicketId, body: TicketStatusIn, caller: Authorized) ->
 
 install(app)
 lambda_handler = lambda_entrypoint(app)
+
+
+init_done()

@@ -8,6 +8,8 @@ has been checked (commerce.webhooks.service).
 
 from __future__ import annotations
 
+from commerce.cold_start import init_done
+
 import base64
 import binascii
 from typing import Annotated, Any
@@ -106,3 +108,6 @@ def payment_webhook(
 install(app)
 # Senders sign raw bodies of their own media types (Alipay: a form): the signature decides.
 lambda_handler = lambda_entrypoint(app, json_only=False)
+
+
+init_done()

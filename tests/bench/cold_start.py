@@ -4,8 +4,9 @@ The child has the function's environment from the template and what the Lambda r
 (``LAMBDA_TASK_ROOT`` and the rest), with tracing on as deployed: outside Lambda the X-Ray SDK
 builds a sampling client of its own at import, which Lambda never pays.
 Each figure is timed inside the child around the import (interpreter start-up excluded), taken
-several times, and the median printed next to the floor measured the same way in the same run:
-a fresh interpreter that only does ``import boto3``, which every Python Lambda pays anyway.
+in rounds (every row once per round, so a machine that drifts moves all rows alike), and the
+median printed next to the floor measured the same way in the same rounds: a fresh interpreter
+that only does ``import boto3``, which every Python Lambda pays anyway.
 The floor and the reference rows are bare as on the runtime: without pyOpenSSL, which the layer
 ships for the Alipay SDK and botocore would otherwise load (the functions keep botocore from
 it themselves, ``commerce/__init__.py``), so no row is flattered by a cost the others skip.
@@ -29,6 +30,7 @@ import os
 import statistics
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,16 +80,50 @@ def _once(
     return float(timed["ms"]), float(timed["cpu_ms"])
 
 
-def _median(
-    module: str, attr: str, env: dict[str, str], path: list[Path], repeat: int, bare: bool = False
-) -> tuple[float, float]:
-    """Median wall and CPU milliseconds. On an idle machine the two agree (the files are
-    cached, so an import is all CPU); on a shared one the CPU figure leaves out the time spent
-    waiting for a core, so its ratio is the steadier one."""
+@dataclass(frozen=True)
+class _Subject:
+    """One row of the table: a module a fresh interpreter imports, and how."""
+
+    label: str
+    module: str
+    attr: str
+    env: dict[str, str]
+    path: list[Path]
+    bare: bool = False
+
+    def once(self) -> tuple[float, float]:
+        return _once(self.module, self.attr, self.env, self.path, self.bare)
+
+
+def _medians(subjects: list[_Subject], repeat: int) -> dict[str, tuple[float, float] | str]:
+    """Median wall and CPU milliseconds of each subject, or why it failed.
+
+    The runs go in rounds, every subject once per round, so a machine that gets busier or
+    quieter during the run moves the floor and the functions alike and the ratios stay fair.
+    On an idle machine the two figures agree (the files are cached, so an import is all CPU);
+    on a shared one the CPU figure leaves out the time spent waiting for a core, so its ratio
+    is the steadier one.
+    """
+    runs: dict[str, list[tuple[float, float]]] = {}
+    failed: dict[str, str] = {}
     # The first run warms the bytecode cache and the OS file cache; Lambda ships both warm.
-    _once(module, attr, env, path, bare)
-    runs = [_once(module, attr, env, path, bare) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    for subject in subjects:
+        try:
+            subject.once()
+            runs[subject.label] = []
+        except RuntimeError as error:
+            failed[subject.label] = str(error)
+    for _ in range(repeat):
+        for subject in subjects:
+            if subject.label in runs:
+                runs[subject.label].append(subject.once())
+    medians: dict[str, tuple[float, float] | str] = dict(failed)
+    for label, timed in runs.items():
+        medians[label] = (
+            statistics.median(r[0] for r in timed),
+            statistics.median(r[1] for r in timed),
+        )
+    return medians
 
 
 _FLOORS = Path(__file__).with_name("cold_floors")
@@ -134,38 +170,40 @@ def main() -> int:
     template = load_template(ROOT / "template.yaml")
     built_layers = _built_layers(template, build) if build is not None else []
 
-    floor, floor_cpu = _median("boto3", "", read_only, built_layers, args.repeat, bare=True)
-    rows: list[tuple[str, str]] = [
-        ("floor: import boto3", f"{floor:8.1f}  {1:8.2f}  {floor_cpu:8.1f}  {1:8.2f}")
+    floor_label = "floor: import boto3"
+    subjects = [_Subject(floor_label, "boto3", "", read_only, built_layers, bare=True)]
+    subjects += [
+        _Subject(label, module, "", {**_REFERENCE_ENV, **read_only}, [_FLOORS, *built_layers], True)
+        for module, label in _REFERENCES
     ]
-    for module, label in _REFERENCES:
-        ms, cpu = _median(
-            module,
-            "",
-            {**_REFERENCE_ENV, **read_only},
-            [_FLOORS, *built_layers],
-            args.repeat,
-            bare=True,
-        )
-        rows.append((label, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}"))
     for spec in load_functions(template, Resolver(template), ROOT):
         module, _, attr = spec.handler.rpartition(".")
-        try:
-            env = {**spec.environment, **runtime_variables(spec), **read_only}
-            ms, cpu = _median(module, attr, env, _paths(spec, build, built_layers), args.repeat)
-        except RuntimeError as error:
-            rows.append((spec.logical_id, f"   error  {error}"))
+        env = {**spec.environment, **runtime_variables(spec), **read_only}
+        subjects.append(
+            _Subject(spec.logical_id, module, attr, env, _paths(spec, build, built_layers))
+        )
+    medians = _medians(subjects, args.repeat)
+    floor_figures = medians[floor_label]
+    if isinstance(floor_figures, str):
+        raise SystemExit(f"the floor failed: {floor_figures}")
+    floor, floor_cpu = floor_figures
+    rows: list[tuple[str, str]] = []
+    for subject in subjects:
+        figures = medians[subject.label]
+        if isinstance(figures, str):
+            rows.append((subject.label, f"   error  {figures}"))
             continue
+        ms, cpu = figures
         rows.append(
-            (spec.logical_id, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}")
+            (subject.label, f"{ms:8.1f}  {ms / floor:8.2f}  {cpu:8.1f}  {cpu / floor_cpu:8.2f}")
         )
 
     width = max(len(name) for name, _ in rows)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     source = f"built, read-only: {build}" if build is not None else "source tree"
     print(
-        f"cold start: median of {args.repeat} fresh interpreters, import + init inside the child"
-        f" ({source}; load average {load:.1f})"
+        f"cold start: median of {args.repeat} rounds of fresh interpreters, import + init inside"
+        f" the child ({source}; load average {load:.1f})"
     )
     print(
         f"{'function'.ljust(width)}  {'wall ms':>8}  {'x floor':>8}  {'cpu ms':>8}  {'x floor':>8}"
