@@ -17,9 +17,12 @@ With ``--built`` the same figures come from what ``sam deploy`` ships (``.aws-sa
 after ``make build``): each function's built code and the built layer, imported read-only as
 Lambda does (no bytecode written), the floor being the layer's own boto3, which shadows the
 runtime's. Run it on a plain ``sam build`` to see what the missing bytecode costs.
+With ``--instructions`` each row is instead the count of instructions its import and init run
+under valgrind's callgrind, once: a figure this machine's drift does not move (minutes to take).
 Prints figures; never fails on a timing.
 
     .venv/bin/python tests/bench/cold_start.py [--repeat 7] [--built [.aws-sam/build]]
+    .venv/bin/python tests/bench/cold_start.py --instructions   # valgrind: same count every run
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,22 +66,39 @@ _BASE_ENV = {
 }
 
 
-def _once(
-    module: str, attr: str, env: dict[str, str], path: list[Path], bare: bool
-) -> tuple[float, float]:
+#: Counts every instruction the child runs (its output file is not needed: the total is on stderr).
+_CALLGRIND = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def _run_child(
+    module: str,
+    attr: str,
+    env: dict[str, str],
+    path: list[Path],
+    bare: bool,
+    under: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
     child_env = offline_environment(path)
     child_env.update(_BASE_ENV)
     child_env.update(env)
     done = subprocess.run(
-        [sys.executable, "-c", _CHILD, module, attr, "bare" if bare else "as-is"],
+        [*under, sys.executable, "-c", _CHILD, module, attr, "bare" if bare else "as-is"],
         env=child_env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=120 if not under else 1200,
         check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
+    return done
+
+
+def _once(
+    module: str, attr: str, env: dict[str, str], path: list[Path], bare: bool
+) -> tuple[float, float]:
+    done = _run_child(module, attr, env, path, bare)
     timed = json.loads(done.stdout.strip().splitlines()[-1])
     return float(timed["ms"]), float(timed["cpu_ms"])
 
@@ -93,6 +116,14 @@ class _Subject:
 
     def once(self) -> tuple[float, float]:
         return _once(self.module, self.attr, self.env, self.path, self.bare)
+
+    def instructions(self) -> int:
+        """Instructions the whole child runs under callgrind: the same on any machine state."""
+        done = _run_child(self.module, self.attr, self.env, self.path, self.bare, _CALLGRIND)
+        found = _COLLECTED.search(done.stderr)
+        if found is None:
+            raise RuntimeError("callgrind printed no instruction count")
+        return int(found.group(1))
 
 
 def _medians(subjects: list[_Subject], repeat: int) -> dict[str, tuple[float, float] | str]:
@@ -124,6 +155,31 @@ def _medians(subjects: list[_Subject], repeat: int) -> dict[str, tuple[float, fl
             statistics.median(r[1] for r in timed),
         )
     return medians
+
+
+def _instructions(subjects: list[_Subject]) -> dict[str, int | str]:
+    """Instructions each subject's import and init runs (millions), or why it failed: the
+    child's total under callgrind less that of the same child importing nothing. A count does
+    not move with the machine's load, so it compares across runs and days; it leaves out
+    what time adds (memory stalls), so the timed table stays the measure of record."""
+    nothing = _Subject("nothing", "sys", "", subjects[0].env, subjects[0].path, bare=True)
+
+    def count(subject: _Subject) -> int | str:
+        try:
+            subject.once()  # bytecode and file cache warm, as for the timed figures
+            return subject.instructions()
+        except RuntimeError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        counted = dict(zip([s.label for s in subjects], pool.map(count, subjects), strict=True))
+    base = count(nothing)
+    if isinstance(base, str):
+        raise SystemExit(f"the interpreter alone failed under callgrind: {base}")
+    return {
+        label: figure if isinstance(figure, str) else figure - base
+        for label, figure in counted.items()
+    }
 
 
 _FLOORS = Path(__file__).with_name("cold_floors")
@@ -161,7 +217,14 @@ def main() -> int:
         default=None,
         help="time the built artifacts (default .aws-sam/build) instead of the source tree",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions under valgrind's callgrind instead of timing (minutes)",
+    )
     args = parser.parse_args()
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions needs valgrind (Debian: apt-get install valgrind)")
     build: Path | None = args.built
     if build is not None and not (build / "template.yaml").is_file():
         parser.error(f"{build} holds no build: run make build first")
@@ -182,6 +245,8 @@ def main() -> int:
         subjects.append(
             _Subject(spec.logical_id, module, attr, env, _paths(spec, build, built_layers))
         )
+    if args.instructions:
+        return _print_instructions(subjects, floor_label, build)
     medians = _medians(subjects, args.repeat)
     floor_figures = medians[floor_label]
     if isinstance(floor_figures, str):
@@ -210,6 +275,24 @@ def main() -> int:
     )
     for name, figures in rows:
         print(f"{name.ljust(width)}  {figures}")
+    return 0
+
+
+def _print_instructions(subjects: list[_Subject], floor_label: str, build: Path | None) -> int:
+    counts = _instructions(subjects)
+    floor = counts[floor_label]
+    if isinstance(floor, str):
+        raise SystemExit(f"the floor failed: {floor}")
+    width = max(len(subject.label) for subject in subjects)
+    source = f"built, read-only: {build}" if build is not None else "source tree"
+    print(f"cold start: instructions of import + init under callgrind ({source})")
+    print(f"{'function'.ljust(width)}  {'M instr':>8}  {'x floor':>8}")
+    for subject in subjects:
+        figure = counts[subject.label]
+        if isinstance(figure, str):
+            print(f"{subject.label.ljust(width)}     error  {figure}")
+        else:
+            print(f"{subject.label.ljust(width)}  {figure / 1e6:8.0f}  {figure / floor:8.2f}")
     return 0
 
 
