@@ -82,4 +82,3 @@ def _nothing_seen_before() -> None:
     inventory = sys.modules.get("commerce.store.inventory")
     if inventory is not None:
         inventory.forget_seen()
-

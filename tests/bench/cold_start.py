@@ -95,14 +95,6 @@ def _run_child(
     return done
 
 
-def _once(
-    module: str, attr: str, env: dict[str, str], path: list[Path], bare: bool
-) -> tuple[float, float]:
-    done = _run_child(module, attr, env, path, bare)
-    timed = json.loads(done.stdout.strip().splitlines()[-1])
-    return float(timed["ms"]), float(timed["cpu_ms"])
-
-
 @dataclass(frozen=True)
 class _Subject:
     """One row of the table: a module a fresh interpreter imports, and how."""
@@ -115,7 +107,10 @@ class _Subject:
     bare: bool = False
 
     def once(self) -> tuple[float, float]:
-        return _once(self.module, self.attr, self.env, self.path, self.bare)
+        """Wall and CPU milliseconds of one fresh interpreter's import and init."""
+        done = _run_child(self.module, self.attr, self.env, self.path, self.bare)
+        timed = json.loads(done.stdout.strip().splitlines()[-1])
+        return float(timed["ms"]), float(timed["cpu_ms"])
 
     def instructions(self) -> int:
         """Instructions the whole child runs under callgrind: the same on any machine state."""
