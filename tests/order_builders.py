@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 
 from commerce.clock import iso_us
-from commerce.domain.cart import hash_guest_token
+from commerce.domain.guest_tokens import hash_guest_token
 from commerce.domain.money import Money
 from commerce.domain.orders import OrderLine, new_order
 from commerce.domain.pricing import Totals

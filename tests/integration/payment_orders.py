@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, NamedTuple
 
-from commerce.store import holds, keys
+from commerce.store import keys, stock_moves
 from commerce.store.orders import StoredOrder, put_new_order, stock_label
 from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import LabelledTransaction
@@ -51,7 +51,7 @@ def place_order(
     tx = LabelledTransaction()
     put_new_order(tx, stored, updated_at=stored.created_at)
     for sku, qty in sorted(lines.items()):
-        holds.take(tx, sku, 0, qty, label=stock_label(sku, 0))
+        stock_moves.take(tx, sku, 0, qty, label=stock_label(sku, 0))
     failures = tx.commit()
     assert not failures, failures
     return stored

@@ -25,7 +25,7 @@ from commerce.domain.orders import OrderStatus, PaymentMethod, PaymentStatus, Re
 from commerce.orders import timeouts
 from commerce.payments import credentials, factory
 from commerce.settings import get_settings
-from commerce.store import holds
+from commerce.store import stock_moves
 from commerce.store.orders import StoredOrder, load_order, put_new_order, stock_label
 from commerce.store.transactions import LabelledTransaction
 from order_builders import pending_order
@@ -81,7 +81,7 @@ def _place(method: PaymentMethod, units: int = 2) -> StoredOrder:
     stored = replace(stored, order=replace(order, payment=replace(order.payment, method=method)))
     tx = LabelledTransaction()
     put_new_order(tx, stored, updated_at=stored.created_at)
-    holds.take(tx, "HOOK-P", 0, units, label=stock_label("HOOK-P", 0))
+    stock_moves.take(tx, "HOOK-P", 0, units, label=stock_label("HOOK-P", 0))
     assert not tx.commit()
     return stored
 

@@ -11,7 +11,7 @@ from commerce.domain.addresses import (
     merged_address,
     next_default,
 )
-from commerce.domain.cart import ShippingAddress
+from commerce.domain.shipping_address import ShippingAddress
 
 pytestmark = pytest.mark.unit
 

@@ -12,7 +12,7 @@ from unittest.mock import patch
 
 import pytest
 from commerce import clock
-from commerce.domain.cart import hash_guest_token
+from commerce.domain.guest_tokens import hash_guest_token
 from commerce.domain.orders import OrderStatus
 from commerce.errors import Conflict, Forbidden, NotFound
 from commerce.http.auth import Caller

@@ -3,7 +3,8 @@ interpreter with the template's environment and the Lambda runtime's variables.
 
 A cold start pays for every module imported, so these hold the cuts made for it: no function
 loads pyOpenSSL through botocore (``commerce/__init__.py``), no queue, stream or schedule
-consumer loads pydantic or Powertools' REST resolver, which only the API functions use, and
+consumer loads pydantic or Powertools' REST resolver, which only the API functions use, the
+functions that only read orders load no cart, hold or catalog store, and
 every function loads its modules with the garbage collector held (``commerce/cold_start.py``):
 held from before the first library, running again once the handler is loaded, with what the
 load made frozen out of its way.
@@ -31,6 +32,25 @@ FUNCTIONS = load_functions(TEMPLATE, Resolver(TEMPLATE), ROOT)
 HTTP_ONLY = ("pydantic", "aws_lambda_powertools.event_handler", "commerce.http.api")
 #: Modules no function needs at cold start.
 NEVER = ("OpenSSL", "cryptography.x509")
+#: The cart rules, the store of carts, holds and the catalog, and the functions that never touch
+#: them: they read orders (whose guest tokens and addresses are modules of their own, and whose
+#: stock moves are ``store.stock_moves``), so they load none of it.
+CART_AND_CATALOG = (
+    "commerce.domain.cart",
+    "commerce.store.carts",
+    "commerce.store.holds",
+    "commerce.store.inventory",
+    "commerce.store.products",
+)
+NO_CART_OR_CATALOG = (
+    "AnalyticsFunction",
+    "CampaignsFunction",
+    "ExportFunction",
+    "InsightFunction",
+    "NotificationsFunction",
+    "TicketsFunction",
+    "WebhooksFunction",
+)
 
 #: Libraries whose loading the collector must not slow: the first of them to load comes after
 #: ``commerce.cold_start``.
@@ -104,6 +124,8 @@ def test_a_cold_start_loads_only_what_the_function_uses(
         assert set(HTTP_ONLY) <= loaded
     else:
         assert not loaded & set(HTTP_ONLY)
+    if spec.logical_id in NO_CART_OR_CATALOG:
+        assert not loaded & set(CART_AND_CATALOG)
 
 
 def test_a_function_loads_its_libraries_with_the_collector_held_and_frozen_out_after(
@@ -140,3 +162,4 @@ def test_the_collector_is_held_until_the_first_init_done_then_left_as_found(befo
 def test_the_api_functions_and_the_consumers_are_both_checked() -> None:
     kinds = {_is_api(spec) for spec in FUNCTIONS}
     assert kinds == {True, False}
+    assert set(NO_CART_OR_CATALOG) <= {spec.logical_id for spec in FUNCTIONS}

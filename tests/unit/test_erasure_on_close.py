@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.orders import OrderEvent, OrderStatus, advance
 from commerce.domain.privacy import ERASED_EMAIL, ERASED_OWNER, ERASED_PHONE, ERASED_TEXT
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
 from commerce.http.auth import Caller
 from commerce.http.gate import admit

@@ -6,7 +6,7 @@ import itertools
 from dataclasses import replace
 
 import pytest
-from commerce.domain.cart import hash_guest_token
+from commerce.domain.guest_tokens import hash_guest_token
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     QUALITY_RETURN_WINDOW_SECONDS,

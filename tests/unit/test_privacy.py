@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from commerce.clock import iso
-from commerce.domain.cart import ShippingAddress, address_errors
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     TRANSITIONS,
@@ -40,6 +39,7 @@ from commerce.domain.privacy import (
     personal_fields,
     personal_values,
 )
+from commerce.domain.shipping_address import ShippingAddress, address_errors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

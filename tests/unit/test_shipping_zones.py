@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.pricing import DEFAULT_SHIPPING, PriceLine, ShippingRule, price
 from commerce.domain.shipping import (
@@ -16,6 +15,7 @@ from commerce.domain.shipping import (
     parse_zone_table,
     place_key,
 )
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.errors import FieldError
 from hypothesis import given
 from hypothesis import strategies as st

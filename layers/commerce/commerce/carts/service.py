@@ -23,19 +23,13 @@ from commerce.clock import now_iso
 from commerce.coupons import applying
 from commerce.customers.addresses import owned_address
 from commerce.domain.access import Reach
-from commerce.domain.cart import (
-    CartError,
-    ClaimOutcome,
-    TooManyLines,
-    cart_access,
-    claim,
-    issue_guest_token,
-    parse_shipping_address,
-)
+from commerce.domain.cart import CartError, ClaimOutcome, TooManyLines, cart_access, claim
 from commerce.domain.coupons import normalise_code
 from commerce.domain.flash_sales import FlashSale
+from commerce.domain.guest_tokens import issue_guest_token
 from commerce.domain.pricing import price
 from commerce.domain.product import is_valid_sku
+from commerce.domain.shipping_address import parse_shipping_address
 from commerce.errors import (
     CommerceError,
     Conflict,

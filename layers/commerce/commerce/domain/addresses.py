@@ -1,9 +1,9 @@
 """The address book: the addresses a customer keeps to ship to, and which one is the default.
 
-An entry is a shipping address as carts take it (``cart.parse_shipping_address``) with an
-optional ``label`` ("Home", "公司"). A book holds at most ``MAX_ADDRESSES``; a 21st is a 409 and
-nothing changes. Exactly one entry is the default while the book has any: the first address
-added becomes it, ``default: true`` on another moves it there, and when the default is
+An entry is a shipping address as carts take it (``shipping_address.parse_shipping_address``)
+with an optional ``label`` ("Home", "公司"). A book holds at most ``MAX_ADDRESSES``; a 21st is a
+409 and nothing changes. Exactly one entry is the default while the book has any: the first
+address added becomes it, ``default: true`` on another moves it there, and when the default is
 deleted the most recently added of the others takes its place. docs/customers.md, "Addresses".
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from commerce.domain.cart import ShippingAddress, parse_shipping_address
+from commerce.domain.shipping_address import ShippingAddress, parse_shipping_address
 from commerce.errors import Conflict, FieldError
 
 MAX_ADDRESSES: Final = 20

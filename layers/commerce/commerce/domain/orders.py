@@ -18,9 +18,10 @@ from enum import StrEnum
 from typing import Final
 
 from commerce.clock import iso
-from commerce.domain.cart import ShippingAddress, guest_token_matches
+from commerce.domain.guest_tokens import guest_token_matches
 from commerce.domain.money import Money
 from commerce.domain.pricing import PriceLine, Totals
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.errors import Conflict
 
 #: The no-reason return window of the seeds: 7 days from delivery.

@@ -22,10 +22,10 @@ from enum import Enum, StrEnum
 from typing import Any, Final
 
 from commerce.clock import iso
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import Order, OrderStatus
 from commerce.domain.points import LedgerEntry, balance
+from commerce.domain.shipping_address import ShippingAddress
 
 
 class RecordKind(StrEnum):

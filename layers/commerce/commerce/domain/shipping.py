@@ -20,9 +20,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from commerce.domain.cart import COUNTRIES, ShippingAddress
 from commerce.domain.money import DEFAULT_CURRENCY, Money
 from commerce.domain.pricing import DEFAULT_SHIPPING, ShippingRule
+from commerce.domain.shipping_address import COUNTRIES, ShippingAddress
 from commerce.errors import FieldError
 
 DEFAULT_ZONE_ID: Final = "default"

@@ -13,9 +13,9 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, StrictStr
 
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.pricing import Totals
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.http.model import Schema
 
 

@@ -12,7 +12,7 @@ A checkout whose function died after its transaction and before Powertools store
 (the client got a 502) leaves an in-progress record that expires with the invocation; the
 retry then runs again and finds the cart checked out. The order id is derived from the
 idempotency scope and the cart (``placed_order_id``), and a guest's order token from the cart
-token (``domain.cart.order_token_for``), so the retry recognises the order as its own and
+token (``domain.guest_tokens.order_token_for``), so the retry recognises the order as its own and
 answers the same 202 (finishing the hand-off to payments if the first attempt did not),
 where another key on that cart gets 409.
 
@@ -61,8 +61,9 @@ from commerce import clock
 from commerce.clock import now_iso
 from commerce.coupons.consumption import CheckoutPerks
 from commerce.domain.access import Reach
-from commerce.domain.cart import GuestToken, cart_access, hash_guest_token, order_token_for
+from commerce.domain.cart import cart_access
 from commerce.domain.flash_sales import CountMove, count_moves
+from commerce.domain.guest_tokens import GuestToken, hash_guest_token, order_token_for
 from commerce.domain.locale import negotiate
 from commerce.domain.orders import (
     ACTION_METHODS,

@@ -25,7 +25,7 @@ from commerce.domain.pricing import price
 from commerce.errors import Conflict, PurchaseLimit
 from commerce.ports import Adapter
 from commerce.shipping.zones import rule_for
-from commerce.store import carts, flash_sales, holds, inventory
+from commerce.store import carts, flash_sales, holds, inventory, stock_moves
 from commerce.store import orders as store
 from commerce.store.carts import StoredCart
 from commerce.store.kit import CONDITION_FAILED
@@ -108,9 +108,9 @@ class DynamoCheckoutBook:
             for shard, delta in sorted(deltas.items()):
                 label = store.stock_label(sku, shard)
                 if delta > 0:
-                    holds.take(tx, sku, shard, delta, label=label)
+                    stock_moves.take(tx, sku, shard, delta, label=label)
                 elif delta < 0:
-                    holds.release(tx, sku, shard, -delta, label=label)
+                    stock_moves.release(tx, sku, shard, -delta, label=label)
         for sku, moves in placement.counts.items():
             flash_sales.apply_count_moves(tx, moves, sku)
         store.put_new_order(tx, placement.order, updated_at=placement.at)

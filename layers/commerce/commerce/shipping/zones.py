@@ -13,9 +13,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from commerce.clock import now_iso
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.pricing import ShippingRule
 from commerce.domain.shipping import ZoneTable, parse_zone_table
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.errors import Conflict, ValidationFailed
 from commerce.http.auth import Caller
 from commerce.observability import logger, metrics

@@ -19,7 +19,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce.domain.addresses import SavedAddress
-from commerce.domain.cart import ShippingAddress
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.store import keys
 from commerce.store.kit import CONDITION_FAILED
 from commerce.store.tables.customers import AddressBookModel, AddressModel

@@ -22,10 +22,11 @@ from typing import Any, Final
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from commerce.domain.cart import Cart, CartLine, ShippingAddress
+from commerce.domain.cart import Cart, CartLine
 from commerce.domain.flash_sales import Counted, FlashSale
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.store import batch_reads, keys, kit, products
 from commerce.store.products import SkuOffer
 from commerce.store.tables.carts import CartLineModel, CartModel

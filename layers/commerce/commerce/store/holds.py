@@ -16,8 +16,8 @@ live line's units over to the order (``hand_over_line``) on the same kind of con
 is never left to TTL deletion: neither emulator deletes expired items and DynamoDB may take
 hours to.
 
-The shard update expressions live here and only here (:func:`take`, :func:`release`,
-:func:`deduct`, :func:`restock`).
+A hold's shard updates are ``stock_moves.take`` and ``stock_moves.release``, the only place
+their expressions are written.
 """
 
 from __future__ import annotations
@@ -33,100 +33,24 @@ from pynamodb.expressions.update import Action
 from commerce.domain.flash_sales import Counted, CountMove
 from commerce.domain.money import Money
 from commerce.domain.reservations import Hold, Plan
-from commerce.store import carts, flash_sales, keys
+from commerce.store import carts, flash_sales, keys, stock_moves
 from commerce.store.carts import StoredCart, StoredLine
 from commerce.store.kit import CONDITION_FAILED, THROTTLED
 from commerce.store.tables.attributes import MoneyMap
 from commerce.store.tables.carts import CartLineModel
-from commerce.store.tables.inventory import StockShardModel
 from commerce.store.transactions import Failure, LabelledTransaction
 
 _LINE = "line"
-_SHARD = "shard:"
-
-
-# --- The two shard updates: the only place their expressions are written --------------------
-
-
-def _shard_row(sku: str, shard: int) -> StockShardModel:
-    return StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
-
-
-def take(
-    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
-) -> None:
-    """Hold ``units`` of a shard: reserved += d, available -= d, if available >= d.
-
-    ``label`` names the item in ``tx`` (default ``shard:{n}``; give one per SKU when a
-    transaction touches several SKUs, so a failure says which).
-    """
-    tx.update(
-        label or f"{_SHARD}{shard}",
-        _shard_row(sku, shard),
-        [
-            StockShardModel.reserved.set(StockShardModel.reserved + units),
-            StockShardModel.available.set(StockShardModel.available - units),
-        ],
-        StockShardModel.available >= units,
-    )
-
-
-def release(
-    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
-) -> None:
-    """Release ``units`` held on a shard: reserved -= d, available += d, if reserved >= d."""
-    tx.update(
-        label or f"{_SHARD}{shard}",
-        _shard_row(sku, shard),
-        [
-            StockShardModel.reserved.set(StockShardModel.reserved - units),
-            StockShardModel.available.set(StockShardModel.available + units),
-        ],
-        StockShardModel.reserved >= units,
-    )
-
-
-def deduct(
-    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
-) -> None:
-    """Held units leave stock (an order was paid): on_hand -= d, reserved -= d, if reserved >= d.
-
-    ``available`` (on_hand - reserved) is unchanged: the units were already unavailable.
-    """
-    tx.update(
-        label or f"{_SHARD}{shard}",
-        _shard_row(sku, shard),
-        [
-            StockShardModel.on_hand.set(StockShardModel.on_hand - units),
-            StockShardModel.reserved.set(StockShardModel.reserved - units),
-        ],
-        StockShardModel.reserved >= units,
-    )
-
-
-def restock(
-    tx: LabelledTransaction, sku: str, shard: int, units: int, *, label: str | None = None
-) -> None:
-    """Committed units come back to stock (a paid order cancelled, a return received):
-    on_hand += d, available += d, on a shard that exists."""
-    tx.update(
-        label or f"{_SHARD}{shard}",
-        _shard_row(sku, shard),
-        [
-            StockShardModel.on_hand.set(StockShardModel.on_hand + units),
-            StockShardModel.available.set(StockShardModel.available + units),
-        ],
-        StockShardModel.pk.exists(),
-    )
+_SHARD = stock_moves.SHARD_LABEL
 
 
 def apply_plan(tx: LabelledTransaction, sku: str, plan: Plan) -> None:
     """Add a plan's shard updates to ``tx`` (positive deltas take, negative give back)."""
     for shard, delta in enumerate(plan.deltas):
         if delta > 0:
-            take(tx, sku, shard, delta)
+            stock_moves.take(tx, sku, shard, delta)
         elif delta < 0:
-            release(tx, sku, shard, -delta)
+            stock_moves.release(tx, sku, shard, -delta)
 
 
 # --- Changing a line and its hold ----------------------------------------------------------------
@@ -383,7 +307,7 @@ def _release(hold: ExpiredHold, condition: Condition, at: str, *, give_count: bo
     tx.update(_LINE, row, _no_longer_holding(at, uncounted=True), condition)
     for shard, units in sorted(line.takes.items()):
         if units:
-            release(tx, line.sku, shard, units)
+            stock_moves.release(tx, line.sku, shard, units)
     counted = line.counted
     if give_count and counted is not None:
         move = CountMove(counted.sale_id, counted.customer, -counted.units)

@@ -35,7 +35,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from commerce import clock
-from commerce.domain.cart import ShippingAddress
 from commerce.domain.money import Money
 from commerce.domain.orders import (
     Advance,
@@ -58,8 +57,9 @@ from commerce.domain.privacy import (
     is_anonymised,
 )
 from commerce.domain.returns import Return, ReturnLine
+from commerce.domain.shipping_address import ShippingAddress
 from commerce.domain.tracking import TrackingEvent, TrackingStatus
-from commerce.store import holds, keys, kit
+from commerce.store import keys, kit, stock_moves
 from commerce.store.tables.attributes import MoneyMap
 from commerce.store.tables.attributes import plain as _plain
 from commerce.store.tables.orders import OrderEmailModel, OrderModel, ReturnModel
@@ -596,21 +596,21 @@ def deduct_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
     """Add to ``tx``: the reserved units leave stock on each shard (on_hand -= u, reserved -= u,
     CONDITION reserved >= u). The PAID write's companion. Labels: :func:`stock_label`."""
     for sku, shard, units in _each_unit(reservation):
-        holds.deduct(tx, sku, shard, units, label=stock_label(sku, shard))
+        stock_moves.deduct(tx, sku, shard, units, label=stock_label(sku, shard))
 
 
 def release_stock(tx: LabelledTransaction, reservation: Reservation) -> None:
     """Add to ``tx``: the reserved units are given back on each shard (reserved -= u,
     available += u, CONDITION reserved >= u). For PAYMENT_FAILED and a pending cancel."""
     for sku, shard, units in _each_unit(reservation):
-        holds.release(tx, sku, shard, units, label=stock_label(sku, shard))
+        stock_moves.release(tx, sku, shard, units, label=stock_label(sku, shard))
 
 
 def restock(tx: LabelledTransaction, units: Reservation) -> None:
     """Add to ``tx``: committed units return to ``on_hand`` on each shard (a paid order
     cancelled, or a return received)."""
     for sku, shard, count in _each_unit(units):
-        holds.restock(tx, sku, shard, count, label=stock_label(sku, shard))
+        stock_moves.restock(tx, sku, shard, count, label=stock_label(sku, shard))
 
 
 def spread_over(
