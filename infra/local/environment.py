@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from infra.local.functions import FunctionSpec
 from infra.local.lambda_worker import WorkerConfig
@@ -76,6 +79,38 @@ def offline_environment(path: Iterable[Path]) -> dict[str, str]:
     env.update(_OFFLINE_AWS)
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in path)
     return env
+
+
+def run_offline(
+    code: str,
+    *args: str,
+    path: Iterable[Path],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120,
+    wrapper: Sequence[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` with ``args`` in a fresh interpreter (``python -c``) that imports from
+    ``path`` in the offline environment, plus ``env``; under ``wrapper`` (valgrind, say) if
+    given. A child that fails raises RuntimeError with its last line of error output."""
+    child_env = offline_environment(path)
+    child_env.update(env or {})
+    done = subprocess.run(
+        [*wrapper, sys.executable, "-c", code, *args],
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise RuntimeError(lines[-1] if lines else f"the child exited with {done.returncode}")
+    return done
+
+
+def last_json(done: subprocess.CompletedProcess[str]) -> Any:
+    """What a child printed as JSON on its last line of output: how the children report."""
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def endpoint_environment(dynamodb_endpoint: str, moto_endpoint: str) -> dict[str, str]:

@@ -28,7 +28,6 @@ Prints figures; never fails on a timing.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
@@ -43,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from infra.local.environment import offline_environment, runtime_variables  # noqa: E402
+from infra.local.environment import last_json, run_offline, runtime_variables  # noqa: E402
 from infra.local.functions import LAYER_TYPES, FunctionSpec, load_functions  # noqa: E402
 from infra.local.template import Resolver, load_template, resources_of_type  # noqa: E402
 
@@ -77,22 +76,18 @@ def _run_child(
     env: dict[str, str],
     path: list[Path],
     bare: bool,
-    under: tuple[str, ...] = (),
+    wrapper: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
-    child_env = offline_environment(path)
-    child_env.update(_BASE_ENV)
-    child_env.update(env)
-    done = subprocess.run(
-        [*under, sys.executable, "-c", _CHILD, module, attr, "bare" if bare else "as-is"],
-        env=child_env,
-        capture_output=True,
-        text=True,
-        timeout=120 if not under else 1200,
-        check=False,
+    return run_offline(
+        _CHILD,
+        module,
+        attr,
+        "bare" if bare else "as-is",
+        path=path,
+        env={**_BASE_ENV, **env},
+        timeout=1200 if wrapper else 120,
+        wrapper=wrapper,
     )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
-    return done
 
 
 @dataclass(frozen=True)
@@ -108,8 +103,7 @@ class _Subject:
 
     def once(self) -> tuple[float, float]:
         """Wall and CPU milliseconds of one fresh interpreter's import and init."""
-        done = _run_child(self.module, self.attr, self.env, self.path, self.bare)
-        timed = json.loads(done.stdout.strip().splitlines()[-1])
+        timed = last_json(_run_child(self.module, self.attr, self.env, self.path, self.bare))
         return float(timed["ms"]), float(timed["cpu_ms"])
 
     def instructions(self) -> int:

@@ -13,17 +13,15 @@ Milliseconds of CPU, median of ``--repeat`` interpreters; nothing touches the ne
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the repo root, for infra.local
 
-from infra.local.environment import offline_environment  # noqa: E402
+from infra.local.environment import last_json, run_offline  # noqa: E402
 
 _CHILD = """
 import json, sys, time
@@ -41,16 +39,10 @@ print(json.dumps({"shapes": len(shapes), "cpu_ms": (time.process_time() - start)
 
 
 def _once(mode: str) -> tuple[int, float]:
-    env = offline_environment([ROOT / "layers" / "commerce", ROOT / "tests"])
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, mode],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+    done = run_offline(
+        _CHILD, mode, path=[ROOT / "layers" / "commerce", ROOT / "tests"], timeout=300
     )
-    timed = json.loads(done.stdout.strip().splitlines()[-1])
+    timed = last_json(done)
     return int(timed["shapes"]), float(timed["cpu_ms"])
 
 

@@ -7,12 +7,13 @@ point at DynamoDB Local from the start. The child prints its result as JSON on i
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from infra.local.environment import last_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,5 +45,5 @@ def run_child(
         check=False,
     )
     assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-6000:])
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = last_json(done)
     return result

@@ -12,15 +12,12 @@ load made frozen out of its way.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.local.environment import offline_environment, runtime_variables
+from infra.local.environment import last_json, run_offline, runtime_variables
 from infra.local.functions import FunctionSpec, load_functions
 from infra.local.template import Resolver, load_template
 
@@ -91,19 +88,13 @@ def _is_api(spec: FunctionSpec) -> bool:
 
 def _cold_start(spec: FunctionSpec) -> dict[str, Any]:
     """What importing the handler left: the modules in load order and the collector's state."""
-    env = offline_environment([spec.code_dir, *spec.layer_dirs])
-    env.update(spec.environment)
-    env.update(runtime_variables(spec))
-    module = spec.handler.rpartition(".")[0]
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, module],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    done = run_offline(
+        _CHILD,
+        spec.handler.rpartition(".")[0],
+        path=[spec.code_dir, *spec.layer_dirs],
+        env={**spec.environment, **runtime_variables(spec)},
     )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = last_json(done)
     return result
 
 
@@ -143,16 +134,9 @@ def test_a_function_loads_its_libraries_with_the_collector_held_and_frozen_out_a
 
 @pytest.mark.parametrize("before", ["on", "off"])
 def test_the_collector_is_held_until_the_first_init_done_then_left_as_found(before: str) -> None:
-    layer = FUNCTIONS[0].layer_dirs
-    done = subprocess.run(
-        [sys.executable, "-c", _COLLECTOR_CHILD, before],
-        env=offline_environment(layer),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    result = last_json(
+        run_offline(_COLLECTOR_CHILD, before, path=FUNCTIONS[0].layer_dirs, timeout=60)
     )
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["held"]
     assert result["collecting"] is (before == "on")
     assert result["frozen"] > 0
