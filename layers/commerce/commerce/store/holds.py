@@ -41,7 +41,6 @@ from commerce.store.tables.carts import CartLineModel
 from commerce.store.transactions import Failure, LabelledTransaction
 
 _LINE = "line"
-_SHARD = stock_moves.SHARD_LABEL
 
 
 def apply_plan(tx: LabelledTransaction, sku: str, plan: Plan) -> None:
@@ -179,12 +178,12 @@ def _outcome(failures: list[Failure]) -> LineWrite:
         return LineWrite(LineOutcome.OVER_LIMIT)
     if flash_sales.refused_release(failures):
         return LineWrite(LineOutcome.COUNT_GONE)
-    if any(label.startswith(_SHARD) for label in failed):
+    if any(stock_moves.shard_of(label) is not None for label in failed):
         return LineWrite(LineOutcome.SHORT)
     throttled = {f.label for f in failures if f.code in THROTTLED}
     if throttled:
         shards = frozenset(
-            int(label[len(_SHARD) :]) for label in throttled if label.startswith(_SHARD)
+            shard for shard in map(stock_moves.shard_of, throttled) if shard is not None
         )
         return LineWrite(LineOutcome.THROTTLED, shards)
     raise RuntimeError(f"hold change cancelled: {[(f.label, f.code) for f in failures]}")

@@ -20,6 +20,14 @@ from commerce.store.transactions import LabelledTransaction
 SHARD_LABEL: Final = "shard:"
 
 
+def shard_of(label: str) -> int | None:
+    """The shard a default-labelled update in a transaction touched, or None for any other
+    label (a caller's own, the line's, the cart's)."""
+    if not label.startswith(SHARD_LABEL):
+        return None
+    return int(label[len(SHARD_LABEL) :])
+
+
 def _shard_row(sku: str, shard: int) -> StockShardModel:
     return StockShardModel(keys.stock_pk(sku, shard), keys.STOCK_SK)
 
